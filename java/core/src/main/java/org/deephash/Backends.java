@@ -1,0 +1,82 @@
+package org.deephash;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.logging.Logger;
+import org.deephash.spi.BackendProvider;
+
+/**
+ * Finds the search backends on the class path and chooses the default once per JVM: the one
+ * named by the system property {@code engine.backend} (which must load, or this throws with every
+ * reason), else the available provider with the highest priority, with one WARNING for each
+ * better one that could not load.
+ */
+public final class Backends {
+  public static final String PROPERTY = "engine.backend";
+  private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+
+  private Backends() {}
+
+  private static final class Holder {
+    static final BackendProvider DEFAULT = chooseDefault();
+  }
+
+  /** Every provider found, best first. */
+  public static List<BackendProvider> providers() {
+    List<BackendProvider> all = new ArrayList<>();
+    ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(all::add);
+    all.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+    return all;
+  }
+
+  /** Providers that can run here, best first. */
+  public static List<BackendProvider> available() {
+    return providers().stream().filter(p -> p.unavailableReasons().isEmpty()).toList();
+  }
+
+  /** The provider named {@code name}; throws {@link BackendUnavailableException} if it cannot run. */
+  public static BackendProvider byName(String name) {
+    List<String> known = new ArrayList<>();
+    for (BackendProvider p : providers()) {
+      known.add(p.name());
+      if (p.name().equalsIgnoreCase(name)) {
+        List<String> reasons = p.unavailableReasons();
+        if (!reasons.isEmpty()) {
+          throw new BackendUnavailableException(name, reasons);
+        }
+        return p;
+      }
+    }
+    throw new BackendUnavailableException(name, List.of("no such backend on the class path (known: " + known + ")"));
+  }
+
+  /** The backend chosen for this JVM (decided on first use, then fixed). */
+  public static BackendProvider defaultProvider() {
+    return Holder.DEFAULT;
+  }
+
+  private static BackendProvider chooseDefault() {
+    String forced = System.getProperty(PROPERTY);
+    if (forced == null || forced.isBlank()) {
+      forced = System.getenv("ENGINE_BACKEND");
+    }
+    if (forced != null && !forced.isBlank()) {
+      BackendProvider p = byName(forced.trim());
+      LOG.info("search backend: " + p.name() + " (forced by " + PROPERTY + ")");
+      return p;
+    }
+    for (BackendProvider p : providers()) {
+      List<String> reasons = p.unavailableReasons();
+      if (reasons.isEmpty()) {
+        LOG.info("search backend: " + p.name());
+        return p;
+      }
+      if (p.priority() > 0) {
+        LOG.warning("search backend '" + p.name() + "' not used: " + String.join("; ", reasons));
+      }
+    }
+    throw new IllegalStateException("no search backend available: the jar is incomplete");
+  }
+}

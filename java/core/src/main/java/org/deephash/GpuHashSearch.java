@@ -1,0 +1,191 @@
+package org.deephash;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.deephash.spi.BackendProvider;
+import org.deephash.spi.Queries;
+import org.deephash.spi.SearchBackend;
+import org.deephash.spi.TableView;
+
+/**
+ * Exact search over a {@link CodeTable}: the public entry point of the engine.
+ *
+ * <p>It validates every argument, then delegates to a backend chosen once per JVM: CUDA where a
+ * GPU and the kernels load, else the native SIMD library, else pure Java (see {@link Backends};
+ * the property {@code engine.backend=java|native|cuda|scalar} forces one). Every backend returns the
+ * same answer: exact Hamming distances, ties broken by ascending id.
+ *
+ * <p>Queries are batches: {@code queryCodes} holds Q codes of B/8 bytes each, {@code
+ * queryFeatures} holds Q x d floats. Instances are thread-safe; searches see rows added or
+ * deleted before they start.
+ *
+ * <pre>{@code
+ * try (CodeTable table = CodeTable.create(64, 128, false);
+ *     GpuHashSearch search = GpuHashSearch.open(table)) {
+ *   table.addAll(null, codes, features, null);
+ *   SearchResult knn = search.query(queryCodes, 10);                        // Hamming top-10
+ *   SearchResult hds = search.coarseToFine(queryCodes, queryFeatures, Pool.topM(1000), 10);
+ *   long best = hds.id(0, 0);
+ * }
+ * }</pre>
+ */
+public final class GpuHashSearch implements AutoCloseable {
+  private final CodeTable table;
+  private final SearchBackend backend;
+
+  private GpuHashSearch(CodeTable table, SearchBackend backend) {
+    this.table = table;
+    this.backend = backend;
+  }
+
+  /** A search over {@code table} with the JVM's default backend and every core. */
+  public static GpuHashSearch open(CodeTable table) {
+    return open(table, SearchOptions.defaults());
+  }
+
+  /** A search over {@code table} with the given backend and thread count. */
+  public static GpuHashSearch open(CodeTable table, SearchOptions options) {
+    if (table == null) {
+      throw new IllegalArgumentException("table must not be null");
+    }
+    BackendProvider p = options.backend() == null ? Backends.defaultProvider() : Backends.byName(options.backend());
+    return new GpuHashSearch(table, p.create(options.resolvedThreads()));
+  }
+
+  /** The backend actually used, e.g. {@code "java"}, {@code "native"}, {@code "cuda"}. */
+  public String backendName() {
+    return backend.name();
+  }
+
+  /** The hardware the backend runs on, for reports. */
+  public String device() {
+    return backend.device();
+  }
+
+  public CodeTable table() {
+    return table;
+  }
+
+  /**
+   * Exact top-k by Hamming distance for each of the Q queries, ties broken by ascending id. Each
+   * list holds min(k, live rows) entries.
+   */
+  public SearchResult query(byte[] queryCodes, int k) {
+    checkK(k);
+    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+      Queries q = codes(arena, v.get(), queryCodes);
+      return backend.knn(v.get(), q, k);
+    }
+  }
+
+  /**
+   * Every code within Hamming distance {@code r} (0 to B) of each query, nearest first (ties by
+   * id). At most {@code cap} per query; {@link SearchResult#truncated(int)} says whether the cap
+   * cut a list.
+   */
+  public SearchResult radius(byte[] queryCodes, int r, int cap) {
+    checkRadius(r);
+    if (cap < 1) {
+      throw new IllegalArgumentException("cap must be >= 1 (passed " + cap + ")");
+    }
+    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+      Queries q = codes(arena, v.get(), queryCodes);
+      return backend.radius(v.get(), q, r, cap);
+    }
+  }
+
+  /**
+   * The paper's hierarchical deep search: a Hamming pool (top-m, or a radius with a cap), re-ranked
+   * by squared Euclidean distance on the features; the best k are returned with both distances,
+   * ranked by Euclidean distance (ties by id).
+   */
+  public SearchResult coarseToFine(byte[] queryCodes, float[] queryFeatures, Pool pool, int k) {
+    checkK(k);
+    if (pool == null) {
+      throw new IllegalArgumentException("pool must not be null (Pool.topM(m) or Pool.radius(r, cap))");
+    }
+    if (pool.kind() == Pool.Kind.RADIUS) {
+      checkRadius(pool.radius());
+    }
+    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+      Queries qc = codes(arena, v.get(), queryCodes);
+      Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
+      return backend.coarseToFine(v.get(), q, pool, k);
+    }
+  }
+
+  /** The paper's exhaustive search (ES): top-k by squared Euclidean distance over all features. */
+  public SearchResult exhaustive(float[] queryFeatures, int k) {
+    checkK(k);
+    if (queryFeatures == null) {
+      throw new IllegalArgumentException("queryFeatures must not be null");
+    }
+    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+      int dim = requireFeatures(v.get());
+      if (queryFeatures.length % dim != 0) {
+        throw new IllegalArgumentException("queryFeatures must hold whole vectors of d=" + dim + " floats; got "
+            + queryFeatures.length);
+      }
+      int count = queryFeatures.length / dim;
+      return backend.exhaustive(v.get(), new Queries(count, MemorySegment.NULL,
+          features(arena, v.get(), queryFeatures, count)), k);
+    }
+  }
+
+  private static void checkK(int k) {
+    if (k < 1) {
+      throw new IllegalArgumentException("k must be >= 1 (passed " + k + ")");
+    }
+  }
+
+  private void checkRadius(int r) {
+    if (r < 0 || r > table.bits()) {
+      throw new IllegalArgumentException("radius must be in [0, " + table.bits() + "] for " + table.bits()
+          + "-bit codes (passed " + r + ")");
+    }
+  }
+
+  private static Queries codes(Arena arena, TableView t, byte[] queryCodes) {
+    if (queryCodes == null) {
+      throw new IllegalArgumentException("queryCodes must not be null");
+    }
+    if (queryCodes.length % t.codeBytes() != 0) {
+      throw new IllegalArgumentException("queryCodes must hold whole codes of " + t.codeBytes() + " bytes (B="
+          + t.bits() + "); got " + queryCodes.length + " bytes");
+    }
+    int count = queryCodes.length / t.codeBytes();
+    MemorySegment seg = arena.allocate(queryCodes.length + (long) CodeTable.PADDING, 64);
+    MemorySegment.copy(MemorySegment.ofArray(queryCodes), 0, seg, 0, queryCodes.length);
+    return new Queries(count, seg, MemorySegment.NULL);
+  }
+
+  private static int requireFeatures(TableView t) {
+    if (t.dim() == 0) {
+      throw new IllegalArgumentException("this table has no features: Euclidean search needs a table created with d > 0");
+    }
+    return t.dim();
+  }
+
+  private static MemorySegment features(Arena arena, TableView t, float[] f, int count) {
+    int dim = requireFeatures(t);
+    if (f == null || f.length != (long) count * dim) {
+      throw new IllegalArgumentException("queryFeatures must hold " + count + " x " + dim + " floats; got "
+          + (f == null ? "null" : f.length));
+    }
+    for (int i = 0; i < f.length; i++) {
+      if (!Float.isFinite(f[i])) {
+        throw new IllegalArgumentException("query feature " + i + " is " + f[i] + ": features must be finite");
+      }
+    }
+    MemorySegment seg = arena.allocate(f.length * 4L + CodeTable.PADDING, 64);
+    MemorySegment.copy(f, 0, seg, JAVA_FLOAT_UNALIGNED, 0, f.length);
+    return seg;
+  }
+
+  @Override
+  public void close() {
+    backend.close();
+  }
+}
