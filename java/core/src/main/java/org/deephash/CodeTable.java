@@ -48,11 +48,11 @@ public final class CodeTable implements AutoCloseable {
   private Arena arena;
   /** Owner of externally provided segments (a memory-mapped index file); closed with the table. */
   private AutoCloseable external;
-  private MemorySegment codes;
-  private MemorySegment features;
-  private MemorySegment ids;
-  private MemorySegment labels;
-  private MemorySegment tombstones;
+  private MemorySegment codes = MemorySegment.NULL;
+  private MemorySegment features = MemorySegment.NULL;
+  private MemorySegment ids = MemorySegment.NULL;
+  private MemorySegment labels = MemorySegment.NULL;
+  private MemorySegment tombstones = MemorySegment.NULL;
   private boolean writable;
   private int rows;
   private int capacity;

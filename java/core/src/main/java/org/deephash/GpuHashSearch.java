@@ -74,7 +74,7 @@ public final class GpuHashSearch implements AutoCloseable {
    */
   public SearchResult query(byte[] queryCodes, int k) {
     checkK(k);
-    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(arena, v.get(), queryCodes);
       return backend.knn(v.get(), q, k);
     }
@@ -90,7 +90,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (cap < 1) {
       throw new IllegalArgumentException("cap must be >= 1 (passed " + cap + ")");
     }
-    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(arena, v.get(), queryCodes);
       return backend.radius(v.get(), q, r, cap);
     }
@@ -109,7 +109,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (pool.kind() == Pool.Kind.RADIUS) {
       checkRadius(pool.radius());
     }
-    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
       Queries qc = codes(arena, v.get(), queryCodes);
       Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
       return backend.coarseToFine(v.get(), q, pool, k);
@@ -122,7 +122,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (queryFeatures == null) {
       throw new IllegalArgumentException("queryFeatures must not be null");
     }
-    try (Arena arena = Arena.ofConfined(); CodeTable.LockedView v = table.view()) {
+    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
       int dim = requireFeatures(v.get());
       if (queryFeatures.length % dim != 0) {
         throw new IllegalArgumentException("queryFeatures must hold whole vectors of d=" + dim + " floats; got "

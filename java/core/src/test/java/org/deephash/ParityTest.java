@@ -1,0 +1,68 @@
+package org.deephash;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.deephash.spi.BackendProvider;
+import org.deephash.testing.ParitySuite;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The parity suite against every backend this machine can run (the oracle excepted). */
+class ParityTest {
+  private static final long SEED = Long.getLong("test.seed", 20261123L);
+
+  static List<String> backends() {
+    List<String> out = new ArrayList<>();
+    for (BackendProvider p : Backends.available()) {
+      if (!p.name().equals("scalar")) {
+        out.add(p.name());
+      }
+    }
+    return out;
+  }
+
+  static Stream<Arguments> hammingCases() {
+    List<Arguments> out = new ArrayList<>();
+    for (String b : backends()) {
+      for (int bits : ParitySuite.BITS) {
+        for (int n : ParitySuite.SIZES) {
+          out.add(Arguments.of(b, bits, n));
+        }
+      }
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest(name = "{0} bits={1} n={2}")
+  @MethodSource("hammingCases")
+  @Timeout(120)
+  void hammingMatchesOracle(String backend, int bits, int n) {
+    new ParitySuite(backend, 2).hamming(bits, n, SEED + bits * 31L + n);
+    // one thread takes the unsplit path
+    if (n == 1000) {
+      new ParitySuite(backend, 1).hamming(bits, n, SEED + bits);
+    }
+  }
+
+  static Stream<Arguments> euclideanCases() {
+    List<Arguments> out = new ArrayList<>();
+    for (String b : backends()) {
+      out.add(Arguments.of(b, 64, 1000, 16));
+      out.add(Arguments.of(b, 48, 7, 3));
+      out.add(Arguments.of(b, 128, 1, 33));
+      out.add(Arguments.of(b, 24, 20000, 7));
+      out.add(Arguments.of(b, 256, 0, 8));
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest(name = "{0} bits={1} n={2} d={3}")
+  @MethodSource("euclideanCases")
+  @Timeout(120)
+  void euclideanMatchesOracle(String backend, int bits, int n, int dim) {
+    new ParitySuite(backend, 2).euclidean(bits, n, dim, SEED ^ (bits * 131L + n));
+  }
+}

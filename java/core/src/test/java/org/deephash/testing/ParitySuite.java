@@ -1,0 +1,172 @@
+package org.deephash.testing;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.deephash.CodeTable;
+import org.deephash.GpuHashSearch;
+import org.deephash.Pool;
+import org.deephash.SearchOptions;
+import org.deephash.SearchResult;
+
+/**
+ * The parity suite: one backend against the scalar oracle. Hamming distances and id order must
+ * be exactly equal; squared Euclidean distances must agree to float rounding, with ids equal
+ * except where two distances are equal to rounding. Used by every backend's tests (the CUDA
+ * module's GPU tests too), so a new backend is tested by the same cases.
+ */
+public final class ParitySuite {
+  public static final int[] BITS = {8, 24, 48, 64, 72, 128, 200, 256, 1024};
+  public static final int[] SIZES = {0, 1, 7, 1000, 100003};
+
+  private final String backend;
+  private final int threads;
+
+  public ParitySuite(String backend, int threads) {
+    this.backend = backend;
+    this.threads = threads;
+  }
+
+  private GpuHashSearch open(CodeTable t, String name) {
+    return GpuHashSearch.open(t, new SearchOptions(name, name.equals("scalar") ? 1 : threads));
+  }
+
+  /** Top-k, radius and tombstones for one width and size; every k of the issue. */
+  public void hamming(int bits, int n, long seed) {
+    String ctx = backend + " bits=" + bits + " n=" + n + " seed=" + seed;
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int cb = bits / 8;
+    byte[] codes = TestData.codes(rnd, n, cb);
+    long[] ids = TestData.ids(rnd, n);
+    int nq = n > 10000 ? 3 : 9;
+    byte[] queries = TestData.queries(rnd.split(), codes, n, nq, cb);
+    try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
+        GpuHashSearch oracle = open(t, "scalar");
+        GpuHashSearch fast = open(t, backend)) {
+      // The oracle's full ranking; every top-k is a prefix of it by definition of the contract.
+      SearchResult full = oracle.query(queries, Math.max(1, n));
+      for (int k : new int[] {1, 10, n, n + 5}) {
+        if (k < 1) {
+          continue;
+        }
+        assertPrefix(full, fast.query(queries, k), k, ctx + " k=" + k);
+      }
+      for (int r : new int[] {0, bits / 2 - 3, bits}) {
+        if (r < 0) {
+          continue;
+        }
+        for (int cap : new int[] {1, 10, Math.max(1, n)}) {
+          assertSame(oracle.radius(queries, r, cap), fast.radius(queries, r, cap),
+              ctx + " radius=" + r + " cap=" + cap);
+        }
+      }
+      if (n > 0) {
+        // delete the current best answers and a random tenth of the rows
+        for (int q = 0; q < full.queryCount(); q++) {
+          t.delete(full.id(q, 0));
+        }
+        for (int i = 0; i < n / 10; i++) {
+          t.delete(ids[rnd.nextInt(n)]);
+        }
+        SearchResult after = oracle.query(queries, 10);
+        assertSame(after, fast.query(queries, 10), ctx + " after deletes");
+        for (int q = 0; q < after.queryCount(); q++) {
+          for (int i = 0; i < after.count(q); i++) {
+            assertTrue(t.contains(after.id(q, i)), ctx + ": a deleted id was returned");
+          }
+        }
+        assertSame(oracle.radius(queries, bits / 2, 50), fast.radius(queries, bits / 2, 50), ctx + " radius after deletes");
+      }
+    }
+  }
+
+  /** Coarse-to-fine (top-m and radius pools) and exhaustive Euclidean search. */
+  public void euclidean(int bits, int n, int dim, long seed) {
+    String ctx = backend + " bits=" + bits + " n=" + n + " d=" + dim + " seed=" + seed;
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int cb = bits / 8;
+    byte[] codes = TestData.codes(rnd, n, cb);
+    long[] ids = TestData.ids(rnd, n);
+    float[] feats = TestData.features(rnd, n, dim);
+    int nq = 5;
+    SplittableRandom qr = rnd.split();
+    byte[] queries = TestData.queries(qr, codes, n, nq, cb);
+    float[] qf = TestData.features(qr, nq, dim);
+    try (CodeTable t = TestData.table(bits, dim, codes, ids, feats);
+        GpuHashSearch oracle = open(t, "scalar");
+        GpuHashSearch fast = open(t, backend)) {
+      for (int k : new int[] {1, 10, n + 5}) {
+        for (Pool pool : new Pool[] {Pool.topM(1), Pool.topM(100), Pool.topM(n + 5), Pool.radius(bits / 2, 50),
+            Pool.radius(0, 10)}) {
+          SearchResult e = oracle.coarseToFine(queries, qf, pool, k);
+          SearchResult a = fast.coarseToFine(queries, qf, pool, k);
+          assertSameFloat(e, a, true, ctx + " k=" + k + " pool=" + pool);
+        }
+        assertSameFloat(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
+      }
+    }
+  }
+
+  /** Exact equality of two Hamming results (ids, distances, truncation flags). */
+  public static void assertSame(SearchResult e, SearchResult a, String ctx) {
+    assertEquals(e.queryCount(), a.queryCount(), ctx + ": query count");
+    for (int q = 0; q < e.queryCount(); q++) {
+      assertArrayEquals(e.hammings(q), a.hammings(q), ctx + ": distances of query " + q);
+      assertArrayEquals(e.ids(q), a.ids(q), ctx + ": ids of query " + q + " (ties must be by ascending id)");
+      assertEquals(e.truncated(q), a.truncated(q), ctx + ": truncated flag of query " + q);
+    }
+  }
+
+  private static void assertPrefix(SearchResult full, SearchResult a, int k, String ctx) {
+    assertEquals(full.queryCount(), a.queryCount(), ctx);
+    for (int q = 0; q < full.queryCount(); q++) {
+      int want = Math.min(k, full.count(q));
+      assertEquals(want, a.count(q), ctx + ": result count of query " + q);
+      assertArrayEquals(java.util.Arrays.copyOf(full.hammings(q), want), a.hammings(q), ctx + ": distances of query " + q);
+      assertArrayEquals(java.util.Arrays.copyOf(full.ids(q), want), a.ids(q),
+          ctx + ": ids of query " + q + " (ties must be by ascending id)");
+    }
+  }
+
+  /**
+   * Equality up to float rounding: same counts, distances within a relative 1e-5, ids equal except
+   * where the oracle's distances of the two ids are equal to rounding (then their order may differ).
+   */
+  public static void assertSameFloat(SearchResult e, SearchResult a, boolean hamming, String ctx) {
+    assertEquals(e.queryCount(), a.queryCount(), ctx);
+    for (int q = 0; q < e.queryCount(); q++) {
+      assertEquals(e.count(q), a.count(q), ctx + ": result count of query " + q);
+      float[] ed = e.distances(q);
+      float[] ad = a.distances(q);
+      long[] ei = e.ids(q);
+      long[] ai = a.ids(q);
+      for (int i = 0; i < ed.length; i++) {
+        assertTrue(close(ed[i], ad[i]), ctx + ": distance " + ad[i] + " != " + ed[i] + " at rank " + i + " of query " + q);
+        if (ei[i] != ai[i]) {
+          // allowed only as a swap of near-equal distances
+          int j = indexOf(ei, ai[i]);
+          float other = j >= 0 ? ed[j] : ed[ed.length - 1];
+          assertTrue(close(ed[i], other), ctx + ": id " + ai[i] + " at rank " + i + " of query " + q + ", expected "
+              + ei[i] + " (distances " + ed[i] + " vs " + other + ")");
+        } else if (hamming) {
+          assertEquals(e.hamming(q, i), a.hamming(q, i), ctx + ": Hamming distance of id " + ei[i]);
+        }
+      }
+    }
+  }
+
+  private static boolean close(float x, float y) {
+    return Math.abs(x - y) <= 1e-5f * Math.max(1f, Math.max(Math.abs(x), Math.abs(y)));
+  }
+
+  private static int indexOf(long[] a, long v) {
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] == v) {
+        return i;
+      }
+    }
+    return -1;
+  }
+}
