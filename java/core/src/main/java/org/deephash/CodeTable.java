@@ -222,6 +222,17 @@ public final class CodeTable implements AutoCloseable {
           + "); got " + (codes == null ? "null" : codes.length + " bytes"));
     }
     int n = codes.length / codeBytes;
+    if (ids != null && ids.length != n) {
+      throw new IllegalArgumentException("ids must hold one id per code: " + n + " codes, " + ids.length + " ids");
+    }
+    if (features != null && features.length != (long) n * dim) {
+      throw new IllegalArgumentException("this table has " + dim + "-dimensional features: pass " + n + " x " + dim
+          + " floats for " + n + " codes (got " + features.length + " floats)");
+    }
+    if (labels != null && labels.length != n) {
+      throw new IllegalArgumentException("labels must hold one label per code: " + n + " codes, " + labels.length
+          + " labels");
+    }
     addAll(
         n,
         ids == null ? null : MemorySegment.ofArray(ids),
