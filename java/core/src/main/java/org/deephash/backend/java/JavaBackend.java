@@ -28,6 +28,8 @@ final class JavaBackend implements SearchBackend {
 
   private final int threads;
   private final boolean vector;
+  /** Compaction of Hamming candidates by counting B+1 bins (default) or by sorting, for benchmarks. */
+  private final boolean bins = !"sort".equals(System.getProperty("engine.java.selection"));
   private final ForkJoinPool pool;
 
   JavaBackend(int threads, boolean vector) {
@@ -106,7 +108,7 @@ final class JavaBackend implements SearchBackend {
     int qn = s.q1 - s.q0;
     TopK[] st = new TopK[qn];
     for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(kk, bound, true);
+      st[j] = new TopK(kk, bound, bins);
     }
     TopK[] block = new TopK[QUERY_BLOCK];
     for (int r = s.r0; r < s.r1; r += ROW_TILE) {

@@ -1,0 +1,51 @@
+package org.deephash.index;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * An index file that cannot be used: not an index, an unsupported format version, truncated, or
+ * corrupt (a checksum or a header field that does not add up). The message names the file, the
+ * part of it at fault ({@link #section()}: {@code "header"} or a section such as {@code "codes"})
+ * and what to do; an index is derived data, so the usual fix is to rebuild it.
+ *
+ * <pre>{@code
+ * try (CodeTable t = IndexFile.open(path)) {
+ *   ...
+ * } catch (IndexFormatException e) {
+ *   System.err.println(e.getMessage()); // "index.dh: section 'codes' checksum mismatch (...)"
+ * }
+ * }</pre>
+ */
+public final class IndexFormatException extends IOException {
+  private static final long serialVersionUID = 1L;
+
+  private final transient Path file;
+  private final String section;
+
+  /**
+   * @param file the index file
+   * @param section {@code "header"} or a section name
+   * @param message what is wrong and what to do, without the file name (it is prepended)
+   */
+  public IndexFormatException(Path file, String section, String message) {
+    super(name(file) + ": " + message);
+    this.file = file;
+    this.section = section;
+  }
+
+  /** The index file. */
+  public Path file() {
+    return file;
+  }
+
+  /** {@code "header"} or the name of the faulty section ({@code "codes"}, {@code "ids"}, ...). */
+  public String section() {
+    return section;
+  }
+
+  static String name(Path file) {
+    Path n = file.getFileName();
+    return n == null ? file.toString() : n.toString();
+  }
+}
