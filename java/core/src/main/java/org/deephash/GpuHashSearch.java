@@ -4,10 +4,12 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 import org.deephash.spi.BackendProvider;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
+import org.deephash.spi.TimedBackend;
 
 /**
  * Exact search over a {@link CodeTable}: the public entry point of the engine.
@@ -62,6 +64,14 @@ public final class GpuHashSearch implements AutoCloseable {
   /** The hardware the backend runs on, for reports. */
   public String device() {
     return backend.device();
+  }
+
+  /**
+   * Where the time of the last search went (upload, scan, rerank, download...) in milliseconds,
+   * for backends that measure it (CUDA); empty otherwise.
+   */
+  public Map<String, Double> lastTimingsMs() {
+    return backend instanceof TimedBackend timed ? timed.lastTimingsMs() : Map.of();
   }
 
   public CodeTable table() {
