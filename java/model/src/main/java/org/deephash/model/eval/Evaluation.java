@@ -1,0 +1,262 @@
+package org.deephash.model.eval;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deephash.CodeTable;
+import org.deephash.GpuHashSearch;
+import org.deephash.Pool;
+import org.deephash.SearchResult;
+
+/**
+ * The paper's evaluation, run on the engine: queries against a database, relevant = same label,
+ * rankings over the whole database with ties broken by database order (= ascending id, the
+ * engine's contract, since database item i is stored with id i).
+ *
+ * <p>Rows: BCS (Hamming ranking of the codes), ES (exhaustive Euclidean on F7), HDS (coarse to
+ * fine: a Hamming pool re-ranked by Euclidean distance), and any number of extra code rows (the
+ * LSH and PCA-ITQ baselines). For each row: P@k for {@link #KS}, mAP@1000 as the reference code
+ * defines it, and for rankings that cover the whole database (code rows and HDS) the standard
+ * full-list mAP; code rows add precision within Hamming radius 2. The engine's top-1000 of every
+ * code row is checked against an independent full ranking (counting sort) and must match exactly.
+ */
+public final class Evaluation {
+  public static final int[] KS = {1, 10, 100, 500, 1000};
+  public static final int DEPTH = 1000;
+
+  /** One row of the results table. Null figures do not apply to the row. */
+  public record Row(String name, String description, double[] precisionAtK, double mapAt1000, Double mapFull,
+      Double precisionR2, double queryMs, double[] curve) {}
+
+  /** Inputs of a code row besides BCS: a name and codes for the database and the queries. */
+  public record CodeRow(String name, String description, int bits, byte[] dbCodes, byte[] queryCodes) {}
+
+  private final PrintStream log;
+  private Pool pool = Pool.topM(DEPTH);
+  private int esQueries = Integer.MAX_VALUE;
+
+  public Evaluation(PrintStream log) {
+    this.log = log;
+  }
+
+  /** The coarse stage of HDS (default: the Hamming top-1000). */
+  public Evaluation pool(Pool p) {
+    this.pool = p;
+    return this;
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+
+  /**
+   * Runs the ES row on the first n queries only. Exhaustive Euclidean search over 512-d features
+   * costs ~40x a Hamming scan on a CPU; the demo uses this to stay within its time budget.
+   */
+  public Evaluation esQueries(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("ES query count must be >= 1 (passed " + n + ")");
+    }
+    this.esQueries = n;
+    return this;
+  }
+
+  /**
+   * Evaluates the network's codes and features plus extra code rows.
+   *
+   * @param bits code width in bits of the network's codes (padded to whole bytes for the engine)
+   * @param dbCodes database codes, ceil(bits/8) bytes each; database item i gets id i
+   * @param dbFeatures database F7 features, n x dim
+   * @param queryCodes query codes
+   * @param queryFeatures query features
+   * @param hdsResultOut when not null, receives the HDS result (for the picture of retrievals)
+   */
+  public List<Row> run(int bits, int dim, byte[] dbCodes, float[] dbFeatures, int[] dbLabels, byte[] queryCodes,
+      float[] queryFeatures, int[] queryLabels, List<CodeRow> extra, SearchResult[] hdsResultOut) {
+    int codeBytes = (bits + 7) / 8;
+    List<Row> rows = new ArrayList<>();
+    try (CodeTable table = CodeTable.create(codeBytes * 8, dim, true, dbLabels.length)) {
+      table.addAll(null, dbCodes, dbFeatures, dbLabels);
+      try (GpuHashSearch search = GpuHashSearch.open(table)) {
+        log.println("ranking with the engine's '" + search.backendName() + "' backend on " + search.device());
+        FullRanking full = new FullRanking(dbCodes, codeBytes, codeBytes * 8, dbLabels);
+        rows.add(codeRow("bcs", "BCS: Hamming ranking of the " + bits + "-bit codes", search, full, queryCodes,
+            codeBytes, queryLabels, dbLabels));
+
+        warm(() -> search.exhaustive(slice(queryFeatures, dim, 100), DEPTH));
+        int esN = Math.min(esQueries, queryLabels.length);
+        long t0 = System.nanoTime();
+        SearchResult es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
+        double esMs = (System.nanoTime() - t0) / 1e6 / esN;
+        rows.add(listRow("es", "ES: exhaustive Euclidean ranking of F7 features"
+            + (esN < queryLabels.length ? " (first " + esN + " queries)" : ""), es,
+            java.util.Arrays.copyOf(queryLabels, esN), dbLabels, null, null, esMs));
+
+        warm(() -> search.coarseToFine(slice(queryCodes, codeBytes, 100), slice(queryFeatures, dim, 100), pool, DEPTH));
+        long t1 = System.nanoTime();
+        SearchResult hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        double hdsMs = (System.nanoTime() - t1) / 1e6 / queryLabels.length;
+        FullRanking.QueryFigures[] hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0);
+        rows.add(listRow("hds", "HDS: " + describe(pool) + " re-ranked by Euclidean distance on F7", hds, queryLabels,
+            dbLabels, meanAp(hf), null, hdsMs));
+        if (hdsResultOut != null && hdsResultOut.length > 0) {
+          hdsResultOut[0] = hds;
+        }
+      }
+    }
+    for (CodeRow c : extra) {
+      int cb = (c.bits() + 7) / 8;
+      try (CodeTable table = CodeTable.create(cb * 8, 0, true, dbLabels.length)) {
+        table.addAll(null, c.dbCodes(), null, dbLabels);
+        try (GpuHashSearch search = GpuHashSearch.open(table)) {
+          FullRanking full = new FullRanking(c.dbCodes(), cb, cb * 8, dbLabels);
+          rows.add(codeRow(c.name(), c.description(), search, full, c.queryCodes(), cb, queryLabels, dbLabels));
+        }
+      }
+    }
+    return rows;
+  }
+
+  private Row codeRow(String name, String description, GpuHashSearch search, FullRanking full, byte[] queryCodes,
+      int codeBytes, int[] queryLabels, int[] dbLabels) {
+    warm(() -> search.query(slice(queryCodes, codeBytes, 100), DEPTH));
+    long t0 = System.nanoTime();
+    SearchResult r = search.query(queryCodes, DEPTH);
+    double ms = (System.nanoTime() - t0) / 1e6 / queryLabels.length;
+    FullRanking.QueryFigures[] f = full.evaluate(queryCodes, codeBytes, queryLabels, null, DEPTH);
+    for (int q = 0; q < queryLabels.length; q++) {
+      long[] ids = r.ids(q);
+      int[] top = f[q].topIds();
+      if (ids.length != top.length) {
+        throw new IllegalStateException(name + ": the engine returned " + ids.length + " results for query " + q
+            + ", the reference ranking has " + top.length);
+      }
+      for (int j = 0; j < ids.length; j++) {
+        if (ids[j] != top[j]) {
+          throw new IllegalStateException(name + ": the engine's rank " + j + " of query " + q + " is id " + ids[j]
+              + ", the reference full ranking (ties by database order) has " + top[j]);
+        }
+      }
+    }
+    double r2 = 0;
+    for (FullRanking.QueryFigures x : f) {
+      r2 += x.precisionR2();
+    }
+    return listRow(name, description, r, queryLabels, dbLabels, meanAp(f), r2 / f.length, ms);
+  }
+
+  private static double meanAp(FullRanking.QueryFigures[] f) {
+    double s = 0;
+    for (FullRanking.QueryFigures x : f) {
+      s += x.averagePrecision();
+    }
+    return s / f.length;
+  }
+
+  private static Row listRow(String name, String description, SearchResult r, int[] queryLabels, int[] dbLabels,
+      Double mapFull, Double r2, double ms) {
+    int q = queryLabels.length;
+    double[] curve = new double[DEPTH];
+    double mapK = 0;
+    for (int i = 0; i < q; i++) {
+      long[] ids = r.ids(i);
+      boolean[] rel = new boolean[ids.length];
+      int hits = 0;
+      for (int j = 0; j < DEPTH; j++) {
+        if (j < ids.length) {
+          rel[j] = dbLabels[(int) ids[j]] == queryLabels[i];
+          if (rel[j]) {
+            hits++;
+          }
+        }
+        curve[j] += hits / (double) (j + 1);
+      }
+      mapK += Metrics.averagePrecisionAt(rel, DEPTH);
+    }
+    for (int j = 0; j < DEPTH; j++) {
+      curve[j] /= q;
+    }
+    double[] pk = new double[KS.length];
+    for (int i = 0; i < KS.length; i++) {
+      pk[i] = curve[KS[i] - 1];
+    }
+    return new Row(name, description, pk, mapK / q, mapFull, r2, ms, curve);
+  }
+
+  private static void warm(Runnable r) {
+    r.run();
+  }
+
+  private static byte[] slice(byte[] a, int stride, int n) {
+    return java.util.Arrays.copyOf(a, Math.min(a.length, stride * n));
+  }
+
+  private static float[] slice(float[] a, int stride, int n) {
+    return java.util.Arrays.copyOf(a, Math.min(a.length, stride * n));
+  }
+
+  static String describe(Pool p) {
+    return p.kind() == Pool.Kind.TOP_M ? "Hamming top-" + p.size()
+        : "Hamming radius " + p.radius() + " (at most " + p.size() + ")";
+  }
+
+  /**
+   * One JSON line: {@code bits}, {@code accuracy}, then per row an object with {@code p_at_1} ...
+   * {@code p_at_1000}, {@code map_at_1000}, {@code map_full}, {@code precision_r2} (null where a
+   * figure does not apply) and {@code query_ms}; {@code extra} adds top-level fields.
+   */
+  public static String json(int bits, double accuracy, List<Row> rows, Map<String, Object> extra) {
+    StringBuilder b = new StringBuilder();
+    b.append("{\"bits\":").append(bits).append(",\"accuracy\":").append(num(accuracy));
+    for (Map.Entry<String, Object> e : (extra == null ? new LinkedHashMap<String, Object>() : extra).entrySet()) {
+      b.append(",\"").append(e.getKey()).append("\":");
+      Object v = e.getValue();
+      if (v instanceof Number n) {
+        b.append(num(n.doubleValue()));
+      } else if (v == null) {
+        b.append("null");
+      } else {
+        b.append('"').append(v.toString().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+      }
+    }
+    for (Row r : rows) {
+      b.append(",\"").append(r.name()).append("\":{");
+      for (int i = 0; i < KS.length; i++) {
+        b.append("\"p_at_").append(KS[i]).append("\":").append(num(r.precisionAtK()[i])).append(',');
+      }
+      b.append("\"map_at_1000\":").append(num(r.mapAt1000()));
+      b.append(",\"map_full\":").append(r.mapFull() == null ? "null" : num(r.mapFull()));
+      b.append(",\"precision_r2\":").append(r.precisionR2() == null ? "null" : num(r.precisionR2()));
+      b.append(",\"query_ms\":").append(num(r.queryMs())).append('}');
+    }
+    return b.append('}').toString();
+  }
+
+  private static String num(double v) {
+    if (Double.isNaN(v) || Double.isInfinite(v)) {
+      return "null";
+    }
+    if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+      return Long.toString((long) v);
+    }
+    return String.format(Locale.ROOT, "%.6g", v);
+  }
+
+  /** A plain-text table of the rows. */
+  public static String table(List<Row> rows) {
+    StringBuilder b = new StringBuilder();
+    b.append(String.format(Locale.ROOT, "%-5s %7s %7s %7s %7s %7s %9s %9s %7s %10s%n", "row", "P@1", "P@10", "P@100",
+        "P@500", "P@1000", "mAP@1000", "mAP(full)", "P(r<=2)", "ms/query"));
+    for (Row r : rows) {
+      double[] p = r.precisionAtK();
+      b.append(String.format(Locale.ROOT, "%-5s %7.4f %7.4f %7.4f %7.4f %7.4f %9.4f %9s %7s %10.4f%n", r.name(), p[0],
+          p[1], p[2], p[3], p[4], r.mapAt1000(), r.mapFull() == null ? "-" : String.format(Locale.ROOT, "%.4f",
+              r.mapFull()), r.precisionR2() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.precisionR2()),
+          r.queryMs()));
+    }
+    return b.toString();
+  }
+}

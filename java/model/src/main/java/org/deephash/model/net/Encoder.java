@@ -1,0 +1,114 @@
+package org.deephash.model.net;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.deephash.model.data.Dataset;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Encodes images with an exported SavedModel: batches go through the serving signature and come
+ * back as packed codes, F7 features, latent activations and predicted classes ({@link Encoding}).
+ * The encoder knows nothing of search: callers hand its output to the engine.
+ *
+ * <pre>{@code
+ * try (Encoder enc = Encoder.open(Path.of("runs/demo/model"))) {
+ *   Encoding e = enc.encode(dataset);
+ *   table.addAll(null, e.codes(), e.features(), dataset.labels());
+ * }
+ * }</pre>
+ */
+public final class Encoder implements AutoCloseable {
+  private final SavedModelBundle bundle;
+  private final SessionFunction serve;
+  private final HashNetConfig config;
+  private int batchSize = 500;
+
+  private Encoder(SavedModelBundle bundle, HashNetConfig config) {
+    this.bundle = bundle;
+    this.config = config;
+    this.serve = bundle.function(HashNet.SIGNATURE);
+  }
+
+  /** Opens a model folder written by training ({@link ModelDir}). */
+  public static Encoder open(Path modelDir) throws IOException {
+    ModelDir dir = new ModelDir(modelDir);
+    return open(dir.savedModel(), dir.readConfig());
+  }
+
+  /** Opens a SavedModel exported by {@link HashNet#export}, for a network of the given shape. */
+  public static Encoder open(Path savedModel, HashNetConfig config) throws IOException {
+    if (!Files.isRegularFile(savedModel.resolve("saved_model.pb"))) {
+      throw new IOException(savedModel + " holds no SavedModel (saved_model.pb): train a model first");
+    }
+    return new Encoder(SavedModelBundle.load(savedModel.toString(), SavedModelBundle.DEFAULT_TAG), config);
+  }
+
+  public HashNetConfig config() {
+    return config;
+  }
+
+  /** Images per call to the model (default 500). */
+  public Encoder batchSize(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("batch size must be >= 1");
+    }
+    this.batchSize = n;
+    return this;
+  }
+
+  /** Encodes every image of a dataset of the network's input shape. */
+  public Encoding encode(Dataset data) {
+    if (data.height() != config.height() || data.width() != config.width() || data.channels() != config.channels()) {
+      throw new IllegalArgumentException("images are " + data.shape() + " but the model takes " + config.height() + "x"
+          + config.width() + "x" + config.channels() + ": resize them (folder datasets take --size)");
+    }
+    return encode(data.pixels(), data.count());
+  }
+
+  /** Encodes n images given as n x H x W x C floats in [0, 1]. */
+  public Encoding encode(float[] pixels, int n) {
+    int size = config.height() * config.width() * config.channels();
+    if (pixels.length != (long) n * size) {
+      throw new IllegalArgumentException("expected " + n + " images of " + size + " floats, got " + pixels.length + " floats");
+    }
+    int d = config.featureDim();
+    int bits = config.bits();
+    int classes = config.classes();
+    float[] features = new float[n * d];
+    float[] latent = new float[n * bits];
+    int[] predicted = new int[n];
+    float[] confidence = new float[n];
+    float[] probs = new float[batchSize * classes];
+    for (int start = 0; start < n; start += batchSize) {
+      int m = Math.min(batchSize, n - start);
+      try (TFloat32 x = TFloat32.tensorOf(Shape.of(m, config.height(), config.width(), config.channels()),
+              DataBuffers.of(pixels, true, false).slice((long) start * size, (long) m * size));
+          Result r = serve.call(Map.of(HashNet.INPUT, x))) {
+        ((TFloat32) r.get(HashNet.FEATURES).orElseThrow())
+            .copyTo(DataBuffers.of(features, false, false).slice((long) start * d, (long) m * d));
+        ((TFloat32) r.get(HashNet.LATENT).orElseThrow())
+            .copyTo(DataBuffers.of(latent, false, false).slice((long) start * bits, (long) m * bits));
+        ((TFloat32) r.get(HashNet.PROBABILITIES).orElseThrow())
+            .copyTo(DataBuffers.of(probs, false, false).slice(0, (long) m * classes));
+      }
+      for (int i = 0; i < m; i++) {
+        int best = Trainer.argMax(probs, i * classes, classes);
+        predicted[start + i] = best;
+        confidence[start + i] = probs[i * classes + best];
+      }
+    }
+    return new Encoding(n, bits, d, CodePacker.pack(latent, n, bits), features, latent, predicted, confidence);
+  }
+
+  @Override
+  public void close() {
+    bundle.close();
+  }
+}

@@ -1,0 +1,344 @@
+package org.deephash.model.net;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.Signature;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Gradients;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * The DLBHC hashing network, defined and trained in TensorFlow graph mode.
+ *
+ * <pre>
+ *   images H x W x C -> conv 5x5 (conv1) ReLU -> max pool 2 -> conv 5x5 (conv2) ReLU -> max pool 2
+ *     -> F7: fully connected (featureDim) ReLU [dropout while training]
+ *     -> H: fully connected (bits) sigmoid            codes = H > 0.5
+ *     -> F8: fully connected (classes) softmax        trained with cross-entropy on class labels
+ * </pre>
+ *
+ * The loss adds the optional SSDH terms (push activations of H away from 0.5; keep each bit on
+ * for half the images of a batch) and L2 weight decay. Adam and momentum SGD are built from the
+ * raw training ops so that the learning rate is fed per step (the schedule).
+ *
+ * <p>The graph holds two forward paths over the same variables: a training path (dropout, seeded
+ * per step) and a deterministic inference path that the serving signature exports: input {@code
+ * images}, outputs {@code features} (F7), {@code latent} (H) and {@code probabilities} (F8).
+ *
+ * <pre>{@code
+ * try (HashNet net = HashNet.create(config, options)) {
+ *   float[] lossAndAccuracy = net.trainStep(images, labels, batch, 1e-3f, step);
+ *   net.export(Path.of("model/saved_model"));
+ * }
+ * }</pre>
+ */
+public final class HashNet implements AutoCloseable {
+  public static final String SIGNATURE = Signature.DEFAULT_KEY;
+  public static final String INPUT = "images";
+  public static final String FEATURES = "features";
+  public static final String LATENT = "latent";
+  public static final String PROBABILITIES = "probabilities";
+
+  private final HashNetConfig config;
+  private final TrainOptions options;
+  private final Graph graph;
+  private final Session session;
+  private final Placeholder<TFloat32> images;
+  private final Placeholder<TInt32> labels;
+  private final Placeholder<TFloat32> learningRate;
+  private final Placeholder<TInt64> stepSeed;
+  private final Operand<TFloat32> loss;
+  private final Operand<TFloat32> accuracy;
+  private final Op train;
+  private final Operand<TFloat32> features;
+  private final Operand<TFloat32> latent;
+  private final Operand<TFloat32> probabilities;
+  private final List<Variable<TFloat32>> weights = new ArrayList<>();
+  private final List<Variable<TFloat32>> variables = new ArrayList<>();
+  private int seedIndex;
+
+  private HashNet(HashNetConfig config, TrainOptions options) {
+    this.config = config;
+    this.options = options;
+    this.graph = new Graph();
+    boolean ok = false;
+    try {
+      Ops tf = Ops.create(graph);
+      images = tf.withName(INPUT).placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(-1, config.height(), config.width(), config.channels())));
+      labels = tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      learningRate = tf.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+      stepSeed = tf.withName("step_seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+
+      int c = config.channels();
+      Variable<TFloat32> w1 = weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
+      Variable<TFloat32> b1 = bias(tf, "conv1_b", config.conv1(), 0f);
+      Variable<TFloat32> w2 = weight(tf, "conv2_w", 5 * 5 * config.conv1(), 5, 5, config.conv1(), config.conv2());
+      Variable<TFloat32> b2 = bias(tf, "conv2_b", config.conv2(), 0f);
+      Variable<TFloat32> w7 = weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
+      Variable<TFloat32> b7 = bias(tf, "f7_b", config.featureDim(), 0f);
+      Variable<TFloat32> wh = glorot(tf, "h_w", config.featureDim(), config.bits());
+      Variable<TFloat32> bh = bias(tf, "h_b", config.bits(), 0f);
+      Variable<TFloat32> w8 = glorot(tf, "f8_w", config.bits(), config.classes());
+      Variable<TFloat32> b8 = bias(tf, "f8_b", config.classes(), 0f);
+
+      // Training path.
+      Operand<TFloat32> f7t = trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      if (options.dropout() > 0) {
+        float keep = 1f - options.dropout();
+        Operand<TFloat32> u = tf.random.statelessRandomUniform(tf.shape(f7t), stepSeed);
+        Operand<TFloat32> mask = tf.math.floor(tf.math.add(u, tf.constant(keep)));
+        f7t = tf.math.mul(f7t, tf.math.mul(mask, tf.constant(1f / keep)));
+      }
+      Operand<TFloat32> ht = tf.math.sigmoid(dense(tf, f7t, wh, bh));
+      Operand<TFloat32> logits = dense(tf, ht, w8, b8);
+      // Cross-entropy from log-softmax and one-hot labels: the sparse fused op has no C++ gradient.
+      Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(config.classes()), tf.constant(1f), tf.constant(0f));
+      Operand<TFloat32> ce = tf.math.neg(tf.math.mean(
+          tf.reduceSum(tf.math.mul(oneHot, tf.nn.logSoftmax(logits)), tf.constant(1)), tf.constant(0)));
+      Operand<TFloat32> total = ce;
+      Operand<TFloat32> centred = tf.math.sub(ht, tf.constant(0.5f));
+      if (options.pushWeight() > 0) {
+        Operand<TFloat32> push = tf.math.neg(tf.math.mean(tf.math.square(centred), tf.constant(new int[] {0, 1})));
+        total = tf.math.add(total, tf.math.mul(tf.constant(options.pushWeight()), push));
+      }
+      if (options.balanceWeight() > 0) {
+        Operand<TFloat32> perBit = tf.math.mean(centred, tf.constant(0));
+        Operand<TFloat32> balance = tf.math.mean(tf.math.square(perBit), tf.constant(0));
+        total = tf.math.add(total, tf.math.mul(tf.constant(options.balanceWeight()), balance));
+      }
+      if (options.weightDecay() > 0) {
+        Operand<TFloat32> l2 = null;
+        for (Variable<TFloat32> w : weights) {
+          Operand<TFloat32> term = tf.nn.l2Loss(w);
+          l2 = l2 == null ? term : tf.math.add(l2, term);
+        }
+        total = tf.math.add(total, tf.math.mul(tf.constant(options.weightDecay()), l2));
+      }
+      loss = tf.withName("loss").identity(total);
+      accuracy = tf.withName("accuracy").math.mean(tf.dtypes.cast(
+          tf.math.equal(tf.math.argMax(logits, tf.constant(1), TInt32.class), labels), TFloat32.class),
+          tf.constant(0));
+      train = optimizer(tf);
+
+      // Inference path: the same variables, no dropout.
+      Operand<TFloat32> f7 = trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      features = tf.withName(FEATURES).identity(f7);
+      latent = tf.withName(LATENT).math.sigmoid(dense(tf, f7, wh, bh));
+      probabilities = tf.withName(PROBABILITIES).nn.softmax(dense(tf, latent, w8, b8));
+      session = new Session(graph);
+      ok = true;
+    } finally {
+      if (!ok) {
+        graph.close();
+      }
+    }
+  }
+
+  /** A new network with freshly initialised (seeded) weights. */
+  public static HashNet create(HashNetConfig config, TrainOptions options) {
+    HashNet net = new HashNet(config, options);
+    net.session.initialize();
+    return net;
+  }
+
+  /** A network restored from a checkpoint written by {@link #saveCheckpoint}. */
+  public static HashNet restore(HashNetConfig config, TrainOptions options, Path checkpointPrefix) {
+    HashNet net = new HashNet(config, options);
+    try {
+      net.session.restore(checkpointPrefix.toString());
+    } catch (RuntimeException e) {
+      net.close();
+      throw e;
+    }
+    return net;
+  }
+
+  public HashNetConfig config() {
+    return config;
+  }
+
+  public TrainOptions options() {
+    return options;
+  }
+
+  private static Operand<TFloat32> trunk(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w1, Operand<TFloat32> b1,
+      Operand<TFloat32> w2, Operand<TFloat32> b2, Operand<TFloat32> w7, Operand<TFloat32> b7) {
+    List<Long> ones = List.of(1L, 1L, 1L, 1L);
+    Operand<TInt32> pool = tf.constant(new int[] {1, 2, 2, 1});
+    Operand<TFloat32> h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(x, w1, ones, "SAME"), b1));
+    h = tf.nn.maxPool(h, pool, pool, "SAME");
+    h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(h, w2, ones, "SAME"), b2));
+    h = tf.nn.maxPool(h, pool, pool, "SAME");
+    long flat = w7.shape().size(0);
+    h = tf.reshape(h, tf.constant(new long[] {-1, flat}));
+    return tf.nn.relu(dense(tf, h, w7, b7));
+  }
+
+  private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
+    return tf.nn.biasAdd(tf.linalg.matMul(x, w), b);
+  }
+
+  /** He-normal weights (ReLU layers), drawn from a stateless generator keyed by the run's seed. */
+  private Variable<TFloat32> weight(Ops tf, String name, int fanIn, long... shape) {
+    return random(tf, name, (float) Math.sqrt(2.0 / fanIn), shape);
+  }
+
+  /** Glorot-normal weights for the sigmoid and softmax layers. */
+  private Variable<TFloat32> glorot(Ops tf, String name, int fanIn, int fanOut) {
+    return random(tf, name, (float) Math.sqrt(2.0 / (fanIn + fanOut)), fanIn, fanOut);
+  }
+
+  private Variable<TFloat32> random(Ops tf, String name, float std, long... shape) {
+    Ops init = tf.withInitScope();
+    Operand<TFloat32> value = init.math.mul(
+        init.random.statelessRandomNormal(init.constant(shape), init.constant(new long[] {options.seed(), seedIndex++})),
+        init.constant(std));
+    Variable<TFloat32> v = tf.withName(name).variable(value);
+    weights.add(v);
+    variables.add(v);
+    return v;
+  }
+
+  private Variable<TFloat32> bias(Ops tf, String name, int n, float value) {
+    Ops init = tf.withInitScope();
+    Variable<TFloat32> v = tf.withName(name).variable(init.fill(init.constant(new int[] {n}), init.constant(value)));
+    variables.add(v);
+    return v;
+  }
+
+  private Op optimizer(Ops tf) {
+    Gradients grads = tf.gradients(loss, variables);
+    Ops init = tf.withInitScope();
+    List<Op> applies = new ArrayList<>();
+    if (options.optimizer() == TrainOptions.Optimizer.ADAM) {
+      float beta1 = 0.9f;
+      float beta2 = 0.999f;
+      Variable<TFloat32> beta1Power = tf.withName("adam_beta1_power").variable(init.constant(beta1));
+      Variable<TFloat32> beta2Power = tf.withName("adam_beta2_power").variable(init.constant(beta2));
+      for (int i = 0; i < variables.size(); i++) {
+        Variable<TFloat32> v = variables.get(i);
+        String base = v.op().name();
+        Variable<TFloat32> m = tf.withName(base + "_adam_m").variable(zeros(init, v));
+        Variable<TFloat32> s = tf.withName(base + "_adam_v").variable(zeros(init, v));
+        Operand<TFloat32> g = grads.<TFloat32>dy(i).expect(TFloat32.class);
+        applies.add(tf.train.applyAdam(v, m, s, beta1Power, beta2Power, learningRate, tf.constant(beta1),
+            tf.constant(beta2), tf.constant(1e-7f), g));
+      }
+      Ops after = tf.withControlDependencies(applies);
+      Op p1 = after.assign(beta1Power, after.math.mul(beta1Power, after.constant(beta1)));
+      Op p2 = after.assign(beta2Power, after.math.mul(beta2Power, after.constant(beta2)));
+      return tf.withControlDependencies(List.of(p1, p2)).withName("train").noOp();
+    }
+    for (int i = 0; i < variables.size(); i++) {
+      Variable<TFloat32> v = variables.get(i);
+      Variable<TFloat32> acc = tf.withName(v.op().name() + "_momentum").variable(zeros(init, v));
+      Operand<TFloat32> g = grads.<TFloat32>dy(i).expect(TFloat32.class);
+      applies.add(tf.train.applyMomentum(v, acc, learningRate, g, tf.constant(options.momentum()),
+          org.tensorflow.op.train.ApplyMomentum.useNesterov(true)));
+    }
+    return tf.withControlDependencies(applies).withName("train").noOp();
+  }
+
+  private static Operand<TFloat32> zeros(Ops init, Variable<TFloat32> like) {
+    long[] dims = like.shape().asArray();
+    return init.fill(init.constant(dims), init.constant(0f));
+  }
+
+  /**
+   * One optimisation step on a batch.
+   *
+   * @param batchImages n x H x W x C floats
+   * @param batchLabels n labels
+   * @param step global step number: seeds this step's dropout
+   * @return {loss, batch accuracy} before the update
+   */
+  public float[] trainStep(float[] batchImages, int[] batchLabels, float lr, long step) {
+    int n = batchLabels.length;
+    try (TFloat32 x = TFloat32.tensorOf(imageShape(n), DataBuffers.of(batchImages, true, false));
+        TInt32 y = TInt32.tensorOf(Shape.of(n), DataBuffers.of(batchLabels, true, false));
+        TFloat32 rate = TFloat32.scalarOf(lr);
+        TInt64 seed = TInt64.vectorOf(options.seed(), step);
+        Result r = session.runner().feed(images, x).feed(labels, y).feed(learningRate, rate).feed(stepSeed, seed)
+            .addTarget(train).fetch(loss).fetch(accuracy).run()) {
+      return new float[] {((TFloat32) r.get(0)).getFloat(), ((TFloat32) r.get(1)).getFloat()};
+    }
+  }
+
+  /** Runs the inference path on n images; fills whichever of the outputs are non-null. */
+  public void infer(float[] batchImages, int n, float[] featuresOut, float[] latentOut, float[] probabilitiesOut) {
+    try (TFloat32 x = TFloat32.tensorOf(imageShape(n), DataBuffers.of(batchImages, true, false))) {
+      var runner = session.runner().feed(images, x);
+      List<float[]> outs = new ArrayList<>();
+      if (featuresOut != null) {
+        runner.fetch(features);
+        outs.add(featuresOut);
+      }
+      if (latentOut != null) {
+        runner.fetch(latent);
+        outs.add(latentOut);
+      }
+      if (probabilitiesOut != null) {
+        runner.fetch(probabilities);
+        outs.add(probabilitiesOut);
+      }
+      try (Result r = runner.run()) {
+        for (int i = 0; i < outs.size(); i++) {
+          ((TFloat32) r.get(i)).copyTo(DataBuffers.of(outs.get(i), false, false));
+        }
+      }
+    }
+  }
+
+  private Shape imageShape(int n) {
+    return Shape.of(n, config.height(), config.width(), config.channels());
+  }
+
+  /** Writes every variable (weights and optimizer state) to {@code prefix.index} / {@code prefix.data-*}. */
+  public void saveCheckpoint(Path prefix) throws IOException {
+    Files.createDirectories(prefix.toAbsolutePath().getParent());
+    session.save(prefix.toString());
+  }
+
+  /**
+   * Exports a SavedModel (tag {@code serve}) whose signature {@value #SIGNATURE} maps {@code images}
+   * (n x H x W x C float32 in [0, 1]) to {@code features}, {@code latent} and {@code probabilities}.
+   */
+  public void export(Path dir) throws IOException {
+    Signature sig = Signature.builder().key(SIGNATURE).input(INPUT, images).output(FEATURES, features)
+        .output(LATENT, latent).output(PROBABILITIES, probabilities).build();
+    SavedModelBundle.exporter(dir.toString()).withFunction(SessionFunction.create(sig, session)).export();
+  }
+
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } finally {
+      graph.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "HashNet" + Arrays.asList(config.height(), config.width(), config.channels()) + " -> F7 "
+        + config.featureDim() + " -> H " + config.bits() + " -> F8 " + config.classes();
+  }
+}

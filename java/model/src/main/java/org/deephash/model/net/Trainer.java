@@ -1,0 +1,215 @@
+package org.deephash.model.net;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.SplittableRandom;
+import org.deephash.model.data.Dataset;
+
+/**
+ * Trains a {@link HashNet} epoch by epoch: seeded shuffling and augmentation (random crop after
+ * zero padding, horizontal flip), the learning-rate schedule, a checkpoint after every epoch,
+ * and one progress line per epoch (loss, training accuracy, test accuracy, time).
+ *
+ * <p>A run is repeatable: the order of each epoch, the augmentation of each batch and the dropout
+ * of each step derive from the seed and the epoch or step number, so a run resumed from a
+ * checkpoint takes the same path as one that was never interrupted.
+ */
+public final class Trainer {
+  /** Checkpoint prefix inside a checkpoint folder. */
+  public static final String CHECKPOINT = "ckpt";
+  public static final String STATE = "state.properties";
+
+  private final PrintStream log;
+
+  public Trainer(PrintStream log) {
+    this.log = log;
+  }
+
+  /** What a finished run reports. */
+  public record Summary(int epochs, long steps, double lastLoss, double trainAccuracy, double testAccuracy,
+      double[] epochSeconds) {}
+
+  /**
+   * Trains from scratch, or resumes from {@code checkpointDir} when it holds a checkpoint and
+   * {@code resume} is set. Returns the trained network (the caller closes it).
+   *
+   * @param test images to report accuracy on after each epoch, or null
+   * @param checkpointDir where to write a checkpoint after each epoch, or null for none
+   */
+  public HashNet train(HashNetConfig config, TrainOptions options, Dataset train, Dataset test, Path checkpointDir,
+      boolean resume, Summary[] summaryOut) throws IOException {
+    if (train.height() != config.height() || train.width() != config.width() || train.channels() != config.channels()) {
+      throw new IllegalArgumentException("training images are " + train.shape() + " but the network takes "
+          + config.height() + "x" + config.width() + "x" + config.channels());
+    }
+    int startEpoch = 0;
+    long step = 0;
+    HashNet net;
+    Path state = checkpointDir == null ? null : checkpointDir.resolve(STATE);
+    if (resume && state != null && Files.isRegularFile(state)) {
+      Properties p = new Properties();
+      try (var in = Files.newBufferedReader(state)) {
+        p.load(in);
+      }
+      startEpoch = Integer.parseInt(p.getProperty("epochsDone"));
+      step = Long.parseLong(p.getProperty("steps"));
+      net = HashNet.restore(config, options, checkpointDir.resolve(CHECKPOINT));
+      log.printf(Locale.ROOT, "resumed from %s after epoch %d (step %d)%n", checkpointDir, startEpoch, step);
+    } else {
+      net = HashNet.create(config, options);
+    }
+    try {
+      Summary s = loop(net, options, train, test, checkpointDir, startEpoch, step);
+      if (summaryOut != null && summaryOut.length > 0) {
+        summaryOut[0] = s;
+      }
+      return net;
+    } catch (IOException | RuntimeException e) {
+      net.close();
+      throw e;
+    }
+  }
+
+  private Summary loop(HashNet net, TrainOptions o, Dataset train, Dataset test, Path checkpointDir, int startEpoch,
+      long step) throws IOException {
+    int n = train.count();
+    int size = train.imageSize();
+    int b = Math.min(o.batch(), n);
+    float[] batch = new float[b * size];
+    int[] batchLabels = new int[b];
+    double[] seconds = new double[o.epochs()];
+    double lastLoss = Double.NaN;
+    double trainAcc = Double.NaN;
+    double testAcc = Double.NaN;
+    int epoch = startEpoch;
+    for (; epoch < o.epochs(); epoch++) {
+      if (o.maxSteps() > 0 && step >= o.maxSteps()) {
+        break;
+      }
+      long t0 = System.nanoTime();
+      int[] order = permutation(n, new SplittableRandom(o.seed() * 1_000_003L + epoch));
+      SplittableRandom aug = new SplittableRandom(o.seed() * 7_919L + epoch);
+      float lr = o.learningRate(epoch);
+      double lossSum = 0;
+      double accSum = 0;
+      int batches = 0;
+      for (int start = 0; start + b <= n; start += b) {
+        for (int j = 0; j < b; j++) {
+          int src = order[start + j];
+          batchLabels[j] = train.labels()[src];
+          copyAugmented(train, src, batch, j * size, o, aug);
+        }
+        float[] la = net.trainStep(batch, batchLabels, lr, step++);
+        lossSum += la[0];
+        accSum += la[1];
+        batches++;
+        if (o.maxSteps() > 0 && step >= o.maxSteps()) {
+          break;
+        }
+      }
+      seconds[epoch] = (System.nanoTime() - t0) / 1e9;
+      lastLoss = lossSum / Math.max(1, batches);
+      trainAcc = accSum / Math.max(1, batches);
+      String testPart = "";
+      if (test != null) {
+        long t1 = System.nanoTime();
+        testAcc = accuracy(net, test);
+        testPart = String.format(Locale.ROOT, "  test-acc %.4f (%.1f s)", testAcc, (System.nanoTime() - t1) / 1e9);
+      }
+      log.printf(Locale.ROOT, "epoch %d/%d  steps %d  lr %.2e  loss %.4f  train-acc %.4f%s  time %.1f s%n",
+          epoch + 1, o.epochs(), batches, lr, lastLoss, trainAcc, testPart, seconds[epoch]);
+      if (checkpointDir != null) {
+        net.saveCheckpoint(checkpointDir.resolve(CHECKPOINT));
+        Properties p = o.toProperties();
+        p.setProperty("epochsDone", Integer.toString(epoch + 1));
+        p.setProperty("steps", Long.toString(step));
+        try (var out = Files.newBufferedWriter(checkpointDir.resolve(STATE))) {
+          p.store(out, "deephash training state");
+        }
+      }
+    }
+    return new Summary(epoch, step, lastLoss, trainAcc, testAcc, seconds);
+  }
+
+  /** Top-1 accuracy of the inference path on a dataset. */
+  public static double accuracy(HashNet net, Dataset data) {
+    int size = data.imageSize();
+    int classes = net.config().classes();
+    int bs = 500;
+    float[] probs = new float[bs * classes];
+    long correct = 0;
+    for (int start = 0; start < data.count(); start += bs) {
+      int m = Math.min(bs, data.count() - start);
+      float[] x = new float[m * size];
+      System.arraycopy(data.pixels(), start * size, x, 0, x.length);
+      float[] p = m == bs ? probs : new float[m * classes];
+      net.infer(x, m, null, null, p);
+      for (int i = 0; i < m; i++) {
+        if (argMax(p, i * classes, classes) == data.labels()[start + i]) {
+          correct++;
+        }
+      }
+    }
+    return correct / (double) data.count();
+  }
+
+  static int argMax(float[] v, int off, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+      if (v[off + i] > v[off + best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  static int[] permutation(int n, SplittableRandom rnd) {
+    int[] p = new int[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = i;
+    }
+    for (int i = n - 1; i > 0; i--) {
+      int j = rnd.nextInt(i + 1);
+      int t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  /** Copies image src into dst at off, randomly shifted (crop of the zero-padded image) and flipped. */
+  static void copyAugmented(Dataset d, int src, float[] dst, int off, TrainOptions o, SplittableRandom rnd) {
+    int h = d.height();
+    int w = d.width();
+    int c = d.channels();
+    int base = src * h * w * c;
+    float[] px = d.pixels();
+    int pad = o.cropPad();
+    boolean flip = o.flip() && rnd.nextBoolean();
+    if (pad == 0 && !flip) {
+      System.arraycopy(px, base, dst, off, h * w * c);
+      return;
+    }
+    int dy = pad == 0 ? 0 : rnd.nextInt(2 * pad + 1) - pad;
+    int dx = pad == 0 ? 0 : rnd.nextInt(2 * pad + 1) - pad;
+    for (int y = 0; y < h; y++) {
+      int sy = y + dy;
+      for (int x = 0; x < w; x++) {
+        int sx0 = flip ? w - 1 - x : x;
+        int sx = sx0 + dx;
+        int o0 = off + (y * w + x) * c;
+        if (sy < 0 || sy >= h || sx < 0 || sx >= w) {
+          for (int ch = 0; ch < c; ch++) {
+            dst[o0 + ch] = 0f;
+          }
+        } else {
+          System.arraycopy(px, base + (sy * w + sx) * c, dst, o0, c);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,93 @@
+package org.deephash.model.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintStream;
+import java.io.OutputStream;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The evaluation on a small synthetic database, through the engine, against direct computations. */
+class EvaluationTest {
+
+  @Test
+  void rowsMatchTheMetricDefinitionsAndTheEngineAgreesWithTheReferenceRanking() {
+    SplittableRandom rnd = new SplittableRandom(5);
+    int n = 1500;
+    int q = 40;
+    int dim = 4;
+    // Labels 0..2; codes: a class prototype with a few flipped bits, so there are many ties.
+    long[] proto = {0x0000_0000_0000L, 0x0000_ffff_ff00L, 0xffff_0000_00ffL};
+    int[] dbLabels = new int[n];
+    byte[] dbCodes = new byte[n * 6];
+    float[] dbFeatures = new float[n * dim];
+    for (int i = 0; i < n; i++) {
+      dbLabels[i] = rnd.nextInt(3);
+      long c = proto[dbLabels[i]] ^ (1L << rnd.nextInt(48)) ^ (1L << rnd.nextInt(48));
+      put(dbCodes, i, c);
+      for (int j = 0; j < dim; j++) {
+        dbFeatures[i * dim + j] = dbLabels[i] + (float) rnd.nextDouble();
+      }
+    }
+    int[] qLabels = new int[q];
+    byte[] qCodes = new byte[q * 6];
+    float[] qFeatures = new float[q * dim];
+    for (int i = 0; i < q; i++) {
+      qLabels[i] = rnd.nextInt(3);
+      put(qCodes, i, proto[qLabels[i]] ^ (1L << rnd.nextInt(48)));
+      for (int j = 0; j < dim; j++) {
+        qFeatures[i * dim + j] = qLabels[i] + 0.5f;
+      }
+    }
+    List<Evaluation.Row> rows = new Evaluation(new PrintStream(OutputStream.nullOutputStream())).run(48, dim, dbCodes,
+        dbFeatures, dbLabels, qCodes, qFeatures, qLabels, List.of(), null);
+    assertEquals(List.of("bcs", "es", "hds"), rows.stream().map(Evaluation.Row::name).toList());
+    Evaluation.Row bcs = rows.get(0);
+    // Direct computation of P@10 and full AP for the Hamming ranking (stable sort by distance).
+    double p10 = 0;
+    double ap = 0;
+    for (int i = 0; i < q; i++) {
+      Integer[] order = new Integer[n];
+      int[] d = new int[n];
+      for (int r = 0; r < n; r++) {
+        order[r] = r;
+        d[r] = Long.bitCount(get(dbCodes, r) ^ get(qCodes, i));
+      }
+      java.util.Arrays.sort(order, (x, y) -> d[x] != d[y] ? Integer.compare(d[x], d[y]) : Integer.compare(x, y));
+      boolean[] rel = new boolean[n];
+      int total = 0;
+      for (int r = 0; r < n; r++) {
+        rel[r] = dbLabels[order[r]] == qLabels[i];
+        total += rel[r] ? 1 : 0;
+      }
+      p10 += Metrics.precisionAt(rel, 10);
+      ap += Metrics.averagePrecision(rel, total);
+    }
+    assertEquals(p10 / q, bcs.precisionAtK()[1], 1e-9);
+    assertEquals(ap / q, bcs.mapFull(), 1e-9);
+    assertTrue(bcs.precisionR2() > 0.99, "prototype codes 1-3 bits apart are all relevant");
+    assertNull(rows.get(1).mapFull(), "ES has no full ranking");
+    assertEquals(1.0, rows.get(1).precisionAtK()[1], 1e-12, "features separate the classes");
+    assertEquals(1.0, rows.get(2).precisionAtK()[1], 1e-12);
+    String json = Evaluation.json(48, 0.5, rows, null);
+    assertTrue(json.startsWith("{\"bits\":48,\"accuracy\":0.5"), json);
+    assertTrue(json.contains("\"hds\":{\"p_at_1\":1,"), json);
+  }
+
+  private static void put(byte[] codes, int i, long c) {
+    for (int b = 0; b < 6; b++) {
+      codes[i * 6 + b] = (byte) (c >>> (8 * b));
+    }
+  }
+
+  private static long get(byte[] codes, int i) {
+    long c = 0;
+    for (int b = 0; b < 6; b++) {
+      c |= (codes[i * 6 + b] & 0xffL) << (8 * b);
+    }
+    return c;
+  }
+}
