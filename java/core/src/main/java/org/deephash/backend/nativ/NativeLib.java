@@ -1,0 +1,247 @@
+package org.deephash.backend.nativ;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The FFM bindings of {@code native/include/deephash.h}: the only class that names a native
+ * symbol, and the one place where native status codes become exceptions.
+ *
+ * <p>The library is loaded once per JVM, on first use, from the jar ({@code
+ * native/<os>-<arch>/libdeephash.so}, extracted to a temporary file that is deleted as soon as
+ * it is mapped), or from the path in the system property {@code engine.native.library}. A
+ * failure is not thrown here: it becomes the reasons that {@link NativeBackendProvider} reports.
+ */
+final class NativeLib {
+  /** Must equal {@code DH_ABI_VERSION} of the library. */
+  static final int ABI_VERSION = 1;
+
+  static final int TIER_SCALAR = 1;
+  static final int TIER_AVX2 = 2;
+  static final int TIER_AVX512 = 3;
+
+  /** Bit of the per-query flags: more than k rows qualified. */
+  static final int FLAG_TRUNCATED = 1;
+
+  static final String LIBRARY_PROPERTY = "engine.native.library";
+
+  private static final int DH_OK = 0;
+  private static final int DH_EINVAL = -1;
+  private static final int DH_ENOMEM = -2;
+  private static final int DH_EUNSUPPORTED = -3;
+
+  private final String origin;
+  private final int cpuTier;
+  private final MethodHandle hammingTopk;
+  private final MethodHandle hammingDistances;
+
+  /** The outcome of the one load attempt: a library, or every reason there is none. */
+  record Load(Optional<NativeLib> lib, List<String> reasons) {}
+
+  private static final class Holder {
+    static final Load LOAD = load();
+  }
+
+  private NativeLib(String origin, int cpuTier, MethodHandle hammingTopk, MethodHandle hammingDistances) {
+    this.origin = origin;
+    this.cpuTier = cpuTier;
+    this.hammingTopk = hammingTopk;
+    this.hammingDistances = hammingDistances;
+  }
+
+  static Load get() {
+    return Holder.LOAD;
+  }
+
+  /** Where the library came from, for reports. */
+  String origin() {
+    return origin;
+  }
+
+  /** The best tier the CPU supports ({@code TIER_*}). */
+  int cpuTier() {
+    return cpuTier;
+  }
+
+  static String tierName(int tier) {
+    return switch (tier) {
+      case TIER_SCALAR -> "scalar";
+      case TIER_AVX2 -> "avx2";
+      case TIER_AVX512 -> "avx512";
+      default -> "tier" + tier;
+    };
+  }
+
+  /** {@code TIER_*} for a name accepted by {@code engine.native.tier}, or -1. */
+  static int tierOf(String name) {
+    return switch (name.trim().toLowerCase(Locale.ROOT)) {
+      case "scalar", "popcnt" -> TIER_SCALAR;
+      case "avx2" -> TIER_AVX2;
+      case "avx512", "avx-512" -> TIER_AVX512;
+      default -> -1;
+    };
+  }
+
+  /** The jar folder for this JVM's platform, e.g. {@code linux-x86_64}, or null when unsupported. */
+  static String platform() {
+    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+    String o = os.startsWith("linux") ? "linux" : os.startsWith("mac") ? "macos" : os.startsWith("windows") ? "windows" : null;
+    String a = switch (arch) {
+      case "amd64", "x86_64", "x64" -> "x86_64";
+      case "aarch64", "arm64" -> "aarch64";
+      default -> null;
+    };
+    return o == null || a == null ? null : o + "-" + a;
+  }
+
+  @SuppressWarnings("restricted") // loading and binding the library is the point of this class
+  private static Load load() {
+    List<String> reasons = new ArrayList<>();
+    Path path;
+    String origin;
+    String override = System.getProperty(LIBRARY_PROPERTY);
+    if (override != null && !override.isBlank()) {
+      path = Path.of(override.trim());
+      origin = path.toString();
+      if (!Files.isReadable(path)) {
+        return failed(LIBRARY_PROPERTY + "=" + override + " is not a readable file");
+      }
+    } else {
+      String platform = platform();
+      if (platform == null) {
+        return failed("no native library is built for " + System.getProperty("os.name") + "/"
+            + System.getProperty("os.arch") + " (supported: linux, macos, windows on x86_64 or aarch64)");
+      }
+      String resource = "native/" + platform + "/" + System.mapLibraryName("deephash");
+      origin = "jar:" + resource;
+      try (InputStream in = NativeLib.class.getClassLoader().getResourceAsStream(resource)) {
+        if (in == null) {
+          return failed("the jar has no " + resource + ": it was built without cmake or a C compiler"
+              + " (install both and rebuild, or set " + LIBRARY_PROPERTY + " to a built library)");
+        }
+        path = Files.createTempFile("deephash-", "-" + System.mapLibraryName("deephash"));
+        Files.copy(in, path, StandardCopyOption.REPLACE_EXISTING);
+      } catch (IOException e) {
+        return failed("could not extract " + resource + " to a temporary file: " + e);
+      }
+    }
+    SymbolLookup lookup;
+    try {
+      lookup = SymbolLookup.libraryLookup(path, Arena.global());
+    } catch (IllegalCallerException e) {
+      return failed("native access is disabled: run java with --enable-native-access=ALL-UNNAMED (" + e.getMessage() + ")");
+    } catch (IllegalArgumentException e) {
+      return failed("could not load " + origin + ": " + e.getMessage());
+    } finally {
+      if (origin.startsWith("jar:")) {
+        // the mapping outlives the file on Unix; elsewhere the file is removed on exit
+        try {
+          Files.deleteIfExists(path);
+        } catch (IOException e) {
+          path.toFile().deleteOnExit();
+        }
+      }
+    }
+    Linker linker = Linker.nativeLinker();
+    MethodHandle abi = bind(linker, lookup, "dh_abi_version", FunctionDescriptor.of(JAVA_INT), reasons);
+    MethodHandle tier = bind(linker, lookup, "dh_cpu_tier", FunctionDescriptor.of(JAVA_INT), reasons);
+    MethodHandle topk = bind(linker, lookup, "dh_hamming_topk", FunctionDescriptor.of(JAVA_INT,
+        JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+        ADDRESS, ADDRESS, ADDRESS, ADDRESS), reasons);
+    MethodHandle dist = bind(linker, lookup, "dh_hamming_distances", FunctionDescriptor.of(JAVA_INT,
+        JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS), reasons);
+    if (!reasons.isEmpty()) {
+      return new Load(Optional.empty(), List.copyOf(reasons));
+    }
+    int version;
+    int cpu;
+    try {
+      version = (int) abi.invokeExact();
+      cpu = (int) tier.invokeExact();
+    } catch (Throwable t) {
+      return failed("calling " + origin + " failed: " + t);
+    }
+    if (version != ABI_VERSION) {
+      return failed(origin + " has ABI version " + version + ", this jar needs " + ABI_VERSION + " (a stale build?)");
+    }
+    if (cpu < TIER_SCALAR) {
+      return failed("this CPU has no POPCNT instruction, which the native kernels need");
+    }
+    return new Load(Optional.of(new NativeLib(origin, cpu, topk, dist)), List.of());
+  }
+
+  private static Load failed(String reason) {
+    return new Load(Optional.empty(), List.of(reason));
+  }
+
+  @SuppressWarnings("restricted")
+  private static MethodHandle bind(Linker linker, SymbolLookup lookup, String name, FunctionDescriptor fd,
+      List<String> reasons) {
+    Optional<MemorySegment> sym = lookup.find(name);
+    if (sym.isEmpty()) {
+      reasons.add("the native library has no symbol " + name + " (a stale build?)");
+      return null;
+    }
+    return linker.downcallHandle(sym.get(), fd);
+  }
+
+  /** {@code dh_hamming_topk}: see deephash.h. Outputs are nq*k ints (dist, row) and nq ints (count, flags). */
+  void hammingTopk(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment ids,
+      MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, MemorySegment outDist,
+      MemorySegment outRow, MemorySegment outCount, MemorySegment outFlags) {
+    int status;
+    try {
+      status = (int) hammingTopk.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, ids, tombstones, queries, nq,
+          k, maxDist, outDist, outRow, outCount, outFlags);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_hamming_topk", tier);
+  }
+
+  /** {@code dh_hamming_distances}: one query against rows [rowBegin, rowEnd), tombstones ignored. */
+  void hammingDistances(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment query,
+      MemorySegment out) {
+    int status;
+    try {
+      status = (int) hammingDistances.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, query, out);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_hamming_distances", tier);
+  }
+
+  /** The one mapping from native status codes to exceptions. */
+  static void check(int status, String function, int tier) {
+    switch (status) {
+      case DH_OK -> {}
+      case DH_EINVAL -> throw new IllegalArgumentException(function + " rejected its arguments (a bug in the caller)");
+      case DH_ENOMEM -> throw new OutOfMemoryError(function + ": native scratch memory could not be allocated");
+      case DH_EUNSUPPORTED -> throw new UnsupportedOperationException(
+          function + ": the " + tierName(tier) + " kernels cannot run on this CPU");
+      default -> throw new IllegalStateException(function + " returned unknown status " + status);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/*
+ * deephash native SIMD core: the ONE public header, and the whole ABI that Java binds through the
+ * FFM API (org.deephash.backend.nativ.NativeLib). Nothing else in the library is exported.
+ *
+ * Data layout (shared with org.deephash.spi.TableView):
+ *   - a code of B bits (B a multiple of 8 in [8, 4096]) is B/8 bytes; bit i is bit (i mod 8) of
+ *     byte i/8. Codes are stored tightly: row r starts at byte r * code_bytes.
+ *   - the codes and the queries have at least 8 readable bytes after the last code, so kernels
+ *     may read a whole 64-bit word and mask it.
+ *   - ids are int64, one per row; tombstones are a bitmap (bit r of little-endian uint64 word
+ *     r/64 set = row r deleted), or NULL when no row is deleted.
+ *
+ * Every function is pure and re-entrant: callers split work by query ranges and row ranges and
+ * run the pieces on several threads at once. No function aborts the process, prints, or keeps
+ * global mutable state (the CPU tier is detected once, idempotently). Errors are returned as the
+ * negative DH_E* status codes below.
+ */
+#ifndef DEEPHASH_H
+#define DEEPHASH_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define DH_API __declspec(dllexport)
+#else
+#define DH_API __attribute__((visibility("default")))
+#endif
+
+/** Bumped whenever a signature or a meaning below changes; Java refuses a mismatch. */
+#define DH_ABI_VERSION 1
+
+/* Status codes. */
+#define DH_OK 0
+#define DH_EINVAL (-1)       /* an argument is out of range (a caller bug) */
+#define DH_ENOMEM (-2)       /* scratch memory could not be allocated */
+#define DH_EUNSUPPORTED (-3) /* the requested tier cannot run on this CPU */
+
+/* Instruction-set tiers, ordered: a higher one implies the CPU can run the lower ones. */
+#define DH_TIER_SCALAR 1 /* 64-bit POPCNT */
+#define DH_TIER_AVX2 2   /* AVX2, nibble-lookup popcount (vpshufb) */
+#define DH_TIER_AVX512 3 /* AVX-512F/BW with VPOPCNTQ (avx512vpopcntdq) */
+
+/* Result flags, per query. */
+#define DH_FLAG_TRUNCATED 1 /* more than k rows were within max_dist (radius search was capped) */
+
+/** DH_ABI_VERSION of the library actually loaded. */
+DH_API int32_t dh_abi_version(void);
+
+/** The best tier this CPU and OS support (DH_TIER_*). */
+DH_API int32_t dh_cpu_tier(void);
+
+/**
+ * Exact Hamming top-k of a block of queries over a range of rows, the k-selection fused into the
+ * scan.
+ *
+ * For each query q in [0, nq): among the live rows r in [row_begin, row_end) whose Hamming
+ * distance d to the query is <= max_dist, the best min(k, count) ranked by (d, ids[r]) ascending
+ * are written to out_dist[q*k + i] and out_row[q*k + i], i < out_count[q]; out_flags[q] gets
+ * DH_FLAG_TRUNCATED when more than k rows qualified.
+ *
+ * k-nearest: max_dist = bits. Radius search: max_dist = r, k = the cap.
+ *
+ * The code range is streamed once per call (not once per query): rows are processed in
+ * cache-sized tiles, each tile against every query of the block.
+ *
+ * @param tier       DH_TIER_* to use (<= dh_cpu_tier(), else DH_EUNSUPPORTED)
+ * @param codes      packed codes of the whole table (row 0 at offset 0)
+ * @param code_bytes B/8, in [1, 512]
+ * @param row_begin  first row of the range, >= 0
+ * @param row_end    end of the range (exclusive), >= row_begin
+ * @param ids        int64 ids of the whole table
+ * @param tombstones deletion bitmap of the whole table, or NULL
+ * @param queries    nq packed codes (same layout as codes)
+ * @param nq         number of queries, >= 0
+ * @param k          results wanted per query, >= 1
+ * @param max_dist   accept only distances <= max_dist, in [0, 8*code_bytes]
+ * @return DH_OK or a negative DH_E* status
+ */
+DH_API int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
+                               int64_t row_end, const int64_t *ids, const uint64_t *tombstones,
+                               const uint8_t *queries, int32_t nq, int32_t k, int32_t max_dist,
+                               int32_t *out_dist, int32_t *out_row, int32_t *out_count, int32_t *out_flags);
+
+/**
+ * Hamming distances of one query to every row in [row_begin, row_end) (tombstones ignored):
+ * out[i] = distance to row row_begin + i. For tests and for callers that rank by other means.
+ */
+DH_API int32_t dh_hamming_distances(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
+                                    int64_t row_end, const uint8_t *query, int32_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEEPHASH_H */

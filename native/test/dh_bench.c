@@ -1,0 +1,104 @@
+/*
+ * Kernel throughput without the JVM: N random codes, Q random queries (independent seeds), top-k
+ * on T threads that split the rows (as the Java backend does), median of R runs. Prints one JSON
+ * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "deephash.h"
+
+typedef struct {
+  int32_t tier, cb, nq, k;
+  int64_t r0, r1;
+  const uint8_t *codes, *queries;
+  const int64_t *ids;
+  int32_t *od, *orow, *oc, *of;
+  int32_t status;
+  double cpu; /* thread CPU seconds of the last run: insensitive to other processes on the machine */
+} job;
+
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void *run_job(void *arg) {
+  job *j = arg;
+  double c0 = cpu_now();
+  j->status = dh_hamming_topk(j->tier, j->codes, j->cb, j->r0, j->r1, j->ids, NULL, j->queries, j->nq, j->k,
+                              8 * j->cb, j->od, j->orow, j->oc, j->of);
+  j->cpu = cpu_now() - c0;
+  return NULL;
+}
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    p[i] = (uint8_t)(seed >> 24);
+  }
+}
+
+int main(int argc, char **argv) {
+  int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
+  int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;
+  int32_t nq = argc > 3 ? atoi(argv[3]) : 1000;
+  int32_t k = argc > 4 ? atoi(argv[4]) : 10;
+  int32_t threads = argc > 5 ? atoi(argv[5]) : 2;
+  int32_t tier = argc > 6 ? atoi(argv[6]) : dh_cpu_tier();
+  int32_t runs = argc > 7 ? atoi(argv[7]) : 7;
+  int32_t cb = bits / 8;
+  uint8_t *codes = malloc((size_t)n * cb + 64), *queries = malloc((size_t)nq * cb + 64);
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+  fill(codes, (size_t)n * cb + 64, 0x1234567ULL);
+  fill(queries, (size_t)nq * cb + 64, 0xabcdef99ULL);
+  for (int64_t i = 0; i < n; i++) ids[i] = i;
+  job *jobs = calloc((size_t)threads, sizeof(job));
+  pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
+  for (int t = 0; t < threads; t++) {
+    jobs[t] = (job){tier, cb, nq, k, n * t / threads, n * (t + 1) / threads, codes, queries, ids,
+                    malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq), malloc(4 * (size_t)nq), 0};
+  }
+  double *times = malloc(sizeof(double) * (size_t)(runs + 1));
+  double *cpus = malloc(sizeof(double) * (size_t)(runs + 1));
+  for (int run = 0; run <= runs; run++) { /* run 0 warms up */
+    double t0 = now();
+    for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, run_job, &jobs[t]);
+    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    times[run] = now() - t0;
+    cpus[run] = 0;
+    for (int t = 0; t < threads; t++) cpus[run] = jobs[t].cpu > cpus[run] ? jobs[t].cpu : cpus[run];
+    for (int t = 0; t < threads; t++) {
+      if (jobs[t].status != DH_OK) {
+        fprintf(stderr, "status %d\n", jobs[t].status);
+        return 1;
+      }
+    }
+  }
+  qsort(times + 1, (size_t)runs, sizeof(double), cmp_double);
+  double med = times[1 + runs / 2];
+  qsort(cpus + 1, (size_t)runs, sizeof(double), cmp_double);
+  double cpu_med = cpus[1 + runs / 2];
+  printf("{\"bits\":%d,\"n\":%lld,\"queries\":%d,\"k\":%d,\"threads\":%d,\"tier\":%d,\"median_ms\":%.3f,"
+         "\"min_ms\":%.3f,\"gcodes_per_s\":%.2f,\"slowest_thread_cpu_ms\":%.3f,\"gcodes_per_cpu_s\":%.2f}\n",
+         bits, (long long)n, nq, k, threads, tier, med * 1e3, times[1] * 1e3, (double)n * nq / med * 1e-9, cpu_med * 1e3,
+         (double)n * nq / threads / cpu_med * 1e-9);
+  return 0;
+}
