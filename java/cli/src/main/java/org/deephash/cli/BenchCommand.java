@@ -59,7 +59,7 @@ final class BenchCommand implements CliCommand {
         .value("dim", "D", "feature dimension for the HDS and ES figures, 0 to skip them (default 128)")
         .value("pool", "M", "HDS Hamming pool size m, >= k (default 1000)")
         .value("runs", "R", "timed runs; the median is reported (default 5)")
-        .value("warmup", "W", "untimed warm-up runs before timing (default 2)")
+        .value("warmup", "W", "untimed warm-up runs before timing (default 2, and at least 0.5 s of them)")
         .value("es-queries", "E", "queries used to time ES (it scans every feature), scaled to Q (default 50)")
         .value("verify", "V", "queries whose Hamming top-k is checked against the scalar oracle before timing,"
             + " 0 to skip (default 20)")
@@ -238,11 +238,16 @@ final class BenchCommand implements CliCommand {
       return (r.nextInt() >>> 8) * 0x1.0p-24f; // uniform in [0, 1)
     }
 
+    private static final long WARMUP_NANOS = 500_000_000L;
+
     /** Warm-up, then timed runs; returns each run's milliseconds. */
     private double[] time(String what, int runs, int warmup, Supplier<SearchResult> op) {
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
-          for (int i = 0; i < warmup; i++) {
+          // At least the requested runs, and then until half a second has passed: a call that takes
+          // a millisecond (one query) needs hundreds of calls before the JIT has compiled its loops.
+          long until = System.nanoTime() + WARMUP_NANOS;
+          for (int i = 0; i < warmup || System.nanoTime() < until; i++) {
             sink += op.get().totalCount();
           }
         }

@@ -66,7 +66,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
 
   CudaBackend(int threads) {
     this.threads = threads;
-    this.dev = new CudaDevice(Integer.getInteger("deephash.cuda.device", 0));
+    this.dev = new CudaDevice(CudaBackendProvider.deviceOrdinal());
     Blas b = null;
     try {
       b = Blas.open();

@@ -15,6 +15,16 @@ import org.deephash.spi.SearchBackend;
  * reason and nothing is thrown. The probe runs once per JVM, on first use.
  */
 public final class CudaBackendProvider implements BackendProvider {
+  /**
+   * The GPU ordinal to use (default 0). Spark jobs set it from the task's assigned GPU address
+   * (TaskContext resources), so each task searches on its own device.
+   */
+  public static final String DEVICE_PROPERTY = "engine.cuda.device";
+
+  static int deviceOrdinal() {
+    return Integer.getInteger(DEVICE_PROPERTY, 0);
+  }
+
 
   @Override
   public String name() {
@@ -57,7 +67,7 @@ public final class CudaBackendProvider implements BackendProvider {
       } else if (kernels) {
         // driver present: open the device and load the module exactly as the backend will
         try {
-          new CudaDevice(Integer.getInteger("deephash.cuda.device", 0)).close();
+          new CudaDevice(deviceOrdinal()).close();
         } catch (LinkageError e) {
           reasons.add("the JCuda driver binding failed to load (" + e.getMessage() + ")");
         } catch (CudaException e) {
