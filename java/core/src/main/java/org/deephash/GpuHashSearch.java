@@ -84,8 +84,8 @@ public final class GpuHashSearch implements AutoCloseable {
    */
   public SearchResult query(byte[] queryCodes, int k) {
     checkK(k);
-    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
-      Queries q = codes(arena, v.get(), queryCodes);
+    try (CodeTable.LockedView v = table.view()) {
+      Queries q = codes(queryArena(), v.get(), queryCodes);
       return backend.knn(v.get(), q, k);
     }
   }
@@ -100,8 +100,8 @@ public final class GpuHashSearch implements AutoCloseable {
     if (cap < 1) {
       throw new IllegalArgumentException("cap must be >= 1 (passed " + cap + ")");
     }
-    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
-      Queries q = codes(arena, v.get(), queryCodes);
+    try (CodeTable.LockedView v = table.view()) {
+      Queries q = codes(queryArena(), v.get(), queryCodes);
       return backend.radius(v.get(), q, r, cap);
     }
   }
@@ -119,7 +119,8 @@ public final class GpuHashSearch implements AutoCloseable {
     if (pool.kind() == Pool.Kind.RADIUS) {
       checkRadius(pool.radius());
     }
-    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
+    try (CodeTable.LockedView v = table.view()) {
+      Arena arena = queryArena();
       Queries qc = codes(arena, v.get(), queryCodes);
       Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
       return backend.coarseToFine(v.get(), q, pool, k);
@@ -132,7 +133,8 @@ public final class GpuHashSearch implements AutoCloseable {
     if (queryFeatures == null) {
       throw new IllegalArgumentException("queryFeatures must not be null");
     }
-    try (Arena arena = Arena.ofShared(); CodeTable.LockedView v = table.view()) {
+    try (CodeTable.LockedView v = table.view()) {
+      Arena arena = queryArena();
       int dim = requireFeatures(v.get());
       if (queryFeatures.length % dim != 0) {
         throw new IllegalArgumentException("queryFeatures must hold whole vectors of d=" + dim + " floats; got "
@@ -142,6 +144,15 @@ public final class GpuHashSearch implements AutoCloseable {
       return backend.exhaustive(v.get(), new Queries(count, MemorySegment.NULL,
           features(arena, v.get(), queryFeatures, count)), k);
     }
+  }
+
+  /**
+   * Where a call's copies of the queries live: off-heap, readable by the backend's worker threads,
+   * and freed by the GC. Closing a shared arena per call would cost a handshake with every thread,
+   * which is more than a single-query search itself takes.
+   */
+  private static Arena queryArena() {
+    return Arena.ofAuto();
   }
 
   private static void checkK(int k) {
