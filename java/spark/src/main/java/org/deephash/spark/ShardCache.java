@@ -41,14 +41,21 @@ final class ShardCache {
   /** A shard held by one task; closing the lease lets the cache evict it. */
   static final class Lease implements AutoCloseable {
     private final Shard shard;
+    private final boolean opened;
     private boolean released;
 
-    private Lease(Shard shard) {
+    private Lease(Shard shard, boolean opened) {
       this.shard = shard;
+      this.opened = opened;
     }
 
     CodeTable table() {
       return shard.table;
+    }
+
+    /** Whether this acquire mapped the shard (false when it reused one already open). */
+    boolean opened() {
+      return opened;
     }
 
     /**
@@ -145,7 +152,8 @@ final class ShardCache {
         }
         s = null;
       }
-      if (s == null) {
+      boolean opening = s == null;
+      if (opening) {
         // Opening under the lock: tasks that want the same shard wait for one mapping instead of
         // each verifying and mapping it.
         s = new Shard(path, size, modified, IndexFile.open(local, verify));
@@ -153,7 +161,7 @@ final class ShardCache {
         opened++;
       }
       s.refs++;
-      return new Lease(s);
+      return new Lease(s, opening);
     }
   }
 

@@ -230,9 +230,8 @@ public final class SparkSearch {
     String[] gpus = gpuAddresses(tc);
     int threads = tc == null ? 0 : tc.cpus();
     String hint = gpus.length > 0 ? gpus[0] : null;
-    long openedBefore = ShardCache.openedTotal();
     try (ShardCache.Lease lease = ShardCache.acquire(shard, options.verify())) {
-      boolean openedHere = ShardCache.openedTotal() != openedBefore;
+      boolean openedHere = lease.opened(); // not a global counter: concurrent tasks open other shards
       CodeTable t = lease.table();
       if (t.codeBytes() != block.codeBytes()) {
         throw new IllegalArgumentException("shard " + shard + " holds " + t.bits() + "-bit codes but the queries are "
