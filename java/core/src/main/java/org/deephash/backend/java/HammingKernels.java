@@ -1,6 +1,5 @@
 package org.deephash.backend.java;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
@@ -193,15 +192,5 @@ final class HammingKernels {
         }
       }
     }
-  }
-
-  /** Hamming distance between query q and row r (any width); for checks and the fine stage. */
-  static int distance(TableView t, MemorySegment qc, int q, int r) {
-    int cb = t.codeBytes();
-    int d = 0;
-    for (int b = 0; b < cb; b++) {
-      d += Integer.bitCount((qc.get(JAVA_BYTE, (long) q * cb + b) ^ t.codes().get(JAVA_BYTE, (long) r * cb + b)) & 0xFF);
-    }
-    return d;
   }
 }
