@@ -10,6 +10,7 @@ import java.util.concurrent.Future;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.internal.Ranking;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
@@ -224,13 +225,10 @@ final class JavaBackend implements SearchBackend {
     }
     Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits());
     int queries = qs.count();
-    int[] offsets = new int[queries + 1];
-    for (int q = 0; q < queries; q++) {
-      offsets[q + 1] = offsets[q] + Math.min(k, coarse.offsets[q + 1] - coarse.offsets[q]);
-    }
-    long[] ids = new long[offsets[queries]];
-    int[] ham = new int[ids.length];
-    float[] l2 = new float[ids.length];
+    Rerank fine = new Rerank(coarse.offsets, k);
+    MemorySegment qf = qs.features();
+    int dim = t.dim();
+    Rerank.Distance l2 = (q, row) -> L2Kernels.l2(qf, (long) q * dim * 4, t.features(), (long) row * dim * 4, dim);
     int chunks = Math.max(1, Math.min(queries, 4 * threads));
     List<Callable<Void>> tasks = new ArrayList<>();
     for (int c = 0; c < chunks; c++) {
@@ -238,36 +236,13 @@ final class JavaBackend implements SearchBackend {
       int qb = (int) ((long) queries * (c + 1) / chunks);
       tasks.add(() -> {
         for (int q = qa; q < qb; q++) {
-          rerankOne(t, qs.features(), q, coarse, k, offsets[q], ids, ham, l2);
+          fine.query(q, t, coarse.offsets, coarse.rows, coarse.primary, l2);
         }
         return null;
       });
     }
     runAll(tasks);
-    return SearchResult.of(offsets, ids, ham, l2, null);
-  }
-
-  private static void rerankOne(TableView t, MemorySegment qf, int q, Selection coarse, int k, int out,
-      long[] ids, int[] ham, float[] l2) {
-    int from = coarse.offsets[q];
-    int n = coarse.offsets[q + 1] - from;
-    int dim = t.dim();
-    int[] bits = new int[n];
-    long[] cid = new long[n];
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      int row = coarse.rows[from + i];
-      bits[i] = Float.floatToIntBits(L2Kernels.l2(qf, (long) q * dim * 4, t.features(), (long) row * dim * 4, dim));
-      cid[i] = coarse.ids[from + i];
-      idx[i] = i;
-    }
-    Ranking.sort(bits, cid, idx, 0, n);
-    int kk = Math.min(k, n);
-    for (int i = 0; i < kk; i++) {
-      ids[out + i] = cid[i];
-      ham[out + i] = coarse.primary[from + idx[i]];
-      l2[out + i] = Float.intBitsToFloat(bits[i]);
-    }
+    return fine.result();
   }
 
   @Override

@@ -13,7 +13,7 @@ import java.util.function.IntConsumer;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.backend.java.JavaBackendProvider;
-import org.deephash.internal.Ranking;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
@@ -78,34 +78,10 @@ final class NativeBackend implements SearchBackend {
     Hits coarse = p.kind() == Pool.Kind.RADIUS
         ? hamming(t, qs, Math.min(p.size(), t.liveRows()), p.radius())
         : hamming(t, qs, Math.min(p.size(), t.liveRows()), t.bits());
-    int q = qs.count();
-    int[] offsets = new int[q + 1];
-    for (int i = 0; i < q; i++) {
-      offsets[i + 1] = offsets[i] + Math.min(k, coarse.offsets[i + 1] - coarse.offsets[i]);
-    }
-    long[] ids = new long[offsets[q]];
-    int[] ham = new int[ids.length];
-    float[] l2 = new float[ids.length];
-    parallelFor(q, i -> {
-      int from = coarse.offsets[i];
-      int m = coarse.offsets[i + 1] - from;
-      int[] bits = new int[m];
-      long[] id = new long[m];
-      int[] index = new int[m];
-      for (int j = 0; j < m; j++) {
-        int row = coarse.rows[from + j];
-        bits[j] = Float.floatToIntBits(l2(t, qs.features(), i, row));
-        id[j] = t.id(row);
-        index[j] = j;
-      }
-      Ranking.sort(bits, id, index, 0, m);
-      for (int j = 0; j < offsets[i + 1] - offsets[i]; j++) {
-        ids[offsets[i] + j] = id[j];
-        ham[offsets[i] + j] = coarse.dist[from + index[j]];
-        l2[offsets[i] + j] = Float.intBitsToFloat(bits[j]);
-      }
-    });
-    return SearchResult.of(offsets, ids, ham, l2, null);
+    Rerank fine = new Rerank(coarse.offsets, k);
+    parallelFor(qs.count(), i -> fine.query(i, t, coarse.offsets, coarse.rows, coarse.dist,
+        (query, row) -> l2(t, qs.features(), query, row)));
+    return fine.result();
   }
 
   /**

@@ -1,0 +1,62 @@
+package org.deephash.internal;
+
+import org.deephash.SearchResult;
+import org.deephash.spi.TableView;
+
+/**
+ * The fine stage of coarse-to-fine search, shared by the CPU backends: each query's Hamming pool
+ * is ranked by squared Euclidean distance, ties by ascending id, and the first k kept with both
+ * distances. Backends differ only in how they compute the distance and how they spread queries
+ * over threads; {@link #query} may run concurrently for different queries.
+ */
+public final class Rerank {
+
+  /** Squared Euclidean distance between query {@code query} and table row {@code row}. */
+  @FunctionalInterface
+  public interface Distance {
+    float l2(int query, int row);
+  }
+
+  private final int[] offsets;
+  private final long[] ids;
+  private final int[] hamming;
+  private final float[] distances;
+
+  /** Output room for min(k, pool size) entries per query; the pool of query q is [pool[q], pool[q+1]). */
+  public Rerank(int[] poolOffsets, int k) {
+    int queries = poolOffsets.length - 1;
+    offsets = new int[queries + 1];
+    for (int q = 0; q < queries; q++) {
+      offsets[q + 1] = offsets[q] + Math.min(k, poolOffsets[q + 1] - poolOffsets[q]);
+    }
+    ids = new long[offsets[queries]];
+    hamming = new int[ids.length];
+    distances = new float[ids.length];
+  }
+
+  /** Ranks query q's pool (rows and their Hamming distances, indexed by the pool offsets). */
+  public void query(int q, TableView t, int[] poolOffsets, int[] poolRows, int[] poolHamming, Distance d) {
+    int from = poolOffsets[q];
+    int n = poolOffsets[q + 1] - from;
+    int[] bits = new int[n];
+    long[] id = new long[n];
+    int[] index = new int[n];
+    for (int i = 0; i < n; i++) {
+      int row = poolRows[from + i];
+      bits[i] = Float.floatToIntBits(d.l2(q, row));
+      id[i] = t.id(row);
+      index[i] = i;
+    }
+    Ranking.sort(bits, id, index, 0, n);
+    int out = offsets[q];
+    for (int i = 0; i < offsets[q + 1] - out; i++) {
+      ids[out + i] = id[i];
+      hamming[out + i] = poolHamming[from + index[i]];
+      distances[out + i] = Float.intBitsToFloat(bits[i]);
+    }
+  }
+
+  public SearchResult result() {
+    return SearchResult.of(offsets, ids, hamming, distances, null);
+  }
+}
