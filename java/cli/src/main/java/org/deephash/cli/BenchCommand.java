@@ -24,6 +24,7 @@ import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
+import org.deephash.io.Json;
 import org.deephash.spi.CliCommand;
 
 /**

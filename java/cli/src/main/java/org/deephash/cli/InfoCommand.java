@@ -9,6 +9,7 @@ import java.util.Locale;
 import org.deephash.index.IndexFile;
 import org.deephash.index.IndexFormatException;
 import org.deephash.index.IndexInfo;
+import org.deephash.io.Json;
 import org.deephash.spi.CliCommand;
 
 /**

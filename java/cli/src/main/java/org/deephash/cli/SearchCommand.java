@@ -16,6 +16,7 @@ import org.deephash.Pool;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
 import org.deephash.index.IndexFile;
+import org.deephash.io.Json;
 import org.deephash.io.NpyArray;
 import org.deephash.io.NpyDType;
 import org.deephash.spi.CliCommand;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
+import org.deephash.io.Json;
 import org.junit.jupiter.api.Test;
 
 class BenchCommandTest {
@@ -18,7 +19,7 @@ class BenchCommandTest {
     assertEquals(0, r.status(), r.toString());
     List<String> lines = r.out().lines().toList();
     assertEquals(1, lines.size(), r.toString());
-    Map<String, Object> j = MiniJson.object(lines.get(0));
+    Map<String, Object> j = Json.object(lines.get(0));
     for (String key : REQUIRED) {
       assertTrue(j.containsKey(key), "missing " + key + " in " + lines.get(0));
     }
@@ -45,7 +46,7 @@ class BenchCommandTest {
             "13", "--dim", "6", "--pool", "50", "--runs", "1", "--warmup", "0", "--verify", "7", "--verify-l2", "7",
             "--json");
         assertEquals(0, r.status(), backend + " " + bits + ": " + r);
-        Map<String, Object> j = MiniJson.object(r.out().strip());
+        Map<String, Object> j = Json.object(r.out().strip());
         assertEquals(backend, j.get("backend"));
         assertEquals(Boolean.TRUE, j.get("verified"), r.toString());
       }
@@ -57,7 +58,7 @@ class BenchCommandTest {
     CliRun r = CliRun.of("bench", "--n", "300", "--queries", "3", "--dim", "0", "--k", "400", "--pool", "400",
         "--runs", "2", "--json");
     assertEquals(0, r.status(), r.toString());
-    Map<String, Object> j = MiniJson.object(r.out().strip());
+    Map<String, Object> j = Json.object(r.out().strip());
     assertEquals(Boolean.TRUE, j.get("verified"));
     assertTrue(!j.containsKey("es_median_ms") && !j.containsKey("hds_median_ms"), r.toString());
   }

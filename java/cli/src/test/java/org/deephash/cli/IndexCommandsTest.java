@@ -21,6 +21,7 @@ import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
 import org.deephash.index.IndexFile;
 import org.deephash.index.IndexInfo;
+import org.deephash.io.Json;
 import org.deephash.io.Npy;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -133,7 +134,7 @@ class IndexCommandsTest {
     assertEquals(Q, lines.size());
     SearchResult want = oracle(codes, features, ids, s -> s.coarseToFine(queries, queryFeatures, Pool.topM(200), 5));
     for (int q = 0; q < Q; q++) {
-      Map<String, Object> j = MiniJson.object(lines.get(q));
+      Map<String, Object> j = Json.object(lines.get(q));
       assertEquals((double) q, j.get("query"));
       List<?> gotIds = (List<?>) j.get("ids");
       List<?> gotD = (List<?>) j.get("distances");
@@ -169,7 +170,7 @@ class IndexCommandsTest {
     assertTrue(ok.out().contains("3,001 (3,001 live, 0 deleted)"), ok.toString());
     assertTrue(ok.out().contains("96 bits"), ok.toString());
     assertFalse(ok.out().contains("CORRUPT"), ok.toString());
-    Map<String, Object> j = MiniJson.object(CliRun.of("info", "--json", index.toString()).out().strip());
+    Map<String, Object> j = Json.object(CliRun.of("info", "--json", index.toString()).out().strip());
     assertEquals(Boolean.TRUE, j.get("ok"));
     assertEquals(12.0, j.get("dim"));
 

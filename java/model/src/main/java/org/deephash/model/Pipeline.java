@@ -43,9 +43,16 @@ public final class Pipeline {
    */
   public static TrainResult train(Dataset train, Dataset test, Path modelDir, int bits, TrainOptions options,
       boolean resume, PrintStream log) throws IOException {
+    return train(train, test, modelDir,
+        HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames()), options, resume, log);
+  }
+
+  /** As {@link #train(Dataset, Dataset, Path, int, TrainOptions, boolean, PrintStream)} with the network given. */
+  public static TrainResult train(Dataset train, Dataset test, Path modelDir, HashNetConfig config,
+      TrainOptions options, boolean resume, PrintStream log) throws IOException {
     long t0 = System.nanoTime();
     ModelDir md = new ModelDir(modelDir);
-    HashNetConfig config = HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames());
+    int bits = config.bits();
     if (resume && Files.isRegularFile(md.properties())) {
       HashNetConfig saved = md.readConfig();
       if (!saved.equals(config)) {

@@ -7,20 +7,20 @@ import java.util.Map;
 import java.util.Set;
 
 /** {@code --name value} and {@code --flag} arguments; unknown names are a usage error. */
-final class Args {
+public final class Args {
   private final Map<String, String> values = new HashMap<>();
   private final Set<String> flags = new HashSet<>();
 
   /** Thrown for bad usage; the command prints the message and its usage and exits with status 2. */
-  static final class UsageException extends RuntimeException {
+  public static final class UsageException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    UsageException(String message) {
+    public UsageException(String message) {
       super(message);
     }
   }
 
-  Args(String[] args, List<String> valueNames, List<String> flagNames) {
+  public Args(String[] args, List<String> valueNames, List<String> flagNames) {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (!a.startsWith("--")) {
@@ -49,19 +49,19 @@ final class Args {
     }
   }
 
-  boolean flag(String name) {
+  public boolean flag(String name) {
     return flags.contains(name);
   }
 
-  boolean has(String name) {
+  public boolean has(String name) {
     return values.containsKey(name);
   }
 
-  String get(String name, String def) {
+  public String get(String name, String def) {
     return values.getOrDefault(name, def);
   }
 
-  String require(String name) {
+  public String require(String name) {
     String v = values.get(name);
     if (v == null) {
       throw new UsageException("--" + name + " is required");
@@ -69,7 +69,7 @@ final class Args {
     return v;
   }
 
-  int getInt(String name, int def) {
+  public int getInt(String name, int def) {
     String v = values.get(name);
     try {
       return v == null ? def : Integer.parseInt(v.trim());
@@ -78,7 +78,7 @@ final class Args {
     }
   }
 
-  long getLong(String name, long def) {
+  public long getLong(String name, long def) {
     String v = values.get(name);
     try {
       return v == null ? def : Long.parseLong(v.trim());
@@ -87,7 +87,7 @@ final class Args {
     }
   }
 
-  float getFloat(String name, float def) {
+  public float getFloat(String name, float def) {
     String v = values.get(name);
     try {
       return v == null ? def : Float.parseFloat(v.trim());

@@ -5,7 +5,9 @@ import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
 import org.deephash.Pool;
+import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
+import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
 import org.deephash.spi.CliCommand;
 
@@ -14,18 +16,18 @@ import org.deephash.spi.CliCommand;
  * unusable datasets, missing files) into a one-line message and exit status 2 instead of a stack
  * trace.
  */
-abstract class BaseCommand implements CliCommand {
+public abstract class BaseCommand implements CliCommand {
 
   /** Option names that take a value. */
-  abstract List<String> valueOptions();
+  protected abstract List<String> valueOptions();
 
   /** Option names that are flags. */
-  abstract List<String> flagOptions();
+  protected abstract List<String> flagOptions();
 
   /** Multi-line usage text. */
-  abstract String usage();
+  protected abstract String usage();
 
-  abstract int execute(Args args, PrintStream out, PrintStream err) throws Exception;
+  protected abstract int execute(Args args, PrintStream out, PrintStream err) throws Exception;
 
   @Override
   public final int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
@@ -52,10 +54,11 @@ abstract class BaseCommand implements CliCommand {
   }
 
   static final List<String> TRAIN_VALUES = List.of("bits", "epochs", "batch", "lr", "lr-decay", "optimizer",
-      "momentum", "weight-decay", "dropout", "ssdh-push", "ssdh-balance", "augment", "crop", "seed", "max-steps");
+      "momentum", "weight-decay", "dropout", "ssdh-push", "ssdh-balance", "augment", "crop", "seed", "max-steps", "conv1", "conv2", "f7");
 
   static final String TRAIN_USAGE = """
         --bits B            code width, 12..256 (default 48)
+          --conv1 N --conv2 N --f7 N   layer widths (default 32, 32, 512)
         --epochs N          passes over the training images (default 8)
         --batch N           images per step (default 64)
         --optimizer adam|momentum   (default adam)
@@ -70,6 +73,13 @@ abstract class BaseCommand implements CliCommand {
         --crop P            padding in pixels of the random crop (default 4)
         --seed S            seed of weights, shuffling, augmentation and dropout (default 42)
         --max-steps N       stop after N steps (quick runs)""";
+
+  /** The network for {@code train}'s images: --bits and the layer widths. */
+  static HashNetConfig netConfig(Args a, Dataset train) {
+    return HashNetConfig.of(train.height(), train.width(), train.channels(), a.getInt("bits", 48), train.classNames())
+        .withWidths(a.getInt("conv1", HashNetConfig.DEFAULT_CONV1), a.getInt("conv2", HashNetConfig.DEFAULT_CONV2),
+            a.getInt("f7", HashNetConfig.DEFAULT_F7));
+  }
 
   static TrainOptions trainOptions(Args a, int channels) {
     TrainOptions d = TrainOptions.defaults();

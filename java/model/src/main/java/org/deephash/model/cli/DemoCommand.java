@@ -33,19 +33,19 @@ public final class DemoCommand extends BaseCommand {
   }
 
   @Override
-  List<String> valueOptions() {
+  protected List<String> valueOptions() {
     List<String> v = new java.util.ArrayList<>(TRAIN_VALUES);
     v.addAll(List.of("out", "data", "es-queries"));
     return v;
   }
 
   @Override
-  List<String> flagOptions() {
+  protected List<String> flagOptions() {
     return List.of("json", "no-baselines", "help");
   }
 
   @Override
-  String usage() {
+  protected String usage() {
     return """
         usage: engine-cli demo [--out DIR] [--json] [training options]
           --out DIR           everything goes here (default target/demo): model/, index file,
@@ -59,17 +59,16 @@ public final class DemoCommand extends BaseCommand {
   }
 
   @Override
-  int execute(Args a, PrintStream out, PrintStream err) throws Exception {
+  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
     long t0 = System.nanoTime();
     Path dir = Path.of(a.get("out", "target/demo"));
     Files.createDirectories(dir);
     String spec = a.get("data", "fashion-mnist");
     Dataset train = Datasets.load(spec, Datasets.Split.TRAIN, 0, 0, 0);
     Dataset test = Datasets.load(spec, Datasets.Split.TEST, 0, 0, 0);
-    int bits = a.getInt("bits", 48);
     TrainOptions o = trainOptions(a, train.channels());
     err.println("== 1/4 train");
-    Pipeline.TrainResult tr = Pipeline.train(train, test, dir.resolve("model"), bits, o, false, err);
+    Pipeline.TrainResult tr = Pipeline.train(train, test, dir.resolve("model"), netConfig(a, train), o, false, err);
     double[] epochSeconds = tr.summary().epochSeconds();
     double[] done = java.util.Arrays.copyOf(epochSeconds, tr.summary().epochs());
     java.util.Arrays.sort(done);

@@ -23,19 +23,19 @@ public final class EvalCommand extends BaseCommand {
   }
 
   @Override
-  List<String> valueOptions() {
+  protected List<String> valueOptions() {
     List<String> v = new ArrayList<>(POOL_VALUES);
     v.addAll(List.of("model", "data", "out", "queries", "es-queries"));
     return v;
   }
 
   @Override
-  List<String> flagOptions() {
+  protected List<String> flagOptions() {
     return List.of("json", "no-baselines", "help");
   }
 
   @Override
-  String usage() {
+  protected String usage() {
     return """
         usage: engine-cli eval --model DIR [--data SPEC] [--out DIR] [--json]
           --data SPEC         fashion-mnist (default), idx:DIR, cifar10:DIR or a folder with train/ and test/
@@ -49,7 +49,7 @@ public final class EvalCommand extends BaseCommand {
   }
 
   @Override
-  int execute(Args a, PrintStream out, PrintStream err) throws Exception {
+  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
     Path model = Path.of(a.require("model"));
     HashNetConfig c = new ModelDir(model).readConfig();
     String spec = a.get("data", "fashion-mnist");

@@ -23,17 +23,17 @@ public final class IndexCommand extends BaseCommand {
   }
 
   @Override
-  List<String> valueOptions() {
+  protected List<String> valueOptions() {
     return List.of("model", "data", "split", "out");
   }
 
   @Override
-  List<String> flagOptions() {
+  protected List<String> flagOptions() {
     return List.of("help");
   }
 
   @Override
-  String usage() {
+  protected String usage() {
     return """
         usage: engine-cli index --model DIR [--data SPEC] [--split train|test] --out FILE
           --data SPEC     fashion-mnist (default), idx:DIR, cifar10:DIR or a folder of class subfolders
@@ -43,7 +43,7 @@ public final class IndexCommand extends BaseCommand {
   }
 
   @Override
-  int execute(Args a, PrintStream out, PrintStream err) throws Exception {
+  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
     Path model = Path.of(a.require("model"));
     HashNetConfig c = new ModelDir(model).readConfig();
     Datasets.Split split = switch (a.get("split", "train").toLowerCase(Locale.ROOT)) {

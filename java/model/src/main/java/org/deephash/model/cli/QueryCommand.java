@@ -27,17 +27,17 @@ public final class QueryCommand extends BaseCommand {
   }
 
   @Override
-  List<String> valueOptions() {
+  protected List<String> valueOptions() {
     return List.of("model", "index", "image", "k", "mode", "pool", "radius", "cap");
   }
 
   @Override
-  List<String> flagOptions() {
+  protected List<String> flagOptions() {
     return List.of("json", "help");
   }
 
   @Override
-  String usage() {
+  protected String usage() {
     return """
         usage: engine-cli query --model DIR --index FILE --image FILE [--k 10] [--mode hds|bcs] [--json]
           --image FILE        a PNG or JPEG (resized and converted to the model's input)
@@ -47,7 +47,7 @@ public final class QueryCommand extends BaseCommand {
   }
 
   @Override
-  int execute(Args a, PrintStream out, PrintStream err) throws Exception {
+  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
     Path model = Path.of(a.require("model"));
     Path imageFile = Path.of(a.require("image"));
     int k = a.getInt("k", 10);

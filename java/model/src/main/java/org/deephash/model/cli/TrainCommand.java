@@ -23,19 +23,19 @@ public final class TrainCommand extends BaseCommand {
   }
 
   @Override
-  List<String> valueOptions() {
+  protected List<String> valueOptions() {
     List<String> v = new ArrayList<>(TRAIN_VALUES);
     v.addAll(List.of("data", "model", "size"));
     return v;
   }
 
   @Override
-  List<String> flagOptions() {
+  protected List<String> flagOptions() {
     return List.of("resume", "no-test", "help");
   }
 
   @Override
-  String usage() {
+  protected String usage() {
     return """
         usage: engine-cli train [--data SPEC] [--model DIR] [options]
           --data SPEC         fashion-mnist (default), idx:DIR, cifar10:DIR, or a folder with one
@@ -48,13 +48,13 @@ public final class TrainCommand extends BaseCommand {
   }
 
   @Override
-  int execute(Args a, PrintStream out, PrintStream err) throws Exception {
+  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
     int[] size = size(a);
     String spec = a.get("data", "fashion-mnist");
     Dataset train = Datasets.load(spec, Datasets.Split.TRAIN, size[0], size[1], size[2]);
     Dataset test = a.flag("no-test") ? null : Datasets.load(spec, Datasets.Split.TEST, size[0], size[1], size[2]);
     TrainOptions o = trainOptions(a, train.channels());
-    Pipeline.TrainResult r = Pipeline.train(train, test, Path.of(a.get("model", "runs/model")), a.getInt("bits", 48), o,
+    Pipeline.TrainResult r = Pipeline.train(train, test, Path.of(a.get("model", "runs/model")), netConfig(a, train), o,
         a.flag("resume"), err);
     out.printf(Locale.ROOT, "{\"command\":\"train\",\"model\":\"%s\",\"epochs\":%d,\"steps\":%d,\"loss\":%.5f,"
         + "\"train_accuracy\":%.5f,\"test_accuracy\":%s,\"seconds\":%.1f}%n", r.model().root(), r.summary().epochs(),

@@ -162,6 +162,49 @@ public final class Datasets {
     return new Dataset(n, rows, cols, 1, pixels, labels, names, new IndexedSources(base, n));
   }
 
+  /**
+   * The images of one packed file as an index stores their sources ({@code file#i}): an IDX image
+   * file (plain or gzipped; the labels are not read and are all 0) or one CIFAR-10 binary batch
+   * (its own labels). Used to show indexed images that have no file of their own.
+   */
+  public static Dataset packedImages(Path file) {
+    boolean idx;
+    try (DataInputStream in = open(file)) {
+      idx = in.readInt() == 0x803;
+    } catch (EOFException e) {
+      throw new DatasetException(file + " is empty or truncated");
+    } catch (IOException e) {
+      throw ioProblem(file, e);
+    }
+    if (!idx) {
+      return cifar10Batches(List.of(file));
+    }
+    float[] pixels;
+    int n;
+    int rows;
+    int cols;
+    try (DataInputStream in = open(file)) {
+      in.readInt();
+      n = in.readInt();
+      rows = in.readInt();
+      cols = in.readInt();
+      if (n < 0 || rows <= 0 || cols <= 0 || (long) n * rows * cols > Integer.MAX_VALUE) {
+        throw new DatasetException(file + " has an unusable shape " + n + "x" + rows + "x" + cols);
+      }
+      byte[] raw = new byte[n * rows * cols];
+      in.readFully(raw);
+      pixels = new float[raw.length];
+      for (int i = 0; i < raw.length; i++) {
+        pixels[i] = (raw[i] & 0xff) / 255f;
+      }
+    } catch (EOFException e) {
+      throw new DatasetException(file + " is truncated: it holds fewer pixels than its header announces");
+    } catch (IOException e) {
+      throw ioProblem(file, e);
+    }
+    return new Dataset(n, rows, cols, 1, pixels, new int[n], numbered(1), new IndexedSources(file.toString(), n));
+  }
+
   /** CIFAR-10 binary batches: records of 1 label byte and 3072 pixel bytes (R, G, B planes of 32x32). */
   public static Dataset cifar10(Path dir, Split split) {
     List<Path> files = new ArrayList<>();
@@ -172,6 +215,10 @@ public final class Datasets {
     } else {
       files.add(dir.resolve("test_batch.bin"));
     }
+    return cifar10Batches(files);
+  }
+
+  private static Dataset cifar10Batches(List<Path> files) {
     final int record = 1 + 3072;
     List<byte[]> chunks = new ArrayList<>();
     int n = 0;
@@ -293,6 +340,15 @@ public final class Datasets {
       }
       throw new DatasetException(file + ": not a PNG or JPEG image this JVM can decode");
     }
+    return toPixels(src, height, width, channels);
+  }
+
+  /**
+   * A decoded image as H x W x C floats in [0, 1], resized (bilinear) and converted to grey (luma)
+   * or RGB as asked: the network's input for an image that did not come from a file (an upload).
+   */
+  public static float[] toPixels(BufferedImage src, int height, int width, int channels) {
+    checkShape(height, width, channels);
     BufferedImage dst = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = dst.createGraphics();
     try {

@@ -1,0 +1,321 @@
+package org.deephash.io;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Minimal JSON: a writer for the one-line reports the commands and the HTTP API print (objects
+ * keep insertion order, non-finite numbers become null: JSON has no NaN), and a strict parser for
+ * request bodies and tests ({@link #parse}: objects become {@code Map}, arrays {@code List},
+ * numbers {@code Double}; nesting depth is capped so hostile input cannot overflow the stack).
+ */
+public final class Json {
+  private final Map<String, Object> fields = new LinkedHashMap<>();
+
+  /** An empty object to {@link #put} fields into. */
+  public Json() {
+    this.s = null;
+  }
+
+  public Json put(String key, Object value) {
+    fields.put(key, value);
+    return this;
+  }
+
+  public Object get(String key) {
+    return fields.get(key);
+  }
+
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder();
+    write(sb, fields);
+    return sb.toString();
+  }
+
+  /** Rounds to {@code digits} decimals, for figures that carry no more precision than that. */
+  public static double round(double x, int digits) {
+    if (!Double.isFinite(x)) {
+      return x;
+    }
+    double scale = Math.pow(10, digits);
+    return Math.round(x * scale) / scale;
+  }
+
+  public static void write(StringBuilder sb, Object v) {
+    switch (v) {
+      case null -> sb.append("null");
+      case Json j -> write(sb, j.fields);
+      case String s -> string(sb, s);
+      case Boolean b -> sb.append(b);
+      case Double d -> number(sb, d);
+      case Float f -> number(sb, f.doubleValue());
+      case Number n -> sb.append(n.longValue());
+      case Map<?, ?> m -> {
+        sb.append('{');
+        boolean first = true;
+        for (Map.Entry<?, ?> e : m.entrySet()) {
+          if (!first) {
+            sb.append(',');
+          }
+          first = false;
+          string(sb, String.valueOf(e.getKey()));
+          sb.append(':');
+          write(sb, e.getValue());
+        }
+        sb.append('}');
+      }
+      case Collection<?> c -> {
+        sb.append('[');
+        boolean first = true;
+        for (Object o : c) {
+          if (!first) {
+            sb.append(',');
+          }
+          first = false;
+          write(sb, o);
+        }
+        sb.append(']');
+      }
+      case double[] a -> {
+        sb.append('[');
+        for (int i = 0; i < a.length; i++) {
+          sb.append(i > 0 ? "," : "");
+          number(sb, a[i]);
+        }
+        sb.append(']');
+      }
+      case float[] a -> {
+        sb.append('[');
+        for (int i = 0; i < a.length; i++) {
+          sb.append(i > 0 ? "," : "");
+          number(sb, a[i]);
+        }
+        sb.append(']');
+      }
+      case long[] a -> {
+        sb.append('[');
+        for (int i = 0; i < a.length; i++) {
+          sb.append(i > 0 ? "," : "").append(a[i]);
+        }
+        sb.append(']');
+      }
+      case int[] a -> {
+        sb.append('[');
+        for (int i = 0; i < a.length; i++) {
+          sb.append(i > 0 ? "," : "").append(a[i]);
+        }
+        sb.append(']');
+      }
+      default -> string(sb, v.toString());
+    }
+  }
+
+  private static void number(StringBuilder sb, double d) {
+    if (!Double.isFinite(d)) {
+      sb.append("null");
+    } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+      sb.append((long) d);
+    } else {
+      sb.append(d);
+    }
+  }
+
+  public static void string(StringBuilder sb, String s) {
+    sb.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\r' -> sb.append("\\r");
+        case '\t' -> sb.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            sb.append(String.format("\\u%04x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    sb.append('"');
+  }
+
+  // ---- parser ----
+
+  private static final int MAX_DEPTH = 64;
+  private final String s;
+  private int i;
+  private int depth;
+
+  private Json(String s) {
+    this.s = s;
+  }
+
+  /** Parses one JSON value; throws {@link IllegalArgumentException} saying where the text is malformed. */
+  public static Object parse(String text) {
+    Json p = new Json(text);
+    Object v = p.value();
+    p.ws();
+    if (p.i != p.s.length()) {
+      throw p.error("trailing characters");
+    }
+    return v;
+  }
+
+  @SuppressWarnings("unchecked")
+  /** Parses a JSON object. */
+  public static Map<String, Object> object(String text) {
+    Object v = parse(text);
+    if (!(v instanceof Map)) {
+      throw new IllegalArgumentException("not a JSON object: " + text);
+    }
+    return (Map<String, Object>) v;
+  }
+
+  private Object value() {
+    ws();
+    if (i >= s.length()) {
+      throw error("unexpected end");
+    }
+    char c = s.charAt(i);
+    if ((c == '{' || c == '[') && ++depth > MAX_DEPTH) {
+      throw error("nested deeper than " + MAX_DEPTH + " levels");
+    }
+    switch (c) {
+      case '{' -> {
+        i++;
+        Map<String, Object> m = new LinkedHashMap<>();
+        ws();
+        if (peek('}')) {
+          depth--;
+          return m;
+        }
+        do {
+          ws();
+          String k = string();
+          ws();
+          expect(':');
+          if (m.put(k, value()) != null) {
+            throw error("duplicate key " + k);
+          }
+          ws();
+        } while (peek(','));
+        expect('}');
+        depth--;
+        return m;
+      }
+      case '[' -> {
+        i++;
+        List<Object> l = new ArrayList<>();
+        ws();
+        if (peek(']')) {
+          depth--;
+          return l;
+        }
+        do {
+          l.add(value());
+          ws();
+        } while (peek(','));
+        expect(']');
+        depth--;
+        return l;
+      }
+      case '"' -> {
+        return string();
+      }
+      default -> {
+        if (s.startsWith("true", i)) {
+          i += 4;
+          return Boolean.TRUE;
+        }
+        if (s.startsWith("false", i)) {
+          i += 5;
+          return Boolean.FALSE;
+        }
+        if (s.startsWith("null", i)) {
+          i += 4;
+          return null;
+        }
+        int start = i;
+        while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
+          i++;
+        }
+        if (start == i) {
+          throw error("unexpected character '" + c + "'");
+        }
+        try {
+          return Double.parseDouble(s.substring(start, i));
+        } catch (NumberFormatException e) {
+          throw error("malformed number '" + s.substring(start, i) + "'");
+        }
+      }
+    }
+  }
+
+  private String string() {
+    expect('"');
+    StringBuilder sb = new StringBuilder();
+    while (i < s.length() && s.charAt(i) != '"') {
+      char c = s.charAt(i++);
+      if (c == '\\') {
+        if (i >= s.length()) {
+          throw error("unexpected end");
+        }
+        char e = s.charAt(i++);
+        switch (e) {
+          case 'n' -> sb.append('\n');
+          case 't' -> sb.append('\t');
+          case 'r' -> sb.append('\r');
+          case 'u' -> {
+            if (i + 4 > s.length()) {
+              throw error("unexpected end");
+            }
+            try {
+              sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+            } catch (NumberFormatException ex) {
+              throw error("malformed \\u escape");
+            }
+            i += 4;
+          }
+          default -> sb.append(e);
+        }
+      } else if (c < 0x20) {
+        throw error("control character in string");
+      } else {
+        sb.append(c);
+      }
+    }
+    expect('"');
+    return sb.toString();
+  }
+
+  private void ws() {
+    while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+      i++;
+    }
+  }
+
+  private boolean peek(char c) {
+    if (i < s.length() && s.charAt(i) == c) {
+      i++;
+      return true;
+    }
+    return false;
+  }
+
+  private void expect(char c) {
+    if (!peek(c)) {
+      throw error("expected '" + c + "'");
+    }
+  }
+
+  private IllegalArgumentException error(String what) {
+    return new IllegalArgumentException("malformed JSON: " + what + " at character " + i);
+  }
+}

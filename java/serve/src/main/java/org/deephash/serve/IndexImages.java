@@ -1,0 +1,111 @@
+package org.deephash.serve;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.imageio.ImageIO;
+import org.deephash.index.LoadedIndex;
+import org.deephash.model.data.Dataset;
+import org.deephash.model.data.DatasetException;
+import org.deephash.model.data.Datasets;
+
+/**
+ * The images of an index, by table row: the only files the service ever reads for a client are
+ * the source paths stored in the index. A path {@code file#i} (an image packed in an IDX file or a
+ * CIFAR-10 batch) is rendered to PNG from the packed file, loaded once; any other path is served
+ * as the file it names, if it is a PNG, JPEG, GIF or BMP.
+ */
+final class IndexImages {
+  /** An image's bytes and media type. */
+  record Image(byte[] bytes, String contentType) {}
+
+  private final LoadedIndex index;
+  private final Map<String, Dataset> packed = new ConcurrentHashMap<>();
+
+  IndexImages(LoadedIndex index) {
+    this.index = index;
+  }
+
+  /** The image of a row; {@link ApiException} 404 when the index cannot show it. */
+  Image image(int row) {
+    if (!index.hasPaths()) {
+      throw new ApiException(404, "this index stores no source paths, so it has no images to show (index it with"
+          + " engine-cli index)");
+    }
+    String path = index.path(row);
+    int hash = path.lastIndexOf('#');
+    if (hash > 0 && path.substring(hash + 1).chars().allMatch(Character::isDigit) && hash < path.length() - 1) {
+      String file = path.substring(0, hash);
+      int i;
+      try {
+        i = Integer.parseInt(path.substring(hash + 1));
+      } catch (NumberFormatException e) {
+        throw new ApiException(404, "row " + row + " has an unusable source " + path);
+      }
+      Dataset d;
+      try {
+        d = packed.computeIfAbsent(file, f -> Datasets.packedImages(Path.of(f)));
+      } catch (DatasetException e) {
+        throw new ApiException(404, "the image file of row " + row + " cannot be read: " + e.getMessage());
+      }
+      if (i < 0 || i >= d.count()) {
+        throw new ApiException(404, "row " + row + " names image " + i + " of " + file + ", which holds " + d.count());
+      }
+      return new Image(png(d, i), "image/png");
+    }
+    Path file = Path.of(path);
+    String type = switch (extension(path)) {
+      case "png" -> "image/png";
+      case "jpg", "jpeg" -> "image/jpeg";
+      case "gif" -> "image/gif";
+      case "bmp" -> "image/bmp";
+      default -> null;
+    };
+    if (type == null || !Files.isRegularFile(file)) {
+      throw new ApiException(404, "the source of row " + row + " is not an image file that exists here");
+    }
+    try {
+      return new Image(Files.readAllBytes(file), type);
+    } catch (IOException e) {
+      throw new ApiException(404, "the image of row " + row + " cannot be read (" + e.getMessage() + ")");
+    }
+  }
+
+  private static String extension(String path) {
+    int dot = path.lastIndexOf('.');
+    return dot < 0 ? "" : path.substring(dot + 1).toLowerCase(Locale.ROOT);
+  }
+
+  /** Image {@code i} of a dataset as PNG (grey or RGB). */
+  static byte[] png(Dataset d, int i) {
+    BufferedImage img = new BufferedImage(d.width(), d.height(),
+        d.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+    int c = d.channels();
+    float[] px = d.pixels();
+    int base = i * d.imageSize();
+    for (int y = 0; y < d.height(); y++) {
+      for (int x = 0; x < d.width(); x++) {
+        int o = base + (y * d.width() + x) * c;
+        int r = Math.round(px[o] * 255);
+        if (c == 1) {
+          img.getRaster().setSample(x, y, 0, r);
+        } else {
+          img.setRGB(x, y, (r << 16) | (Math.round(px[o + 1] * 255) << 8) | Math.round(px[o + 2] * 255));
+        }
+      }
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      ImageIO.write(img, "png", out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+}
