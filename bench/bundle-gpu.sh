@@ -5,7 +5,7 @@
 #   bench/bundle-gpu.sh [OUT_DIR]        default OUT_DIR: dist/
 #
 # Makes OUT_DIR/deephash-gpu/ and OUT_DIR/deephash-gpu.tar.gz (checked to be under 64 MiB):
-#   runtime/      a jlink image of JDK 25 (java.base, jdk.unsupported, java.logging,
+#   runtime/      a jlink image of JDK 25 (java.base, jdk.unsupported, java.logging, java.xml,
 #                 jdk.incubator.vector and whatever else jdeps finds the jars need)
 #   lib/          the engine jars (core, cuda, cli) and JCuda's Java jars
 #   lib/native/   JCuda's linux-x86_64 native libraries (driver and cuBLAS bindings only)
@@ -47,7 +47,8 @@ mkdir -p "$B"/{bin,lib/native,kernels,tests}
     [[ -f "$jar" && "$jar" == *.jar ]] || continue   # sibling modules may appear as class folders: added below
     case "$(basename "$jar")" in
       jcuda-natives-*|jcublas-natives-*) ;;          # unpacked below, only the libraries we use
-      tensorflow-core-native-*) echo "bundle-gpu: leaving out $(basename "$jar") (model training is not part of the GPU bundle)" >&2 ;;
+      tensorflow-*|deephash-model-*|deephash-serve-*|protobuf-java-*|javacpp-*|ndarray-*)
+        echo "bundle-gpu: leaving out $(basename "$jar") (the model and the HTTP service are not part of the GPU bundle)" >&2 ;;
       *) cp "$jar" "$B/lib/" ;;
     esac
   done
@@ -76,7 +77,8 @@ cp "$ROOT"/java/core/target/deephash-core-*-tests.jar "$ROOT"/java/cuda/target/d
 
 # The runtime: the modules jdeps finds, plus the ones the engine always needs.
 mods=$(jdeps --ignore-missing-deps --print-module-deps --multi-release 25 --class-path "$B/lib/*" "$B"/lib/*.jar 2>/dev/null || true)
-mods="java.base,jdk.unsupported,java.logging,jdk.incubator.vector${mods:+,$mods}"
+[[ "$mods" =~ ^[a-z0-9.,]*$ ]] || { echo "bundle-gpu: jdeps said: $mods (using the base modules)" >&2; mods=""; }
+mods="java.base,jdk.unsupported,java.logging,jdk.incubator.vector,java.xml${mods:+,$mods}"  # java.xml: JUnit XML reports
 mods=$(echo "$mods" | tr ',' '\n' | sort -u | paste -sd, -)
 echo "bundle-gpu: jlink modules: $mods" >&2
 jlink --add-modules "$mods" --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$B/runtime"
