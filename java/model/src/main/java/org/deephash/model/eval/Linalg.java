@@ -17,11 +17,11 @@ import org.tensorflow.types.TFloat32;
  * Dense linear algebra for the baselines, run by TensorFlow (multi-threaded BLAS-class kernels):
  * row-major float matrices in, row-major float matrices out. Each call builds a tiny graph.
  */
-final class Linalg {
+public final class Linalg {
   private Linalg() {}
 
   /** C = op(A) op(B) with A m x k (or k x m when transposed) and B k x n (or n x k). */
-  static float[] matmul(float[] a, int aRows, int aCols, boolean transA, float[] b, int bRows, int bCols,
+  public static float[] matmul(float[] a, int aRows, int aCols, boolean transA, float[] b, int bRows, int bCols,
       boolean transB) {
     int m = transA ? aCols : aRows;
     int n = transB ? bRows : bCols;
@@ -41,7 +41,7 @@ final class Linalg {
   }
 
   /** Eigen-decomposition of a symmetric n x n matrix: {eigenvalues (ascending), eigenvectors as columns (n x n)}. */
-  static float[][] eigh(float[] sym, int n) {
+  public static float[][] eigh(float[] sym, int n) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Placeholder<TFloat32> p = tf.placeholder(TFloat32.class);
@@ -58,7 +58,7 @@ final class Linalg {
   }
 
   /** SVD of a square n x n matrix M = U diag(s) V^T: {U, s, V}, U and V row-major n x n. */
-  static float[][] svd(float[] m, int n) {
+  public static float[][] svd(float[] m, int n) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Placeholder<TFloat32> p = tf.placeholder(TFloat32.class);

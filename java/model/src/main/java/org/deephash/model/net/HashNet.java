@@ -17,7 +17,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Gradients;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
@@ -225,41 +224,9 @@ public final class HashNet implements AutoCloseable {
   }
 
   private Op optimizer(Ops tf) {
-    Gradients grads = tf.gradients(loss, variables);
-    Ops init = tf.withInitScope();
-    List<Op> applies = new ArrayList<>();
-    if (options.optimizer() == TrainOptions.Optimizer.ADAM) {
-      float beta1 = 0.9f;
-      float beta2 = 0.999f;
-      Variable<TFloat32> beta1Power = tf.withName("adam_beta1_power").variable(init.constant(beta1));
-      Variable<TFloat32> beta2Power = tf.withName("adam_beta2_power").variable(init.constant(beta2));
-      for (int i = 0; i < variables.size(); i++) {
-        Variable<TFloat32> v = variables.get(i);
-        String base = v.op().name();
-        Variable<TFloat32> m = tf.withName(base + "_adam_m").variable(zeros(init, v));
-        Variable<TFloat32> s = tf.withName(base + "_adam_v").variable(zeros(init, v));
-        Operand<TFloat32> g = grads.<TFloat32>dy(i).expect(TFloat32.class);
-        applies.add(tf.train.applyAdam(v, m, s, beta1Power, beta2Power, learningRate, tf.constant(beta1),
-            tf.constant(beta2), tf.constant(1e-7f), g));
-      }
-      Ops after = tf.withControlDependencies(applies);
-      Op p1 = after.assign(beta1Power, after.math.mul(beta1Power, after.constant(beta1)));
-      Op p2 = after.assign(beta2Power, after.math.mul(beta2Power, after.constant(beta2)));
-      return tf.withControlDependencies(List.of(p1, p2)).withName("train").noOp();
-    }
-    for (int i = 0; i < variables.size(); i++) {
-      Variable<TFloat32> v = variables.get(i);
-      Variable<TFloat32> acc = tf.withName(v.op().name() + "_momentum").variable(zeros(init, v));
-      Operand<TFloat32> g = grads.<TFloat32>dy(i).expect(TFloat32.class);
-      applies.add(tf.train.applyMomentum(v, acc, learningRate, g, tf.constant(options.momentum()),
-          org.tensorflow.op.train.ApplyMomentum.useNesterov(true)));
-    }
-    return tf.withControlDependencies(applies).withName("train").noOp();
-  }
-
-  private static Operand<TFloat32> zeros(Ops init, Variable<TFloat32> like) {
-    long[] dims = like.shape().asArray();
-    return init.fill(init.constant(dims), init.constant(0f));
+    return options.optimizer() == TrainOptions.Optimizer.ADAM
+        ? Optimizers.adam(tf, loss, variables, learningRate, "train", "adam")
+        : Optimizers.momentum(tf, loss, variables, learningRate, options.momentum(), "train");
   }
 
   /**

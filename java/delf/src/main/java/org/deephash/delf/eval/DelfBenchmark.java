@@ -1,0 +1,190 @@
+package org.deephash.delf.eval;
+
+import java.awt.image.BufferedImage;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deephash.delf.extract.Extractor;
+import org.deephash.delf.extract.LocalFeatures;
+import org.deephash.delf.net.DelfNet;
+import org.deephash.delf.search.DelfDatabase;
+import org.deephash.delf.search.DelfSearch;
+import org.deephash.io.Json;
+
+/**
+ * The instance-retrieval benchmark: a database of images (held-out photos and distractors),
+ * queries that are views of held-out photos (one relevant database image each), answered by
+ * DELF with and without RANSAC, by a global descriptor pooled from the same DELF features, and by
+ * any other global method (the hashing network's codes) given as a {@link Ranker}.
+ */
+public final class DelfBenchmark {
+
+  /** A global method: a full ranking of the database for each query, with a confidence for its top-1. */
+  public interface Ranker {
+    /** Prepares on the database images; returns nothing. */
+    void index(List<BufferedImage> database);
+
+    /** The ranking (database indices, best first) and confidence of the first. */
+    Ranked rank(BufferedImage query);
+  }
+
+  /** One ranking. */
+  public record Ranked(int[] ranking, double confidence) {}
+
+  /** One row of the report. */
+  public record Row(String name, double map, double microAp, double queryMs, Map<String, Double> stagesMs) {}
+
+  /** Settings. */
+  public record Settings(int pcaDim, int nlist, DelfSearch.Params search) {}
+
+  private final PrintStream log;
+
+  public DelfBenchmark(PrintStream log) {
+    this.log = log;
+  }
+
+  /**
+   * Runs every method.
+   *
+   * @param relevant for each query, the database index of its source photo
+   * @param verifier RANSAC for the verified row
+   * @param others extra global methods by row name (e.g. "hash")
+   */
+  public List<Row> run(DelfNet net, Extractor ex, List<BufferedImage> database, List<BufferedImage> queries,
+      int[] relevant, DelfSearch.Verifier verifier, Settings s, Map<String, Ranker> others) {
+    int nq = queries.size();
+    // database: local features, PCA, IVF-PQ
+    DelfDatabase db = DelfDatabase.build(net, ex, database, s.pcaDim(), s.nlist(), log);
+    DelfSearch search = new DelfSearch(db.index(), database.size(), s.search());
+
+    // global DELF descriptors of the database
+    float[][] globalDb = new float[database.size()][];
+    for (int i = 0; i < database.size(); i++) {
+      globalDb[i] = ex.global(net, database.get(i));
+    }
+    for (Ranker r : others.values()) {
+      r.index(database);
+    }
+
+    double[][] ap = new double[4 + others.size()][nq];
+    boolean[][] correct = new boolean[ap.length][nq];
+    double[][] conf = new double[ap.length][nq];
+    double[] msExtract = new double[nq];
+    double[] msAnn = new double[nq];
+    double[] msRansac = new double[nq];
+    double[] msGlobal = new double[nq];
+    double[][] msOther = new double[others.size()][nq];
+    for (int q = 0; q < nq; q++) {
+      BufferedImage img = queries.get(q);
+      long a = System.nanoTime();
+      LocalFeatures f = db.project(ex.extract(net, img));
+      msExtract[q] = (System.nanoTime() - a) / 1e6;
+      DelfSearch.Answer verified = search.search(f, verifier);
+      msAnn[q] = verified.annMs();
+      msRansac[q] = verified.ransacMs();
+      DelfSearch.Answer votes = search.search(f, null);
+      score(0, q, verified.images(), verified.scores()[0], relevant[q], ap, correct, conf);
+      score(1, q, votes.images(), votes.scores()[0], relevant[q], ap, correct, conf);
+      long b = System.nanoTime();
+      float[] g = ex.global(net, img);
+      Ranked gr = cosineRanking(g, globalDb);
+      msGlobal[q] = (System.nanoTime() - b) / 1e6;
+      score(2, q, gr.ranking(), gr.confidence(), relevant[q], ap, correct, conf);
+      int k = 0;
+      for (Ranker r : others.values()) {
+        long c = System.nanoTime();
+        Ranked rr = r.rank(img);
+        msOther[k][q] = (System.nanoTime() - c) / 1e6;
+        score(4 + k, q, rr.ranking(), rr.confidence(), relevant[q], ap, correct, conf);
+        k++;
+      }
+      if ((q + 1) % 25 == 0 || q + 1 == nq) {
+        log.printf(Locale.ROOT, "answered %d/%d queries%n", q + 1, nq);
+      }
+    }
+    List<Row> rows = new ArrayList<>();
+    double ext = median(msExtract);
+    Map<String, Double> st = new LinkedHashMap<>();
+    st.put("extract", ext);
+    st.put("ann", median(msAnn));
+    st.put("ransac", median(msRansac));
+    rows.add(new Row("delf_ransac", mean(ap[0]), RetrievalMetrics.microAp(correct[0], conf[0]),
+        ext + median(msAnn) + median(msRansac), st));
+    Map<String, Double> st1 = new LinkedHashMap<>();
+    st1.put("extract", ext);
+    st1.put("ann", median(msAnn));
+    rows.add(new Row("delf", mean(ap[1]), RetrievalMetrics.microAp(correct[1], conf[1]), ext + median(msAnn), st1));
+    rows.add(new Row("delf_global", mean(ap[2]), RetrievalMetrics.microAp(correct[2], conf[2]), median(msGlobal),
+        Map.of()));
+    int k = 0;
+    for (String name : others.keySet()) {
+      rows.add(new Row(name, mean(ap[4 + k]), RetrievalMetrics.microAp(correct[4 + k], conf[4 + k]),
+          median(msOther[k]), Map.of()));
+      k++;
+    }
+    return rows;
+  }
+
+  private static void score(int row, int q, int[] ranking, double confidence, int relevant, double[][] ap,
+      boolean[][] correct, double[][] conf) {
+    ap[row][q] = RetrievalMetrics.averagePrecision(ranking, relevant);
+    correct[row][q] = ranking.length > 0 && ranking[0] == relevant;
+    conf[row][q] = confidence;
+  }
+
+  /** Database images by descending cosine similarity (ties by index); confidence = the best similarity. */
+  static Ranked cosineRanking(float[] q, float[][] db) {
+    double[] sim = new double[db.length];
+    Integer[] order = new Integer[db.length];
+    for (int i = 0; i < db.length; i++) {
+      double s = 0;
+      for (int k = 0; k < q.length; k++) {
+        s += (double) q[k] * db[i][k];
+      }
+      sim[i] = s;
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> sim[a] != sim[b] ? Double.compare(sim[b], sim[a]) : Integer.compare(a, b));
+    int[] r = new int[db.length];
+    for (int i = 0; i < r.length; i++) {
+      r[i] = order[i];
+    }
+    return new Ranked(r, r.length == 0 ? 0 : sim[r[0]]);
+  }
+
+  static double mean(double[] v) {
+    return Arrays.stream(v).average().orElse(Double.NaN);
+  }
+
+  static double median(double[] v) {
+    if (v.length == 0) {
+      return Double.NaN;
+    }
+    double[] c = v.clone();
+    Arrays.sort(c);
+    return c[(c.length - 1) / 2];
+  }
+
+  /** The rows as the one JSON line {@code delf eval --json} prints. */
+  public static String json(List<Row> rows, Map<String, Object> extra) {
+    Json j = new Json();
+    for (Map.Entry<String, Object> e : extra.entrySet()) {
+      j.put(e.getKey(), e.getValue());
+    }
+    for (Row r : rows) {
+      Json row = new Json().put("map", Json.round(r.map(), 4)).put("micro_ap", Json.round(r.microAp(), 4))
+          .put("query_ms", Json.round(r.queryMs(), 2));
+      if (!r.stagesMs().isEmpty()) {
+        Map<String, Object> st = new LinkedHashMap<>();
+        r.stagesMs().forEach((k, v) -> st.put(k, Json.round(v, 2)));
+        row.put("stages_ms", st);
+      }
+      j.put(r.name(), row);
+    }
+    return j.toString();
+  }
+}

@@ -1,0 +1,152 @@
+package org.deephash.delf.extract;
+
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.util.Arrays;
+import org.deephash.delf.net.DelfConfig;
+import org.deephash.delf.net.DelfNet;
+
+/**
+ * DELF extraction: the image (its longer side first brought to {@code baseSide}) is run through the
+ * network at every scale of a pyramid; every cell of every level is a candidate keypoint at the
+ * centre of its receptive field, mapped back to the original image; the {@code maxFeatures}
+ * candidates with the highest attention (at least {@code minAttention}) are kept, their
+ * descriptors L2-normalised.
+ *
+ * @param scales pyramid scales (default 0.25 to 2.0 in steps of sqrt 2)
+ */
+public record Extractor(int baseSide, float[] scales, int maxFeatures, float minAttention) {
+  /** The paper's pyramid: 0.25, 0.3536, 0.5, 0.7071, 1, 1.4142, 2. */
+  public static final float[] PAPER_SCALES = {0.25f, 0.35355f, 0.5f, 0.70711f, 1f, 1.41421f, 2f};
+
+  public Extractor {
+    if (baseSide < 16 || maxFeatures < 1 || scales.length == 0) {
+      throw new IllegalArgumentException("need a base side >= 16 px, at least one scale and maxFeatures >= 1");
+    }
+    for (float s : scales) {
+      if (!(s > 0) || s > 8) {
+        throw new IllegalArgumentException("pyramid scales must be in (0, 8] (passed " + Arrays.toString(scales) + ")");
+      }
+    }
+  }
+
+  public static Extractor defaults() {
+    return new Extractor(256, PAPER_SCALES, 1000, 0f);
+  }
+
+  /** Extracts the local features of one image. */
+  public LocalFeatures extract(DelfNet net, BufferedImage image) {
+    int d = net.config().descriptorDim();
+    float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
+    // gather every cell of every level
+    int total = 0;
+    DelfNet.DenseOutput[] levels = new DelfNet.DenseOutput[scales.length];
+    float[][] fx = new float[scales.length][];
+    for (int l = 0; l < scales.length; l++) {
+      float s = base * scales[l];
+      int w = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getWidth() * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+      int h = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getHeight() * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+      levels[l] = net.extract(pixels(image, w, h), h, w);
+      fx[l] = new float[] {(float) image.getWidth() / w, (float) image.getHeight() / h};
+      total += levels[l].rows() * levels[l].cols();
+    }
+    float[] score = new float[total];
+    int[] level = new int[total];
+    int[] cell = new int[total];
+    int c = 0;
+    for (int l = 0; l < levels.length; l++) {
+      for (int i = 0; i < levels[l].rows() * levels[l].cols(); i++, c++) {
+        score[c] = levels[l].attention()[i];
+        level[c] = l;
+        cell[c] = i;
+      }
+    }
+    Integer[] order = new Integer[total];
+    for (int i = 0; i < total; i++) {
+      order[i] = i;
+    }
+    // highest attention first; ties by level then cell, so extraction is deterministic
+    Arrays.sort(order, (a, b) -> score[a] != score[b] ? Float.compare(score[b], score[a])
+        : level[a] != level[b] ? Integer.compare(level[a], level[b]) : Integer.compare(cell[a], cell[b]));
+    int n = 0;
+    while (n < Math.min(maxFeatures, total) && score[order[n]] >= minAttention) {
+      n++;
+    }
+    float[] desc = new float[n * d];
+    float[] xy = new float[2 * n];
+    float[] sc = new float[n];
+    float[] at = new float[n];
+    for (int j = 0; j < n; j++) {
+      int o = order[j];
+      DelfNet.DenseOutput lv = levels[level[o]];
+      int row = cell[o] / lv.cols();
+      int col = cell[o] % lv.cols();
+      System.arraycopy(lv.descriptors(), cell[o] * d, desc, j * d, d);
+      normalize(desc, j * d, d);
+      xy[2 * j] = DelfConfig.centre(col) * fx[level[o]][0];
+      xy[2 * j + 1] = DelfConfig.centre(row) * fx[level[o]][1];
+      sc[j] = base * scales[level[o]];
+      at[j] = score[o];
+    }
+    return new LocalFeatures(n, d, desc, xy, sc, at);
+  }
+
+  /**
+   * A global descriptor from the same network: the attention-weighted mean of the L2-normalised
+   * descriptors at scale 1, L2-normalised (the "pooled DELF" baseline).
+   */
+  public float[] global(DelfNet net, BufferedImage image) {
+    float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
+    int w = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getWidth() * base / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+    int h = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getHeight() * base / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+    DelfNet.DenseOutput o = net.extract(pixels(image, w, h), h, w);
+    int d = o.dim();
+    float[] g = new float[d];
+    float[] v = new float[d];
+    for (int i = 0; i < o.rows() * o.cols(); i++) {
+      System.arraycopy(o.descriptors(), i * d, v, 0, d);
+      normalize(v, 0, d);
+      for (int k = 0; k < d; k++) {
+        g[k] += o.attention()[i] * v[k];
+      }
+    }
+    normalize(g, 0, d);
+    return g;
+  }
+
+  /** Scales in place to unit L2 norm (a zero vector stays zero). */
+  public static void normalize(float[] v, int off, int d) {
+    double s = 0;
+    for (int k = 0; k < d; k++) {
+      s += (double) v[off + k] * v[off + k];
+    }
+    if (s > 0) {
+      float inv = (float) (1 / Math.sqrt(s));
+      for (int k = 0; k < d; k++) {
+        v[off + k] *= inv;
+      }
+    }
+  }
+
+  /** An image resized (bilinear) to w x h as RGB floats in [0, 1], row-major h x w x 3. */
+  public static float[] pixels(BufferedImage src, int w, int h) {
+    BufferedImage dst = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = dst.createGraphics();
+    try {
+      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+      g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+      g.drawImage(src, 0, 0, w, h, null);
+    } finally {
+      g.dispose();
+    }
+    int[] rgb = dst.getRGB(0, 0, w, h, null, 0, w);
+    float[] out = new float[w * h * 3];
+    for (int i = 0; i < rgb.length; i++) {
+      out[3 * i] = ((rgb[i] >> 16) & 0xff) / 255f;
+      out[3 * i + 1] = ((rgb[i] >> 8) & 0xff) / 255f;
+      out[3 * i + 2] = (rgb[i] & 0xff) / 255f;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,269 @@
+package org.deephash.delf.net;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.deephash.model.net.Optimizers;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.Signature;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The DELF network in TensorFlow Java (graph mode): a fully convolutional residual backbone whose
+ * stride-8 map gives dense local descriptors, and the attention head of Noh et al. (1x1 conv
+ * {@code attentionHidden} + ReLU, 1x1 conv 1, softplus), each trained with image-level labels only:
+ *
+ * <ol>
+ *   <li>{@link #trainDescriptors}: backbone + a classifier on the average-pooled descriptors;
+ *   <li>{@link #trainAttention}: the descriptors fixed (no gradient reaches the backbone), the
+ *       attention head + a second classifier on the attention-weighted mean of the descriptors.
+ * </ol>
+ *
+ * {@link #extract} runs one image of any size (sides multiples of 8) and returns its descriptor
+ * map and attention scores. Not thread-safe: one caller at a time.
+ */
+public final class DelfNet implements AutoCloseable {
+  public static final String SIGNATURE = "serving_default";
+  public static final String INPUT = "images";
+  public static final String FEATURES = "features";
+  public static final String ATTENTION = "attention";
+
+  private final DelfConfig config;
+  private final Graph graph;
+  private final Session session;
+  private final Placeholder<TFloat32> images;
+  private final Placeholder<TInt32> labels;
+  private final Placeholder<TFloat32> learningRate;
+  private final Operand<TFloat32> features;
+  private final Operand<TFloat32> attention;
+  private final Operand<TFloat32> loss1;
+  private final Operand<TFloat32> acc1;
+  private final Operand<TFloat32> loss2;
+  private final Operand<TFloat32> acc2;
+  private final Op train1;
+  private final Op train2;
+  private final List<Variable<TFloat32>> backboneVars = new ArrayList<>();
+  private final List<Variable<TFloat32>> attentionVars = new ArrayList<>();
+  private int seedIndex;
+
+  private DelfNet(DelfConfig config) {
+    this.config = config;
+    this.graph = new Graph();
+    boolean ok = false;
+    try {
+      Ops tf = Ops.create(graph);
+      images = tf.withName(INPUT).placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, -1, 3)));
+      labels = tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      learningRate = tf.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+      int c1 = config.width1();
+      int c2 = config.width2();
+      int d = config.descriptorDim();
+      // backbone: stem (stride 2), down (stride 4) + residual block, down (stride 8) + residual block
+      Operand<TFloat32> x = tf.math.sub(images, tf.constant(0.5f));
+      x = convRelu(tf, x, conv(tf, backboneVars, "stem", 3, 3, c1), 2);
+      x = convRelu(tf, x, conv(tf, backboneVars, "down2", 3, c1, c2), 2);
+      x = residual(tf, x, "res2", c2);
+      x = convRelu(tf, x, conv(tf, backboneVars, "down3", 3, c2, d), 2);
+      x = residual(tf, x, "res3", d);
+      features = tf.withName(FEATURES).identity(x);
+
+      // stage 1: average-pooled descriptors -> classifier
+      Operand<TFloat32> pooled = tf.math.mean(features, tf.constant(new int[] {1, 2}));
+      Variable<TFloat32> w1 = glorot(tf, backboneVars, "cls1_w", d, config.classes());
+      Variable<TFloat32> b1 = zeros(tf, backboneVars, "cls1_b", config.classes());
+      Operand<TFloat32> logits1 = tf.math.add(tf.linalg.matMul(pooled, w1), b1);
+      loss1 = tf.withName("loss_descriptors").identity(crossEntropy(tf, logits1));
+      acc1 = accuracy(tf, logits1);
+
+      // attention head on fixed descriptors
+      Operand<TFloat32> fixed = tf.stopGradient(features);
+      Variable<TFloat32> wa1 = conv(tf, attentionVars, "att1", 1, d, config.attentionHidden());
+      Variable<TFloat32> ba1 = zeros(tf, attentionVars, "att1_b", config.attentionHidden());
+      Variable<TFloat32> wa2 = conv(tf, attentionVars, "att2", 1, config.attentionHidden(), 1);
+      Variable<TFloat32> ba2 = zeros(tf, attentionVars, "att2_b", 1);
+      List<Long> ones = List.of(1L, 1L, 1L, 1L);
+      Operand<TFloat32> h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(fixed, wa1, ones, "SAME"), ba1));
+      Operand<TFloat32> score = tf.math.softplus(tf.nn.biasAdd(tf.nn.conv2d(h, wa2, ones, "SAME"), ba2));
+      attention = tf.withName(ATTENTION).identity(score);
+      // stage 2: attention-weighted mean of the (fixed) descriptors -> classifier
+      Operand<TFloat32> weighted = tf.math.mean(tf.math.mul(fixed, score), tf.constant(new int[] {1, 2}));
+      Variable<TFloat32> w2 = glorot(tf, attentionVars, "cls2_w", d, config.classes());
+      Variable<TFloat32> b2 = zeros(tf, attentionVars, "cls2_b", config.classes());
+      Operand<TFloat32> logits2 = tf.math.add(tf.linalg.matMul(weighted, w2), b2);
+      loss2 = tf.withName("loss_attention").identity(crossEntropy(tf, logits2));
+      acc2 = accuracy(tf, logits2);
+
+      train1 = Optimizers.adam(tf, loss1, backboneVars, learningRate, "train_descriptors", "descriptors_adam");
+      train2 = Optimizers.adam(tf, loss2, attentionVars, learningRate, "train_attention", "attention_adam");
+      session = new Session(graph);
+      ok = true;
+    } finally {
+      if (!ok) {
+        graph.close();
+      }
+    }
+  }
+
+  /** A new network with seeded initial weights. */
+  public static DelfNet create(DelfConfig config) {
+    DelfNet net = new DelfNet(config);
+    net.session.initialize();
+    return net;
+  }
+
+  /** A network restored from {@link #saveCheckpoint}. */
+  public static DelfNet restore(DelfConfig config, Path checkpointPrefix) {
+    DelfNet net = new DelfNet(config);
+    try {
+      net.session.restore(checkpointPrefix.toString());
+    } catch (RuntimeException e) {
+      net.close();
+      throw e;
+    }
+    return net;
+  }
+
+  public DelfConfig config() {
+    return config;
+  }
+
+  private Operand<TFloat32> residual(Ops tf, Operand<TFloat32> x, String name, int c) {
+    Operand<TFloat32> h = convRelu(tf, x, conv(tf, backboneVars, name + "_a", 3, c, c), 1);
+    Variable<TFloat32> w = conv(tf, backboneVars, name + "_b", 3, c, c);
+    Variable<TFloat32> b = zeros(tf, backboneVars, name + "_b_bias", c);
+    Operand<TFloat32> y = tf.nn.biasAdd(tf.nn.conv2d(h, w, List.of(1L, 1L, 1L, 1L), "SAME"), b);
+    return tf.nn.relu(tf.math.add(x, y));
+  }
+
+  private Operand<TFloat32> convRelu(Ops tf, Operand<TFloat32> x, Variable<TFloat32> w, int stride) {
+    long s = stride;
+    long c = w.shape().size(3);
+    Variable<TFloat32> b = zeros(tf, backboneVars, w.op().name() + "_bias", (int) c);
+    return tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(x, w, List.of(1L, s, s, 1L), "SAME"), b));
+  }
+
+  /** He-normal k x k x in x out filters from a stateless generator keyed by the seed. */
+  private Variable<TFloat32> conv(Ops tf, List<Variable<TFloat32>> group, String name, int k, int in, int out) {
+    return random(tf, group, name, (float) Math.sqrt(2.0 / (k * k * in)), k, k, in, out);
+  }
+
+  private Variable<TFloat32> glorot(Ops tf, List<Variable<TFloat32>> group, String name, int in, int out) {
+    return random(tf, group, name, (float) Math.sqrt(2.0 / (in + out)), in, out);
+  }
+
+  private Variable<TFloat32> random(Ops tf, List<Variable<TFloat32>> group, String name, float std, long... shape) {
+    Ops init = tf.withInitScope();
+    Operand<TFloat32> value = init.math.mul(init.random.statelessRandomNormal(init.constant(shape),
+        init.constant(new long[] {config.seed(), seedIndex++})), init.constant(std));
+    Variable<TFloat32> v = tf.withName(name).variable(value);
+    group.add(v);
+    return v;
+  }
+
+  private static Variable<TFloat32> zeros(Ops tf, List<Variable<TFloat32>> group, String name, int n) {
+    Ops init = tf.withInitScope();
+    Variable<TFloat32> v = tf.withName(name).variable(init.fill(init.constant(new int[] {n}), init.constant(0f)));
+    group.add(v);
+    return v;
+  }
+
+  private Operand<TFloat32> crossEntropy(Ops tf, Operand<TFloat32> logits) {
+    Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(config.classes()), tf.constant(1f), tf.constant(0f));
+    return tf.math.neg(tf.math.mean(tf.reduceSum(tf.math.mul(oneHot, tf.nn.logSoftmax(logits)), tf.constant(1)),
+        tf.constant(0)));
+  }
+
+  private Operand<TFloat32> accuracy(Ops tf, Operand<TFloat32> logits) {
+    return tf.math.mean(tf.dtypes.cast(tf.math.equal(tf.math.argMax(logits, tf.constant(1), TInt32.class), labels),
+        TFloat32.class), tf.constant(0));
+  }
+
+  /** One stage-1 step (backbone + average-pool classifier) on n images of h x w x 3; returns {loss, accuracy}. */
+  public float[] trainDescriptors(float[] batch, int[] batchLabels, int h, int w, float lr) {
+    return step(train1, loss1, acc1, batch, batchLabels, h, w, lr);
+  }
+
+  /** One stage-2 step (attention head + its classifier; descriptors fixed); returns {loss, accuracy}. */
+  public float[] trainAttention(float[] batch, int[] batchLabels, int h, int w, float lr) {
+    return step(train2, loss2, acc2, batch, batchLabels, h, w, lr);
+  }
+
+  private float[] step(Op train, Operand<TFloat32> loss, Operand<TFloat32> acc, float[] batch, int[] batchLabels,
+      int h, int w, float lr) {
+    int n = batchLabels.length;
+    check(batch, n, h, w);
+    try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, h, w, 3), DataBuffers.of(batch, true, false));
+        TInt32 y = TInt32.tensorOf(Shape.of(n), DataBuffers.of(batchLabels, true, false));
+        TFloat32 rate = TFloat32.scalarOf(lr);
+        Result r = session.runner().feed(images, x).feed(labels, y).feed(learningRate, rate).addTarget(train)
+            .fetch(loss).fetch(acc).run()) {
+      return new float[] {((TFloat32) r.get(0)).getFloat(), ((TFloat32) r.get(1)).getFloat()};
+    }
+  }
+
+  private static void check(float[] batch, int n, int h, int w) {
+    if (h % DelfConfig.STRIDE != 0 || w % DelfConfig.STRIDE != 0 || h < DelfConfig.STRIDE || w < DelfConfig.STRIDE) {
+      throw new IllegalArgumentException("image sides must be positive multiples of " + DelfConfig.STRIDE + " (passed "
+          + h + "x" + w + ")");
+    }
+    if (batch.length != (long) n * h * w * 3) {
+      throw new IllegalArgumentException("expected " + n + " images of " + h + "x" + w + "x3 floats, got "
+          + batch.length + " floats");
+    }
+  }
+
+  /** The dense output for one image of h x w x 3 floats in [0, 1]: descriptors and attention per cell. */
+  public record DenseOutput(int rows, int cols, int dim, float[] descriptors, float[] attention) {}
+
+  /** Runs the network on one image (sides multiples of 8). */
+  public DenseOutput extract(float[] image, int h, int w) {
+    check(image, 1, h, w);
+    try (TFloat32 x = TFloat32.tensorOf(Shape.of(1, h, w, 3), DataBuffers.of(image, true, false));
+        Result r = session.runner().feed(images, x).fetch(features).fetch(attention).run()) {
+      int rows = h / DelfConfig.STRIDE;
+      int cols = w / DelfConfig.STRIDE;
+      int d = config.descriptorDim();
+      float[] f = new float[rows * cols * d];
+      float[] a = new float[rows * cols];
+      ((TFloat32) r.get(0)).copyTo(DataBuffers.of(f, false, false));
+      ((TFloat32) r.get(1)).copyTo(DataBuffers.of(a, false, false));
+      return new DenseOutput(rows, cols, d, f, a);
+    }
+  }
+
+  /** Writes every variable (weights and optimiser state) to {@code prefix.index} / {@code prefix.data-*}. */
+  public void saveCheckpoint(Path prefix) throws IOException {
+    Files.createDirectories(prefix.toAbsolutePath().getParent());
+    session.save(prefix.toString());
+  }
+
+  /** Exports a SavedModel whose signature maps {@code images} (1 x H x W x 3) to {@code features} and {@code attention}. */
+  public void export(Path dir) throws IOException {
+    Signature sig = Signature.builder().key(SIGNATURE).input(INPUT, images).output(FEATURES, features)
+        .output(ATTENTION, attention).build();
+    SavedModelBundle.exporter(dir.toString()).withFunction(SessionFunction.create(sig, session)).export();
+  }
+
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } finally {
+      graph.close();
+    }
+  }
+}

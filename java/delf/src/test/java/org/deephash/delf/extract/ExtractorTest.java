@@ -1,0 +1,80 @@
+package org.deephash.delf.extract;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.util.SplittableRandom;
+import org.deephash.delf.net.DelfConfig;
+import org.deephash.delf.net.DelfNet;
+import org.junit.jupiter.api.Test;
+
+class ExtractorTest {
+  static BufferedImage noise(int w, int h, long seed) {
+    BufferedImage b = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        b.setRGB(x, y, r.nextInt(1 << 24));
+      }
+    }
+    return b;
+  }
+
+  @Test
+  void keypointsAreTheMostAttendedCellsOfThePyramidMappedBackToTheImage() {
+    try (DelfNet net = DelfNet.create(new DelfConfig(8, 8, 16, 16, 2, 3))) {
+      BufferedImage img = noise(120, 80, 1);
+      Extractor ex = new Extractor(64, new float[] {0.5f, 1f, 2f}, 50, 0f);
+      LocalFeatures f = ex.extract(net, img);
+      // levels: 64x40 (long side 64 -> 8x5 cells at scale 1), 32x24 -> 4x3, 128x80 -> 16x10: 40 + 12 + 160 cells
+      assertEquals(50, f.count());
+      assertEquals(16, f.dim());
+      for (int i = 1; i < f.count(); i++) {
+        assertTrue(f.scores()[i - 1] >= f.scores()[i], "sorted by attention");
+      }
+      for (int i = 0; i < f.count(); i++) {
+        float x = f.xy()[2 * i];
+        float y = f.xy()[2 * i + 1];
+        assertTrue(x > 0 && x < 120 && y > 0 && y < 80, "keypoint " + x + "," + y + " inside the image");
+        double n = 0;
+        for (int k = 0; k < 16; k++) {
+          n += f.descriptors()[i * 16 + k] * f.descriptors()[i * 16 + k];
+        }
+        assertEquals(1.0, n, 1e-4, "L2-normalised");
+      }
+      // the same cell at scale 1 of a 64x40 level maps back through the 120/64 x 80/40 ratio
+      boolean foundScaleOne = false;
+      for (int i = 0; i < f.count(); i++) {
+        if (Math.abs(f.scales()[i] - 64f / 120) < 1e-6) {
+          float cx = f.xy()[2 * i] / (120f / 64);
+          float col = (cx - (DelfConfig.STRIDE - 0.5f)) / DelfConfig.STRIDE;
+          assertEquals(Math.round(col), col, 1e-3, "on a cell centre");
+          foundScaleOne = true;
+        }
+      }
+      assertTrue(foundScaleOne);
+      LocalFeatures again = ex.extract(net, img);
+      assertArrayEquals(f.xy(), again.xy());
+      assertArrayEquals(f.descriptors(), again.descriptors());
+      float[] g = ex.global(net, img);
+      double n = 0;
+      for (float v : g) {
+        n += v * v;
+      }
+      assertEquals(1.0, n, 1e-4);
+    }
+  }
+
+  @Test
+  void pixelsAreRowMajorRgb() {
+    BufferedImage b = new BufferedImage(2, 1, BufferedImage.TYPE_INT_RGB);
+    b.setRGB(0, 0, 0xff0000);
+    b.setRGB(1, 0, 0x0000ff);
+    assertArrayEquals(new float[] {1, 0, 0, 0, 0, 1}, Extractor.pixels(b, 2, 1));
+    assertThrows(IllegalArgumentException.class, () -> new Extractor(8, new float[] {1}, 10, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Extractor(64, new float[] {-1}, 10, 0));
+  }
+}

@@ -1,0 +1,92 @@
+package org.deephash.delf.search;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.deephash.delf.extract.Extractor;
+import org.deephash.delf.extract.LocalFeatures;
+import org.deephash.delf.geometry.Ransac;
+import org.deephash.pq.IvfPqIndex;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Votes, shortlist and RANSAC on synthetic local features: the query holds a transformed copy of
+ * one database image's keypoints plus clutter; decoys share its descriptors but not its geometry.
+ */
+class DelfSearchTest {
+  static final int D = 40;
+  static final int PER = 80;
+
+  @Test
+  void ransacPromotesTheGeometricallyConsistentImage() {
+    SplittableRandom r = new SplittableRandom(11);
+    int images = 6;
+    float[] desc = new float[images * PER * D];
+    float[] xy = new float[images * PER * 2];
+    int[] ids = new int[images * PER];
+    for (int i = 0; i < images * PER; i++) {
+      ids[i] = i / PER;
+      xy[2 * i] = (float) (r.nextDouble() * 300);
+      xy[2 * i + 1] = (float) (r.nextDouble() * 200);
+      for (int k = 0; k < D; k++) {
+        desc[i * D + k] = (float) r.nextGaussian();
+      }
+      Extractor.normalize(desc, i * D, D);
+    }
+    // image 4 is a decoy: the descriptors of image 2 (so as many votes) at shuffled places
+    System.arraycopy(desc, 2 * PER * D, desc, 4 * PER * D, PER * D);
+    IvfPqIndex index = IvfPqIndex.train(desc, images * PER, D, IvfPqIndex.Params.delf(8));
+    index.add(desc, images * PER, ids, xy);
+
+    // the query: image 2's first 50 keypoints under a known affine map, plus 30 clutter keypoints
+    int n = 80;
+    float[] qd = new float[n * D];
+    float[] qxy = new float[2 * n];
+    for (int i = 0; i < n; i++) {
+      if (i < 50) {
+        int src = 2 * PER + i;
+        System.arraycopy(desc, src * D, qd, i * D, D);
+        float x = xy[2 * src];
+        float y = xy[2 * src + 1];
+        qxy[2 * i] = 0.8f * x - 0.2f * y + 15;
+        qxy[2 * i + 1] = 0.1f * x + 0.9f * y - 7;
+      } else {
+        for (int k = 0; k < D; k++) {
+          qd[i * D + k] = (float) r.nextGaussian();
+        }
+        Extractor.normalize(qd, i * D, D);
+        qxy[2 * i] = (float) (r.nextDouble() * 300);
+        qxy[2 * i + 1] = (float) (r.nextDouble() * 200);
+      }
+    }
+    LocalFeatures q = new LocalFeatures(n, D, qd, qxy, new float[n], new float[n]);
+    DelfSearch s = new DelfSearch(index, images, new DelfSearch.Params(2, 8, 6, 6));
+    DelfSearch.Answer votes = s.search(q, null);
+    // by votes, images 2 and 4 both score high (the same descriptors: each is the other's second neighbour)
+    assertTrue(votes.votes()[2] >= 40, "most of the 50 copied descriptors find their twin: " + votes.votes()[2]);
+    assertTrue(votes.votes()[4] >= 40, "and the decoy's copy of it: " + votes.votes()[4]);
+    assertTrue(votes.images()[0] == 2 || votes.images()[0] == 4);
+    DelfSearch.Answer verified = s.search(q, DelfDatabase.ransac(new Ransac.Options(500, 2.0, 6, 0)));
+    assertEquals(2, verified.images()[0], "the image whose keypoints fit one affine map");
+    assertTrue(verified.inliers()[2] >= 35, "inliers " + verified.inliers()[2]);
+    assertTrue(verified.inliers()[4] < 6, "the decoy's matches are geometrically inconsistent");
+    assertEquals(verified.inliers()[2] + verified.votes()[2] / (double) (n + 1), verified.scores()[0], 1e-9);
+  }
+
+  @Test
+  void anEmptyQueryRanksByIndex() {
+    float[] d = new float[40 * D];
+    SplittableRandom r = new SplittableRandom(1);
+    for (int i = 0; i < d.length; i++) {
+      d[i] = (float) r.nextGaussian();
+    }
+    IvfPqIndex index = IvfPqIndex.train(d, 40, D, IvfPqIndex.Params.delf(2));
+    index.add(d, 40, new int[40], new float[80]);
+    DelfSearch.Answer a = new DelfSearch(index, 3, DelfSearch.Params.defaults())
+        .search(new LocalFeatures(0, D, new float[0], new float[0], new float[0], new float[0]), null);
+    assertEquals(3, a.images().length);
+    assertEquals(0, a.images()[0]);
+    assertEquals(0, a.votes()[0]);
+  }
+}
