@@ -45,7 +45,8 @@ final class DelfEval extends BaseCommand {
   @Override
   protected List<String> valueOptions() {
     return List.of("model", "photos", "out", "queries-per-photo", "distractors", "max-side", "max-features", "scales",
-        "pca", "nlist", "neighbours", "nprobe", "shortlist", "trials", "threshold", "min-inliers", "hash-epochs",
+        "pca", "nlist", "neighbours", "nprobe", "shortlist", "trials", "threshold", "min-inliers", "verify-keypoints",
+        "hash-epochs",
         "hash-views", "seed");
   }
 
@@ -61,7 +62,7 @@ final class DelfEval extends BaseCommand {
           --queries-per-photo N   query views of each held-out photo (default 3)
           --distractors N         distractor images in the database (default all)
           --no-hash               leave out the hashing-network row (it trains a 48-bit DLBHC on views of
-                                  the training photos: --hash-views 40 per photo, --hash-epochs 6)
+                                  the training photos: --hash-views 40 per photo, --hash-epochs 15)
           --out DIR               results.txt, results.json and match-*.png (default runs/delf-eval)
         """ + DelfTrain.PHOTOS_USAGE + "\n" + DelfQuery.SEARCH_USAGE;
   }
@@ -97,7 +98,7 @@ final class DelfEval extends BaseCommand {
       if (!a.flag("no-hash")) {
         List<BufferedImage> train = DelfFiles.load(photos, photos.withRole(Photos.Role.TRAIN), maxSide);
         err.println("training the hashing network (48 bits) on views of the " + train.size() + " training photos");
-        hash = HashRanker.train(DelfTrain.views(train), a.getInt("hash-views", 40), a.getInt("hash-epochs", 6),
+        hash = HashRanker.train(DelfTrain.views(train), a.getInt("hash-views", 40), a.getInt("hash-epochs", 15),
             outDir.resolve("hash-model"), seed, err);
         others.put("hash", hash);
       }

@@ -18,7 +18,8 @@ import org.deephash.pq.IvfPqIndex;
 
 /**
  * A DELF index folder: {@code descriptors.dhq} (the IVF-PQ index of the database's PCA-projected
- * descriptors with image id and keypoint per descriptor, checksummed), {@code pca_mean.npy} and
+ * descriptors with image id and keypoint per descriptor, checksummed), {@code descriptors_exact.npy}
+ * (the same descriptors uncompressed, for exact geometric verification), {@code pca_mean.npy} and
  * {@code pca_components.npy}, and {@code images.tsv} (index, id, path of each database image).
  */
 final class DelfFiles {
@@ -28,11 +29,12 @@ final class DelfFiles {
   record Image(int index, String id, Path path) {}
 
   /** An opened index folder. */
-  record Opened(IvfPqIndex index, Pca pca, List<Image> images) {}
+  record Opened(IvfPqIndex index, Pca pca, List<Image> images, float[] exact) {}
 
-  static void save(Path dir, IvfPqIndex index, Pca pca, List<Image> images) throws IOException {
+  static void save(Path dir, IvfPqIndex index, Pca pca, float[] exact, List<Image> images) throws IOException {
     Files.createDirectories(dir);
     index.save(dir.resolve("descriptors.dhq"));
+    Npy.write(dir.resolve("descriptors_exact.npy"), exact, index.size(), index.dim());
     Npy.write(dir.resolve("pca_mean.npy"), pca.mean(), pca.inDim());
     Npy.write(dir.resolve("pca_components.npy"), pca.components(), pca.outDim(), pca.inDim());
     StringBuilder b = new StringBuilder("index\tid\tpath\n");
@@ -63,6 +65,14 @@ final class DelfFiles {
       shape = c.shape();
     }
     Pca pca = new Pca(mean.length, (int) shape[0], mean, comp);
+    float[] exact;
+    try (NpyArray e = Npy.read(dir.resolve("descriptors_exact.npy"), NpyDType.FLOAT32)) {
+      if (e.shape().length != 2 || e.shape()[0] != index.size() || e.shape()[1] != index.dim()) {
+        throw new IOException(dir.resolve("descriptors_exact.npy") + " does not hold " + index.size() + " x "
+            + index.dim() + " floats: rebuild the index folder with engine-cli delf index");
+      }
+      exact = e.data().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+    }
     List<Image> images = new ArrayList<>();
     List<String> lines = Files.readAllLines(dir.resolve("images.tsv"), StandardCharsets.UTF_8);
     for (int i = 1; i < lines.size(); i++) {
@@ -72,7 +82,7 @@ final class DelfFiles {
       }
       images.add(new Image(i - 1, f[1], Path.of(f[2])));
     }
-    return new Opened(index, pca, images);
+    return new Opened(index, pca, images, exact);
   }
 
   /** The photos of a manifest folder with the given roles, loaded at most {@code maxSide} px. */

@@ -45,7 +45,7 @@ final class DelfIndex extends BaseCommand {
           --images FOLDER     every PNG/JPEG under FOLDER (sorted by path)
           --roles LIST        manifest roles to index (default heldout,distractor: the benchmark database)
           --pca N             PCA dimensions (default 40)
-          --nlist N           coarse lists of the IVF-PQ index (default: about 4 sqrt(descriptors))
+          --nlist N           coarse lists of the IVF-PQ index (default: about sqrt(descriptors))
           --max-side, --max-features, --scales   as for delf extract
         """;
   }
@@ -85,7 +85,7 @@ final class DelfIndex extends BaseCommand {
     }
     try (DelfNet net = DelfTrainer.open(Path.of(a.require("model")))) {
       DelfDatabase b = DelfDatabase.build(net, ex, loaded, a.getInt("pca", 40), a.getInt("nlist", 0), err);
-      DelfFiles.save(Path.of(a.require("out")), b.index(), b.pca(), images);
+      DelfFiles.save(Path.of(a.require("out")), b.index(), b.pca(), b.exact(), images);
       out.printf(Locale.ROOT, "{\"command\":\"delf index\",\"images\":%d,\"descriptors\":%d,\"nlist\":%d,\"seconds\":%.1f}%n",
           images.size(), b.index().size(), b.index().nlist(), b.seconds());
     }

@@ -20,8 +20,10 @@ final class DelfQuery extends BaseCommand {
   static final String SEARCH_USAGE = """
           --neighbours N      nearest database descriptors per query descriptor (default 10)
           --nprobe N          IVF lists visited per query descriptor (default 16)
-          --shortlist N       images verified by RANSAC (default 100)
-          --trials N --threshold PX --min-inliers N   RANSAC (default 1000, 12 px, 6)
+          --shortlist N       images verified by RANSAC (default 50)
+          --verify-keypoints N  keypoints of the query and of each shortlisted image matched exactly
+                              for verification (default 300, the most attended)
+          --trials N --threshold PX --min-inliers N   RANSAC (default 1000, 6 px, 12)
           --no-ransac         rank by votes only""";
 
   @Override
@@ -37,7 +39,7 @@ final class DelfQuery extends BaseCommand {
   @Override
   protected List<String> valueOptions() {
     return List.of("model", "index", "image", "k", "max-side", "max-features", "scales", "neighbours", "nprobe",
-        "shortlist", "trials", "threshold", "min-inliers");
+        "shortlist", "trials", "threshold", "min-inliers", "verify-keypoints");
   }
 
   @Override
@@ -55,11 +57,12 @@ final class DelfQuery extends BaseCommand {
   static DelfSearch.Params searchParams(Args a) {
     DelfSearch.Params d = DelfSearch.Params.defaults();
     return new DelfSearch.Params(a.getInt("neighbours", d.neighbours()), a.getInt("nprobe", d.nprobe()),
-        a.getInt("shortlist", d.shortlist()), a.getInt("min-inliers", d.minInliers()));
+        a.getInt("shortlist", d.shortlist()), a.getInt("min-inliers", d.minInliers()),
+        a.getInt("verify-keypoints", d.verifyKeypoints()));
   }
 
   static Ransac.Options ransac(Args a) {
-    return new Ransac.Options(a.getInt("trials", 1000), a.getFloat("threshold", 12f),
+    return new Ransac.Options(a.getInt("trials", 1000), a.getFloat("threshold", 6f),
         Math.max(3, a.getInt("min-inliers", DelfSearch.Params.defaults().minInliers())), 0L);
   }
 
@@ -71,10 +74,10 @@ final class DelfQuery extends BaseCommand {
     try (DelfNet net = DelfTrainer.open(Path.of(a.require("model")))) {
       var img = Photos.load(Path.of(a.require("image")), ex.baseSide());
       long t0 = System.nanoTime();
-      DelfDatabase db = new DelfDatabase(idx.index(), idx.pca(), idx.images().size(), 0);
+      DelfDatabase db = new DelfDatabase(idx.index(), idx.pca(), idx.images().size(), idx.exact(), 0);
       LocalFeatures f = db.project(ex.extract(net, img));
       double extractMs = (System.nanoTime() - t0) / 1e6;
-      DelfSearch.Answer r = new DelfSearch(idx.index(), idx.images().size(), searchParams(a))
+      DelfSearch.Answer r = new DelfSearch(db, searchParams(a))
           .search(f, a.flag("no-ransac") ? null : DelfDatabase.ransac(ransac(a)));
       StringBuilder b = new StringBuilder();
       if (a.flag("json")) {

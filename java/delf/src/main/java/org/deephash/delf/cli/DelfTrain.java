@@ -33,7 +33,7 @@ final class DelfTrain extends BaseCommand {
   @Override
   protected List<String> valueOptions() {
     return List.of("photos", "model", "max-side", "side", "batch", "views", "descriptor-epochs", "attention-epochs",
-        "lr", "lr-decay", "seed");
+        "lr", "lr-decay", "seed", "from");
   }
 
   @Override
@@ -55,6 +55,7 @@ final class DelfTrain extends BaseCommand {
           --descriptor-epochs N   stage 1 epochs (default %d)
           --attention-epochs N    stage 2 epochs, descriptors fixed, scale augmentation (default %d)
           --lr X --lr-decay X --seed S
+          --from DIR          continue from a trained network (e.g. --descriptor-epochs 0 to train attention only)
         """, d.side(), d.batch(), d.viewsPerPhoto(), d.descriptorEpochs(), d.attentionEpochs());
   }
 
@@ -72,7 +73,9 @@ final class DelfTrain extends BaseCommand {
         o.viewsPerPhoto());
     Path model = Path.of(a.get("model", "runs/delf"));
     long t0 = System.nanoTime();
-    try (DelfNet net = new DelfTrainer(err).train(DelfConfig.of(images.size(), o.seed()), o, views(images), model)) {
+    DelfNet start = a.has("from") ? DelfTrainer.open(Path.of(a.get("from", null)))
+        : DelfNet.create(DelfConfig.of(images.size(), o.seed()));
+    try (DelfNet net = new DelfTrainer(err).train(start, o, views(images), model)) {
       out.printf(Locale.ROOT, "{\"command\":\"delf train\",\"model\":\"%s\",\"photos\":%d,\"seconds\":%.1f}%n", model,
           images.size(), (System.nanoTime() - t0) / 1e9);
     }

@@ -59,7 +59,7 @@ public final class DelfBenchmark {
     int nq = queries.size();
     // database: local features, PCA, IVF-PQ
     DelfDatabase db = DelfDatabase.build(net, ex, database, s.pcaDim(), s.nlist(), log);
-    DelfSearch search = new DelfSearch(db.index(), database.size(), s.search());
+    DelfSearch search = new DelfSearch(db, s.search());
 
     // global DELF descriptors of the database
     float[][] globalDb = new float[database.size()][];
@@ -86,9 +86,8 @@ public final class DelfBenchmark {
       DelfSearch.Answer verified = search.search(f, verifier);
       msAnn[q] = verified.annMs();
       msRansac[q] = verified.ransacMs();
-      DelfSearch.Answer votes = search.search(f, null);
       score(0, q, verified.images(), verified.scores()[0], relevant[q], ap, correct, conf);
-      score(1, q, votes.images(), votes.scores()[0], relevant[q], ap, correct, conf);
+      score(1, q, verified.byVotes(), verified.votes()[verified.byVotes()[0]], relevant[q], ap, correct, conf);
       long b = System.nanoTime();
       float[] g = ex.global(net, img);
       Ranked gr = cosineRanking(g, globalDb);

@@ -56,7 +56,11 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     }
     Dataset data = new Dataset(n, SIDE, SIDE, 3, px, labels, names, sources);
     HashNetConfig config = HashNetConfig.of(SIDE, SIDE, 3, 48, names);
-    Pipeline.train(data, null, dir, config, TrainOptions.defaults().withEpochs(epochs).withSeed(seed), false, log);
+    // the Fashion-MNIST defaults, with a slower decay for the longer schedule and flip + crop augmentation
+    TrainOptions d = TrainOptions.defaults();
+    TrainOptions o = new TrainOptions(epochs, d.batch(), d.optimizer(), d.learningRate(), 0.9f, d.momentum(),
+        d.weightDecay(), d.dropout(), d.pushWeight(), d.balanceWeight(), true, 2, seed, 0);
+    Pipeline.train(data, null, dir, config, o, false, log);
     return new HashRanker(Encoder.open(dir));
   }
 

@@ -10,7 +10,8 @@ import org.deephash.delf.net.DelfNet;
 /**
  * DELF extraction: the image (its longer side first brought to {@code baseSide}) is run through the
  * network at every scale of a pyramid; every cell of every level is a candidate keypoint at the
- * centre of its receptive field, mapped back to the original image; the {@code maxFeatures}
+ * centre of its receptive field, mapped back to the original image (border cells excepted); the
+ * {@code maxFeatures}
  * candidates with the highest attention (at least {@code minAttention}) are kept, their
  * descriptors L2-normalised.
  *
@@ -56,12 +57,18 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
     int[] cell = new int[total];
     int c = 0;
     for (int l = 0; l < levels.length; l++) {
-      for (int i = 0; i < levels[l].rows() * levels[l].cols(); i++, c++) {
-        score[c] = levels[l].attention()[i];
+      DelfNet.DenseOutput lv = levels[l];
+      for (int i = 0; i < lv.rows() * lv.cols(); i++) {
+        if (border(i / lv.cols(), lv.rows()) || border(i % lv.cols(), lv.cols())) {
+          continue;
+        }
+        score[c] = lv.attention()[i];
         level[c] = l;
         cell[c] = i;
+        c++;
       }
     }
+    total = c;
     Integer[] order = new Integer[total];
     for (int i = 0; i < total; i++) {
       order[i] = i;
@@ -90,6 +97,15 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
       at[j] = score[o];
     }
     return new LocalFeatures(n, d, desc, xy, sc, at);
+  }
+
+  /**
+   * Cells on the border of a level (of one with at least 3 cells that way) are not keypoints: their
+   * receptive fields are mostly zero padding, so their descriptors look alike across images and
+   * match each other rather than the scene.
+   */
+  private static boolean border(int i, int n) {
+    return n >= 3 && (i == 0 || i == n - 1);
   }
 
   /**

@@ -18,4 +18,13 @@ public record LocalFeatures(int count, int dim, float[] descriptors, float[] xy,
   public LocalFeatures withDescriptors(float[] d, int newDim) {
     return new LocalFeatures(count, newDim, d, xy, scales, scores);
   }
+
+  /** The first {@code k} keypoints (the most attended ones). */
+  public LocalFeatures head(int k) {
+    if (k >= count) {
+      return this;
+    }
+    return new LocalFeatures(k, dim, java.util.Arrays.copyOf(descriptors, k * dim), java.util.Arrays.copyOf(xy, 2 * k),
+        java.util.Arrays.copyOf(scales, k), java.util.Arrays.copyOf(scores, k));
+  }
 }

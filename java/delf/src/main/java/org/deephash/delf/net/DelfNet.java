@@ -29,8 +29,9 @@ import org.tensorflow.types.TInt32;
  *
  * <ol>
  *   <li>{@link #trainDescriptors}: backbone + a classifier on the average-pooled descriptors;
- *   <li>{@link #trainAttention}: the descriptors fixed (no gradient reaches the backbone), the
- *       attention head + a second classifier on the attention-weighted mean of the descriptors.
+ *   <li>{@link #trainAttention}: the descriptors fixed (no gradient reaches the backbone) and
+ *       L2-normalised, the attention head + a second classifier on the attention-weighted mean of
+ *       the descriptors.
  * </ol>
  *
  * {@link #extract} runs one image of any size (sides multiples of 8) and returns its descriptor
@@ -89,8 +90,11 @@ public final class DelfNet implements AutoCloseable {
       loss1 = tf.withName("loss_descriptors").identity(crossEntropy(tf, logits1));
       acc1 = accuracy(tf, logits1);
 
-      // attention head on fixed descriptors
-      Operand<TFloat32> fixed = tf.stopGradient(features);
+      // attention head on the fixed, L2-normalised descriptors (as they are indexed)
+      Operand<TFloat32> raw = tf.stopGradient(features);
+      Operand<TFloat32> norm = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.square(raw), tf.constant(3),
+          org.tensorflow.op.core.ReduceSum.keepDims(true)), tf.constant(1e-12f)));
+      Operand<TFloat32> fixed = tf.math.div(raw, norm);
       Variable<TFloat32> wa1 = conv(tf, attentionVars, "att1", 1, d, config.attentionHidden());
       Variable<TFloat32> ba1 = zeros(tf, attentionVars, "att1_b", config.attentionHidden());
       Variable<TFloat32> wa2 = conv(tf, attentionVars, "att2", 1, config.attentionHidden(), 1);

@@ -58,11 +58,20 @@ public final class DelfTrainer {
 
   /** Trains a new network on {@code views} and writes it to {@code modelDir}. */
   public DelfNet train(DelfConfig config, Options o, ViewSource views, Path modelDir) throws IOException {
+    return train(DelfNet.create(config), o, views, modelDir);
+  }
+
+  /**
+   * Continues training {@code net} (a new one, or one opened with {@link #open} to run more
+   * epochs of either stage, e.g. attention only with {@code descriptorEpochs} 0); takes ownership.
+   */
+  public DelfNet train(DelfNet net, Options o, ViewSource views, Path modelDir) throws IOException {
+    DelfConfig config = net.config();
     if (views.photos() != config.classes()) {
+      net.close();
       throw new IllegalArgumentException("the network has " + config.classes() + " classes but there are "
           + views.photos() + " training photos");
     }
-    DelfNet net = DelfNet.create(config);
     try {
       SplittableRandom rnd = new SplittableRandom(o.seed());
       int epochs = o.descriptorEpochs() + o.attentionEpochs();

@@ -17,11 +17,84 @@ import org.deephash.pq.IvfPqIndex;
  * A database of images as DELF sees it: every image's local features, a PCA fitted on all their
  * descriptors, and the IVF-PQ index of the projected descriptors with image id and keypoint.
  *
+ * @param exact every indexed descriptor, PCA-projected, uncompressed, in index entry order (N x
+ *     outDim): geometric verification matches a shortlisted image's own descriptors exactly
  * @param seconds time taken to build it
  */
-public record DelfDatabase(IvfPqIndex index, Pca pca, int images, double seconds) {
+public final class DelfDatabase {
+  private final IvfPqIndex index;
+  private final Pca pca;
+  private final int images;
+  private final float[] exact;
+  private final double seconds;
+  private final int[] starts;
 
-  /** Extracts, fits PCA to {@code pcaDim}, and indexes; {@code nlist} 0 picks about 4 sqrt(descriptors) lists. */
+  public DelfDatabase(IvfPqIndex index, Pca pca, int images, float[] exact, double seconds) {
+    if (exact.length != (long) index.size() * index.dim()) {
+      throw new IllegalArgumentException("exact descriptors: " + exact.length + " floats for " + index.size()
+          + " entries of " + index.dim());
+    }
+    this.index = index;
+    this.pca = pca;
+    this.images = images;
+    this.exact = exact;
+    this.seconds = seconds;
+    this.starts = starts();
+  }
+
+  public IvfPqIndex index() {
+    return index;
+  }
+
+  public Pca pca() {
+    return pca;
+  }
+
+  public int images() {
+    return images;
+  }
+
+  public float[] exact() {
+    return exact;
+  }
+
+  public double seconds() {
+    return seconds;
+  }
+
+  /** The first entry of each image and one past the last (entries are grouped by image, in image order). */
+  private int[] starts() {
+    int[] start = new int[images + 1];
+    int e = 0;
+    for (int i = 0; i < images; i++) {
+      start[i] = e;
+      while (e < index.size() && index.imageId(e) == i) {
+        e++;
+      }
+    }
+    if (e != index.size()) {
+      throw new IllegalStateException("index entries are not grouped by image in image order");
+    }
+    start[images] = e;
+    return start;
+  }
+
+  /** Image {@code i}'s indexed keypoints with their exact projected descriptors (most attended first). */
+  public LocalFeatures features(int i) {
+    int[] start = starts;
+    int a = start[i];
+    int n = start[i + 1] - a;
+    int d = index.dim();
+    float[] xy = new float[2 * n];
+    for (int j = 0; j < n; j++) {
+      xy[2 * j] = index.x(a + j);
+      xy[2 * j + 1] = index.y(a + j);
+    }
+    return new LocalFeatures(n, d, java.util.Arrays.copyOfRange(exact, a * d, (a + n) * d), xy, new float[n],
+        new float[n]);
+  }
+
+  /** Extracts, fits PCA to {@code pcaDim}, and indexes; {@code nlist} 0 picks about sqrt(descriptors) lists. */
   public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
       PrintStream log) {
     long t0 = System.nanoTime();
@@ -50,13 +123,22 @@ public record DelfDatabase(IvfPqIndex index, Pca pca, int images, double seconds
     }
     Pca pca = Pca.fit(all, total, d, pcaDim);
     float[] projected = pca.apply(all, total);
-    int lists = nlist > 0 ? nlist : Math.max(16, (int) Math.round(4 * Math.sqrt(total)));
-    IvfPqIndex index = IvfPqIndex.train(projected, total, pcaDim, IvfPqIndex.Params.delf(lists));
+    int lists = nlist > 0 ? nlist : defaultLists(total);
+    IvfPqIndex.Params p = IvfPqIndex.Params.delf(lists);
+    // k-means on 64 vectors per list is plenty for the coarse quantizer and keeps training to seconds
+    p = new IvfPqIndex.Params(p.nlist(), p.m(), p.nbits(), p.kmeansIters(), p.seed(),
+        Math.max(8192, 64 * lists));
+    IvfPqIndex index = IvfPqIndex.train(projected, total, pcaDim, p);
     index.add(projected, total, ids, xy);
     double s = (System.nanoTime() - t0) / 1e9;
     log.printf(Locale.ROOT, "IVF-PQ: %d descriptors, %d lists, %d-bit codes (%.0f s in all)%n", total, lists,
         index.params().m() * index.params().nbits(), s);
-    return new DelfDatabase(index, pca, images.size(), s);
+    return new DelfDatabase(index, pca, images.size(), projected, s);
+  }
+
+  /** The default number of coarse lists: about sqrt(descriptors), at least 16. */
+  public static int defaultLists(int descriptors) {
+    return Math.max(16, (int) Math.round(Math.sqrt(descriptors)));
   }
 
   /** A query's features, projected like the database's. */
@@ -73,7 +155,29 @@ public record DelfDatabase(IvfPqIndex index, Pca pca, int images, double seconds
         src[i] = a[i];
         dst[i] = b[i];
       }
-      return Ransac.fitAffine(src, dst, o).map(Ransac.AffineFit::inlierCount).orElse(0);
+      return Ransac.fitAffine(src, dst, o).filter(f -> plausible(f.model())).map(Ransac.AffineFit::inlierCount)
+          .orElse(0);
     };
+  }
+
+  /**
+   * Whether an affine model [a, b, tx, c, d, ty] could relate two views of one scene: no mirror,
+   * an area scale within [1/25, 25], and an anisotropy (ratio of singular values) below 4. A
+   * RANSAC fit outside that collapses many matches onto a line or a point and is not evidence.
+   */
+  public static boolean plausible(double[] m) {
+    double a = m[0];
+    double b = m[1];
+    double c = m[3];
+    double d = m[4];
+    double det = a * d - b * c;
+    if (!(det > 1.0 / 25) || det > 25) {
+      return false;
+    }
+    double f = a * a + b * b + c * c + d * d;
+    double disc = Math.sqrt(Math.max(0, f * f - 4 * det * det));
+    double s1 = Math.sqrt((f + disc) / 2);
+    double s2 = Math.sqrt(Math.max(1e-18, (f - disc) / 2));
+    return s1 / s2 < 4;
   }
 }

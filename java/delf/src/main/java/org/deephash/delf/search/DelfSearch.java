@@ -13,9 +13,14 @@ import org.deephash.pq.IvfPqResult;
  * DELF retrieval over an IVF-PQ index of database descriptors: each query descriptor looks up its
  * {@code neighbours} nearest database descriptors (asymmetric distance, {@code nprobe} lists); each
  * database image gets one vote per query descriptor that has a neighbour in it; the
- * {@code shortlist} images with most votes are then verified geometrically (RANSAC on an affine
- * model over the matched keypoints) and re-ranked by inlier count (images below the minimum
- * inliers keep their order after the verified ones).
+ * {@code shortlist} images with most votes are then verified geometrically and re-ranked by inlier
+ * count (images below the minimum inliers keep their vote order after the verified ones).
+ *
+ * <p>Verification needs correspondences. With the database's exact descriptors at hand
+ * ({@link DelfDatabase}), they come from exact matching of the query's and the image's
+ * {@code verifyKeypoints} most attended keypoints (mutual nearest neighbours passing a ratio test
+ * of 0.9), the standard practice; otherwise from the approximate neighbours the index returned.
+ * RANSAC on an affine model then counts the inliers.
  */
 public final class DelfSearch {
 
@@ -25,37 +30,54 @@ public final class DelfSearch {
   }
 
   /** Search settings. */
-  public record Params(int neighbours, int nprobe, int shortlist, int minInliers) {
+  public record Params(int neighbours, int nprobe, int shortlist, int minInliers, int verifyKeypoints) {
     public Params {
-      if (neighbours < 1 || nprobe < 1 || shortlist < 1 || minInliers < 0) {
-        throw new IllegalArgumentException("neighbours, nprobe and shortlist must be >= 1, minInliers >= 0: " + this);
+      if (neighbours < 1 || nprobe < 1 || shortlist < 1 || minInliers < 0 || verifyKeypoints < 3) {
+        throw new IllegalArgumentException("neighbours, nprobe and shortlist must be >= 1, minInliers >= 0,"
+            + " verifyKeypoints >= 3: " + this);
       }
     }
 
     public static Params defaults() {
-      return new Params(10, 16, 100, 8);
+      return new Params(10, 16, 50, 12, 300);
     }
   }
+
+  /** Lowe's ratio for exact verification matches. */
+  static final double RATIO = 0.9;
 
   /**
    * One query's answer: database images best first, their scores (inliers when verified, else
    * votes), and the time of each stage.
    */
-  public record Answer(int[] images, double[] scores, int[] votes, int[] inliers, double annMs, double ransacMs) {}
+  public record Answer(int[] images, double[] scores, int[] votes, int[] inliers, int[] byVotes, double annMs,
+      double ransacMs) {}
 
   private final IvfPqIndex index;
   private final int images;
   private final Params params;
+  private final DelfDatabase exact;
 
+  /** Search verifying with the index's approximate neighbours as correspondences. */
   public DelfSearch(IvfPqIndex index, int images, Params params) {
     this.index = index;
     this.images = images;
     this.params = params;
+    this.exact = null;
+  }
+
+  /** Search verifying with exact matching against the database's own descriptors. */
+  public DelfSearch(DelfDatabase db, Params params) {
+    this.index = db.index();
+    this.images = db.images();
+    this.params = params;
+    this.exact = db;
   }
 
   /**
    * Answers one query (descriptors already PCA-projected like the database's). With a null verifier
-   * the ranking is by votes only (the "DELF without RANSAC" row).
+   * the ranking is by votes only (the "DELF without RANSAC" row); {@link Answer#byVotes} is that
+   * ranking in any case, from the same nearest-neighbour pass.
    */
   public Answer search(LocalFeatures q, Verifier verifier) {
     long t0 = System.nanoTime();
@@ -84,26 +106,45 @@ public final class DelfSearch {
     }
     Arrays.sort(order, (a, b) -> votes[a] != votes[b] ? Integer.compare(votes[b], votes[a]) : Integer.compare(a, b));
     double annMs = (System.nanoTime() - t0) / 1e6;
+    int[] byVotes = new int[images];
+    for (int i = 0; i < images; i++) {
+      byVotes[i] = order[i];
+    }
     int[] inliers = new int[images];
     double ransacMs = 0;
     if (verifier != null) {
       long t1 = System.nanoTime();
+      LocalFeatures verifyQuery = null;
       int m = Math.min(params.shortlist(), images);
       for (int s = 0; s < m; s++) {
         int img = order[s];
-        List<float[]> c = matches.get(img);
-        if (c == null || c.size() < 3) {
+        float[] a;
+        float[] b;
+        int nc;
+        if (exact != null) {
+          if (verifyQuery == null) {
+            verifyQuery = q.head(params.verifyKeypoints());
+          }
+          PairMatch pm = PairMatch.of(verifyQuery, exact.features(img).head(params.verifyKeypoints()), RATIO, null);
+          a = pm.ax();
+          b = pm.bx();
+          nc = pm.count();
+        } else {
+          List<float[]> c = matches.get(img);
+          nc = c == null ? 0 : c.size();
+          a = new float[2 * nc];
+          b = new float[2 * nc];
+          for (int i = 0; i < nc; i++) {
+            a[2 * i] = c.get(i)[0];
+            a[2 * i + 1] = c.get(i)[1];
+            b[2 * i] = c.get(i)[2];
+            b[2 * i + 1] = c.get(i)[3];
+          }
+        }
+        if (nc < 3) {
           continue;
         }
-        float[] a = new float[2 * c.size()];
-        float[] b = new float[2 * c.size()];
-        for (int i = 0; i < c.size(); i++) {
-          a[2 * i] = c.get(i)[0];
-          a[2 * i + 1] = c.get(i)[1];
-          b[2 * i] = c.get(i)[2];
-          b[2 * i + 1] = c.get(i)[3];
-        }
-        int in = verifier.inliers(a, b, c.size());
+        int in = verifier.inliers(a, b, nc);
         inliers[img] = in >= params.minInliers() ? in : 0;
       }
       // verified images first by inliers, then the rest of the shortlist and the tail by votes
@@ -119,6 +160,6 @@ public final class DelfSearch {
       ranking[i] = order[i];
       scores[i] = verifier != null ? inliers[order[i]] + votes[order[i]] / (double) (q.count() + 1) : votes[order[i]];
     }
-    return new Answer(ranking, scores, votes, inliers, annMs, ransacMs);
+    return new Answer(ranking, scores, votes, inliers, byVotes, annMs, ransacMs);
   }
 }

@@ -14,7 +14,10 @@ import org.deephash.delf.geometry.Ransac;
  */
 public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.AffineFit> fit) {
 
-  /** Matches {@code a} against {@code b}; {@code ratio} is Lowe's ratio on distances (0.9 is lenient). */
+  /**
+   * Matches {@code a} against {@code b}; {@code ratio} is Lowe's ratio on distances (0.9 is
+   * lenient); {@code ransac} null leaves the correspondences unverified.
+   */
   public static PairMatch of(LocalFeatures a, LocalFeatures b, double ratio, Ransac.Options ransac) {
     int d = a.dim();
     if (b.dim() != d) {
@@ -65,14 +68,14 @@ public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.Affin
     ax = java.util.Arrays.copyOf(ax, 2 * n);
     bx = java.util.Arrays.copyOf(bx, 2 * n);
     Optional<Ransac.AffineFit> fit = Optional.empty();
-    if (n >= 3) {
+    if (n >= 3 && ransac != null) {
       double[] s = new double[2 * n];
       double[] t = new double[2 * n];
       for (int i = 0; i < 2 * n; i++) {
         s[i] = ax[i];
         t[i] = bx[i];
       }
-      fit = Ransac.fitAffine(s, t, ransac);
+      fit = Ransac.fitAffine(s, t, ransac).filter(f -> DelfDatabase.plausible(f.model()));
     }
     return new PairMatch(n, ax, bx, fit);
   }

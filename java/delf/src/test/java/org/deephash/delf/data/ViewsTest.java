@@ -95,7 +95,8 @@ class ViewsTest {
     double[] c = redCentroid(v.image());
     String where = String.format("seed %d: marker at (%d, %d) -> expected (%.2f, %.2f), found (%.2f, %.2f)",
         seed, px, py, q[0], q[1], c[0], c[1]);
-    assertTrue(Math.hypot(c[0] - q[0], c[1] - q[1]) < 0.5, where);
+    // measured: under 0.07 px over 300 query-recipe seeds; bilinear and area resampling keep centroids
+    assertTrue(Math.hypot(c[0] - q[0], c[1] - q[1]) < 0.2, where);
     int pixel = v.image().getRGB((int) Math.floor(q[0]), (int) Math.floor(q[1]));
     assertTrue(redness(pixel) > 60, where + String.format(", pixel there #%06x", pixel & 0xFFFFFF));
     assertTrue(v.visible(px + 0.5, py + 0.5, W, H), where);

@@ -1,6 +1,8 @@
 package org.deephash.delf.search;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
@@ -61,7 +63,7 @@ class DelfSearchTest {
       }
     }
     LocalFeatures q = new LocalFeatures(n, D, qd, qxy, new float[n], new float[n]);
-    DelfSearch s = new DelfSearch(index, images, new DelfSearch.Params(2, 8, 6, 6));
+    DelfSearch s = new DelfSearch(index, images, new DelfSearch.Params(2, 8, 6, 6, 300));
     DelfSearch.Answer votes = s.search(q, null);
     // by votes, images 2 and 4 both score high (the same descriptors: each is the other's second neighbour)
     assertTrue(votes.votes()[2] >= 40, "most of the 50 copied descriptors find their twin: " + votes.votes()[2]);
@@ -69,9 +71,31 @@ class DelfSearchTest {
     assertTrue(votes.images()[0] == 2 || votes.images()[0] == 4);
     DelfSearch.Answer verified = s.search(q, DelfDatabase.ransac(new Ransac.Options(500, 2.0, 6, 0)));
     assertEquals(2, verified.images()[0], "the image whose keypoints fit one affine map");
+    assertArrayEquals(votes.images(), verified.byVotes(), "the votes ranking comes from the same pass");
     assertTrue(verified.inliers()[2] >= 35, "inliers " + verified.inliers()[2]);
     assertTrue(verified.inliers()[4] < 6, "the decoy's matches are geometrically inconsistent");
     assertEquals(verified.inliers()[2] + verified.votes()[2] / (double) (n + 1), verified.scores()[0], 1e-9);
+
+    // verification by exact matching against the database's own descriptors gives the same verdict
+    DelfDatabase db = new DelfDatabase(index, null, images, desc, 0);
+    DelfSearch.Answer exact = new DelfSearch(db, new DelfSearch.Params(2, 8, 6, 6, 300))
+        .search(q, DelfDatabase.ransac(new Ransac.Options(500, 2.0, 6, 0)));
+    assertEquals(2, exact.images()[0]);
+    assertTrue(exact.inliers()[2] >= 45, "exact matching finds the 50 copied keypoints: " + exact.inliers()[2]);
+    assertTrue(exact.inliers()[4] < 6, "the decoy: " + exact.inliers()[4]);
+    assertEquals(PER, db.features(2).count());
+    assertEquals(xy[2 * 2 * PER], db.features(2).xy()[0]);
+  }
+
+  @Test
+  void implausibleAffineModelsAreNotEvidence() {
+    assertTrue(DelfDatabase.plausible(new double[] {1, 0, 5, 0, 1, -3}));
+    assertTrue(DelfDatabase.plausible(new double[] {0.8, -0.2, 15, 0.1, 0.9, -7}));
+    assertTrue(DelfDatabase.plausible(new double[] {0.4, 0, 0, 0, 0.4, 0}), "a zoom out of 2.5x");
+    assertFalse(DelfDatabase.plausible(new double[] {-1, 0, 0, 0, 1, 0}), "a mirror");
+    assertFalse(DelfDatabase.plausible(new double[] {1, 1, 0, 1, 1.0001, 0}), "everything onto a line");
+    assertFalse(DelfDatabase.plausible(new double[] {0.01, 0, 0, 0, 0.01, 0}), "everything onto a point");
+    assertFalse(DelfDatabase.plausible(new double[] {6, 0, 0, 0, 0.5, 0}), "12x anisotropy");
   }
 
   @Test
