@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
 import org.deephash.CodeTable;
+import org.deephash.io.Hex;
 
 /**
  * The index file layout (docs/INDEX_FORMAT.md is its specification; keep the two in sync) and the
@@ -136,7 +137,7 @@ final class Format {
     ByteBuffer fixed = readAt(ch, 0, (int) Math.min(FIXED_HEADER, size));
     for (int i = 0; i < MAGIC.length; i++) {
       if (fixed.get(i) != MAGIC[i]) {
-        throw header(file, "not a deephash index file (wrong magic bytes " + hex(fixed, MAGIC.length)
+        throw header(file, "not a deephash index file (wrong magic bytes " + Hex.bytes(fixed, MAGIC.length)
             + "); pass an index written by 'deephash import' or IndexFile.save");
       }
     }
@@ -171,7 +172,7 @@ final class Format {
     crc.update(h.array(), 0, headerBytes - 4);
     int computed = (int) crc.getValue();
     if (stored != computed) {
-      throw corruptHeader(file, "header checksum mismatch (stored " + hex(stored) + ", computed " + hex(computed)
+      throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored) + ", computed " + Hex.word(computed)
           + ")");
     }
     long fileBytes = h.getLong(OFF_FILE_BYTES);
@@ -199,7 +200,7 @@ final class Format {
     }
     int flags = h.getInt(OFF_FLAGS);
     if ((flags & ~KNOWN_FLAGS) != 0) {
-      throw corruptHeader(file, "unknown flags " + hex(flags));
+      throw corruptHeader(file, "unknown flags " + Hex.word(flags));
     }
     if (((flags & FLAG_FEATURES) != 0) != (dim > 0)) {
       throw corruptHeader(file, "the features flag " + ((flags & FLAG_FEATURES) != 0 ? "is set" : "is clear")
@@ -287,15 +288,4 @@ final class Format {
     return header(file, message + ": the file is corrupt; rebuild the index");
   }
 
-  static String hex(int v) {
-    return String.format("0x%08x", v);
-  }
-
-  private static String hex(ByteBuffer b, int n) {
-    StringBuilder s = new StringBuilder();
-    for (int i = 0; i < n; i++) {
-      s.append(String.format("%02x", b.get(i)));
-    }
-    return s.toString();
-  }
 }

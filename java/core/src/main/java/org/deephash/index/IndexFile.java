@@ -21,6 +21,7 @@ import org.deephash.index.Format.Header;
 import org.deephash.index.Format.Kind;
 import org.deephash.index.Format.Section;
 import org.deephash.io.AtomicFiles;
+import org.deephash.io.Hex;
 import org.deephash.spi.TableView;
 
 /**
@@ -331,7 +332,7 @@ public final class IndexFile {
             int computed = crc(map, s);
             if (computed != s.crc()) {
               throw new IndexFormatException(file, s.kind().label, "section '" + s.kind().label
-                  + "' checksum mismatch (stored " + Format.hex(s.crc()) + ", computed " + Format.hex(computed)
+                  + "' checksum mismatch (stored " + Hex.word(s.crc()) + ", computed " + Hex.word(computed)
                   + "): the file is corrupt; rebuild it");
             }
           }

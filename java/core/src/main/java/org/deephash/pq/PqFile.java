@@ -11,6 +11,7 @@ import java.util.BitSet;
 import java.util.zip.CRC32C;
 import org.deephash.index.IndexFormatException;
 import org.deephash.io.AtomicFiles;
+import org.deephash.io.Hex;
 
 /**
  * The IVF-PQ index file (docs/PQ.md is its specification; keep the two in sync): writer and
@@ -271,7 +272,7 @@ final class PqFile {
         throw header(file, "this is a deephash code-table index, not an IVF-PQ index: open it with IndexFile.open");
       }
       if (!startsWith(h, MAGIC)) {
-        throw header(file, "not an IVF-PQ index file (wrong magic bytes " + hex(h, MAGIC.length)
+        throw header(file, "not an IVF-PQ index file (wrong magic bytes " + Hex.bytes(h, MAGIC.length)
             + "); pass a file written by IvfPqIndex.save");
       }
       if (size < OFF_VERSION + 4) {
@@ -295,7 +296,7 @@ final class PqFile {
       crc.update(h.array(), 0, HEADER_BYTES - 4);
       int computed = (int) crc.getValue();
       if (stored != computed) {
-        throw corruptHeader(file, "header checksum mismatch (stored " + hex(stored) + ", computed " + hex(computed)
+        throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored) + ", computed " + Hex.word(computed)
             + ")");
       }
       int headerBytes = h.getInt(OFF_HEADER_BYTES);
@@ -542,7 +543,7 @@ final class PqFile {
       }
       int computed = (int) crc.getValue();
       if (computed != stored) {
-        throw corrupt(file, k, "checksum mismatch (stored " + hex(stored) + ", computed " + hex(computed) + ")");
+        throw corrupt(file, k, "checksum mismatch (stored " + Hex.word(stored) + ", computed " + Hex.word(computed) + ")");
       }
     }
   }
@@ -591,15 +592,4 @@ final class PqFile {
         + ": the file is corrupt; rebuild the index");
   }
 
-  static String hex(int v) {
-    return String.format("0x%08x", v);
-  }
-
-  private static String hex(ByteBuffer b, int n) {
-    StringBuilder s = new StringBuilder();
-    for (int i = 0; i < n; i++) {
-      s.append(String.format("%02x", b.get(i)));
-    }
-    return s.toString();
-  }
 }
