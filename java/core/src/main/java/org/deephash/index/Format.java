@@ -1,5 +1,8 @@
 package org.deephash.index;
 
+import static org.deephash.index.IndexFormatException.corruptHeader;
+import static org.deephash.index.IndexFormatException.header;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -147,10 +150,7 @@ final class Format {
     }
     int version = fixed.getInt(OFF_VERSION);
     if (version != VERSION) {
-      throw header(file, "format version " + Integer.toUnsignedString(version) + " is not supported (this build"
-          + " reads version " + VERSION + ")" + (version > VERSION && version < 1000
-              ? ": use a newer deephash, or rebuild the index with this one"
-              : ": the header is corrupt; rebuild the index"));
+      throw IndexFormatException.unsupportedVersion(file, version, VERSION);
     }
     int count = fixed.getInt(OFF_SECTION_COUNT);
     int headerBytes = fixed.getInt(OFF_HEADER_BYTES);
@@ -280,12 +280,5 @@ final class Format {
     return b;
   }
 
-  static IndexFormatException header(Path file, String message) {
-    return new IndexFormatException(file, "header", "header: " + message);
-  }
-
-  static IndexFormatException corruptHeader(Path file, String message) {
-    return header(file, message + ": the file is corrupt; rebuild the index");
-  }
 
 }

@@ -34,6 +34,24 @@ public final class IndexFormatException extends IOException {
     this.section = section;
   }
 
+  /** A problem with a file's header: the message is prefixed {@code "header: "}. */
+  public static IndexFormatException header(Path file, String message) {
+    return new IndexFormatException(file, "header", "header: " + message);
+  }
+
+  /** A header that cannot be right: its checksum or fields disagree. */
+  public static IndexFormatException corruptHeader(Path file, String message) {
+    return header(file, message + ": the file is corrupt; rebuild the index");
+  }
+
+  /** A format version this build does not read, saying whether a newer build or a rebuild helps. */
+  public static IndexFormatException unsupportedVersion(Path file, int version, int supported) {
+    return header(file, "format version " + Integer.toUnsignedString(version) + " is not supported (this build"
+        + " reads version " + supported + ")" + (version > supported && version < 1000
+            ? ": use a newer deephash, or rebuild the index with this one"
+            : ": the header is corrupt; rebuild the index"));
+  }
+
   /** The index file. */
   public Path file() {
     return file;

@@ -1,5 +1,8 @@
 package org.deephash.pq;
 
+import static org.deephash.index.IndexFormatException.corruptHeader;
+import static org.deephash.index.IndexFormatException.header;
+
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -281,10 +284,7 @@ final class PqFile {
       }
       int version = h.getInt(OFF_VERSION);
       if (version != VERSION) {
-        throw header(file, "format version " + Integer.toUnsignedString(version) + " is not supported (this build"
-            + " reads version " + VERSION + ")" + (version > VERSION && version < 1000
-                ? ": use a newer deephash, or rebuild the index with this one"
-                : ": the header is corrupt; rebuild the index"));
+        throw IndexFormatException.unsupportedVersion(file, version, VERSION);
       }
       if (size < HEADER_BYTES) {
         throw header(file, "truncated: the file is " + size + " bytes long, the header alone needs " + HEADER_BYTES
@@ -579,13 +579,6 @@ final class PqFile {
     }
   }
 
-  static IndexFormatException header(Path file, String message) {
-    return new IndexFormatException(file, "header", "header: " + message);
-  }
-
-  static IndexFormatException corruptHeader(Path file, String message) {
-    return header(file, message + ": the file is corrupt; rebuild the index");
-  }
 
   static IndexFormatException corrupt(Path file, Kind k, String message) {
     return new IndexFormatException(file, k.label, "section '" + k.label + "' " + message
