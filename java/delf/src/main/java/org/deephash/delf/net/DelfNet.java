@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.deephash.model.net.Layers;
 import org.deephash.model.net.Optimizers;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -87,8 +88,8 @@ public final class DelfNet implements AutoCloseable {
       Variable<TFloat32> w1 = glorot(tf, backboneVars, "cls1_w", d, config.classes());
       Variable<TFloat32> b1 = zeros(tf, backboneVars, "cls1_b", config.classes());
       Operand<TFloat32> logits1 = tf.math.add(tf.linalg.matMul(pooled, w1), b1);
-      loss1 = tf.withName("loss_descriptors").identity(crossEntropy(tf, logits1));
-      acc1 = accuracy(tf, logits1);
+      loss1 = tf.withName("loss_descriptors").identity(Layers.crossEntropy(tf, logits1, labels, config.classes()));
+      acc1 = Layers.accuracy(tf, logits1, labels);
 
       // attention head on the fixed, L2-normalised descriptors (as they are indexed)
       Operand<TFloat32> raw = tf.stopGradient(features);
@@ -108,8 +109,8 @@ public final class DelfNet implements AutoCloseable {
       Variable<TFloat32> w2 = glorot(tf, attentionVars, "cls2_w", d, config.classes());
       Variable<TFloat32> b2 = zeros(tf, attentionVars, "cls2_b", config.classes());
       Operand<TFloat32> logits2 = tf.math.add(tf.linalg.matMul(weighted, w2), b2);
-      loss2 = tf.withName("loss_attention").identity(crossEntropy(tf, logits2));
-      acc2 = accuracy(tf, logits2);
+      loss2 = tf.withName("loss_attention").identity(Layers.crossEntropy(tf, logits2, labels, config.classes()));
+      acc2 = Layers.accuracy(tf, logits2, labels);
 
       train1 = Optimizers.adam(tf, loss1, backboneVars, learningRate, "train_descriptors", "descriptors_adam");
       train2 = Optimizers.adam(tf, loss2, attentionVars, learningRate, "train_attention", "attention_adam");
@@ -170,30 +171,15 @@ public final class DelfNet implements AutoCloseable {
   }
 
   private Variable<TFloat32> random(Ops tf, List<Variable<TFloat32>> group, String name, float std, long... shape) {
-    Ops init = tf.withInitScope();
-    Operand<TFloat32> value = init.math.mul(init.random.statelessRandomNormal(init.constant(shape),
-        init.constant(new long[] {config.seed(), seedIndex++})), init.constant(std));
-    Variable<TFloat32> v = tf.withName(name).variable(value);
+    Variable<TFloat32> v = Layers.normal(tf, name, std, config.seed(), seedIndex++, shape);
     group.add(v);
     return v;
   }
 
   private static Variable<TFloat32> zeros(Ops tf, List<Variable<TFloat32>> group, String name, int n) {
-    Ops init = tf.withInitScope();
-    Variable<TFloat32> v = tf.withName(name).variable(init.fill(init.constant(new int[] {n}), init.constant(0f)));
+    Variable<TFloat32> v = Layers.filled(tf, name, n, 0f);
     group.add(v);
     return v;
-  }
-
-  private Operand<TFloat32> crossEntropy(Ops tf, Operand<TFloat32> logits) {
-    Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(config.classes()), tf.constant(1f), tf.constant(0f));
-    return tf.math.neg(tf.math.mean(tf.reduceSum(tf.math.mul(oneHot, tf.nn.logSoftmax(logits)), tf.constant(1)),
-        tf.constant(0)));
-  }
-
-  private Operand<TFloat32> accuracy(Ops tf, Operand<TFloat32> logits) {
-    return tf.math.mean(tf.dtypes.cast(tf.math.equal(tf.math.argMax(logits, tf.constant(1), TInt32.class), labels),
-        TFloat32.class), tf.constant(0));
   }
 
   /** One stage-1 step (backbone + average-pool classifier) on n images of h x w x 3; returns {loss, accuracy}. */

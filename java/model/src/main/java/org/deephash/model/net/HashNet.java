@@ -108,10 +108,7 @@ public final class HashNet implements AutoCloseable {
       }
       Operand<TFloat32> ht = tf.math.sigmoid(dense(tf, f7t, wh, bh));
       Operand<TFloat32> logits = dense(tf, ht, w8, b8);
-      // Cross-entropy from log-softmax and one-hot labels: the sparse fused op has no C++ gradient.
-      Operand<TFloat32> oneHot = tf.oneHot(labels, tf.constant(config.classes()), tf.constant(1f), tf.constant(0f));
-      Operand<TFloat32> ce = tf.math.neg(tf.math.mean(
-          tf.reduceSum(tf.math.mul(oneHot, tf.nn.logSoftmax(logits)), tf.constant(1)), tf.constant(0)));
+      Operand<TFloat32> ce = Layers.crossEntropy(tf, logits, labels, config.classes());
       Operand<TFloat32> total = ce;
       Operand<TFloat32> centred = tf.math.sub(ht, tf.constant(0.5f));
       if (options.pushWeight() > 0) {
@@ -132,9 +129,7 @@ public final class HashNet implements AutoCloseable {
         total = tf.math.add(total, tf.math.mul(tf.constant(options.weightDecay()), l2));
       }
       loss = tf.withName("loss").identity(total);
-      accuracy = tf.withName("accuracy").math.mean(tf.dtypes.cast(
-          tf.math.equal(tf.math.argMax(logits, tf.constant(1), TInt32.class), labels), TFloat32.class),
-          tf.constant(0));
+      accuracy = tf.withName("accuracy").identity(Layers.accuracy(tf, logits, labels));
       train = optimizer(tf);
 
       // Inference path: the same variables, no dropout.
@@ -206,19 +201,14 @@ public final class HashNet implements AutoCloseable {
   }
 
   private Variable<TFloat32> random(Ops tf, String name, float std, long... shape) {
-    Ops init = tf.withInitScope();
-    Operand<TFloat32> value = init.math.mul(
-        init.random.statelessRandomNormal(init.constant(shape), init.constant(new long[] {options.seed(), seedIndex++})),
-        init.constant(std));
-    Variable<TFloat32> v = tf.withName(name).variable(value);
+    Variable<TFloat32> v = Layers.normal(tf, name, std, options.seed(), seedIndex++, shape);
     weights.add(v);
     variables.add(v);
     return v;
   }
 
   private Variable<TFloat32> bias(Ops tf, String name, int n, float value) {
-    Ops init = tf.withInitScope();
-    Variable<TFloat32> v = tf.withName(name).variable(init.fill(init.constant(new int[] {n}), init.constant(value)));
+    Variable<TFloat32> v = Layers.filled(tf, name, n, value);
     variables.add(v);
     return v;
   }
