@@ -49,6 +49,9 @@ import org.deephash.model.net.HashNetConfig;
  * Bad input gets a 4xx with a JSON {@code {"error": ...}} that says what to fix.
  */
 public final class HttpApi implements AutoCloseable {
+  /** What a query string may hold; a JSON query holds these, {@code code} and {@code feature}. */
+  private static final List<String> PARAMETERS = List.of("id", "k", "mode", "pool", "radius", "cap");
+
   private final SearchService service;
   private final ServeConfig config;
   private final IndexImages images;
@@ -165,11 +168,11 @@ public final class HttpApi implements AutoCloseable {
         throw ApiException.badRequest(e.getMessage());
       }
       for (Map.Entry<String, Object> e : j.entrySet()) {
-        if (!List.of("id", "code", "feature", "k", "mode", "pool", "radius", "cap").contains(e.getKey())) {
+        if (!PARAMETERS.contains(e.getKey()) && !e.getKey().equals("code") && !e.getKey().equals("feature")) {
           throw ApiException.badRequest("unknown field '" + safe(e.getKey()) + "': a JSON query has id, or code and"
               + " feature, and k, mode, pool, radius, cap");
         }
-        boolean option = List.of("id", "k", "mode", "pool", "radius", "cap").contains(e.getKey());
+        boolean option = PARAMETERS.contains(e.getKey());
         if (option && (e.getValue() instanceof List || e.getValue() instanceof Map)) {
           throw ApiException.badRequest(e.getKey() + " must be a number or a string, not an array or object");
         }
@@ -328,7 +331,7 @@ public final class HttpApi implements AutoCloseable {
 
   private Options options(Map<String, String> params) {
     for (String key : params.keySet()) {
-      if (!List.of("id", "k", "mode", "pool", "radius", "cap").contains(key)) {
+      if (!PARAMETERS.contains(key)) {
         throw ApiException.badRequest("unknown parameter '" + safe(key) + "': the options are k, mode, pool, radius,"
             + " cap");
       }

@@ -1,6 +1,5 @@
 package org.deephash.serve;
 
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -84,25 +83,9 @@ final class IndexImages {
 
   /** Image {@code i} of a dataset as PNG (grey or RGB). */
   static byte[] png(Dataset d, int i) {
-    BufferedImage img = new BufferedImage(d.width(), d.height(),
-        d.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
-    int c = d.channels();
-    float[] px = d.pixels();
-    int base = i * d.imageSize();
-    for (int y = 0; y < d.height(); y++) {
-      for (int x = 0; x < d.width(); x++) {
-        int o = base + (y * d.width() + x) * c;
-        int r = Math.round(px[o] * 255);
-        if (c == 1) {
-          img.getRaster().setSample(x, y, 0, r);
-        } else {
-          img.setRGB(x, y, (r << 16) | (Math.round(px[o + 1] * 255) << 8) | Math.round(px[o + 2] * 255));
-        }
-      }
-    }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try {
-      ImageIO.write(img, "png", out);
+      ImageIO.write(Datasets.toImage(d, i), "png", out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

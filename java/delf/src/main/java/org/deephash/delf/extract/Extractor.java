@@ -46,8 +46,8 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
     float[][] fx = new float[scales.length][];
     for (int l = 0; l < scales.length; l++) {
       float s = base * scales[l];
-      int w = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getWidth() * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
-      int h = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getHeight() * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+      int w = side(image.getWidth(), s);
+      int h = side(image.getHeight(), s);
       levels[l] = net.extract(pixels(image, w, h), h, w);
       fx[l] = new float[] {(float) image.getWidth() / w, (float) image.getHeight() / h};
       total += levels[l].rows() * levels[l].cols();
@@ -99,6 +99,11 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
     return new LocalFeatures(n, d, desc, xy, sc, at);
   }
 
+  /** A side of {@code pixels} scaled by {@code s}, rounded to a multiple of the stride, at least two cells. */
+  private static int side(int pixels, float s) {
+    return Math.max(DelfConfig.STRIDE * 2, Math.round(pixels * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+  }
+
   /**
    * Cells on the border of a level (of one with at least 3 cells that way) are not keypoints: their
    * receptive fields are mostly zero padding, so their descriptors look alike across images and
@@ -114,8 +119,8 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
    */
   public float[] global(DelfNet net, BufferedImage image) {
     float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
-    int w = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getWidth() * base / DelfConfig.STRIDE) * DelfConfig.STRIDE);
-    int h = Math.max(DelfConfig.STRIDE * 2, Math.round(image.getHeight() * base / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+    int w = side(image.getWidth(), base);
+    int h = side(image.getHeight(), base);
     DelfNet.DenseOutput o = net.extract(pixels(image, w, h), h, w);
     int d = o.dim();
     float[] g = new float[d];

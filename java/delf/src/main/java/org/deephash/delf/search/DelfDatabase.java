@@ -81,9 +81,13 @@ public final class DelfDatabase {
 
   /** Image {@code i}'s indexed keypoints with their exact projected descriptors (most attended first). */
   public LocalFeatures features(int i) {
-    int[] start = starts;
-    int a = start[i];
-    int n = start[i + 1] - a;
+    return features(i, Integer.MAX_VALUE);
+  }
+
+  /** The {@code max} most attended of image {@code i}'s indexed keypoints, copied without the rest. */
+  public LocalFeatures features(int i, int max) {
+    int a = starts[i];
+    int n = Math.min(max, starts[i + 1] - a);
     int d = index.dim();
     float[] xy = new float[2 * n];
     for (int j = 0; j < n; j++) {

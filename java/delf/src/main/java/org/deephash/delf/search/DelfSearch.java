@@ -125,7 +125,7 @@ public final class DelfSearch {
           if (verifyQuery == null) {
             verifyQuery = q.head(params.verifyKeypoints());
           }
-          PairMatch pm = PairMatch.of(verifyQuery, exact.features(img).head(params.verifyKeypoints()), RATIO, null);
+          PairMatch pm = PairMatch.of(verifyQuery, exact.features(img, params.verifyKeypoints()), RATIO, null);
           a = pm.ax();
           b = pm.bx();
           nc = pm.count();

@@ -1,6 +1,5 @@
 package org.deephash.model.cli;
 
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -106,17 +105,6 @@ public final class DemoCommand extends BaseCommand {
   }
 
   private static void writePng(Dataset d, int i, Path file) throws java.io.IOException {
-    BufferedImage img = new BufferedImage(d.width(), d.height(), BufferedImage.TYPE_INT_RGB);
-    int c = d.channels();
-    for (int y = 0; y < d.height(); y++) {
-      for (int x = 0; x < d.width(); x++) {
-        int o = i * d.imageSize() + (y * d.width() + x) * c;
-        int r = Math.round(d.pixels()[o] * 255);
-        int g = c == 3 ? Math.round(d.pixels()[o + 1] * 255) : r;
-        int b = c == 3 ? Math.round(d.pixels()[o + 2] * 255) : r;
-        img.setRGB(x, y, (r << 16) | (g << 8) | b);
-      }
-    }
-    ImageIO.write(img, "png", file.toFile());
+    ImageIO.write(Datasets.toImage(d, i), "png", file.toFile());
   }
 }

@@ -343,6 +343,27 @@ public final class Datasets {
     return toPixels(src, height, width, channels);
   }
 
+  /** Image {@code i} of a dataset as a picture: 8-bit grey for 1 channel, RGB for 3. */
+  public static BufferedImage toImage(Dataset d, int i) {
+    int c = d.channels();
+    BufferedImage img = new BufferedImage(d.width(), d.height(),
+        c == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+    float[] px = d.pixels();
+    int base = i * d.imageSize();
+    for (int y = 0; y < d.height(); y++) {
+      for (int x = 0; x < d.width(); x++) {
+        int o = base + (y * d.width() + x) * c;
+        int r = Math.round(px[o] * 255);
+        if (c == 1) {
+          img.getRaster().setSample(x, y, 0, r);
+        } else {
+          img.setRGB(x, y, (r << 16) | (Math.round(px[o + 1] * 255) << 8) | Math.round(px[o + 2] * 255));
+        }
+      }
+    }
+    return img;
+  }
+
   /**
    * A decoded image as H x W x C floats in [0, 1], resized (bilinear) and converted to grey (luma)
    * or RGB as asked: the network's input for an image that did not come from a file (an upload).
