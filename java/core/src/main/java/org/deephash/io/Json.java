@@ -18,6 +18,7 @@ public final class Json {
   /** An empty object to {@link #put} fields into. */
   public Json() {
     this.s = null;
+    this.script = false;
   }
 
   public Json put(String key, Object value) {
@@ -150,16 +151,18 @@ public final class Json {
 
   private static final int MAX_DEPTH = 64;
   private final String s;
+  private final boolean script;
   private int i;
   private int depth;
 
-  private Json(String s) {
+  private Json(String s, boolean script) {
     this.s = s;
+    this.script = script;
   }
 
   /** Parses one JSON value; throws {@link IllegalArgumentException} saying where the text is malformed. */
   public static Object parse(String text) {
-    Json p = new Json(text);
+    Json p = new Json(text, false);
     Object v = p.value();
     p.ws();
     if (p.i != p.s.length()) {
@@ -167,6 +170,22 @@ public final class Json {
     }
     return v;
   }
+
+  /**
+   * Parses the data literal that starts at {@code text[from]} inside JavaScript source, as minifiers
+   * write JSON: object keys may be bare identifiers, {@code !0} and {@code !1} stand for true and
+   * false, numbers may start with a dot. Returns the value and the index just past it; anything
+   * else (a function, a variable) is refused like malformed JSON.
+   */
+  public static ScriptValue parseScriptLiteral(String text, int from) {
+    Json p = new Json(text, true);
+    p.i = from;
+    Object v = p.value();
+    return new ScriptValue(v, p.i);
+  }
+
+  /** A value read by {@link #parseScriptLiteral} and where it ended. */
+  public record ScriptValue(Object value, int end) {}
 
   @SuppressWarnings("unchecked")
   /** Parses a JSON object. */
@@ -198,7 +217,7 @@ public final class Json {
         }
         do {
           ws();
-          String k = string();
+          String k = script && i < s.length() && s.charAt(i) != '"' ? identifier() : string();
           ws();
           expect(':');
           if (m.put(k, value()) != null) {
@@ -230,6 +249,10 @@ public final class Json {
         return string();
       }
       default -> {
+        if (script && (s.startsWith("!0", i) || s.startsWith("!1", i))) {
+          i += 2;
+          return s.charAt(i - 1) == '0';
+        }
         if (s.startsWith("true", i)) {
           i += 4;
           return Boolean.TRUE;
@@ -293,6 +316,17 @@ public final class Json {
     }
     expect('"');
     return sb.toString();
+  }
+
+  private String identifier() {
+    int start = i;
+    while (i < s.length() && (Character.isLetterOrDigit(s.charAt(i)) || s.charAt(i) == '_' || s.charAt(i) == '$')) {
+      i++;
+    }
+    if (start == i || Character.isDigit(s.charAt(start))) {
+      throw error("expected a key");
+    }
+    return s.substring(start, i);
   }
 
   private void ws() {

@@ -30,7 +30,7 @@ final class DelfIndex extends BaseCommand {
 
   @Override
   protected List<String> valueOptions() {
-    return List.of("model", "photos", "roles", "images", "out", "max-side", "max-features", "scales", "pca", "nlist");
+    return List.of("model", "photos", "roles", "images", "out", "max-side", "max-features", "scales", "pca", "nlist", "batch");
   }
 
   @Override
@@ -46,6 +46,7 @@ final class DelfIndex extends BaseCommand {
           --roles LIST        manifest roles to index (default heldout,distractor: the benchmark database)
           --pca N             PCA dimensions (default 40)
           --nlist N           coarse lists of the IVF-PQ index (default: about sqrt(descriptors))
+          --batch N           pyramid levels of one size run through the network together (default 16)
           --max-side, --max-features, --scales   as for delf extract
         """;
   }
@@ -84,7 +85,8 @@ final class DelfIndex extends BaseCommand {
       throw new IllegalArgumentException("no images to index");
     }
     try (DelfNet net = DelfTrainer.open(Path.of(a.require("model")))) {
-      DelfDatabase b = DelfDatabase.build(net, ex, loaded, a.getInt("pca", 40), a.getInt("nlist", 0), err);
+      DelfDatabase b = DelfDatabase.build(net, ex, loaded, a.getInt("pca", 40), a.getInt("nlist", 0),
+          a.getInt("batch", DelfDatabase.EXTRACT_BATCH), err);
       DelfFiles.save(Path.of(a.require("out")), b.index(), b.pca(), b.exact(), images);
       out.printf(Locale.ROOT, "{\"command\":\"delf index\",\"images\":%d,\"descriptors\":%d,\"nlist\":%d,\"seconds\":%.1f}%n",
           images.size(), b.index().size(), b.index().nlist(), b.seconds());

@@ -1,7 +1,9 @@
 package org.deephash.delf.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -11,8 +13,10 @@ import org.deephash.delf.data.Views;
 import org.deephash.delf.net.DelfConfig;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
+import org.deephash.delf.net.MobileNetV2;
 import org.deephash.model.cli.Args;
 import org.deephash.model.cli.BaseCommand;
+import org.deephash.model.pretrained.TfjsLayersModel;
 
 /** {@code engine-cli delf train}: the two-stage DELF training on the training photos' augmented views. */
 final class DelfTrain extends BaseCommand {
@@ -33,7 +37,7 @@ final class DelfTrain extends BaseCommand {
   @Override
   protected List<String> valueOptions() {
     return List.of("photos", "model", "max-side", "side", "batch", "views", "descriptor-epochs", "attention-epochs",
-        "lr", "lr-decay", "seed", "from");
+        "lr", "lr-decay", "seed", "from", "backbone", "pretrained");
   }
 
   @Override
@@ -47,9 +51,13 @@ final class DelfTrain extends BaseCommand {
     return """
         usage: engine-cli delf train [--photos DIR] [--model DIR] [options]
           --model DIR         where the network goes (default runs/delf)
+          --backbone B        residual (trained from scratch, stride 8; the default) or mobilenet_v2
+                              (MobileNetV2 through block 10, ImageNet weights, stride 16)
+          --pretrained DIR    the TF.js MobileNetV2 for --backbone mobilenet_v2
+                              (default data/pretrained/mobilenet_v2, made by bench/delf/setup-pretrained.sh)
         """ + PHOTOS_USAGE + String.format(Locale.ROOT, """
 
-          --side N            training crop side, a multiple of 8 (default %d)
+          --side N            training crop side, a multiple of the stride (8, or 16 for mobilenet_v2; default %d)
           --batch N           images per step (default %d)
           --views N           augmented views of each photo per epoch (default %d)
           --descriptor-epochs N   stage 1 epochs (default %d)
@@ -74,12 +82,30 @@ final class DelfTrain extends BaseCommand {
     Path model = Path.of(a.get("model", "runs/delf"));
     long t0 = System.nanoTime();
     DelfNet start = a.has("from") ? DelfTrainer.open(Path.of(a.get("from", null)))
-        : DelfNet.create(DelfConfig.of(images.size(), o.seed()));
+        : create(a.get("backbone", DelfConfig.RESIDUAL), Path.of(a.get("pretrained", "data/pretrained/mobilenet_v2")),
+            images.size(), o.seed(), err);
     try (DelfNet net = new DelfTrainer(err).train(start, o, views(images), model)) {
       out.printf(Locale.ROOT, "{\"command\":\"delf train\",\"model\":\"%s\",\"photos\":%d,\"seconds\":%.1f}%n", model,
           images.size(), (System.nanoTime() - t0) / 1e9);
     }
     return 0;
+  }
+
+  /** A new network: the residual backbone from seeded weights, or MobileNetV2 from its ImageNet weights. */
+  static DelfNet create(String backbone, Path pretrained, int classes, long seed, PrintStream err) throws IOException {
+    if (backbone.equals(DelfConfig.RESIDUAL)) {
+      return DelfNet.create(DelfConfig.of(classes, seed));
+    }
+    DelfConfig config = new DelfConfig(backbone, 0, 0, MobileNetV2.channels(MobileNetV2.LAST_IMAGENET_BLOCK), 512,
+        classes, seed);
+    if (!Files.isDirectory(pretrained)) {
+      throw new IOException("no pretrained MobileNetV2 at " + pretrained
+          + ": run bench/delf/setup-pretrained.sh (or pass --pretrained DIR)");
+    }
+    TfjsLayersModel model = TfjsLayersModel.read(pretrained);
+    err.printf(Locale.ROOT, "MobileNetV2 through block %d from %s (%d weights)%n", MobileNetV2.LAST_IMAGENET_BLOCK,
+        pretrained, model.weights().size());
+    return DelfNet.create(config, MobileNetV2.fold(model, MobileNetV2.LAST_IMAGENET_BLOCK));
   }
 
   /** Strongly augmented training views of the photos (photo i = class i). */

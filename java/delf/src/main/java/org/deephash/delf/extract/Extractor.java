@@ -3,7 +3,11 @@ package org.deephash.delf.extract;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.deephash.delf.net.DelfConfig;
 import org.deephash.delf.net.DelfNet;
 
@@ -38,19 +42,70 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
 
   /** Extracts the local features of one image. */
   public LocalFeatures extract(DelfNet net, BufferedImage image) {
-    int d = net.config().descriptorDim();
+    return extract(net, List.of(image), 1).get(0);
+  }
+
+  /**
+   * Extracts the local features of several images. Pyramid levels of the same size (of any of the
+   * images: photos of one aspect ratio share every level's size) go through the network together,
+   * up to {@code batch} at a time; the result for each image is the same as {@link #extract(DelfNet,
+   * BufferedImage)}'s. Callers with many images pass them a window at a time: every level of every
+   * image passed is held until the window's selection is done.
+   */
+  public List<LocalFeatures> extract(DelfNet net, List<BufferedImage> images, int batch) {
+    if (batch < 1) {
+      throw new IllegalArgumentException("the extraction batch must be at least 1 (passed " + batch + ")");
+    }
+    int stride = net.config().stride();
+    DelfNet.DenseOutput[][] levels = new DelfNet.DenseOutput[images.size()][scales.length];
+    // (h, w) -> the (image, level) pairs of that size, in order
+    Map<Long, List<int[]>> bySize = new LinkedHashMap<>();
+    for (int i = 0; i < images.size(); i++) {
+      BufferedImage image = images.get(i);
+      float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
+      for (int l = 0; l < scales.length; l++) {
+        int w = side(image.getWidth(), base * scales[l], stride);
+        int h = side(image.getHeight(), base * scales[l], stride);
+        bySize.computeIfAbsent(((long) h << 32) | w, k -> new ArrayList<>()).add(new int[] {i, l});
+      }
+    }
+    for (Map.Entry<Long, List<int[]>> e : bySize.entrySet()) {
+      int h = (int) (e.getKey() >>> 32);
+      int w = (int) (long) e.getKey();
+      List<int[]> items = e.getValue();
+      for (int a = 0; a < items.size(); a += batch) {
+        int n = Math.min(batch, items.size() - a);
+        float[] x = new float[n * h * w * 3];
+        for (int j = 0; j < n; j++) {
+          float[] px = pixels(images.get(items.get(a + j)[0]), w, h);
+          System.arraycopy(px, 0, x, j * px.length, px.length);
+        }
+        DelfNet.DenseOutput[] out = net.extract(x, n, h, w);
+        for (int j = 0; j < n; j++) {
+          int[] it = items.get(a + j);
+          levels[it[0]][it[1]] = out[j];
+        }
+      }
+    }
+    List<LocalFeatures> result = new ArrayList<>(images.size());
+    for (int i = 0; i < images.size(); i++) {
+      result.add(select(net.config(), images.get(i), levels[i]));
+    }
+    return result;
+  }
+
+  /** Keeps the most attended cells of one image's levels (border cells excepted), mapped back to the image. */
+  private LocalFeatures select(DelfConfig config, BufferedImage image, DelfNet.DenseOutput[] levels) {
+    int d = config.descriptorDim();
     float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
-    // gather every cell of every level
     int total = 0;
-    DelfNet.DenseOutput[] levels = new DelfNet.DenseOutput[scales.length];
     float[][] fx = new float[scales.length][];
     for (int l = 0; l < scales.length; l++) {
-      float s = base * scales[l];
-      int w = side(image.getWidth(), s);
-      int h = side(image.getHeight(), s);
-      levels[l] = net.extract(pixels(image, w, h), h, w);
+      DelfNet.DenseOutput lv = levels[l];
+      int w = lv.cols() * config.stride();
+      int h = lv.rows() * config.stride();
       fx[l] = new float[] {(float) image.getWidth() / w, (float) image.getHeight() / h};
-      total += levels[l].rows() * levels[l].cols();
+      total += lv.rows() * lv.cols();
     }
     float[] score = new float[total];
     int[] level = new int[total];
@@ -91,8 +146,8 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
       int col = cell[o] % lv.cols();
       System.arraycopy(lv.descriptors(), cell[o] * d, desc, j * d, d);
       normalize(desc, j * d, d);
-      xy[2 * j] = DelfConfig.centre(col) * fx[level[o]][0];
-      xy[2 * j + 1] = DelfConfig.centre(row) * fx[level[o]][1];
+      xy[2 * j] = config.centre(col) * fx[level[o]][0];
+      xy[2 * j + 1] = config.centre(row) * fx[level[o]][1];
       sc[j] = base * scales[level[o]];
       at[j] = score[o];
     }
@@ -100,8 +155,8 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
   }
 
   /** A side of {@code pixels} scaled by {@code s}, rounded to a multiple of the stride, at least two cells. */
-  private static int side(int pixels, float s) {
-    return Math.max(DelfConfig.STRIDE * 2, Math.round(pixels * s / DelfConfig.STRIDE) * DelfConfig.STRIDE);
+  private static int side(int pixels, float s, int stride) {
+    return Math.max(stride * 2, Math.round(pixels * s / stride) * stride);
   }
 
   /**
@@ -119,8 +174,8 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
    */
   public float[] global(DelfNet net, BufferedImage image) {
     float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
-    int w = side(image.getWidth(), base);
-    int h = side(image.getHeight(), base);
+    int w = side(image.getWidth(), base, net.config().stride());
+    int h = side(image.getHeight(), base, net.config().stride());
     DelfNet.DenseOutput o = net.extract(pixels(image, w, h), h, w);
     int d = o.dim();
     float[] g = new float[d];

@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.deephash.model.net.Layers;
 import org.deephash.model.net.Optimizers;
 import org.tensorflow.Graph;
@@ -24,8 +26,9 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * The DELF network in TensorFlow Java (graph mode): a fully convolutional residual backbone whose
- * stride-8 map gives dense local descriptors, and the attention head of Noh et al. (1x1 conv
+ * The DELF network in TensorFlow Java (graph mode): a fully convolutional backbone (a residual
+ * network trained from scratch, or MobileNetV2 started from ImageNet weights, see {@link DelfConfig})
+ * whose feature map gives dense local descriptors, and the attention head of Noh et al. (1x1 conv
  * {@code attentionHidden} + ReLU, 1x1 conv 1, softplus), each trained with image-level labels only:
  *
  * <ol>
@@ -35,7 +38,7 @@ import org.tensorflow.types.TInt32;
  *       the descriptors.
  * </ol>
  *
- * {@link #extract} runs one image of any size (sides multiples of 8) and returns its descriptor
+ * {@link #extract} runs one image of any size (sides multiples of the stride) and returns its descriptor
  * map and attention scores. Not thread-safe: one caller at a time.
  */
 public final class DelfNet implements AutoCloseable {
@@ -62,7 +65,7 @@ public final class DelfNet implements AutoCloseable {
   private final List<Variable<TFloat32>> attentionVars = new ArrayList<>();
   private int seedIndex;
 
-  private DelfNet(DelfConfig config) {
+  private DelfNet(DelfConfig config, Map<String, MobileNetV2.Folded> pretrained) {
     this.config = config;
     this.graph = new Graph();
     boolean ok = false;
@@ -71,16 +74,9 @@ public final class DelfNet implements AutoCloseable {
       images = tf.withName(INPUT).placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, -1, 3)));
       labels = tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
       learningRate = tf.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-      int c1 = config.width1();
-      int c2 = config.width2();
       int d = config.descriptorDim();
-      // backbone: stem (stride 2), down (stride 4) + residual block, down (stride 8) + residual block
-      Operand<TFloat32> x = tf.math.sub(images, tf.constant(0.5f));
-      x = convRelu(tf, x, conv(tf, backboneVars, "stem", 3, 3, c1), 2);
-      x = convRelu(tf, x, conv(tf, backboneVars, "down2", 3, c1, c2), 2);
-      x = residual(tf, x, "res2", c2);
-      x = convRelu(tf, x, conv(tf, backboneVars, "down3", 3, c2, d), 2);
-      x = residual(tf, x, "res3", d);
+      Operand<TFloat32> x = config.backbone().equals(DelfConfig.RESIDUAL) ? residualBackbone(tf)
+          : MobileNetV2.build(tf, images, MobileNetV2.LAST_IMAGENET_BLOCK, pretrainedWeights(tf, pretrained));
       features = tf.withName(FEATURES).identity(x);
 
       // stage 1: average-pooled descriptors -> classifier
@@ -123,16 +119,31 @@ public final class DelfNet implements AutoCloseable {
     }
   }
 
-  /** A new network with seeded initial weights. */
+  /** A new network with the residual backbone and seeded initial weights. */
   public static DelfNet create(DelfConfig config) {
-    DelfNet net = new DelfNet(config);
+    if (!config.backbone().equals(DelfConfig.RESIDUAL)) {
+      throw new IllegalArgumentException("the " + config.backbone() + " backbone starts from pretrained weights:"
+          + " use create(config, weights)");
+    }
+    return create(config, null);
+  }
+
+  /**
+   * A new network whose MobileNetV2 backbone starts from {@code pretrained} (from
+   * {@link MobileNetV2#fold}); the heads get seeded initial weights.
+   */
+  public static DelfNet create(DelfConfig config, Map<String, MobileNetV2.Folded> pretrained) {
+    if (config.backbone().equals(DelfConfig.MOBILENET_V2) && pretrained == null) {
+      throw new IllegalArgumentException("the MobileNetV2 backbone needs its ImageNet weights");
+    }
+    DelfNet net = new DelfNet(config, pretrained);
     net.session.initialize();
     return net;
   }
 
   /** A network restored from {@link #saveCheckpoint}. */
   public static DelfNet restore(DelfConfig config, Path checkpointPrefix) {
-    DelfNet net = new DelfNet(config);
+    DelfNet net = new DelfNet(config, null);
     try {
       net.session.restore(checkpointPrefix.toString());
     } catch (RuntimeException e) {
@@ -144,6 +155,56 @@ public final class DelfNet implements AutoCloseable {
 
   public DelfConfig config() {
     return config;
+  }
+
+  /** Stem (stride 2), down (stride 4) + residual block, down (stride 8) + residual block. */
+  private Operand<TFloat32> residualBackbone(Ops tf) {
+    int c1 = config.width1();
+    int c2 = config.width2();
+    int d = config.descriptorDim();
+    Operand<TFloat32> x = tf.math.sub(images, tf.constant(0.5f));
+    x = convRelu(tf, x, conv(tf, backboneVars, "stem", 3, 3, c1), 2);
+    x = convRelu(tf, x, conv(tf, backboneVars, "down2", 3, c1, c2), 2);
+    x = residual(tf, x, "res2", c2);
+    x = convRelu(tf, x, conv(tf, backboneVars, "down3", 3, c2, d), 2);
+    return residual(tf, x, "res3", d);
+  }
+
+  /**
+   * MobileNetV2's kernels and biases as backbone variables (fine-tuned by stage 1), started from the
+   * folded pretrained values, or from zeros when a checkpoint is about to overwrite them.
+   */
+  private MobileNetV2.WeightSource pretrainedWeights(Ops tf, Map<String, MobileNetV2.Folded> pretrained) {
+    return new MobileNetV2.WeightSource() {
+      @Override
+      public Operand<TFloat32> kernel(MobileNetV2.Conv c) {
+        int[] shape = c.kernelShape();
+        return variable(c.name() + "_kernel", pretrained == null ? null : folded(c).kernel(), shape);
+      }
+
+      @Override
+      public Operand<TFloat32> bias(MobileNetV2.Conv c) {
+        return variable(c.name() + "_bias", pretrained == null ? null : folded(c).bias(), c.out());
+      }
+
+      private MobileNetV2.Folded folded(MobileNetV2.Conv c) {
+        MobileNetV2.Folded f = pretrained.get(c.name());
+        if (f == null) {
+          throw new IllegalArgumentException("the pretrained weights lack layer " + c.name());
+        }
+        return f;
+      }
+
+      private Variable<TFloat32> variable(String name, float[] values, int... dims) {
+        Ops init = tf.withInitScope();
+        Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
+        Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
+            : init.constant(shape, DataBuffers.of(values, true, false));
+        Variable<TFloat32> v = tf.withName(name).variable(value);
+        backboneVars.add(v);
+        return v;
+      }
+    };
   }
 
   private Operand<TFloat32> residual(Ops tf, Operand<TFloat32> x, String name, int c) {
@@ -205,9 +266,10 @@ public final class DelfNet implements AutoCloseable {
     }
   }
 
-  private static void check(float[] batch, int n, int h, int w) {
-    if (h % DelfConfig.STRIDE != 0 || w % DelfConfig.STRIDE != 0 || h < DelfConfig.STRIDE || w < DelfConfig.STRIDE) {
-      throw new IllegalArgumentException("image sides must be positive multiples of " + DelfConfig.STRIDE + " (passed "
+  private void check(float[] batch, int n, int h, int w) {
+    int s = config.stride();
+    if (h % s != 0 || w % s != 0 || h < s || w < s) {
+      throw new IllegalArgumentException("image sides must be positive multiples of " + s + " (passed "
           + h + "x" + w + ")");
     }
     if (batch.length != (long) n * h * w * 3) {
@@ -219,19 +281,30 @@ public final class DelfNet implements AutoCloseable {
   /** The dense output for one image of h x w x 3 floats in [0, 1]: descriptors and attention per cell. */
   public record DenseOutput(int rows, int cols, int dim, float[] descriptors, float[] attention) {}
 
-  /** Runs the network on one image (sides multiples of 8). */
+  /** Runs the network on one image (sides multiples of the stride). */
   public DenseOutput extract(float[] image, int h, int w) {
-    check(image, 1, h, w);
-    try (TFloat32 x = TFloat32.tensorOf(Shape.of(1, h, w, 3), DataBuffers.of(image, true, false));
-        Result r = session.runner().feed(images, x).fetch(features).fetch(attention).run()) {
-      int rows = h / DelfConfig.STRIDE;
-      int cols = w / DelfConfig.STRIDE;
+    return extract(image, 1, h, w)[0];
+  }
+
+  /** Runs the network once on {@code n} images of the same size, packed n x h x w x 3; one output per image. */
+  public DenseOutput[] extract(float[] images, int n, int h, int w) {
+    check(images, n, h, w);
+    try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, h, w, 3), DataBuffers.of(images, true, false));
+        Result r = session.runner().feed(this.images, x).fetch(features).fetch(attention).run()) {
+      int rows = h / config.stride();
+      int cols = w / config.stride();
       int d = config.descriptorDim();
-      float[] f = new float[rows * cols * d];
-      float[] a = new float[rows * cols];
+      float[] f = new float[n * rows * cols * d];
+      float[] a = new float[n * rows * cols];
       ((TFloat32) r.get(0)).copyTo(DataBuffers.of(f, false, false));
       ((TFloat32) r.get(1)).copyTo(DataBuffers.of(a, false, false));
-      return new DenseOutput(rows, cols, d, f, a);
+      DenseOutput[] out = new DenseOutput[n];
+      int cells = rows * cols;
+      for (int i = 0; i < n; i++) {
+        out[i] = new DenseOutput(rows, cols, d, Arrays.copyOfRange(f, i * cells * d, (i + 1) * cells * d),
+            Arrays.copyOfRange(a, i * cells, (i + 1) * cells));
+      }
+      return out;
     }
   }
 

@@ -38,7 +38,7 @@ public final class DelfTrainer {
   public record Options(int side, int batch, int viewsPerPhoto, int descriptorEpochs, int attentionEpochs, float lr,
       float lrDecay, long seed) {
     public Options {
-      if (side < 16 || side % DelfConfig.STRIDE != 0 || batch < 1 || viewsPerPhoto < 1 || descriptorEpochs < 0
+      if (side < 16 || side % 8 != 0 || batch < 1 || viewsPerPhoto < 1 || descriptorEpochs < 0
           || attentionEpochs < 0 || !(lr > 0) || !(lrDecay > 0)) {
         throw new IllegalArgumentException("bad DELF training options: the side must be a multiple of 8 (>= 16), the"
             + " rest positive: " + this);
@@ -72,6 +72,12 @@ public final class DelfTrainer {
       throw new IllegalArgumentException("the network has " + config.classes() + " classes but there are "
           + views.photos() + " training photos");
     }
+    if (o.side() % config.stride() != 0) {
+      net.close();
+      throw new IllegalArgumentException("the training side " + o.side() + " is not a multiple of the "
+          + config.backbone() + " backbone's stride " + config.stride() + ": pass --side " + Math.max(
+              2 * config.stride(), Math.round((float) o.side() / config.stride()) * config.stride()));
+    }
     try {
       SplittableRandom rnd = new SplittableRandom(o.seed());
       int epochs = o.descriptorEpochs() + o.attentionEpochs();
@@ -95,7 +101,7 @@ public final class DelfTrainer {
         double acc = 0;
         int steps = 0;
         for (int start = 0; start + o.batch() <= total; start += o.batch()) {
-          int side = stage1 ? o.side() : scaledSide(o.side(), rnd);
+          int side = stage1 ? o.side() : scaledSide(o.side(), config.stride(), rnd);
           float[] x = new float[o.batch() * side * side * 3];
           int[] y = new int[o.batch()];
           for (int j = 0; j < o.batch(); j++) {
@@ -120,10 +126,10 @@ public final class DelfTrainer {
     }
   }
 
-  private static int scaledSide(int side, SplittableRandom rnd) {
+  private static int scaledSide(int side, int stride, SplittableRandom rnd) {
     float[] f = {0.5f, 0.75f, 1f, 1.5f};
-    int s = Math.round(side * f[rnd.nextInt(f.length)] / DelfConfig.STRIDE) * DelfConfig.STRIDE;
-    return Math.max(2 * DelfConfig.STRIDE, s);
+    int s = Math.round(side * f[rnd.nextInt(f.length)] / stride) * stride;
+    return Math.max(2 * stride, s);
   }
 
   /** Writes {@code delf.properties}, the checkpoint and the SavedModel. */

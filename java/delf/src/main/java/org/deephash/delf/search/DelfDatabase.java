@@ -98,20 +98,36 @@ public final class DelfDatabase {
         new float[n]);
   }
 
-  /** Extracts, fits PCA to {@code pcaDim}, and indexes; {@code nlist} 0 picks about sqrt(descriptors) lists. */
+  /** Images whose pyramids are extracted together (their dense levels are held until selection). */
+  static final int EXTRACT_WINDOW = 64;
+
+  /** Pyramid levels of one size run through the network together, at most this many (the default). */
+  public static final int EXTRACT_BATCH = 16;
+
+  /** {@link #build(DelfNet, Extractor, List, int, int, int, PrintStream)} with batches of {@link #EXTRACT_BATCH}. */
   public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
       PrintStream log) {
+    return build(net, ex, images, pcaDim, nlist, EXTRACT_BATCH, log);
+  }
+
+  /**
+   * Extracts (pyramid levels of equal size {@code batch} at a time), fits PCA to {@code pcaDim}, and
+   * indexes; {@code nlist} 0 picks about sqrt(descriptors) lists.
+   */
+  public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
+      int batch, PrintStream log) {
     long t0 = System.nanoTime();
     List<LocalFeatures> fs = new ArrayList<>();
     int total = 0;
-    for (int i = 0; i < images.size(); i++) {
-      LocalFeatures f = ex.extract(net, images.get(i));
-      fs.add(f);
-      total += f.count();
-      if ((i + 1) % 50 == 0 || i + 1 == images.size()) {
-        log.printf(Locale.ROOT, "extracted %d/%d images, %d descriptors (%.0f s)%n", i + 1, images.size(), total,
-            (System.nanoTime() - t0) / 1e9);
+    // a window of images at a time: levels of equal size across the window share network calls
+    for (int a = 0; a < images.size(); a += EXTRACT_WINDOW) {
+      int b = Math.min(images.size(), a + EXTRACT_WINDOW);
+      for (LocalFeatures f : ex.extract(net, images.subList(a, b), batch)) {
+        fs.add(f);
+        total += f.count();
       }
+      log.printf(Locale.ROOT, "extracted %d/%d images, %d descriptors (%.0f s)%n", b, images.size(), total,
+          (System.nanoTime() - t0) / 1e9);
     }
     int d = net.config().descriptorDim();
     float[] all = new float[total * d];

@@ -25,7 +25,7 @@ class ExtractorTest {
 
   @Test
   void keypointsAreTheMostAttendedCellsOfThePyramidMappedBackToTheImage() {
-    try (DelfNet net = DelfNet.create(new DelfConfig(8, 8, 16, 16, 2, 3))) {
+    try (DelfNet net = DelfNet.create(new DelfConfig(DelfConfig.RESIDUAL, 8, 8, 16, 16, 2, 3))) {
       BufferedImage img = noise(120, 80, 1);
       Extractor ex = new Extractor(64, new float[] {0.5f, 1f, 2f}, 50, 0f);
       LocalFeatures f = ex.extract(net, img);
@@ -50,7 +50,7 @@ class ExtractorTest {
       for (int i = 0; i < f.count(); i++) {
         if (Math.abs(f.scales()[i] - 64f / 120) < 1e-6) {
           float cx = f.xy()[2 * i] / (120f / 64);
-          float col = (cx - (DelfConfig.STRIDE - 0.5f)) / DelfConfig.STRIDE;
+          float col = (cx - (net.config().stride() - 0.5f)) / net.config().stride();
           assertEquals(Math.round(col), col, 1e-3, "on a cell centre");
           foundScaleOne = true;
         }
@@ -65,6 +65,28 @@ class ExtractorTest {
         n += v * v;
       }
       assertEquals(1.0, n, 1e-4);
+    }
+  }
+
+  @Test
+  void batchedExtractionEqualsOneImageAtATime() {
+    try (DelfNet net = DelfNet.create(new DelfConfig(DelfConfig.RESIDUAL, 8, 8, 16, 16, 2, 3))) {
+      Extractor ex = new Extractor(64, new float[] {0.5f, 1f, 2f}, 40, 0f);
+      // two sizes share every level, the third (portrait) shares none of them
+      java.util.List<BufferedImage> images = java.util.List.of(noise(120, 80, 1), noise(120, 80, 2),
+          noise(60, 90, 3), noise(120, 80, 4));
+      java.util.List<LocalFeatures> batched = ex.extract(net, images, 3);
+      assertEquals(images.size(), batched.size());
+      for (int i = 0; i < images.size(); i++) {
+        LocalFeatures one = ex.extract(net, images.get(i));
+        LocalFeatures b = batched.get(i);
+        assertEquals(one.count(), b.count());
+        assertArrayEquals(one.xy(), b.xy(), "image " + i + " keypoints");
+        assertArrayEquals(one.scales(), b.scales());
+        assertArrayEquals(one.descriptors(), b.descriptors(), 1e-5f, "image " + i + " descriptors");
+        assertArrayEquals(one.scores(), b.scores(), 1e-5f);
+      }
+      assertThrows(IllegalArgumentException.class, () -> ex.extract(net, images, 0));
     }
   }
 

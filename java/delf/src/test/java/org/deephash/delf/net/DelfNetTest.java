@@ -24,7 +24,7 @@ class DelfNetTest {
   @TempDir
   Path dir;
 
-  static final DelfConfig SMALL = new DelfConfig(8, 16, 16, 32, 3, 7);
+  static final DelfConfig SMALL = new DelfConfig(DelfConfig.RESIDUAL, 8, 16, 16, 32, 3, 7);
 
   /** Three "photos": differently coloured shapes; a view is a random crop. */
   static DelfTrainer.ViewSource shapes() {
@@ -111,9 +111,20 @@ class DelfNetTest {
       assertThrows(IllegalArgumentException.class, () -> net.extract(new float[30 * 30 * 3], 30, 30));
       assertThrows(IllegalArgumentException.class, () -> net.extract(new float[10], 32, 32));
     }
-    assertThrows(IllegalArgumentException.class, () -> new DelfConfig(8, 16, 4, 32, 3, 1));
+    assertThrows(IllegalArgumentException.class, () -> new DelfConfig(DelfConfig.RESIDUAL, 8, 16, 4, 32, 3, 1));
     assertThrows(IllegalArgumentException.class, () -> new DelfTrainer.Options(30, 6, 4, 2, 0, 3e-3f, 1f, 1));
-    assertEquals(7.5f, DelfConfig.centre(0));
-    assertEquals(15.5f, DelfConfig.centre(1));
+    assertEquals(7.5f, SMALL.centre(0));
+    assertEquals(15.5f, SMALL.centre(1));
+    DelfConfig mobile = DelfConfig.mobileNet(3, 1);
+    assertEquals(16, mobile.stride());
+    assertEquals(15.5f, mobile.centre(0));
+    assertEquals(31.5f, mobile.centre(1));
+    assertThrows(IllegalArgumentException.class, () -> DelfNet.create(mobile));
+    assertThrows(IllegalArgumentException.class, () -> new DelfConfig("vgg", 8, 16, 16, 32, 3, 1));
+    assertThrows(IllegalArgumentException.class, () -> new DelfConfig(DelfConfig.MOBILENET_V2, 8, 16, 96, 32, 3, 1));
+    // a model folder written before the backbone was recorded is the residual one
+    java.util.Properties old = SMALL.toProperties();
+    old.remove("backbone");
+    assertEquals(SMALL, DelfConfig.fromProperties(old));
   }
 }
