@@ -10,7 +10,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.zip.CRC32C;
 import org.deephash.CodeTable;
 import org.deephash.io.Hex;
 
@@ -167,14 +166,7 @@ final class Format {
           + "; rebuild the index");
     }
     ByteBuffer h = readAt(ch, 0, headerBytes);
-    int stored = h.getInt(headerBytes - 4);
-    CRC32C crc = new CRC32C();
-    crc.update(h.array(), 0, headerBytes - 4);
-    int computed = (int) crc.getValue();
-    if (stored != computed) {
-      throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored) + ", computed " + Hex.word(computed)
-          + ")");
-    }
+    IndexFormatException.verifyHeaderChecksum(file, h, headerBytes);
     long fileBytes = h.getLong(OFF_FILE_BYTES);
     if (fileBytes != size) {
       throw header(file, size < fileBytes
@@ -264,7 +256,7 @@ final class Format {
       sections.add(new Section(k, h.getInt(at + 4), offset, length));
       previousEnd = offset + length + PAD;
     }
-    return new Header(headerBytes, stored, bits, dim, (int) rows, flags, fileBytes, deleted, List.copyOf(sections));
+    return new Header(headerBytes, h.getInt(headerBytes - 4), bits, dim, (int) rows, flags, fileBytes, deleted, List.copyOf(sections));
   }
 
   private static ByteBuffer readAt(FileChannel ch, long position, int n) throws IOException {

@@ -1,7 +1,10 @@
 package org.deephash.index;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.zip.CRC32C;
+import org.deephash.io.Hex;
 
 /**
  * An index file that cannot be used: not an index, an unsupported format version, truncated, or
@@ -42,6 +45,22 @@ public final class IndexFormatException extends IOException {
   /** A header that cannot be right: its checksum or fields disagree. */
   public static IndexFormatException corruptHeader(Path file, String message) {
     return header(file, message + ": the file is corrupt; rebuild the index");
+  }
+
+  /**
+   * Checks a header whose last 4 bytes are the CRC-32C of the {@code headerBytes - 4} before them
+   * (both index formats end their header this way), so no field is trusted before it matches.
+   */
+  public static void verifyHeaderChecksum(Path file, ByteBuffer h, int headerBytes)
+      throws IndexFormatException {
+    int stored = h.getInt(headerBytes - 4);
+    CRC32C crc = new CRC32C();
+    crc.update(h.array(), 0, headerBytes - 4);
+    int computed = (int) crc.getValue();
+    if (stored != computed) {
+      throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored)
+          + ", computed " + Hex.word(computed) + ")");
+    }
   }
 
   /** A format version this build does not read, saying whether a newer build or a rebuild helps. */

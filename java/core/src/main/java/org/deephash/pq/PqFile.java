@@ -291,14 +291,7 @@ final class PqFile {
             + "; rebuild the index");
       }
       // Version 1 has a fixed header length, so the checksum can be verified before any field is trusted.
-      int stored = h.getInt(HEADER_BYTES - 4);
-      CRC32C crc = new CRC32C();
-      crc.update(h.array(), 0, HEADER_BYTES - 4);
-      int computed = (int) crc.getValue();
-      if (stored != computed) {
-        throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored) + ", computed " + Hex.word(computed)
-            + ")");
-      }
+      IndexFormatException.verifyHeaderChecksum(file, h, HEADER_BYTES);
       int headerBytes = h.getInt(OFF_HEADER_BYTES);
       int count = h.getInt(OFF_SECTION_COUNT);
       if (headerBytes != HEADER_BYTES || count != SECTIONS) {

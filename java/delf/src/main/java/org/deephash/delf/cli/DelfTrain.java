@@ -93,11 +93,15 @@ final class DelfTrain extends BaseCommand {
 
   /** A new network: the residual backbone from seeded weights, or MobileNetV2 from its ImageNet weights. */
   static DelfNet create(String backbone, Path pretrained, int classes, long seed, PrintStream err) throws IOException {
-    if (backbone.equals(DelfConfig.RESIDUAL)) {
-      return DelfNet.create(DelfConfig.of(classes, seed));
+    switch (backbone) {
+      case DelfConfig.RESIDUAL -> {
+        return DelfNet.create(DelfConfig.of(classes, seed));
+      }
+      case DelfConfig.MOBILENET_V2 -> { }
+      default -> throw new Args.UsageException("--backbone takes " + DelfConfig.RESIDUAL + " or "
+          + DelfConfig.MOBILENET_V2 + " (passed '" + backbone + "')");
     }
-    DelfConfig config = new DelfConfig(backbone, 0, 0, MobileNetV2.channels(MobileNetV2.LAST_IMAGENET_BLOCK), 512,
-        classes, seed);
+    DelfConfig config = DelfConfig.mobileNet(classes, seed);
     if (!Files.isDirectory(pretrained)) {
       throw new IOException("no pretrained MobileNetV2 at " + pretrained
           + ": run bench/delf/setup-pretrained.sh (or pass --pretrained DIR)");
