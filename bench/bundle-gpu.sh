@@ -47,8 +47,8 @@ mkdir -p "$B"/{bin,lib/native,kernels,tests}
     [[ -f "$jar" && "$jar" == *.jar ]] || continue   # sibling modules may appear as class folders: added below
     case "$(basename "$jar")" in
       jcuda-natives-*|jcublas-natives-*) ;;          # unpacked below, only the libraries we use
-      tensorflow-*|deephash-model-*|deephash-serve-*|protobuf-java-*|javacpp-*|ndarray-*)
-        echo "bundle-gpu: leaving out $(basename "$jar") (the model and the HTTP service are not part of the GPU bundle)" >&2 ;;
+      tensorflow-*|deephash-model-*|deephash-serve-*|deephash-delf-*|deephash-spark-*|protobuf-java-*|javacpp-*|ndarray-*)
+        echo "bundle-gpu: leaving out $(basename "$jar") (the model, DELF, Spark and the HTTP service are not part of the GPU bundle)" >&2 ;;
       *) cp "$jar" "$B/lib/" ;;
     esac
   done
@@ -109,7 +109,7 @@ exec "$D/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-ac
   --select-class org.deephash.backend.cuda.CudaParityGpuIT --fail-if-no-tests --details=summary "$@"
 LAUNCHER
 chmod +x "$B/bin/engine-cli" "$B/bin/gpu-parity"
-cp "$ROOT/bench/gpu-bench.sh" "$B/bin/" 2>/dev/null || true
+cp "$ROOT/bench/gpu_summary.py" "$B/bin/"
 cp "$ROOT/docs/GPU.md" "$B/" 2>/dev/null || true
 
 tar -C "$OUT" -czf "$OUT/deephash-gpu.tar.gz" deephash-gpu

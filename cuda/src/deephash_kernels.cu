@@ -133,10 +133,11 @@ extern "C" __global__ void dh_repack_codes(const unsigned char* __restrict__ src
 // ---------------------------------------------------------------------------------------------
 // 1. Distance histogram. grid = (row chunks, queries), block = DH_THREADS,
 //    dynamic shared = subs * bins * 4 bytes (subs private copies cut atomic contention).
+//    Block b scans chunk b * chunkStride: 1 for the whole table, more for the bounded path's sample.
 template <int W>
 __device__ void dh_scan_hist(const unsigned long long* __restrict__ codes, const unsigned long long* __restrict__ tomb,
                              int rows, int words, const unsigned long long* __restrict__ queries, int maxDist,
-                             int bins, int subs, int* __restrict__ hist) {
+                             int bins, int subs, int chunkStride, int* __restrict__ hist) {
   extern __shared__ int sh[];
   __shared__ unsigned long long qsm[DH_MAX_WORDS];
   const int q = blockIdx.y;
@@ -145,7 +146,7 @@ __device__ void dh_scan_hist(const unsigned long long* __restrict__ codes, const
   query.load(queries + (size_t)q * words, words, qsm);
   __syncthreads();
   int* mine = sh + ((threadIdx.x >> 5) % subs) * bins;
-  const int begin = blockIdx.x * DH_ROWS_PER_BLOCK;
+  const int begin = blockIdx.x * chunkStride * DH_ROWS_PER_BLOCK;
   const int end = min(rows, begin + DH_ROWS_PER_BLOCK);
   for (int r = begin + threadIdx.x; r < end; r += blockDim.x) {
     if (dh_dead(tomb, r)) continue;
@@ -163,8 +164,8 @@ __device__ void dh_scan_hist(const unsigned long long* __restrict__ codes, const
 #define DH_HIST(NAME, W)                                                                                      \
   extern "C" __global__ void __launch_bounds__(DH_THREADS) NAME(                                              \
       const unsigned long long* codes, const unsigned long long* tomb, int rows, int words,                   \
-      const unsigned long long* queries, int maxDist, int bins, int subs, int* hist) {                        \
-    dh_scan_hist<W>(codes, tomb, rows, words, queries, maxDist, bins, subs, hist);                            \
+      const unsigned long long* queries, int maxDist, int bins, int subs, int chunkStride, int* hist) {       \
+    dh_scan_hist<W>(codes, tomb, rows, words, queries, maxDist, bins, subs, chunkStride, hist);               \
   }
 DH_HIST(dh_scan_hist_w1, 1)
 DH_HIST(dh_scan_hist_w2, 2)
@@ -366,6 +367,10 @@ extern "C" __global__ void __launch_bounds__(DH_SORT_THREADS) dh_sort_topk(
   unsigned* keys = reinterpret_cast<unsigned*>(smem + DH_SORT_MAX);          // DH_SORT_MAX
   unsigned short* idx = reinterpret_cast<unsigned short*>(keys + DH_SORT_MAX);  // DH_SORT_MAX
   const int q = blockIdx.x;
+  if (candCount[q] < 0) {  // overflow marker of the bounded path: pass it on (uniform over the block)
+    if (threadIdx.x == 0) outCount[q] = -1;
+    return;
+  }
   const int n = min(candCount[q], DH_SORT_MAX);
   const size_t base = (size_t)q * candStride;
   int n2 = 1;
@@ -414,6 +419,192 @@ extern "C" __global__ void __launch_bounds__(DH_SORT_THREADS) dh_sort_topk(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The bounded path for top-k with small k (the common case: k <= DH_BOUND_MAX_K, no radius).
+// The histogram path above pays a shared-memory atomic for every (query, row) pair; this one
+// pays it only on a sample of the table and scans the whole table with nothing but XOR, POPC
+// and a compare, so the scan runs at the chip's popcount rate:
+//
+//   a. dh_scan_hist_* over every chunkStride-th chunk of rows (the sample), then
+//      dh_select_bound: per query, the smallest distance D with at least k sampled live rows at
+//      or below it. The whole table has at least as many, so the exact k-th distance is <= D.
+//   b. dh_scan_bound_*: every live row with distance <= D is appended to the query's filter
+//      list (capacity candCap; the count keeps growing past it, which the next step detects).
+//      Blocks hold QB queries in registers and reuse each loaded row for all of them.
+//   c. dh_cand_select: per query, the exact threshold among the filtered rows; the certain rows
+//      and the ties at the threshold go to the sort buffer (ids attached), then dh_sort_topk
+//      orders them. When a filter list or the sort buffer would overflow (duplicate-heavy data,
+//      a sample far from the rest of the table), the query's count is set to -1, which
+//      dh_sort_topk and the re-rank kernels pass on: the host redoes that batch on the histogram
+//      path, so results are always exact.
+
+#define DH_BOUND_ROWS 4096  // rows a bounded-scan block visits per chunk
+
+template <int W, int QB>
+__device__ __forceinline__ void dh_scan_bound(const unsigned long long* __restrict__ codes,
+                                              const unsigned long long* __restrict__ tomb, int rows, int words,
+                                              const unsigned long long* __restrict__ queries, int queryCount,
+                                              const int* __restrict__ bound, int candCap,
+                                              unsigned* __restrict__ fcKey, int* __restrict__ fcRow,
+                                              int* __restrict__ fcCount) {
+  constexpr int WW = W > 0 ? W : 1;
+  __shared__ unsigned long long qsm[W > 0 ? 1 : QB * DH_MAX_WORDS];
+  const int q0 = blockIdx.x * QB;
+  unsigned long long q[QB][WW];
+  int lim[QB];
+#pragma unroll
+  for (int j = 0; j < QB; ++j) {
+    const bool real = q0 + j < queryCount;
+    lim[j] = real ? __ldg(bound + q0 + j) : -1;  // padding queries match nothing
+#pragma unroll
+    for (int w = 0; w < WW; ++w) q[j][w] = (W > 0 && real) ? __ldg(queries + (size_t)(q0 + j) * WW + w) : 0ULL;
+  }
+  if (W == 0) {
+    for (int i = threadIdx.x; i < QB * words; i += blockDim.x) {
+      const int j = i / words;
+      qsm[i] = q0 + j < queryCount ? queries[(size_t)(q0 + j) * words + (i - j * words)] : 0ULL;
+    }
+    __syncthreads();
+  }
+  const int chunks = (rows + DH_BOUND_ROWS - 1) / DH_BOUND_ROWS;
+  for (int chunk = blockIdx.y; chunk < chunks; chunk += gridDim.y) {
+    const int end = min(rows, (chunk + 1) * DH_BOUND_ROWS);
+#pragma unroll 1
+    for (int r = chunk * DH_BOUND_ROWS + threadIdx.x; r < end; r += blockDim.x) {
+      int d[QB];
+      if (W == 1) {
+        const unsigned long long c = __ldg(codes + r);
+#pragma unroll
+        for (int j = 0; j < QB; ++j) d[j] = __popcll(c ^ q[j][0]);
+      } else if (W == 2) {
+        const ulonglong2 c = __ldg(reinterpret_cast<const ulonglong2*>(codes) + r);
+#pragma unroll
+        for (int j = 0; j < QB; ++j) d[j] = __popcll(c.x ^ q[j][0]) + __popcll(c.y ^ q[j][WW > 1 ? 1 : 0]);
+      } else if (W == 4) {
+        const ulonglong2* p = reinterpret_cast<const ulonglong2*>(codes) + (size_t)r * 2;
+        const ulonglong2 a = __ldg(p);
+        const ulonglong2 b = __ldg(p + 1);
+#pragma unroll
+        for (int j = 0; j < QB; ++j)
+          d[j] = __popcll(a.x ^ q[j][0]) + __popcll(a.y ^ q[j][WW > 1 ? 1 : 0]) +
+                 __popcll(b.x ^ q[j][WW > 2 ? 2 : 0]) + __popcll(b.y ^ q[j][WW > 3 ? 3 : 0]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < QB; ++j) d[j] = 0;
+        const unsigned long long* c = codes + (size_t)r * words;
+        for (int w = 0; w < words; ++w) {
+          const unsigned long long x = __ldg(c + w);
+#pragma unroll
+          for (int j = 0; j < QB; ++j) d[j] += __popcll(x ^ qsm[j * words + w]);
+        }
+      }
+      unsigned hit = 0;
+#pragma unroll
+      for (int j = 0; j < QB; ++j) hit |= (unsigned)(d[j] <= lim[j]) << j;
+      if (hit != 0 && !dh_dead(tomb, r)) {  // rare: a few hundred rows per query in a million
+#pragma unroll
+        for (int j = 0; j < QB; ++j) {
+          if ((hit >> j) & 1u) {
+            const int slot = atomicAdd(fcCount + q0 + j, 1);
+            if (slot < candCap) {
+              fcKey[(size_t)(q0 + j) * candCap + slot] = (unsigned)d[j];
+              fcRow[(size_t)(q0 + j) * candCap + slot] = r;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// grid = (ceil(queries / QB), min(row chunks, 65535)); the y loop covers larger tables.
+#define DH_BOUND(NAME, W, QB)                                                                                 \
+  extern "C" __global__ void __launch_bounds__(DH_THREADS) NAME(                                              \
+      const unsigned long long* codes, const unsigned long long* tomb, int rows, int words,                   \
+      const unsigned long long* queries, int queryCount, const int* bound, int candCap, unsigned* fcKey,      \
+      int* fcRow, int* fcCount) {                                                                             \
+    dh_scan_bound<W, QB>(codes, tomb, rows, words, queries, queryCount, bound, candCap, fcKey, fcRow,         \
+                         fcCount);                                                                            \
+  }
+DH_BOUND(dh_scan_bound_w1, 1, 16)
+DH_BOUND(dh_scan_bound_w2, 2, 8)
+DH_BOUND(dh_scan_bound_w4, 4, 4)
+DH_BOUND(dh_scan_bound_wn, 0, 4)
+
+// a. The bound per query from the sample's histogram (one thread a query).
+extern "C" __global__ void dh_select_bound(const int* __restrict__ hist, int bins, int maxDist, int queries, int k,
+                                           int* __restrict__ bound) {
+  const int q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= queries) return;
+  const int* h = hist + (size_t)q * bins;
+  int b = maxDist;  // fewer than k sampled rows: no pruning
+  long long cum = 0;
+  for (int d = 0; d <= maxDist; ++d) {
+    cum += h[d];
+    if (cum >= k) {
+      b = d;
+      break;
+    }
+  }
+  bound[q] = b;
+}
+
+// c. One block a query: threshold among the filtered rows, certain rows and ties to the sort
+//    buffer (sortCap entries a query, ids looked up); count -1 on overflow.
+//    dynamic shared = bins * 4 bytes.
+extern "C" __global__ void __launch_bounds__(DH_SORT_THREADS) dh_cand_select(
+    const unsigned* __restrict__ fcKey, const int* __restrict__ fcRow, const int* __restrict__ fcCount, int candCap,
+    const long long* __restrict__ ids, int bins, int k, int sortCap, unsigned* __restrict__ candKey,
+    long long* __restrict__ candId, int* __restrict__ candRow, int* __restrict__ candCount) {
+  extern __shared__ int h[];
+  __shared__ int sThreshold;
+  __shared__ int sOk;
+  __shared__ int sPos;
+  const int q = blockIdx.x;
+  const int n = fcCount[q];
+  if (n > candCap) {  // uniform over the block
+    if (threadIdx.x == 0) candCount[q] = -1;
+    return;
+  }
+  const size_t base = (size_t)q * candCap;
+  for (int i = threadIdx.x; i < bins; i += blockDim.x) h[i] = 0;
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) atomicAdd(h + fcKey[base + i], 1);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const int target = min(k, n);
+    int t = -1;
+    int cum = 0;
+    for (int d = 0; d < bins && target > 0; ++d) {
+      if (cum + h[d] >= target) {
+        t = d;
+        break;
+      }
+      cum += h[d];
+    }
+    sThreshold = t;
+    sOk = t < 0 || cum + h[t] <= sortCap;
+    sPos = 0;
+  }
+  __syncthreads();
+  const int t = sThreshold;
+  if (sOk) {
+    const size_t out = (size_t)q * sortCap;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      const unsigned key = fcKey[base + i];
+      if ((int)key <= t) {
+        const int row = fcRow[base + i];
+        const int p = atomicAdd(&sPos, 1);
+        candKey[out + p] = key;
+        candId[out + p] = __ldg(ids + row);
+        candRow[out + p] = row;
+      }
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) candCount[q] = sOk ? sPos : -1;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Euclidean re-rank helpers. cuBLAS computes dot[q][i] = <x_row(q,i), f_q>; these kernels
 // gather the pool's features and turn dots into ||q||^2 + ||x||^2 - 2 q.x.
 
@@ -429,7 +620,8 @@ extern "C" __global__ void dh_row_sqnorms(const float* __restrict__ x, long long
   if (lane == 0) out[warp] = s;
 }
 
-// out[q][i][:] = features[poolRow[q][i]][:] for i < poolCount[q], zeros after.
+// out[q][i][:] = features[poolRow[q][i]][:] for i < poolCount[q], zeros after (all zeros for a
+// count of -1, the bounded path's overflow marker, which dh_l2_finalize passes on).
 // grid = (poolStride, queries), block = min(dim, 256) threads striding over dim.
 extern "C" __global__ void dh_gather_features(const float* __restrict__ features, int dim,
                                               const int* __restrict__ poolRow, const int* __restrict__ poolCount,

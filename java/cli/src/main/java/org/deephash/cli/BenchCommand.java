@@ -53,7 +53,9 @@ final class BenchCommand implements CliCommand {
         .value("n", "N", "database rows (default 1000000; 1e6, 1M, 500k accepted)")
         .value("bits", "B", "code width, a multiple of 8 in [8, 4096] (default 64)")
         .value("queries", "Q", "queries per batch (default 1000)")
-        .value("k", "K", "results per query (default 10)")
+        .value("k", "K", "results per query (default 10); with --radius, the cap on results per query")
+        .value("radius", "R", "time radius search (every code within Hamming distance R, at most K a query)"
+            + " instead of top-k")
         .value("backend", "NAME", "java, native, cuda or scalar (default: the JVM's choice, -Dengine.backend)")
         .value("threads", "T", "CPU threads, 0 = all cores (default 0)")
         .value("seed", "S", "random seed; database and queries use independent streams split from it (default 42)")
@@ -88,6 +90,7 @@ final class BenchCommand implements CliCommand {
     final int bits;
     final int queries;
     final int k;
+    final int radius;
     final String backend;
     final int threads;
     final long seed;
@@ -108,6 +111,7 @@ final class BenchCommand implements CliCommand {
       }
       queries = f.intValue("queries", 1000, 1, 10_000_000);
       k = f.intValue("k", 10, 1, 1 << 20);
+      radius = f.intValue("radius", -1, 0, bits);
       backend = f.string("backend", null);
       threads = f.intValue("threads", 0, 0, 4096);
       seed = f.longValue("seed", 42, Long.MIN_VALUE, Long.MAX_VALUE);
@@ -185,16 +189,19 @@ final class BenchCommand implements CliCommand {
           boolean verified = c.verify > 0 && failures.isEmpty();
 
           Pool pool = Pool.topM(c.pool);
-          double[] bcs = time("BCS (Hamming top-" + c.k + ")", c.runs, c.warmup, () -> search.query(qCodes, c.k));
+          double[] bcs = time(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")"
+              : "BCS (Hamming top-" + c.k + ")", c.runs, c.warmup, () -> bcs(search, qCodes));
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
           double[] hds = null;
           double[] es = null;
+          Map<String, Double> hdsTimings = Map.of();
           if (c.dim > 0) {
             // BCS has warmed the Hamming kernels the coarse stage uses: one warm-up is enough.
             hds = time("HDS (coarse-to-fine, m=" + c.pool + ")", c.runs, Math.min(c.warmup, 1),
                 () -> search.coarseToFine(qCodes, qFeatures, pool, c.k));
+            hdsTimings = search.lastTimingsMs();
             float[] esFeatures = Arrays.copyOf(qFeatures, c.esQueries * c.dim);
             es = time("ES (exhaustive L2, " + c.esQueries + " queries)", c.runs, Math.min(c.warmup, 1),
                 () -> search.exhaustive(esFeatures, c.k));
@@ -203,10 +210,15 @@ final class BenchCommand implements CliCommand {
               es[i] *= scale;
             }
           }
-          report(search, verified, failures.size(), bcs, hds, es, timings);
+          report(search, verified, failures.size(), bcs, hds, es, timings, hdsTimings);
           return c.verify > 0 && !verified ? 1 : 0;
         }
       }
+    }
+
+    /** The Hamming search being timed: top-k, or radius with a cap of k. */
+    private SearchResult bcs(GpuHashSearch s, byte[] codes) {
+      return c.radius >= 0 ? s.radius(codes, c.radius, c.k) : s.query(codes, c.k);
     }
 
     /** Fills the table in chunks so that only the table itself holds the whole data set. */
@@ -287,7 +299,7 @@ final class BenchCommand implements CliCommand {
       try (var p = progress.phase("checking " + s + " queries against the scalar oracle")) {
         // The oracle is one thread and sorts every row: run sample queries on all cores.
         SearchResult[] want = oracleInParallel(oracle, sCodes, sFeatures, s, sl);
-        SearchResult gotKnn = search.query(sCodes, c.k);
+        SearchResult gotKnn = bcs(search, sCodes);
         compareHamming(want[0], gotKnn, picked, failures);
         if (sl > 0) {
           byte[] lCodes = Arrays.copyOf(sCodes, sl * codeBytes);
@@ -323,7 +335,7 @@ final class BenchCommand implements CliCommand {
             float[] feature = Arrays.copyOfRange(sFeatures, i * c.dim, (i + 1) * c.dim);
             int o = op;
             perQuery.add(pool.submit(() -> switch (o) {
-              case 0 -> oracle.query(code, c.k);
+              case 0 -> bcs(oracle, code);
               case 1 -> oracle.coarseToFine(code, feature, Pool.topM(c.pool), c.k);
               default -> oracle.exhaustive(feature, c.k);
             }));
@@ -451,7 +463,7 @@ final class BenchCommand implements CliCommand {
     }
 
     private void report(GpuHashSearch search, boolean verified, int failures, double[] bcs, double[] hds,
-        double[] es, Map<String, Double> timings) {
+        double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings) {
       double median = median(bcs);
       double qps = c.queries / (median / 1e3);
       double gcodes = (double) c.n * c.queries / (median / 1e3) / 1e9;
@@ -462,8 +474,11 @@ final class BenchCommand implements CliCommand {
             .put("n", c.n)
             .put("bits", c.bits)
             .put("queries", c.queries)
-            .put("k", c.k)
-            .put("threads", c.resolvedThreads())
+            .put("k", c.k);
+        if (c.radius >= 0) {
+          j.put("radius", c.radius);
+        }
+        j.put("threads", c.resolvedThreads())
             .put("seed", c.seed)
             .put("runs", c.runs)
             .put("warmup", c.warmup)
@@ -497,6 +512,9 @@ final class BenchCommand implements CliCommand {
         if (!timings.isEmpty()) {
           j.put("backend_timings_ms", timings);
         }
+        if (!hdsTimings.isEmpty()) {
+          j.put("hds_backend_timings_ms", hdsTimings);
+        }
         j.put("java", System.getProperty("java.version"));
         out.println(j);
         return;
@@ -509,7 +527,8 @@ final class BenchCommand implements CliCommand {
       out.printf(Locale.ROOT, "%n  %-44s %10s %10s %10s %12s %10s%n", "search", "median ms", "min ms", "max ms",
           "queries/s",
           "Gcodes/s");
-      row("BCS  exact Hamming top-" + c.k, bcs, c.queries);
+      row(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")" : "BCS  exact Hamming top-" + c.k, bcs,
+          c.queries);
       if (hds != null) {
         row("HDS  Hamming pool m=" + c.pool + ", L2 re-rank (d=" + c.dim + ")", hds, c.queries);
         row("ES   exhaustive L2" + (c.esQueries != c.queries ? " (" + c.esQueries + " q, scaled)" : ""), es, c.queries);

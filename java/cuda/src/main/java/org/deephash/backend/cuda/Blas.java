@@ -26,11 +26,25 @@ interface Blas extends AutoCloseable {
       DeviceBuffer a, int lda, long strideA, DeviceBuffer b, int ldb, long strideB,
       float beta, DeviceBuffer c, int ldc, long strideC, int batch);
 
-  /** e.g. {@code "cuBLAS 12.x via JCublas2"}. */
+  /** e.g. {@code "cuBLAS 13.0.2 (/opt/cublas/lib/libcublas.so.13) via FFM"}: version, library, binding. */
   String describe();
 
   @Override
   void close();
+
+  /** Property naming the folder that holds libcublas (takes precedence over every other place). */
+  String DIR_PROPERTY = "engine.cuda.cublasDir";
+  /** Environment variable with the same meaning, used when the property is not set. */
+  String DIR_ENV = "ENGINE_CUBLAS_DIR";
+
+  /** The folder the user named for libcublas (property, then environment), or null. */
+  static Path configuredDir() {
+    String v = System.getProperty(DIR_PROPERTY);
+    if (v == null || v.isBlank()) {
+      v = System.getenv(DIR_ENV);
+    }
+    return v == null || v.isBlank() ? null : Path.of(v);
+  }
 
   /** Directories searched for libcublas besides the loader's default path. */
   static List<Path> searchDirs() {
@@ -46,9 +60,18 @@ interface Blas extends AutoCloseable {
     return dirs;
   }
 
-  /** Where {@code soname} can be opened from: the loader's default path first, then the CUDA directories. */
+  /**
+   * Where {@code soname} can be opened from: the configured folder only, when one is named
+   * ({@value #DIR_PROPERTY} or {@value #DIR_ENV}); else the loader's default path, then the CUDA
+   * directories.
+   */
   @SuppressWarnings("restricted")
   static Optional<String> locate(String soname) {
+    Path configured = configuredDir();
+    if (configured != null) {
+      Path p = configured.resolve(soname);
+      return Files.isRegularFile(p) ? Optional.of(p.toAbsolutePath().toString()) : Optional.empty();
+    }
     try (Arena a = Arena.ofConfined()) {
       SymbolLookup.libraryLookup(soname, a);
       return Optional.of(soname);
@@ -69,8 +92,14 @@ interface Blas extends AutoCloseable {
     if (locate("libcublas.so.12").isPresent() || locate("libcublas.so.13").isPresent()) {
       return null;
     }
+    Path configured = configuredDir();
+    if (configured != null) {
+      return "cuBLAS missing: neither libcublas.so.12 nor libcublas.so.13 in " + configured + " (named by "
+          + (System.getProperty(DIR_PROPERTY) != null ? "-D" + DIR_PROPERTY : DIR_ENV) + "): name the folder that holds"
+          + " them (find / -name 'libcublas.so*')";
+    }
     return "cuBLAS missing: neither libcublas.so.12 nor libcublas.so.13 found (install the CUDA toolkit's "
-        + "libcublas, or add its directory to LD_LIBRARY_PATH or CUDA_HOME)";
+        + "libcublas, or name its folder with " + DIR_ENV + "=DIR or -D" + DIR_PROPERTY + "=DIR)";
   }
 
   /**

@@ -397,7 +397,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
 
   /** One batch in flight on a lane. */
   private record Batch(Workspace w, int q0, int qn, int stride, int cand, boolean devSort, int fineStride,
-      DeviceTable dt) {}
+      DeviceTable dt, boolean bounded) {}
 
   private void batches(Call c, DeviceTable dt, HostLists lists, HostLists fine) {
     TableView t = c.t;
@@ -410,6 +410,9 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
     long bins = t.bits() + 1L;
     long perQuery = words * 16 + bins * 4 + Plan.STATE_BYTES * 2 + 1024 + 16 + cand * 16L
         + (devSort ? stride * 32L : cand * 16L);
+    if (Plan.bounded(c.selectK, c.maxDist, t.bits(), System.getProperty(Plan.SELECTION_PROPERTY))) {
+      perQuery += Plan.filterCap(c.selectK) * 8L + 8;
+    }
     if (fine != null) {
       perQuery += t.dim() * 12L + 8 + stride * (t.dim() * 4L + 4) + fineStride * 32L;
     }
@@ -423,7 +426,8 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
         inflight[lane] = null;
       }
       int q0 = b * qb;
-      inflight[lane] = enqueue(c, lanes[lane], dt, q0, Math.min(qb, nq - q0), stride, cand, devSort, fineStride);
+      inflight[lane] = enqueue(c, lanes[lane], dt, q0, Math.min(qb, nq - q0), stride, cand, devSort, fineStride,
+          Plan.bounded(c.selectK, c.maxDist, t.bits(), System.getProperty(Plan.SELECTION_PROPERTY)));
     }
     for (int i = 0; i < 2; i++) {
       int lane = (nb + i) & 1; // oldest first
@@ -455,7 +459,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
   }
 
   private Batch enqueue(Call c, Workspace w, DeviceTable dt, int q0, int qn, int stride, int cand, boolean devSort,
-      int fineStride) {
+      int fineStride, boolean bounded) {
     TableView t = c.t;
     int words = dt.words;
     int bins = t.bits() + 1;
@@ -482,48 +486,71 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
     }
     w.record(1);
 
-    // 1-2: histogram and threshold
-    DeviceBuffer hist = w.device("hist", (long) qn * bins * 4);
-    DeviceBuffer state = w.device("state", (long) qn * Plan.STATE_BYTES);
-    DeviceBuffer flag = w.device("flag", 4);
+    DeviceBuffer state = null;
     DeviceBuffer candKey = w.device("candKey", (long) qn * cand * 4);
     DeviceBuffer candId = w.device("candId", (long) qn * cand * 8);
     DeviceBuffer candRow = w.device("candRow", (long) qn * cand * 4);
     DeviceBuffer candCount = w.device("candCount", qn * 4L);
-    memsetAsync(hist, (long) qn * bins, w);
-    memsetAsync(flag, 1, w);
-    memsetAsync(candCount, qn, w);
     int copies = Plan.histCopies(bins);
-    dev.launch("dh_scan_hist_" + v, chunks, qn, Plan.THREADS, copies * bins * 4, w.stream,
-        dt.codes, dt.tombstones, dt.rows, words, dq, c.maxDist, bins, copies, hist);
-    dev.launch("dh_select_threshold", small, 1, 128, 0, w.stream, hist, bins, c.maxDist, qn, c.selectK, cand, state, flag);
-    // 3: refine the id digits of queries whose ties overflow the candidate buffer (rare: duplicates)
-    int rounds = 0;
-    while (flag(w, flag)) {
-      if (++rounds > 8) {
-        throw new IllegalStateException("cuda selection did not converge after 8 id digits (kernel bug)");
-      }
-      DeviceBuffer digit = w.device("digit", qn * 256L * 4);
-      memsetAsync(digit, qn * 256L, w);
+    if (bounded) {
+      // a: the sample's histogram bounds each query's k-th distance; b: filter the whole table by
+      // it; c: the exact threshold among the survivors, into the sort buffer (cand == SORT_MAX)
+      int cap = Plan.filterCap(c.selectK);
+      int sampleStride = Plan.sampleStride(dt.rows, c.selectK, cap);
+      DeviceBuffer bound = w.device("bound", qn * 4L);
+      DeviceBuffer fcKey = w.device("fcKey", (long) qn * cap * 4);
+      DeviceBuffer fcRow = w.device("fcRow", (long) qn * cap * 4);
+      // one zeroed region: the filter counts, then the sample histograms
+      DeviceBuffer zeroed = w.device("zeroed", qn * 4L * (1 + bins));
+      memsetAsync(zeroed, qn * (1L + bins), w);
+      DeviceBuffer.Slice fcCount = zeroed.at(0);
+      DeviceBuffer.Slice sampleHist = zeroed.at(qn * 4L);
+      dev.launch("dh_scan_hist_" + v, Plan.sampleChunks(dt.rows, sampleStride), qn, Plan.THREADS,
+          copies * bins * 4, w.stream, dt.codes, dt.tombstones, dt.rows, words, dq, c.maxDist, bins, copies,
+          sampleStride, sampleHist);
+      dev.launch("dh_select_bound", small, 1, 128, 0, w.stream, sampleHist, bins, c.maxDist, qn, c.selectK, bound);
+      int qb = Plan.boundQueries(words);
+      dev.launch("dh_scan_bound_" + v, (qn + qb - 1) / qb, Math.min(chunks, Plan.MAX_GRID_Y), Plan.THREADS, 0,
+          w.stream, dt.codes, dt.tombstones, dt.rows, words, dq, qn, bound, cap, fcKey, fcRow, fcCount);
+      dev.launch("dh_cand_select", qn, 1, Plan.SORT_THREADS, bins * 4, w.stream, fcKey, fcRow, fcCount, cap,
+          dt.ids, bins, c.selectK, cand, candKey, candId, candRow, candCount);
+    } else {
+      // 1-2: histogram and threshold
+      DeviceBuffer hist = w.device("hist", (long) qn * bins * 4);
+      DeviceBuffer flag = w.device("flag", 4);
+      state = w.device("state", (long) qn * Plan.STATE_BYTES);
+      memsetAsync(hist, (long) qn * bins, w);
       memsetAsync(flag, 1, w);
-      dev.launch("dh_scan_digit_" + v, chunks, qn, Plan.THREADS, 0, w.stream,
-          dt.codes, dt.tombstones, dt.ids, dt.rows, words, dq, state, digit);
-      dev.launch("dh_select_digit", small, 1, 128, 0, w.stream, digit, qn, cand, state, flag);
+      memsetAsync(candCount, qn, w);
+      dev.launch("dh_scan_hist_" + v, chunks, qn, Plan.THREADS, copies * bins * 4, w.stream,
+          dt.codes, dt.tombstones, dt.rows, words, dq, c.maxDist, bins, copies, 1, hist);
+      dev.launch("dh_select_threshold", small, 1, 128, 0, w.stream, hist, bins, c.maxDist, qn, c.selectK, cand, state,
+          flag);
+      // 3: refine the id digits of queries whose ties overflow the candidate buffer (rare: duplicates)
+      int rounds = 0;
+      while (flag(w, flag)) {
+        if (++rounds > 8) {
+          throw new IllegalStateException("cuda selection did not converge after 8 id digits (kernel bug)");
+        }
+        DeviceBuffer digit = w.device("digit", qn * 256L * 4);
+        memsetAsync(digit, qn * 256L, w);
+        memsetAsync(flag, 1, w);
+        dev.launch("dh_scan_digit_" + v, chunks, qn, Plan.THREADS, 0, w.stream,
+            dt.codes, dt.tombstones, dt.ids, dt.rows, words, dq, state, digit);
+        dev.launch("dh_select_digit", small, 1, 128, 0, w.stream, digit, qn, cand, state, flag);
+      }
+      // 4: emit candidates
+      dev.launch("dh_scan_emit_" + v, chunks, qn, Plan.THREADS, 0, w.stream,
+          dt.codes, dt.tombstones, dt.ids, dt.rows, words, dq, state, cand, candKey, candId, candRow, candCount);
     }
-    // 4-5: emit candidates, order them
-    dev.launch("dh_scan_emit_" + v, chunks, qn, Plan.THREADS, 0, w.stream,
-        dt.codes, dt.tombstones, dt.ids, dt.rows, words, dq, state, cand, candKey, candId, candRow, candCount);
-    DeviceBuffer outKey = null;
-    DeviceBuffer outId = null;
-    DeviceBuffer outRow = null;
-    DeviceBuffer outCount = null;
+    // 5: order them
+    Plan.Lists ol = new Plan.Lists(qn, stride);
+    DeviceBuffer out = null;
     if (devSort) {
-      outKey = w.device("outKey", (long) qn * stride * 4);
-      outId = w.device("outId", (long) qn * stride * 8);
-      outRow = w.device("outRow", (long) qn * stride * 4);
-      outCount = w.device("outCount", qn * 4L);
+      out = w.device("out", ol.bytes());
       dev.launch("dh_sort_topk", qn, 1, Plan.SORT_THREADS, CudaDevice.SORT_SHARED_BYTES, w.stream,
-          candKey, candId, candRow, candCount, cand, c.selectK, stride, outKey, outId, outRow, outCount);
+          candKey, candId, candRow, candCount, cand, c.selectK, stride, out.at(ol.key()), out.at(ol.id()),
+          out.at(ol.row()), out.at(ol.count()));
     }
     w.record(2);
 
@@ -534,31 +561,26 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
       DeviceBuffer gathered = w.device("gathered", (long) qn * stride * dim * 4);
       DeviceBuffer dots = w.device("dots", (long) qn * stride * 4);
       dev.launch("dh_gather_features", stride, qn, Math.min(256, (dim + 31) / 32 * 32), 0, w.stream,
-          dt.features, dim, outRow, outCount, stride, gathered);
+          dt.features, dim, out.at(ol.row()), out.at(ol.count()), stride, gathered);
       blas.setStream(w.stream);
       blas.sgemmStridedBatched(true, stride, 1, dim, 1f, gathered, dim, (long) stride * dim, dqf, dim, dim,
           0f, dots, stride, stride, qn);
-      dev.launch("dh_l2_finalize", (stride + 255) / 256, qn, 256, 0, w.stream, dots, dqn, dt.norms, outRow, outId,
-          outCount, stride, qn, candKey, candId, candRow, candCount);
-      DeviceBuffer fKey = w.device("fKey", (long) qn * fineStride * 4);
-      DeviceBuffer fId = w.device("fId", (long) qn * fineStride * 8);
-      DeviceBuffer fRow = w.device("fRow", (long) qn * fineStride * 4);
-      DeviceBuffer fCount = w.device("fCount", qn * 4L);
+      dev.launch("dh_l2_finalize", (stride + 255) / 256, qn, 256, 0, w.stream, dots, dqn, dt.norms, out.at(ol.row()),
+          out.at(ol.id()), out.at(ol.count()), stride, qn, candKey, candId, candRow, candCount);
+      Plan.Lists fl = new Plan.Lists(qn, fineStride);
+      DeviceBuffer fo = w.device("fine", fl.bytes());
       dev.launch("dh_sort_topk", qn, 1, Plan.SORT_THREADS, CudaDevice.SORT_SHARED_BYTES, w.stream,
-          candKey, candId, candRow, candCount, stride, c.fineK, fineStride, fKey, fId, fRow, fCount);
-      d2h(w.pinned("fKey", fKey.bytes()), fKey, (long) qn * fineStride * 4, w);
-      d2h(w.pinned("fId", fId.bytes()), fId, (long) qn * fineStride * 8, w);
-      d2h(w.pinned("fRow", fRow.bytes()), fRow, (long) qn * fineStride * 4, w);
-      d2h(w.pinned("fCount", fCount.bytes()), fCount, qn * 4L, w);
+          candKey, candId, candRow, candCount, stride, c.fineK, fineStride, fo.at(fl.key()), fo.at(fl.id()),
+          fo.at(fl.row()), fo.at(fl.count()));
+      d2h(w.pinned("fine", fl.bytes()), fo, fl.bytes(), w);
     }
     w.record(3);
 
-    d2h(w.pinned("state", state.bytes()), state, (long) qn * Plan.STATE_BYTES, w);
+    if (!bounded) {
+      d2h(w.pinned("state", state.bytes()), state, (long) qn * Plan.STATE_BYTES, w);
+    }
     if (devSort) {
-      d2h(w.pinned("outKey", outKey.bytes()), outKey, (long) qn * stride * 4, w);
-      d2h(w.pinned("outId", outId.bytes()), outId, (long) qn * stride * 8, w);
-      d2h(w.pinned("outRow", outRow.bytes()), outRow, (long) qn * stride * 4, w);
-      d2h(w.pinned("outCount", outCount.bytes()), outCount, qn * 4L, w);
+      d2h(w.pinned("out", ol.bytes()), out, ol.bytes(), w);
     } else {
       d2h(w.pinned("candKey", candKey.bytes()), candKey, (long) qn * cand * 4, w);
       d2h(w.pinned("candId", candId.bytes()), candId, (long) qn * cand * 8, w);
@@ -566,7 +588,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
       d2h(w.pinned("candCount", candCount.bytes()), candCount, qn * 4L, w);
     }
     w.record(4);
-    return new Batch(w, q0, qn, stride, cand, devSort, fineStride, dt);
+    return new Batch(w, q0, qn, stride, cand, devSort, fineStride, dt, bounded);
   }
 
   /** Copies query codes [q0, q0+qn) into whole-word rows. */
@@ -582,6 +604,16 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
     }
   }
 
+  /** Whether any query of a bounded batch carries the overflow count -1. */
+  private static boolean overflowed(MemorySegment out, Plan.Lists l) {
+    for (int i = 0; i < l.queries(); i++) {
+      if (out.get(JAVA_INT, l.count() + i * 4L) < 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void collect(Call c, Batch b, HostLists lists, HostLists fine) {
     Workspace w = b.w;
     Cuda.check(cuStreamSynchronize(w.stream), "cuStreamSynchronize(batch)");
@@ -589,26 +621,26 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
     c.add("scan", w.elapsed(1, 2));
     c.add("rerank", w.elapsed(2, 3));
     c.add("download", w.elapsed(3, 4));
+    if (b.bounded) {
+      c.add("bounded_batches", 1);
+      if (overflowed(w.pinned("out", 0).segment(), new Plan.Lists(b.qn, b.stride))) {
+        // a filter list or sort buffer overflowed (duplicate-heavy data): redo exactly on the histogram path
+        c.add("fallback_batches", 1);
+        collect(c, enqueue(c, w, b.dt, b.q0, b.qn, b.stride, b.cand, b.devSort, b.fineStride, false), lists, fine);
+        return;
+      }
+    }
     long h0 = System.nanoTime();
-    MemorySegment state = w.pinned("state", 0).segment();
     int stride = b.stride;
-    for (int i = 0; i < b.qn; i++) {
-      int q = b.q0 + i;
-      lists.total[q] = state.get(JAVA_INT, (long) i * Plan.STATE_BYTES + Plan.STATE_TOTAL);
+    if (!b.bounded) {
+      // the rows within maxDist (radius search: the truncated flag); top-k never reads them
+      MemorySegment state = w.pinned("state", 0).segment();
+      for (int i = 0; i < b.qn; i++) {
+        lists.total[b.q0 + i] = state.get(JAVA_INT, (long) i * Plan.STATE_BYTES + Plan.STATE_TOTAL);
+      }
     }
     if (b.devSort) {
-      MemorySegment count = w.pinned("outCount", 0).segment();
-      MemorySegment key = w.pinned("outKey", 0).segment();
-      MemorySegment id = w.pinned("outId", 0).segment();
-      MemorySegment row = w.pinned("outRow", 0).segment();
-      for (int i = 0; i < b.qn; i++) {
-        int q = b.q0 + i;
-        int n = count.get(JAVA_INT, i * 4L);
-        lists.count[q] = n;
-        MemorySegment.copy(key, JAVA_INT, (long) i * stride * 4, lists.key, q * stride, n);
-        MemorySegment.copy(id, JAVA_LONG, (long) i * stride * 8, lists.id, q * stride, n);
-        MemorySegment.copy(row, JAVA_INT, (long) i * stride * 4, lists.row, q * stride, n);
-      }
+      copyLists(w.pinned("out", 0).segment(), new Plan.Lists(b.qn, stride), b.q0, lists);
     } else {
       // lists longer than one sorting block: the device selected them exactly, the host orders them
       MemorySegment count = w.pinned("candCount", 0).segment();
@@ -621,7 +653,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
       for (int i = 0; i < b.qn; i++) {
         int q = b.q0 + i;
         int n = Math.min(count.get(JAVA_INT, i * 4L), b.cand);
-        int target = state.get(JAVA_INT, (long) i * Plan.STATE_BYTES + Plan.STATE_TARGET);
+        int target = w.pinned("state", 0).segment().get(JAVA_INT, (long) i * Plan.STATE_BYTES + Plan.STATE_TARGET);
         MemorySegment.copy(key, JAVA_INT, (long) i * b.cand * 4, sk, 0, n);
         MemorySegment.copy(id, JAVA_LONG, (long) i * b.cand * 8, si, 0, n);
         MemorySegment.copy(row, JAVA_INT, (long) i * b.cand * 4, sr, 0, n);
@@ -642,21 +674,22 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
       }
     }
     if (b.fineStride > 0) {
-      int fs = b.fineStride;
-      MemorySegment count = w.pinned("fCount", 0).segment();
-      MemorySegment key = w.pinned("fKey", 0).segment();
-      MemorySegment id = w.pinned("fId", 0).segment();
-      MemorySegment row = w.pinned("fRow", 0).segment();
-      for (int i = 0; i < b.qn; i++) {
-        int q = b.q0 + i;
-        int n = count.get(JAVA_INT, i * 4L);
-        fine.count[q] = n;
-        MemorySegment.copy(key, JAVA_INT, (long) i * fs * 4, fine.key, q * fs, n);
-        MemorySegment.copy(id, JAVA_LONG, (long) i * fs * 8, fine.id, q * fs, n);
-        MemorySegment.copy(row, JAVA_INT, (long) i * fs * 4, fine.row, q * fs, n);
-      }
+      copyLists(w.pinned("fine", 0).segment(), new Plan.Lists(b.qn, b.fineStride), b.q0, fine);
     }
     c.add("host", (System.nanoTime() - h0) / 1e6);
+  }
+
+  /** Copies a downloaded {@link Plan.Lists} region into the host lists from query {@code q0} on. */
+  private static void copyLists(MemorySegment src, Plan.Lists l, int q0, HostLists dst) {
+    int s = l.stride();
+    for (int i = 0; i < l.queries(); i++) {
+      int q = q0 + i;
+      int n = src.get(JAVA_INT, l.count() + i * 4L);
+      dst.count[q] = n;
+      MemorySegment.copy(src, JAVA_INT, l.key() + (long) i * s * 4, dst.key, q * s, n);
+      MemorySegment.copy(src, JAVA_LONG, l.id() + (long) i * s * 8, dst.id, q * s, n);
+      MemorySegment.copy(src, JAVA_INT, l.row() + (long) i * s * 4, dst.row, q * s, n);
+    }
   }
 
   @Override

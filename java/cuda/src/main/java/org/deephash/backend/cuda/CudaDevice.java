@@ -132,7 +132,8 @@ final class CudaDevice implements AutoCloseable {
   }
 
   /**
-   * Launches {@code entry} on {@code stream}. Arguments: {@link DeviceBuffer} (its address), null
+   * Launches {@code entry} on {@code stream}. Arguments: {@link DeviceBuffer} (its address),
+   * {@link DeviceBuffer.Slice} (an address inside one), null
    * (a null device pointer), Integer, Long, Float.
    */
   void launch(String entry, int gridX, int gridY, int block, int sharedBytes, Pointers.Stream stream, Object... args) {
@@ -142,6 +143,7 @@ final class CudaDevice implements AutoCloseable {
       params[i] = switch (a) {
         case null -> Pointer.to(new CUdeviceptr());
         case DeviceBuffer b -> Pointer.to(b.ptr());
+        case DeviceBuffer.Slice sl -> Pointer.to(sl.buffer().ptr().withByteOffset(sl.offset()));
         case Integer v -> Pointer.to(new int[] {v});
         case Long v -> Pointer.to(new long[] {v});
         case Float v -> Pointer.to(new float[] {v});

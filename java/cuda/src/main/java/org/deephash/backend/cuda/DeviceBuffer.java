@@ -42,6 +42,14 @@ final class DeviceBuffer implements AutoCloseable {
     return bytes;
   }
 
+  /** The part of this buffer from {@code offset} bytes on, as a kernel argument. */
+  Slice at(long offset) {
+    return new Slice(this, offset);
+  }
+
+  /** A kernel argument pointing {@code offset} bytes into a buffer. */
+  record Slice(DeviceBuffer buffer, long offset) {}
+
   @Override
   public void close() {
     if (!closed) {

@@ -25,6 +25,7 @@ final class FfmBlas implements Blas {
   private final MethodHandle destroy;
   private final MemorySegment handle;
   private final MemorySegment scalars;
+  private final String version;
   private boolean closed;
 
   @SuppressWarnings("restricted") // the module runs with --enable-native-access (engine.jvm.flags)
@@ -32,6 +33,7 @@ final class FfmBlas implements Blas {
     this.library = library;
     try {
       Linker linker = Linker.nativeLinker();
+      preloadLt(library, arena);
       SymbolLookup lib = SymbolLookup.libraryLookup(library, arena);
       MethodHandle create = linker.downcallHandle(find(lib, "cublasCreate_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
       MethodHandle mathMode = linker.downcallHandle(find(lib, "cublasSetMathMode"),
@@ -45,9 +47,14 @@ final class FfmBlas implements Blas {
       gemm = linker.downcallHandle(find(lib, "cublasSgemmStridedBatched"), FunctionDescriptor.of(JAVA_INT,
           ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG,
           ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+      MethodHandle getVersion = linker.downcallHandle(find(lib, "cublasGetVersion_v2"),
+          FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
       MemorySegment out = arena.allocate(ADDRESS);
       Cuda.checkBlas((int) create.invokeExact(out), "cublasCreate_v2");
       handle = out.get(ADDRESS, 0);
+      MemorySegment v = arena.allocate(JAVA_INT);
+      Cuda.checkBlas((int) getVersion.invokeExact(handle, v), "cublasGetVersion_v2");
+      version = versionString(v.get(JAVA_INT, 0));
       Cuda.checkBlas((int) mathMode.invokeExact(handle, 0), "cublasSetMathMode(CUBLAS_DEFAULT_MATH)");
       scalars = arena.allocate(JAVA_FLOAT, 2);
     } catch (RuntimeException | Error e) {
@@ -57,6 +64,28 @@ final class FfmBlas implements Blas {
       arena.close();
       throw new IllegalStateException("cuBLAS binding failed: " + t, t);
     }
+  }
+
+  /**
+   * Opens libcublasLt from the folder of {@code library} first, when it is there: a libcublas
+   * opened by path finds its Lt dependency then, even where the folder is not on the loader's
+   * path and the library carries no $ORIGIN run path.
+   */
+  @SuppressWarnings("restricted")
+  private static void preloadLt(String library, Arena arena) {
+    java.nio.file.Path p = java.nio.file.Path.of(library);
+    if (p.getParent() == null) {
+      return; // a bare soname: the loader's path serves both
+    }
+    java.nio.file.Path lt = p.getParent().resolve(p.getFileName().toString().replace("libcublas.", "libcublasLt."));
+    if (java.nio.file.Files.isRegularFile(lt)) {
+      SymbolLookup.libraryLookup(lt, arena);
+    }
+  }
+
+  /** cuBLAS encodes its version as major * 10000 + minor * 100 + patch (13.0.2 = 130002). */
+  static String versionString(int v) {
+    return (v / 10000) + "." + (v / 100 % 100) + "." + (v % 100);
   }
 
   private static MemorySegment find(SymbolLookup lib, String name) {
@@ -95,7 +124,7 @@ final class FfmBlas implements Blas {
 
   @Override
   public String describe() {
-    return "cuBLAS (" + library + ") via FFM";
+    return "cuBLAS " + version + " (" + library + ") via FFM";
   }
 
   @Override

@@ -15,7 +15,12 @@ final class JCublasBlas implements Blas {
     Cuda.checkBlas(JCublas2.cublasCreate(handle), "cublasCreate");
     // plain FP32: no TF32 tensor-op math that would change the distances
     Cuda.checkBlas(JCublas2.cublasSetMathMode(handle, 0), "cublasSetMathMode(CUBLAS_DEFAULT_MATH)");
+    int[] v = {0};
+    Cuda.checkBlas(JCublas2.cublasGetVersion(handle, v), "cublasGetVersion");
+    version = FfmBlas.versionString(v[0]);
   }
+
+  private final String version;
 
   @Override
   public void setStream(Pointers.Stream stream) {
@@ -34,7 +39,7 @@ final class JCublasBlas implements Blas {
 
   @Override
   public String describe() {
-    return "cuBLAS (libcublas.so.12) via JCublas2";
+    return "cuBLAS " + version + " (libcublas.so.12) via JCublas2";
   }
 
   @Override

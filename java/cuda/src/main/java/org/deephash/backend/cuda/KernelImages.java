@@ -29,6 +29,8 @@ final class KernelImages {
       "dh_select_digit",
       "dh_scan_emit_w1", "dh_scan_emit_w2", "dh_scan_emit_w4", "dh_scan_emit_wn",
       "dh_sort_topk",
+      "dh_select_bound", "dh_cand_select",
+      "dh_scan_bound_w1", "dh_scan_bound_w2", "dh_scan_bound_w4", "dh_scan_bound_wn",
       "dh_row_sqnorms", "dh_gather_features", "dh_l2_finalize");
 
   private static final Pattern CUBIN = Pattern.compile("deephash_kernels\\.sm_(\\d+)\\.cubin");

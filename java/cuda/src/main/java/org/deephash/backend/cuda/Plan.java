@@ -21,6 +21,18 @@ final class Plan {
   static final int STATE_TOTAL = 36;
   /** At most this many queries per launch (grid.y). */
   static final int MAX_BATCH = 65535;
+  /** Largest grid.y of a launch; the bounded scan loops over more row chunks than this. */
+  static final int MAX_GRID_Y = 65535;
+  /**
+   * Largest k (or top-m pool) the bounded path serves: above it the certain rows plus the ties
+   * at the threshold of random codes no longer fit one sorting block, and the histogram path
+   * (with its id-digit refinement) is the faster exact choice.
+   */
+  static final int BOUND_MAX_K = 1024;
+  /** Rows a bounded-scan block visits per chunk (DH_BOUND_ROWS). */
+  static final int BOUND_ROWS = 4096;
+  /** Property that forces the selection path: {@code auto} (default) or {@code histogram}. */
+  static final String SELECTION_PROPERTY = "deephash.cuda.selection";
 
   private Plan() {}
 
@@ -61,6 +73,77 @@ final class Plan {
   /** Whether the device orders lists of this length (else the host does). */
   static boolean sortsOnDevice(int stride) {
     return stride <= SORT_MAX;
+  }
+
+  /**
+   * Whether a search takes the bounded path: top-k (no radius cut) with k <= BOUND_MAX_K, unless
+   * {@value #SELECTION_PROPERTY}=histogram forces the histogram path.
+   */
+  static boolean bounded(int selectK, int maxDist, int bits, String selection) {
+    if (selection != null && !selection.equals("auto") && !selection.equals("histogram")) {
+      throw new IllegalArgumentException(SELECTION_PROPERTY + " must be auto or histogram (was '" + selection + "')");
+    }
+    return !"histogram".equals(selection) && maxDist >= bits && selectK >= 1 && selectK <= BOUND_MAX_K;
+  }
+
+  /** Queries a bounded-scan block holds in registers (the QB of its kernel variant). */
+  static int boundQueries(int words) {
+    return switch (words) {
+      case 1 -> 16;
+      case 2 -> 8;
+      default -> 4;
+    };
+  }
+
+  /**
+   * Filter-list capacity per query of the bounded path: 16 k, at least one sorting block. The
+   * sample below is sized so that the expected list is about a quarter of it.
+   */
+  static int filterCap(int k) {
+    return (int) Math.min(65536, Math.max(SORT_MAX, 16L * k));
+  }
+
+  /**
+   * The bounded path's sample: every {@code stride}-th chunk of ROWS_PER_BLOCK rows, spread over
+   * the table, about 4k/cap of it (at least 4 chunks) so that the rows below the sample's k-th
+   * distance fill about a quarter of the filter list.
+   */
+  static int sampleStride(int rows, int k, int cap) {
+    int chunks = chunks(rows);
+    long want = Math.max(4, (chunks * 4L * k + cap - 1) / cap);
+    return (int) Math.max(1, chunks / want);
+  }
+
+  /** Chunks the sample histogram visits for a stride. */
+  static int sampleChunks(int rows, int stride) {
+    return (chunks(rows) + stride - 1) / stride;
+  }
+
+  /**
+   * Where the ranked lists of a batch lie in one buffer, so that one copy brings them back: ids
+   * (8-byte aligned) first, then keys, rows and per-query counts ({@code -1} = the bounded path
+   * overflowed and the batch is redone).
+   */
+  record Lists(int queries, int stride) {
+    long id() {
+      return 0;
+    }
+
+    long key() {
+      return (long) queries * stride * 8;
+    }
+
+    long row() {
+      return key() + (long) queries * stride * 4;
+    }
+
+    long count() {
+      return row() + (long) queries * stride * 4;
+    }
+
+    long bytes() {
+      return count() + queries * 4L;
+    }
   }
 
   /** Queries per batch so that per-query buffers fit {@code budget} bytes. */

@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The CUDA backend against the scalar oracle on a real GPU (failsafe: {@code mvn verify}).
  * Skipped by assumption, with the provider's reasons, where no GPU is usable; where one is, it
  * first asserts that searches really run on it. With {@code -Ddeephash.requireGpu=true} (set by
- * bench/gpu-bench.sh) a missing GPU fails instead of skipping.
+ * .ci/gpu, bench/gpu-check.sh) a missing GPU fails instead of skipping.
  */
 class CudaParityGpuIT {
   private static final long SEED = Long.getLong("test.seed", 20261123L);
@@ -39,7 +39,7 @@ class CudaParityGpuIT {
   void requireGpu() {
     List<String> reasons = new CudaBackendProvider().unavailableReasons();
     if (Boolean.getBoolean("deephash.requireGpu")) {
-      // on a GPU node (bench/gpu-bench.sh) a missing GPU is a failure, not a skip
+      // on a GPU node (.ci/gpu, bench/gpu-check.sh) a missing GPU is a failure, not a skip
       assertTrue(reasons.isEmpty(), () -> "no usable GPU: " + String.join("; ", reasons));
     }
     assumeTrue(reasons.isEmpty(), () -> "no usable GPU: " + String.join("; ", reasons));
@@ -122,6 +122,9 @@ class CudaParityGpuIT {
       for (int k : new int[] {1, 10, 4096, 5000}) {
         ParitySuite.assertSame(oracle.query(q, k), gpu.query(q, k), "duplicates k=" + k);
       }
+      // k=10 takes the bounded path, whose lists overflow on an all-tie table: it must have fallen back
+      gpu.query(q, 10);
+      assertTrue(gpu.lastTimingsMs().getOrDefault("fallback_batches", 0.0) >= 1, gpu.lastTimingsMs().toString());
       ParitySuite.assertSame(oracle.radius(q, 32, 100), gpu.radius(q, 32, 100), "duplicates radius");
     }
   }
@@ -237,4 +240,48 @@ class CudaParityGpuIT {
     }
   }
 
+
+  /**
+   * Batches of 1, 100 and 10,000 queries (the last split into several device batches) on both
+   * selection paths, k from 1 to above the bounded path's limit, against the oracle.
+   */
+  @ParameterizedTest(name = "bits={0}")
+  @MethodSource("batchBits")
+  @Timeout(600)
+  void queryBatches(int bits) {
+    int n = 3000;
+    int cb = bits / 8;
+    SplittableRandom rnd = new SplittableRandom(SEED + 11 * bits);
+    byte[] codes = TestData.codes(rnd, n, cb);
+    long[] ids = TestData.ids(rnd, n);
+    byte[] all = TestData.queries(rnd.split(), codes, n, 10_000, cb);
+    try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
+        GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
+        GpuHashSearch gpu = GpuHashSearch.open(t, new SearchOptions("cuda", 1))) {
+      // the oracle ranks every row of every query on one thread: 10,000 queries at two widths only
+      int[] batches = bits == 64 || bits == 256 ? new int[] {1, 100, 10_000} : new int[] {1, 100};
+      for (int nq : batches) {
+        byte[] qs = Arrays.copyOf(all, nq * cb);
+        int[] ks = nq == 10_000 ? new int[] {10} : new int[] {1, 10, 100, Plan.BOUND_MAX_K, Plan.BOUND_MAX_K + 1};
+        for (int k : ks) {
+          SearchResult e = oracle.query(qs, k);
+          for (String path : new String[] {"auto", "histogram"}) {
+            System.setProperty(Plan.SELECTION_PROPERTY, path);
+            try {
+              ParitySuite.assertSame(e, gpu.query(qs, k), "bits=" + bits + " queries=" + nq + " k=" + k + " " + path);
+              boolean bounded = gpu.lastTimingsMs().getOrDefault("bounded_batches", 0.0) > 0;
+              assertEquals(path.equals("auto") && k <= Plan.BOUND_MAX_K, bounded,
+                  "selection path for k=" + k + " " + path + ": " + gpu.lastTimingsMs());
+            } finally {
+              System.clearProperty(Plan.SELECTION_PROPERTY);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static Stream<Integer> batchBits() {
+    return Stream.of(64, 128, 256, 200);
+  }
 }

@@ -114,11 +114,16 @@ final class KernelEmulator {
 
   /** dh_scan_hist for one query: every block's shared histogram flushed into the global one. */
   int[] hist(long[] q, int maxDist) {
+    return hist(q, maxDist, 1, blocks());
+  }
+
+  /** dh_scan_hist with a chunk stride: blocks 0..launched-1 scan chunks 0, stride, 2 stride ... */
+  int[] hist(long[] q, int maxDist, int chunkStride, int launched) {
     int bins = bits + 1;
     int[] global = new int[bins];
-    for (int blk = 0; blk < blocks(); blk++) {
+    for (int blk = 0; blk < launched; blk++) {
       int[] sh = new int[bins];
-      int begin = blk * rowsPerBlock;
+      int begin = blk * chunkStride * rowsPerBlock;
       int end = Math.min(rows, begin + rowsPerBlock);
       for (int r = begin; r < end; r++) {
         if (dead(r)) {
@@ -327,6 +332,109 @@ final class KernelEmulator {
       out.add(new long[] {key[i], id[i], row[i]});
     }
     return out;
+  }
+
+  /** dh_select_bound. */
+  static int selectBound(int[] h, int maxDist, int k) {
+    int b = maxDist;
+    long cum = 0;
+    for (int d = 0; d <= maxDist; ++d) {
+      cum += h[d];
+      if (cum >= k) {
+        b = d;
+        break;
+      }
+    }
+    return b;
+  }
+
+  /**
+   * dh_scan_bound for one query: the live rows at distance <= bound in a shuffled chunk order
+   * ({key, row}); the count runs past the capacity as the device's atomic counter does.
+   */
+  record Filtered(List<long[]> entries, int count) {}
+
+  Filtered scanBound(long[] q, int bound, int cap) {
+    List<long[]> out = new ArrayList<>();
+    int count = 0;
+    List<Integer> order = new ArrayList<>();
+    for (int blk = 0; blk < blocks(); blk++) {
+      order.add(blk);
+    }
+    Collections.shuffle(order, new java.util.Random(shuffle.nextLong()));
+    for (int blk : order) {
+      int begin = blk * rowsPerBlock;
+      int end = Math.min(rows, begin + rowsPerBlock);
+      for (int r = begin; r < end; r++) {
+        int d = distance(q, r);
+        if (d <= bound && !dead(r)) {
+          int slot = count++;
+          if (slot < cap) {
+            out.add(new long[] {d, r});
+          }
+        }
+      }
+    }
+    return new Filtered(out, count);
+  }
+
+  /** dh_cand_select for one query: the sort buffer's {key, id, row} entries, or null on overflow. */
+  List<long[]> candSelect(Filtered f, int cap, int k, int sortCap) {
+    if (f.count() > cap) {
+      return null;
+    }
+    int n = f.count();
+    int[] h = new int[bits + 1];
+    for (long[] e : f.entries()) {
+      h[(int) e[0]]++;
+    }
+    int target = Math.min(k, n);
+    int t = -1;
+    int cum = 0;
+    for (int d = 0; d < h.length && target > 0; ++d) {
+      if (cum + h[d] >= target) {
+        t = d;
+        break;
+      }
+      cum += h[d];
+    }
+    if (t >= 0 && cum + h[t] > sortCap) {
+      return null;
+    }
+    List<long[]> out = new ArrayList<>();
+    for (long[] e : f.entries()) {
+      if (e[0] <= t) {
+        out.add(new long[] {e[0], ids[(int) e[1]], e[1]});
+      }
+    }
+    Collections.shuffle(out, new java.util.Random(shuffle.nextLong())); // the device's order is arbitrary
+    return out;
+  }
+
+  /** Queries the bounded path redid on the histogram path (overflow). */
+  int fallbacks;
+
+  /**
+   * The bounded path for one query as CudaBackend drives it (sample histogram, bound, filter,
+   * threshold, sort), falling back to {@link #select} when a list overflows. {@code filterCap}
+   * and {@code sampleStride} are Plan's unless a test forces small ones.
+   */
+  Answer selectBounded(long[] q, int k, int filterCap, int sampleStride) {
+    int stride = Math.min(k, liveRows());
+    if (stride == 0) {
+      return new Answer(List.of(), 0);
+    }
+    int launched = (blocks() + sampleStride - 1) / sampleStride;
+    int bound = selectBound(hist(q, bits, sampleStride, launched), bits, k);
+    List<long[]> sorted = candSelect(scanBound(q, bound, filterCap), filterCap, k, sortMax);
+    if (sorted == null) {
+      fallbacks++;
+      return select(q, k, bits);
+    }
+    if (sorted.size() < stride) {
+      throw new AssertionError("the bounded path kept " + sorted.size() + " rows for " + stride + " results");
+    }
+    return new Answer(sortTopk(sorted, k), -1);
   }
 
   int liveRows() {

@@ -154,4 +154,111 @@ class SelectionEmulationTest {
       assertEquals(8, emu.lastRounds, "all eight id digits refined");
     }
   }
+
+  static Stream<Arguments> boundedCases() {
+    List<Arguments> out = new ArrayList<>();
+    for (int bits : new int[] {8, 24, 64, 72, 128, 256, 1024}) {
+      for (int n : new int[] {1, 7, 1000, 9000}) {
+        out.add(Arguments.of(bits, n));
+      }
+    }
+    return out.stream();
+  }
+
+  /**
+   * The bounded path (sample bound, filter, threshold, sort) against the oracle: Plan's sizes,
+   * then tiny filter lists and sort buffers that overflow and must fall back exactly.
+   */
+  @ParameterizedTest(name = "bits={0} n={1}")
+  @MethodSource("boundedCases")
+  @Timeout(120)
+  void boundedPathMatchesOracle(int bits, int n) {
+    long seed = SEED + bits * 17L + n;
+    String ctx = "bits=" + bits + " n=" + n + " seed=" + seed;
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int cb = bits / 8;
+    byte[] codes = TestData.codes(rnd, n, cb);
+    long[] ids = TestData.ids(rnd, n);
+    int nq = 3;
+    byte[] queries = TestData.queries(rnd.split(), codes, n, nq, cb);
+    try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
+        GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1))) {
+      for (int pass = 0; pass < 2; pass++) {
+        KernelEmulator emu;
+        try (CodeTable.LockedView v = t.view()) {
+          emu = new KernelEmulator(v.get(), 512, 64, seed);
+        }
+        for (int k : new int[] {1, 10, 100, Plan.BOUND_MAX_K}) {
+          SearchResult e = oracle.query(queries, k);
+          int planCap = Plan.filterCap(k);
+          int planStride = Math.max(1, Plan.sampleStride(n, k, planCap) * Plan.ROWS_PER_BLOCK / 512);
+          int[][] sizes = {{planCap, planStride}, {Math.max(k, 8), 3}, {k, 1}};
+          for (int[] size : sizes) {
+            for (int q = 0; q < nq; q++) {
+              KernelEmulator.Answer a = emu.selectBounded(KernelEmulator.queryWords(queries, q, cb, emu.words), k,
+                  size[0], size[1]);
+              assertList(e, q, a, ctx + (pass == 1 ? " after deletes" : "") + " k=" + k + " cap=" + size[0]
+                  + " sampleStride=" + size[1]);
+            }
+          }
+        }
+        for (int i = 0; i < Math.max(1, n / 5); i++) {
+          t.delete(ids[rnd.nextInt(n)]);
+        }
+      }
+    }
+  }
+
+  /**
+   * Plan's sample and filter sizes never overflow on random codes of a realistic size, so the
+   * bounded path does not silently degrade into the histogram path it falls back to.
+   */
+  @Test
+  @Timeout(300)
+  void planSizesDoNotOverflowOnRandomCodes() {
+    int n = 300_000;
+    for (int bits : new int[] {64, 128, 256}) {
+      SplittableRandom rnd = new SplittableRandom(SEED + bits);
+      int cb = bits / 8;
+      byte[] codes = TestData.codes(rnd, n, cb);
+      long[] ids = TestData.ids(rnd, n);
+      byte[] queries = new byte[2 * cb];
+      rnd.nextBytes(queries); // independent of the table: the worst case for the sample's bound
+      try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
+          CodeTable.LockedView v = t.view()) {
+        KernelEmulator emu = new KernelEmulator(v.get(), Plan.ROWS_PER_BLOCK, Plan.SORT_MAX, SEED);
+        for (int k : new int[] {1, 10, 100, 1000}) {
+          int cap = Plan.filterCap(k);
+          int stride = Plan.sampleStride(n, k, cap);
+          for (int q = 0; q < 2; q++) {
+            KernelEmulator.Answer a = emu.selectBounded(KernelEmulator.queryWords(queries, q, cb, emu.words), k, cap,
+                stride);
+            assertEquals(k, a.entries().size(), "bits=" + bits + " k=" + k);
+          }
+          assertEquals(0, emu.fallbacks, "bits=" + bits + " k=" + k + ": the bounded path overflowed and fell back");
+        }
+      }
+    }
+  }
+
+  @Test
+  void boundedPathAppliesToTopKOnly() {
+    assertTrue(Plan.bounded(10, 64, 64, null));
+    assertTrue(Plan.bounded(Plan.BOUND_MAX_K, 256, 256, "auto"));
+    assertEquals(false, Plan.bounded(Plan.BOUND_MAX_K + 1, 64, 64, null), "large k: histogram path");
+    assertEquals(false, Plan.bounded(10, 20, 64, null), "radius: histogram path");
+    assertEquals(false, Plan.bounded(10, 64, 64, "histogram"), "forced histogram path");
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Plan.bounded(10, 64, 64, "fast"));
+  }
+
+  @Test
+  void sampleSpreadsOverTheTable() {
+    // 1M rows = 245 chunks; k=10 samples 4 evenly spaced chunks at least, k=1000 about a quarter
+    assertEquals(61, Plan.sampleStride(1_000_000, 10, Plan.filterCap(10)));
+    assertEquals(5, Plan.sampleChunks(1_000_000, 61));
+    assertEquals(3, Plan.sampleStride(1_000_000, 1000, Plan.filterCap(1000)));
+    assertEquals(1, Plan.sampleStride(5000, 10, Plan.filterCap(10)), "small tables are sampled whole");
+    assertEquals(4096, Plan.filterCap(1));
+    assertEquals(16000, Plan.filterCap(1000));
+  }
 }
