@@ -36,10 +36,16 @@ import org.deephash.spi.TimedBackend;
 public final class GpuHashSearch implements AutoCloseable {
   private final CodeTable table;
   private final SearchBackend backend;
+  private final int threads;
+  /** Runs exhaustive search when the backend does not (the GPU's): the best CPU backend, made on first use. */
+  private SearchBackend exhaustiveBackend;
+  /** Timings of the last call when it ran on {@link #exhaustiveBackend}; null after any other call. */
+  private volatile Map<String, Double> fallbackTimings;
 
-  private GpuHashSearch(CodeTable table, SearchBackend backend) {
+  private GpuHashSearch(CodeTable table, SearchBackend backend, int threads) {
     this.table = table;
     this.backend = backend;
+    this.threads = threads;
   }
 
   /** A search over {@code table} with the JVM's default backend and every core. */
@@ -53,7 +59,12 @@ public final class GpuHashSearch implements AutoCloseable {
       throw new IllegalArgumentException("table must not be null");
     }
     BackendProvider p = options.backend() == null ? Backends.defaultProvider() : Backends.byName(options.backend());
-    return new GpuHashSearch(table, p.create(options.resolvedThreads()));
+    return new GpuHashSearch(table, p.create(options.resolvedThreads()), options.resolvedThreads());
+  }
+
+  /** A search over {@code table} with a backend made elsewhere (tests of the facade's own logic). */
+  static GpuHashSearch over(CodeTable table, SearchBackend backend, int threads) {
+    return new GpuHashSearch(table, backend, threads);
   }
 
   /** The backend actually used, e.g. {@code "java"}, {@code "native"}, {@code "cuda"}. */
@@ -71,6 +82,10 @@ public final class GpuHashSearch implements AutoCloseable {
    * for backends that measure it (CUDA); empty otherwise.
    */
   public Map<String, Double> lastTimingsMs() {
+    Map<String, Double> f = fallbackTimings;
+    if (f != null) {
+      return f;
+    }
     return backend instanceof TimedBackend timed ? timed.lastTimingsMs() : Map.of();
   }
 
@@ -86,6 +101,7 @@ public final class GpuHashSearch implements AutoCloseable {
     checkK(k);
     try (CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
+      fallbackTimings = null;
       return backend.knn(v.get(), q, k);
     }
   }
@@ -102,6 +118,7 @@ public final class GpuHashSearch implements AutoCloseable {
     }
     try (CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
+      fallbackTimings = null;
       return backend.radius(v.get(), q, r, cap);
     }
   }
@@ -123,6 +140,7 @@ public final class GpuHashSearch implements AutoCloseable {
       Arena arena = queryArena();
       Queries qc = codes(arena, v.get(), queryCodes);
       Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
+      fallbackTimings = null;
       return backend.coarseToFine(v.get(), q, pool, k);
     }
   }
@@ -141,9 +159,37 @@ public final class GpuHashSearch implements AutoCloseable {
             + queryFeatures.length);
       }
       int count = queryFeatures.length / dim;
-      return backend.exhaustive(v.get(), new Queries(count, MemorySegment.NULL,
-          features(arena, v.get(), queryFeatures, count)), k);
+      Queries q = new Queries(count, MemorySegment.NULL, features(arena, v.get(), queryFeatures, count));
+      if (backend.supportsExhaustive()) {
+        fallbackTimings = null;
+        return backend.exhaustive(v.get(), q, k);
+      }
+      long t0 = System.nanoTime();
+      SearchResult r = exhaustiveBackend().exhaustive(v.get(), q, k);
+      double ms = (System.nanoTime() - t0) / 1e6;
+      fallbackTimings = Map.of("host", ms, "total", ms);
+      return r;
     }
+  }
+
+  /** The backend for exhaustive search when {@link #backend} has none: the best available CPU one. */
+  private synchronized SearchBackend exhaustiveBackend() {
+    if (exhaustiveBackend == null) {
+      for (BackendProvider p : Backends.available()) {
+        if (!p.name().equals(backend.name())) {
+          SearchBackend b = p.create(threads);
+          if (b.supportsExhaustive()) {
+            exhaustiveBackend = b;
+            break;
+          }
+          b.close();
+        }
+      }
+      if (exhaustiveBackend == null) {
+        throw new IllegalStateException("no CPU backend for exhaustive search: the class path is incomplete");
+      }
+    }
+    return exhaustiveBackend;
   }
 
   /**
@@ -207,6 +253,14 @@ public final class GpuHashSearch implements AutoCloseable {
 
   @Override
   public void close() {
-    backend.close();
+    try {
+      backend.close();
+    } finally {
+      synchronized (this) {
+        if (exhaustiveBackend != null) {
+          exhaustiveBackend.close();
+        }
+      }
+    }
   }
 }

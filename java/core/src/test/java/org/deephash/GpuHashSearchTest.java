@@ -93,4 +93,64 @@ class GpuHashSearchTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
     assertTrue(e.getMessage().contains(part), "message '" + e.getMessage() + "' should mention '" + part + "'");
   }
+
+  /**
+   * A backend without exhaustive search (the GPU's): the facade runs ES on a CPU backend, with
+   * the same answer as the oracle, and reports that call's timings as host time.
+   */
+  @Test
+  void exhaustiveFallsBackToACpuBackend() {
+    try (CodeTable t = small();
+        GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
+        GpuHashSearch s = GpuHashSearch.over(t, new NoExhaustive(Backends.byName("scalar").create(1)), 1)) {
+      float[] qf = {0.9f, 1.1f, 4f, 6f};
+      SearchResult want = oracle.exhaustive(qf, 3);
+      SearchResult got = s.exhaustive(qf, 3);
+      for (int q = 0; q < 2; q++) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(want.ids(q), got.ids(q));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(want.distances(q), got.distances(q));
+      }
+      assertEquals(java.util.Set.of("host", "total"), s.lastTimingsMs().keySet());
+      s.query(new byte[] {0, 0}, 1);
+      assertEquals(java.util.Map.of(), s.lastTimingsMs(), "a later call clears the fallback's timings");
+    }
+  }
+
+  /** Delegates everything but exhaustive search, which it refuses like the cuda backend. */
+  private record NoExhaustive(org.deephash.spi.SearchBackend d) implements org.deephash.spi.SearchBackend {
+    @Override
+    public String name() {
+      return "no-exhaustive";
+    }
+
+    @Override
+    public SearchResult knn(org.deephash.spi.TableView t, org.deephash.spi.Queries q, int k) {
+      return d.knn(t, q, k);
+    }
+
+    @Override
+    public SearchResult radius(org.deephash.spi.TableView t, org.deephash.spi.Queries q, int r, int cap) {
+      return d.radius(t, q, r, cap);
+    }
+
+    @Override
+    public SearchResult coarseToFine(org.deephash.spi.TableView t, org.deephash.spi.Queries q, Pool p, int k) {
+      return d.coarseToFine(t, q, p, k);
+    }
+
+    @Override
+    public SearchResult exhaustive(org.deephash.spi.TableView t, org.deephash.spi.Queries q, int k) {
+      throw new AssertionError("the facade must not call exhaustive() when supportsExhaustive() is false");
+    }
+
+    @Override
+    public boolean supportsExhaustive() {
+      return false;
+    }
+
+    @Override
+    public void close() {
+      d.close();
+    }
+  }
 }

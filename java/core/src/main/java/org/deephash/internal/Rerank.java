@@ -1,5 +1,8 @@
 package org.deephash.internal;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+import java.lang.foreign.MemorySegment;
 import org.deephash.SearchResult;
 import org.deephash.spi.TableView;
 
@@ -15,6 +18,24 @@ public final class Rerank {
   @FunctionalInterface
   public interface Distance {
     float l2(int query, int row);
+  }
+
+  /**
+   * The reference squared Euclidean distance between query q's features ({@code qf}, d floats a
+   * query) and row {@code row}: float, summed in dimension order, as the scalar oracle defines it.
+   * Backends that sum differently (SIMD, cuBLAS) agree with it to rounding.
+   */
+  public static float scalarL2(TableView t, MemorySegment qf, int q, int row) {
+    int dim = t.dim();
+    long qo = (long) q * dim;
+    long ro = (long) row * dim;
+    MemorySegment f = t.features();
+    float s = 0;
+    for (int j = 0; j < dim; j++) {
+      float diff = qf.getAtIndex(JAVA_FLOAT_UNALIGNED, qo + j) - f.getAtIndex(JAVA_FLOAT_UNALIGNED, ro + j);
+      s += diff * diff;
+    }
+    return s;
   }
 
   private final int[] offsets;

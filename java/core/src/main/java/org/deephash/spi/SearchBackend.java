@@ -33,8 +33,16 @@ public interface SearchBackend extends AutoCloseable {
    */
   SearchResult coarseToFine(TableView table, Queries queries, Pool pool, int k);
 
-  /** Exhaustive top-k by squared Euclidean distance on the features (ties by id). */
+  /**
+   * Exhaustive top-k by squared Euclidean distance on the features (ties by id). Called only when
+   * {@link #supportsExhaustive()}; otherwise the facade runs it on the best CPU backend.
+   */
   SearchResult exhaustive(TableView table, Queries queries, int k);
+
+  /** Whether {@link #exhaustive} runs here (true for the CPU backends). */
+  default boolean supportsExhaustive() {
+    return true;
+  }
 
   /** Description of the hardware actually used (CPU tier, GPU name), for reports. */
   default String device() {

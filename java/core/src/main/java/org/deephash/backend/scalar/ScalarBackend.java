@@ -1,12 +1,12 @@
 package org.deephash.backend.scalar;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
@@ -33,16 +33,9 @@ final class ScalarBackend implements SearchBackend {
     return d;
   }
 
-  /** Squared Euclidean distance, summed in row order in float. */
+  /** Squared Euclidean distance: the reference definition, {@link Rerank#scalarL2}. */
   static float l2(TableView t, MemorySegment qf, int q, int r) {
-    float s = 0;
-    long qo = (long) q * t.dim();
-    long ro = (long) r * t.dim();
-    for (int j = 0; j < t.dim(); j++) {
-      float diff = qf.getAtIndex(JAVA_FLOAT_UNALIGNED, qo + j) - t.features().getAtIndex(JAVA_FLOAT_UNALIGNED, ro + j);
-      s += diff * diff;
-    }
-    return s;
+    return Rerank.scalarL2(t, qf, q, r);
   }
 
   /** Every live row ranked for query q by Hamming distance then id; only rows with d <= maxDist. */

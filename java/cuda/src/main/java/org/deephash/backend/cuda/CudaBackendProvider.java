@@ -47,7 +47,7 @@ public final class CudaBackendProvider implements BackendProvider {
     if (!reasons.isEmpty()) {
       throw new BackendUnavailableException(name(), reasons);
     }
-    return new CudaBackend(threads);
+    return new CudaBackend();
   }
 
   /** Every reason the backend cannot run here, computed once. */

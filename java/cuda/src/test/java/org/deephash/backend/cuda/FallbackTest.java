@@ -54,10 +54,13 @@ class FallbackTest {
   }
 
   @Test
-  void reasonsAreStableAndCheap() {
-    CudaBackendProvider p = new CudaBackendProvider();
-    // probed once per JVM: the same list every time
-    assertTrue(p.unavailableReasons() == new CudaBackendProvider().unavailableReasons());
+  void reasonsAreStableReadOnlyOneLiners() {
+    List<String> first = new CudaBackendProvider().unavailableReasons();
+    assertEquals(first, new CudaBackendProvider().unavailableReasons(), "probed once per JVM: the same reasons");
+    assertThrows(UnsupportedOperationException.class, () -> first.add("x"), "callers must not change the reasons");
+    for (String r : first) {
+      assertFalse(r.isBlank() || r.contains("\n"), "each reason is one non-blank line: '" + r + "'");
+    }
   }
 
   @Test
