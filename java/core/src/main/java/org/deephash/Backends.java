@@ -19,9 +19,8 @@ public final class Backends {
 
   private Backends() {}
 
-  private static final class Holder {
-    static final BackendProvider DEFAULT = chooseDefault();
-  }
+  /** The default once chosen; a failed choice is not kept, so a corrected property takes effect. */
+  private static volatile BackendProvider chosen;
 
   /** Every provider found, best first. */
   public static List<BackendProvider> providers() {
@@ -49,15 +48,31 @@ public final class Backends {
         return p;
       }
     }
-    throw new BackendUnavailableException(name, List.of("no such backend on the class path (known: " + known + ")"));
+    List<String> here = available().stream().map(BackendProvider::name).toList();
+    throw new BackendUnavailableException(name, List.of("no such backend (choose one of " + known + "; available here: "
+        + here + ")"));
   }
 
-  /** The backend chosen for this JVM (decided on first use, then fixed). */
+  /**
+   * The backend chosen for this JVM (decided on first successful use, then fixed). A forced name
+   * that is unknown or cannot run throws {@link BackendUnavailableException} naming the choices,
+   * on every call until the property or environment is corrected.
+   */
   public static BackendProvider defaultProvider() {
-    return Holder.DEFAULT;
+    BackendProvider p = chosen;
+    if (p == null) {
+      synchronized (Backends.class) {
+        p = chosen;
+        if (p == null) {
+          p = chooseDefault();
+          chosen = p;
+        }
+      }
+    }
+    return p;
   }
 
-  private static BackendProvider chooseDefault() {
+  static BackendProvider chooseDefault() {
     String forced = System.getProperty(PROPERTY);
     if (forced == null || forced.isBlank()) {
       forced = System.getenv("ENGINE_BACKEND");

@@ -17,8 +17,15 @@ final class PyLiteral {
 
   record PyList(List<Object> items) {}
 
+  /**
+   * Deepest nesting accepted. A .npy header is a flat dict (structured dtypes nest a few levels);
+   * the cap keeps a hostile header from exhausting the stack of this recursive parser.
+   */
+  static final int MAX_DEPTH = 32;
+
   private final String s;
   private int pos;
+  private int depth;
 
   private PyLiteral(String s) {
     this.s = s;
@@ -41,13 +48,16 @@ final class PyLiteral {
       throw error("unexpected end");
     }
     char c = s.charAt(pos);
+    if ((c == '{' || c == '(' || c == '[') && ++depth > MAX_DEPTH) {
+      throw error("nested deeper than " + MAX_DEPTH + " levels");
+    }
     switch (c) {
       case '{':
-        return dict();
+        return nested(dict());
       case '(':
-        return new Tuple(sequence('(', ')'));
+        return nested(new Tuple(sequence('(', ')')));
       case '[':
-        return new PyList(sequence('[', ']'));
+        return nested(new PyList(sequence('[', ']')));
       case '\'':
       case '"':
         return string();
@@ -69,6 +79,11 @@ final class PyLiteral {
         }
         throw error("unexpected character '" + c + "'");
     }
+  }
+
+  private Object nested(Object value) {
+    depth--;
+    return value;
   }
 
   private Map<String, Object> dict() {

@@ -237,6 +237,18 @@ class NpyTest {
         "not a valid 64-bit integer");
   }
 
+  /** A hostile header nested 3,000 levels deep: one clear error, no StackOverflowError. */
+  @Test
+  void deeplyNestedHeadersAreRefused() throws IOException {
+    String deep = "[".repeat(3000) + "]".repeat(3000);
+    assertMessage(npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + deep + ", }"), "nested deeper than 32");
+    // 32 levels are still parsed (and then refused for what they are, not for their depth)
+    String ok = "(".repeat(31) + "2," + ")".repeat(31);
+    NpyFormatException e = assertThrows(NpyFormatException.class,
+        () -> Npy.read(npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + ok + ", }"), NpyDType.FLOAT32));
+    assertTrue(!e.getMessage().contains("nested deeper"), e.getMessage());
+  }
+
   @Test
   void acceptsOldPythonLongsAndDoubleQuotes() throws IOException {
     Path p = npy("{\"descr\": \"<i4\", \"fortran_order\": False, \"shape\": (2L, 1L)}", 1, 2);
