@@ -62,6 +62,34 @@ public final class GpuHashSearch implements AutoCloseable {
     return new GpuHashSearch(table, p.create(options.resolvedThreads()), options.resolvedThreads());
   }
 
+  /**
+   * Calls in flight hold the read side; {@link #close()} takes the write side, so it waits for
+   * them and the backend is never closed under a running search.
+   */
+  private final java.util.concurrent.locks.ReentrantReadWriteLock gate =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
+  private volatile boolean closed;
+  /** Set once the backend is closed (under the write side of the gate). */
+  private boolean released;
+
+  /** The read side of {@link #gate} for one call; refuses calls once the search is closed. */
+  private interface Gate extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  private Gate enter() {
+    if (closed) {
+      throw new IllegalStateException("this search is closed: open a new GpuHashSearch");
+    }
+    gate.readLock().lock();
+    if (closed) {
+      gate.readLock().unlock();
+      throw new IllegalStateException("this search is closed: open a new GpuHashSearch");
+    }
+    return () -> gate.readLock().unlock();
+  }
+
   /** A search over {@code table} with a backend made elsewhere (tests of the facade's own logic). */
   static GpuHashSearch over(CodeTable table, SearchBackend backend, int threads) {
     return new GpuHashSearch(table, backend, threads);
@@ -99,7 +127,7 @@ public final class GpuHashSearch implements AutoCloseable {
    */
   public SearchResult query(byte[] queryCodes, int k) {
     checkK(k);
-    try (CodeTable.LockedView v = table.view()) {
+    try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
       fallbackTimings = null;
       return backend.knn(v.get(), q, k);
@@ -116,7 +144,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (cap < 1) {
       throw new IllegalArgumentException("cap must be >= 1 (passed " + cap + ")");
     }
-    try (CodeTable.LockedView v = table.view()) {
+    try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
       fallbackTimings = null;
       return backend.radius(v.get(), q, r, cap);
@@ -136,7 +164,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (pool.kind() == Pool.Kind.RADIUS) {
       checkRadius(pool.radius());
     }
-    try (CodeTable.LockedView v = table.view()) {
+    try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Arena arena = queryArena();
       Queries qc = codes(arena, v.get(), queryCodes);
       Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
@@ -151,7 +179,7 @@ public final class GpuHashSearch implements AutoCloseable {
     if (queryFeatures == null) {
       throw new IllegalArgumentException("queryFeatures must not be null");
     }
-    try (CodeTable.LockedView v = table.view()) {
+    try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Arena arena = queryArena();
       int dim = requireFeatures(v.get());
       if (queryFeatures.length % dim != 0) {
@@ -251,16 +279,30 @@ public final class GpuHashSearch implements AutoCloseable {
     return seg;
   }
 
+  /**
+   * Waits for the calls in flight, then releases the backend (and its device memory). Later calls
+   * throw {@link IllegalStateException}. Idempotent. Does not close the table.
+   */
   @Override
   public void close() {
+    closed = true;
+    gate.writeLock().lock();
     try {
-      backend.close();
-    } finally {
-      synchronized (this) {
-        if (exhaustiveBackend != null) {
-          exhaustiveBackend.close();
+      if (released) {
+        return;
+      }
+      released = true;
+      try {
+        backend.close();
+      } finally {
+        synchronized (this) {
+          if (exhaustiveBackend != null) {
+            exhaustiveBackend.close();
+          }
         }
       }
+    } finally {
+      gate.writeLock().unlock();
     }
   }
 }

@@ -80,7 +80,7 @@ class GpuHashSearchTest {
   void backendSelection() {
     var e = assertThrows(BackendUnavailableException.class,
         () -> GpuHashSearch.open(CodeTable.create(8, 0, false), SearchOptions.defaults().withBackend("nosuch")));
-    assertTrue(e.getMessage().contains("known: ["), e.getMessage());
+    assertTrue(e.getMessage().contains("choose one of ["), e.getMessage());
     assertTrue(Backends.available().stream().anyMatch(p -> p.name().equals("java")));
     try (CodeTable t = CodeTable.create(8, 0, false);
         GpuHashSearch s = GpuHashSearch.open(t, SearchOptions.defaults().withBackend("JAVA").withThreads(1))) {
