@@ -191,7 +191,7 @@ public final class HttpApi implements AutoCloseable {
           throw ApiException.badRequest("id must be the number of an indexed image");
         }
         long id = integer(params, "id", Long.MIN_VALUE, Long.MAX_VALUE, 0);
-        queryRow = service.rowOf(id);
+        queryRow = service.table().rowOf(id);
         if (queryRow < 0) {
           throw new ApiException(404, "no image with id " + id + " in the index");
         }
@@ -430,7 +430,7 @@ public final class HttpApi implements AutoCloseable {
       throw ApiException.badRequest("an image is addressed by its numeric id: /images/{id}");
     }
     long id = Long.parseLong(rawId);
-    int row = service.rowOf(id);
+    int row = service.table().rowOf(id);
     if (row < 0) {
       throw new ApiException(404, "no image with id " + id + " in the index");
     }
