@@ -29,7 +29,7 @@ import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 import org.deephash.CodeTable;
 import org.deephash.io.Json;
-import org.deephash.model.data.Datasets;
+import org.deephash.model.data.Pixels;
 import org.deephash.model.net.HashNetConfig;
 
 /**
@@ -225,7 +225,7 @@ public final class HttpApi implements AutoCloseable {
       Options o = options(params);
       BufferedImage img = decode(body);
       query.put("source", "upload").put("width", img.getWidth()).put("height", img.getHeight());
-      q = o.query(Datasets.toPixels(img, model.height(), model.width(), model.channels()), null, null);
+      q = o.query(Pixels.of(img, model.height(), model.width(), Pixels.Channels.of(model.channels())), null, null);
     } else {
       throw new ApiException(415, "unsupported Content-Type '" + safe(type) + "': POST an image (image/png,"
           + " image/jpeg, ...) or a JSON query (application/json)");

@@ -18,6 +18,7 @@ import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.io.Json;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.Pixels;
 import org.deephash.model.net.Encoding;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -91,7 +92,7 @@ class ServeApiTest {
       assertEquals(200, r.statusCode(), r.body());
       Map<String, Object> j = Json.object(r.body());
       BufferedImage img = ImageIO.read(new ByteArrayInputStream(png));
-      Encoding e = f.directEncoder.encode(Datasets.toPixels(img, 28, 28, 1), 1);
+      Encoding e = f.directEncoder.encode(Pixels.of(img, 28, 28, Pixels.Channels.GREY), 1);
       assertSame(f.direct.coarseToFine(e.codes(), e.features(), Pool.topM(50), 9), j, 9);
       Map<?, ?> q = (Map<?, ?>) j.get("query");
       assertEquals("upload", q.get("source"));
@@ -140,7 +141,7 @@ class ServeApiTest {
     assertEquals("image/png", r.headers().firstValue("Content-Type").orElse(""));
     BufferedImage img = ImageIO.read(new ByteArrayInputStream(r.body()));
     assertEquals(28, img.getWidth());
-    float[] px = Datasets.toPixels(img, 28, 28, 1);
+    float[] px = Pixels.of(img, 28, 28, Pixels.Channels.GREY);
     float[] want = f.train.image(42);
     for (int i = 0; i < px.length; i++) {
       assertEquals(want[i], px[i], 0.5f / 255, "pixel " + i);
