@@ -53,11 +53,14 @@ class FallbackTest {
     assertThrows(BackendUnavailableException.class, () -> p.create(1));
   }
 
+  /** Every instance reports the same reasons, each a real sentence, and no caller can change them. */
   @Test
-  void reasonsAreStableAndCheap() {
-    CudaBackendProvider p = new CudaBackendProvider();
-    // probed once per JVM: the same list every time
-    assertTrue(p.unavailableReasons() == new CudaBackendProvider().unavailableReasons());
+  void reasonsAreStableAndReadOnly() {
+    List<String> first = new CudaBackendProvider().unavailableReasons();
+    assertEquals(first, new CudaBackendProvider().unavailableReasons());
+    assertThrows(UnsupportedOperationException.class, () -> first.add("injected"));
+    assertTrue(first.stream().noneMatch(String::isBlank), first.toString());
+    assertEquals(first, new CudaBackendProvider().unavailableReasons(), "unchanged after the attempt");
   }
 
   @Test
