@@ -22,14 +22,14 @@ import org.deephash.spi.TableView;
  * their checksums (or none at all with {@link Verify#HEADER_ONLY}) and no heap. The file is a
  * {@link SectionFile} of kind {@link FileKind#CODE_TABLE}; this class holds only its schema (the
  * fields and sections of docs/INDEX_FORMAT.md). Version-1 files, written before the container,
- * still open; saving always writes the current version, so {@code save(open(old), old)} converts.
+ * still open; saving always writes the current version, and {@link #rewrite} converts a file in place.
  *
  * <p>Saving is atomic: a crash or an error while saving leaves the previous file as it was. Deleted
  * rows are compacted away by default (ids are preserved; row numbers of later rows shift down).
  *
  * <p>Broken files (wrong magic, a newer format version, truncated, a checksum that does not match,
  * header fields that do not add up) throw {@link IndexFormatException} naming the part at fault;
- * every header field is checked before any section is mapped.
+ * every header field is checked before any section is read.
  *
  * <pre>{@code
  * IndexFile.save(table, Path.of("index.dh"));
@@ -126,6 +126,19 @@ public final class IndexFile {
       throw new IllegalArgumentException("paths must not be null; use save(table, file) for an index without paths");
     }
     write(table, file, paths, has(options, SaveOption.KEEP_DELETED), null);
+  }
+
+  /**
+   * Rewrites an index file in the current format version, keeping every row, deletion (as
+   * tombstones, so row numbers stay) and path: the conversion of a version-1 file. Atomic, as
+   * {@link #save} is; the checksums of what is read are verified first.
+   *
+   * @throws IndexFormatException when the file is not a valid index (it is then left as it is)
+   */
+  public static void rewrite(Path file) throws IOException {
+    try (LoadedIndex l = load(file)) {
+      write(l.table(), file, l.paths(), true, null);
+    }
   }
 
   private static boolean has(SaveOption[] options, SaveOption o) {

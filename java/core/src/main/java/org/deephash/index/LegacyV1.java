@@ -35,7 +35,7 @@ final class LegacyV1 {
       throw header(file, "truncated: the file is " + size + " bytes long, the header alone needs " + fixedBytes
           + "; rebuild it");
     }
-    ByteBuffer fixed = SectionFile.readAt(ch, 0, (int) Math.min(fixedBytes, size));
+    ByteBuffer fixed = HeaderReader.readAt(ch, 0, (int) Math.min(fixedBytes, size));
     int version = fixed.getInt(OFF_VERSION);
     if (version != 1) {
       // Later versions use the container's magic, so this is damage, not a newer file.
@@ -61,10 +61,10 @@ final class LegacyV1 {
       throw header(file, "truncated: the file is " + size + " bytes long, the header needs " + headerBytes
           + "; rebuild it");
     }
-    ByteBuffer h = SectionFile.readAt(ch, 0, headerBytes);
-    int headerCrc = SectionFile.verifyHeaderCrc(file, h, headerBytes);
+    ByteBuffer h = HeaderReader.readAt(ch, 0, headerBytes);
+    int headerCrc = HeaderReader.verifyHeaderCrc(file, h, headerBytes);
     long fileBytes = h.getLong(OFF_FILE_BYTES);
-    SectionFile.checkFileLength(file, fileBytes, size);
+    HeaderReader.checkFileLength(file, fileBytes, size);
     List<SectionFile.Section> sections = new ArrayList<>(count);
     long previousEnd = headerBytes;
     for (int i = 0; i < count; i++) {

@@ -109,7 +109,7 @@ public final class SectionFileWriter {
     byte[] b = name == null ? new byte[0] : name.getBytes(StandardCharsets.US_ASCII);
     boolean ok = b.length >= 1 && b.length <= SectionFile.NAME_BYTES;
     for (byte c : b) {
-      ok &= SectionFile.nameChar(c & 0xff);
+      ok &= HeaderReader.nameChar(c & 0xff);
     }
     if (!ok || !name.equals(new String(b, StandardCharsets.US_ASCII))) {
       throw new IllegalArgumentException("section name '" + name + "' must be 1 to " + SectionFile.NAME_BYTES

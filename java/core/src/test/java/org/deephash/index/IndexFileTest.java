@@ -734,6 +734,12 @@ class IndexFileTest {
         assertEquals(35, l.table().liveCount());
         assertSearchesAgree(expected, l.table(), 40);
       }
+      // In place: every row, deletion and path kept, now in version 2.
+      Path copy = dir.resolve("copy.dhx");
+      Files.copy(v1, copy);
+      IndexFile.rewrite(copy);
+      assertEquals(IndexFile.FORMAT_VERSION, IndexFile.info(copy).formatVersion());
+      assertArrayEquals(Files.readAllBytes(v2), Files.readAllBytes(copy));
       // Damage is still caught in a version-1 file, naming the section.
       byte[] bytes = Files.readAllBytes(v1);
       IndexInfo.Section ids = info.sections().get(1);
