@@ -58,7 +58,8 @@ public final class CodeTable implements AutoCloseable {
   private int capacity;
   private int deleted;
   private long version;
-  private LongIntHashMap idToRow;
+  private volatile LongIntHashMap idToRow;
+  private final Object idMapBuild = new Object();
   private boolean closed;
 
   private CodeTable(int bits, int dim, boolean hasLabels) {
@@ -342,13 +343,28 @@ public final class CodeTable implements AutoCloseable {
 
   /** Whether a live row has this id. */
   public boolean contains(long id) {
-    lock.writeLock().lock(); // builds the id map lazily
+    return rowOf(id) >= 0;
+  }
+
+  /**
+   * The row of the live row with this id, or -1 when no live row has it (never added, or
+   * deleted). Takes only the read lock, so lookups run concurrently with searches and each other.
+   *
+   * <pre>{@code
+   * int row = table.rowOf(42L);
+   * if (row >= 0) {
+   *   byte[] code = table.code(row);
+   * }
+   * }</pre>
+   */
+  public int rowOf(long id) {
+    lock.readLock().lock();
     try {
       ensureOpen();
       int row = idMap().get(id);
-      return row >= 0 && isLiveLocked(row);
+      return row >= 0 && isLiveLocked(row) ? row : -1;
     } finally {
-      lock.writeLock().unlock();
+      lock.readLock().unlock();
     }
   }
 
@@ -449,15 +465,27 @@ public final class CodeTable implements AutoCloseable {
     }
   }
 
+  /**
+   * The id-to-row map, built on first use. Callers hold the read or the write lock, so rows and
+   * ids cannot change meanwhile; several readers may get here at once, so the build itself is
+   * guarded by its own monitor and published through a volatile field. Only writers (holding the
+   * write lock, so no reader is inside) change the map afterwards.
+   */
   private LongIntHashMap idMap() {
-    if (idToRow == null) {
-      LongIntHashMap m = new LongIntHashMap(Math.max(16, rows));
-      for (int r = 0; r < rows; r++) {
-        m.put(ids.getAtIndex(JAVA_LONG_UNALIGNED, r), r);
+    LongIntHashMap m = idToRow;
+    if (m == null) {
+      synchronized (idMapBuild) {
+        m = idToRow;
+        if (m == null) {
+          m = new LongIntHashMap(Math.max(16, rows));
+          for (int r = 0; r < rows; r++) {
+            m.put(ids.getAtIndex(JAVA_LONG_UNALIGNED, r), r);
+          }
+          idToRow = m;
+        }
       }
-      idToRow = m;
     }
-    return idToRow;
+    return m;
   }
 
   /** Ensures owned, writable storage with room for {@code need} rows. */

@@ -6,7 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class CodeTableTest {
@@ -95,5 +103,76 @@ class CodeTableTest {
     t.close();
     assertThrows(IllegalStateException.class, () -> t.add(1, new byte[1], null, 0));
     assertThrows(IllegalStateException.class, t::view);
+  }
+
+  @Test
+  void rowOfFindsLiveRowsOnly() {
+    try (CodeTable t = CodeTable.create(8, 0, false)) {
+      t.addAll(new long[] {40, -7, Long.MIN_VALUE, 3}, new byte[4], null, null);
+      assertEquals(0, t.rowOf(40));
+      assertEquals(1, t.rowOf(-7));
+      assertEquals(2, t.rowOf(Long.MIN_VALUE));
+      assertEquals(3, t.rowOf(3));
+      assertEquals(-1, t.rowOf(0), "row numbers are not ids");
+      assertTrue(t.delete(-7));
+      assertEquals(-1, t.rowOf(-7));
+      assertFalse(t.contains(-7));
+      t.add(99, new byte[1], null, 0);
+      assertEquals(4, t.rowOf(99));
+      t.close();
+      assertThrows(IllegalStateException.class, () -> t.rowOf(40));
+    }
+  }
+
+  /**
+   * Lookups take the read lock: they work while this thread holds a search view (a write lock
+   * could never be taken there) and while another thread holds one, and many run at once.
+   */
+  @Test
+  void lookupsDoNotNeedTheWriteLock() throws Exception {
+    try (CodeTable t = CodeTable.create(16, 0, false)) {
+      long[] ids = new long[10_000];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = 31L * i - 5000;
+      }
+      t.addAll(ids, new byte[2 * ids.length], null, null);
+      assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+        try (var v = t.view()) {
+          assertTrue(t.contains(ids[77]));
+          assertEquals(77, t.rowOf(ids[77]));
+        }
+      });
+      ExecutorService pool = Executors.newFixedThreadPool(4);
+      try {
+        CountDownLatch viewHeld = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        Future<?> holder = pool.submit(() -> {
+          try (var v = t.view()) {
+            viewHeld.countDown();
+            done.await(20, TimeUnit.SECONDS);
+          }
+          return null;
+        });
+        assertTrue(viewHeld.await(20, TimeUnit.SECONDS));
+        // The id map is built lazily: several threads race to build it while a reader holds the lock.
+        Future<?>[] lookups = new Future<?>[3];
+        for (int w = 0; w < lookups.length; w++) {
+          int start = w;
+          lookups[w] = pool.submit(() -> {
+            for (int i = start; i < ids.length; i += 3) {
+              assertEquals(i, t.rowOf(ids[i]));
+            }
+            assertFalse(t.contains(1));
+          });
+        }
+        for (Future<?> f : lookups) {
+          f.get(20, TimeUnit.SECONDS);
+        }
+        done.countDown();
+        holder.get(20, TimeUnit.SECONDS);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
   }
 }

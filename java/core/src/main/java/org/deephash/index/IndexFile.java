@@ -1,41 +1,35 @@
 package org.deephash.index;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static org.deephash.index.IndexFormatException.corruptHeader;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileChannel.MapMode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.zip.CRC32C;
+import java.util.Set;
 import org.deephash.CodeTable;
-import org.deephash.index.Format.Header;
-import org.deephash.index.Format.Kind;
-import org.deephash.index.Format.Section;
-import org.deephash.io.AtomicFiles;
-import org.deephash.io.Hex;
 import org.deephash.spi.TableView;
 
 /**
  * Saves a {@link CodeTable} to an index file and opens it again without copying: the table is a
- * read-only memory mapping of the file, so opening costs one pass to verify the checksums (or none
- * at all with {@link Verify#HEADER_ONLY}) and no heap. The format is specified in {@code
- * docs/INDEX_FORMAT.md}: little-endian, 64-byte aligned sections with a CRC32C each.
+ * read-only memory mapping of the file, so opening costs one pass over the sections it maps to verify
+ * their checksums (or none at all with {@link Verify#HEADER_ONLY}) and no heap. The file is a
+ * {@link SectionFile} of kind {@link FileKind#CODE_TABLE}; this class holds only its schema (the
+ * fields and sections of docs/INDEX_FORMAT.md). Version-1 files, written before the container,
+ * still open; saving always writes the current version, and {@link #rewrite} converts a file in place.
  *
  * <p>Saving is atomic: a crash or an error while saving leaves the previous file as it was. Deleted
  * rows are compacted away by default (ids are preserved; row numbers of later rows shift down).
  *
  * <p>Broken files (wrong magic, a newer format version, truncated, a checksum that does not match,
  * header fields that do not add up) throw {@link IndexFormatException} naming the part at fault;
- * every header field is checked before any section is mapped.
+ * every header field is checked before any section is read.
  *
  * <pre>{@code
  * IndexFile.save(table, Path.of("index.dh"));
@@ -46,14 +40,44 @@ import org.deephash.spi.TableView;
  * }</pre>
  */
 public final class IndexFile {
-  /** The format version this build writes and reads. */
-  public static final int FORMAT_VERSION = Format.VERSION;
+  /** The format version this build writes; it reads this one and version 1. */
+  public static final int FORMAT_VERSION = 2;
+  /** Minor version written: readers of version 2 accept any minor version (docs/INDEX_FORMAT.md). */
+  static final int MINOR_VERSION = 0;
+
+  // The format fields (the container's "fields" block): offsets and size.
+  static final int FIELD_BITS = 0;
+  static final int FIELD_DIM = 4;
+  static final int FIELD_ROWS = 8;
+  static final int FIELD_DELETED = 16;
+  static final int FIELDS = 32;
+  // Where the version-1 header kept the same fields.
+  private static final int V1_BITS = 16;
+  private static final int V1_DIM = 20;
+  private static final int V1_ROWS = 24;
+  private static final int V1_DELETED = 48;
+
+  static final int MAX_DIM = 65536;
+
+  static final String CODES = "codes";
+  static final String IDS = "ids";
+  static final String FEATURES = "features";
+  static final String LABELS = "labels";
+  static final String TOMBSTONES = "tombstones";
+  static final String PATHS = "paths";
+
+  /** The sections this build knows; others (a later minor version's) are skipped when optional. */
+  static final SectionFile.Schema SCHEMA = new SectionFile.Schema(FileKind.CODE_TABLE, FORMAT_VERSION,
+      Set.of(CODES, IDS, FEATURES, LABELS, TOMBSTONES, PATHS));
 
   private IndexFile() {}
 
   /** How much of a file {@link #open(Path, Verify)} checks. */
   public enum Verify {
-    /** Header and every section checksum: reads the whole file once. The default. */
+    /**
+     * Header and the checksum of every section the table maps (and of the paths, for {@link
+     * #load}): reads those sections once. The default.
+     */
     FULL,
     /**
      * Header checksum and structure only; the sections are not read until searched, so opening a
@@ -71,11 +95,14 @@ public final class IndexFile {
     KEEP_DELETED
   }
 
-  /** Called by the writer once every section is in the temporary file; lets tests inject failures. */
+  /** Called by the writer once every section is written, before the header; lets tests inject failures. */
   @FunctionalInterface
   interface SaveHook {
-    void sectionsWritten(FileChannel channel) throws IOException;
+    void sectionsWritten(SectionFileWriter out) throws IOException;
   }
+
+  /** The shape a file's fields and sections describe, validated against each other. */
+  private record Shape(int bits, int dim, int rows, long deleted) {}
 
   /**
    * Saves {@code table} to {@code file}, atomically replacing any file there. Readers and writers of
@@ -101,6 +128,19 @@ public final class IndexFile {
     write(table, file, paths, has(options, SaveOption.KEEP_DELETED), null);
   }
 
+  /**
+   * Rewrites an index file in the current format version, keeping every row, deletion (as
+   * tombstones, so row numbers stay) and path: the conversion of a version-1 file. Atomic, as
+   * {@link #save} is; the checksums of what is read are verified first.
+   *
+   * @throws IndexFormatException when the file is not a valid index (it is then left as it is)
+   */
+  public static void rewrite(Path file) throws IOException {
+    try (LoadedIndex l = load(file)) {
+      write(l.table(), file, l.paths(), true, null);
+    }
+  }
+
   private static boolean has(SaveOption[] options, SaveOption o) {
     return options != null && Arrays.asList(options).contains(o);
   }
@@ -111,7 +151,6 @@ public final class IndexFile {
     if (table == null || file == null) {
       throw new IllegalArgumentException("table and file must not be null");
     }
-    requireLittleEndian();
     try (CodeTable.LockedView lv = table.view()) {
       TableView v = lv.get();
       int n = v.rows();
@@ -126,48 +165,39 @@ public final class IndexFile {
       int outRows = compact ? v.liveRows() : n;
       byte[][] encoded = paths == null ? null : encode(paths, runs, outRows);
 
-      int flags = (v.dim() > 0 ? Format.FLAG_FEATURES : 0) | (table.hasLabels() ? Format.FLAG_LABELS : 0)
-          | (tombstones ? Format.FLAG_TOMBSTONES : 0) | (paths != null ? Format.FLAG_PATHS : 0);
-      List<Kind> kinds = new ArrayList<>();
-      for (Kind k : Kind.values()) {
-        if (k.presentWith(flags)) {
-          kinds.add(k);
-        }
+      List<SectionFileWriter.Planned> plan = new ArrayList<>();
+      plan.add(new SectionFileWriter.Planned(CODES, SectionFile.REQUIRED));
+      plan.add(new SectionFileWriter.Planned(IDS, SectionFile.REQUIRED));
+      if (v.dim() > 0) {
+        plan.add(new SectionFileWriter.Planned(FEATURES, SectionFile.REQUIRED));
       }
-      int count = kinds.size();
-      long[] offsets = new long[count];
-      long[] lengths = new long[count];
-      long at = Format.align(Format.headerBytes(count));
-      for (int i = 0; i < count; i++) {
-        Kind k = kinds.get(i);
-        lengths[i] = k == Kind.PATHS ? pathsLength(encoded) : Format.expectedLength(k, v.bits(), v.dim(), outRows);
-        offsets[i] = at;
-        at = Format.align(at + lengths[i] + Format.PAD);
+      if (table.hasLabels()) {
+        plan.add(new SectionFileWriter.Planned(LABELS, SectionFile.REQUIRED));
       }
-      long fileBytes = at;
-      long deleted = tombstones ? n - v.liveRows() : 0;
+      if (tombstones) {
+        plan.add(new SectionFileWriter.Planned(TOMBSTONES, SectionFile.REQUIRED));
+      }
+      if (paths != null) {
+        plan.add(new SectionFileWriter.Planned(PATHS, 0)); // a reader may ignore them
+      }
+      Shape shape = new Shape(v.bits(), v.dim(), outRows, tombstones ? n - v.liveRows() : 0);
+      ByteBuffer fields = ByteBuffer.allocate(FIELDS).order(ByteOrder.LITTLE_ENDIAN);
+      fields.putInt(FIELD_BITS, shape.bits()).putInt(FIELD_DIM, shape.dim()).putLong(FIELD_ROWS, shape.rows())
+          .putLong(FIELD_DELETED, shape.deleted());
 
-      AtomicFiles.write(file, ch -> {
-        SectionWriter w = new SectionWriter(ch, offsets[0]);
-        int[] crcs = new int[count];
-        for (int i = 0; i < count; i++) {
-          Kind k = kinds.get(i);
-          w.begin();
-          writeSection(w, k, v, runs, encoded);
-          if (w.position() != offsets[i] + lengths[i]) {
-            throw new IllegalStateException("section " + k.label + " wrote " + (w.position() - offsets[i])
-                + " bytes, planned " + lengths[i]); // a bug in this class, never bad input
+      SectionFileWriter.write(file, FileKind.CODE_TABLE, FORMAT_VERSION, MINOR_VERSION, fields.array(), plan, out -> {
+        for (SectionFileWriter.Planned p : plan) {
+          out.begin(p.name());
+          writeSection(out, p.name(), v, runs, encoded);
+          long expected = expectedLength(p.name(), shape);
+          if (expected >= 0 && out.sectionLength() != expected) {
+            throw new IllegalStateException("section " + p.name() + " wrote " + out.sectionLength() + " bytes, planned "
+                + expected); // a bug in this class, never bad input
           }
-          crcs[i] = w.end();
+          out.end();
         }
-        w.flush();
         if (hook != null) {
-          hook.sectionsWritten(ch);
-        }
-        ByteBuffer h = header(v, outRows, flags, fileBytes, deleted, kinds, offsets, lengths, crcs);
-        long pos = 0;
-        while (h.hasRemaining()) {
-          pos += ch.write(h, pos);
+          hook.sectionsWritten(out);
         }
       });
     }
@@ -213,28 +243,19 @@ public final class IndexFile {
     }
     if (total > IndexPaths.MAX_BYTES) {
       throw new IllegalArgumentException("the paths take " + total + " bytes of UTF-8, more than the "
-          + IndexPaths.MAX_BYTES
-          + " an index can hold; shard the collection");
+          + IndexPaths.MAX_BYTES + " an index can hold; shard the collection");
     }
     return out;
   }
 
-  private static long pathsLength(byte[][] encoded) {
-    long n = 8L * (encoded.length + 1);
-    for (byte[] b : encoded) {
-      n += b.length;
-    }
-    return n;
-  }
-
-  private static void writeSection(SectionWriter w, Kind k, TableView v, int[] runs, byte[][] encoded)
+  private static void writeSection(SectionFileWriter w, String name, TableView v, int[] runs, byte[][] encoded)
       throws IOException {
-    switch (k) {
+    switch (name) {
       case CODES -> putRuns(w, v.codes(), runs, v.codeBytes());
       case IDS -> putRuns(w, v.ids(), runs, 8);
       case FEATURES -> putRuns(w, v.features(), runs, v.dim() * 4L);
       case LABELS -> putRuns(w, v.labels(), runs, 4);
-      case TOMBSTONES -> w.put(v.tombstones(), 0, Format.tombstoneBytes(v.rows()));
+      case TOMBSTONES -> w.put(v.tombstones(), 0, tombstoneBytes(v.rows()));
       case PATHS -> {
         long offset = 0;
         w.putLong(0);
@@ -246,46 +267,34 @@ public final class IndexFile {
           w.put(b);
         }
       }
+      default -> throw new IllegalStateException("no writer for section " + name);
     }
   }
 
-  private static void putRuns(SectionWriter w, MemorySegment src, int[] runs, long stride) throws IOException {
+  private static void putRuns(SectionFileWriter w, MemorySegment src, int[] runs, long stride) throws IOException {
     for (int j = 0; j < runs.length; j += 2) {
       w.put(src, runs[j] * stride, (runs[j + 1] - runs[j]) * stride);
     }
   }
 
-  private static ByteBuffer header(TableView v, int rows, int flags, long fileBytes, long deleted, List<Kind> kinds,
-      long[] offsets, long[] lengths, int[] crcs) {
-    int count = kinds.size();
-    int size = Format.headerBytes(count);
-    ByteBuffer h = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-    h.put(Format.MAGIC);
-    h.putInt(Format.OFF_VERSION, Format.VERSION);
-    h.putInt(Format.OFF_HEADER_BYTES, size);
-    h.putInt(Format.OFF_BITS, v.bits());
-    h.putInt(Format.OFF_DIM, v.dim());
-    h.putLong(Format.OFF_ROWS, rows);
-    h.putInt(Format.OFF_FLAGS, flags);
-    h.putInt(Format.OFF_SECTION_COUNT, count);
-    h.putLong(Format.OFF_FILE_BYTES, fileBytes);
-    h.putLong(Format.OFF_DELETED, deleted);
-    h.putLong(Format.OFF_RESERVED, 0);
-    for (int i = 0; i < count; i++) {
-      int at = Format.FIXED_HEADER + Format.ENTRY * i;
-      h.putInt(at, kinds.get(i).code);
-      h.putInt(at + 4, crcs[i]);
-      h.putLong(at + 8, offsets[i]);
-      h.putLong(at + 16, lengths[i]);
-    }
-    CRC32C crc = new CRC32C();
-    crc.update(h.array(), 0, size - 4);
-    h.putInt(size - 4, (int) crc.getValue());
-    h.position(0);
-    return h;
+  static long tombstoneBytes(long rows) {
+    return ((rows + 63) >>> 6) * 8;
   }
 
-  /** Opens an index, verifying every checksum; see {@link #open(Path, Verify)}. */
+  /** The exact length a fixed-size section must have; -1 for paths (variable) and unknown sections. */
+  private static long expectedLength(String name, Shape s) {
+    long rows = s.rows();
+    return switch (name) {
+      case CODES -> rows * (s.bits() / 8);
+      case IDS -> rows * 8;
+      case FEATURES -> rows * s.dim() * 4;
+      case LABELS -> rows * 4;
+      case TOMBSTONES -> tombstoneBytes(rows);
+      default -> -1;
+    };
+  }
+
+  /** Opens an index, verifying the checksums of what it maps; see {@link #open(Path, Verify)}. */
   public static CodeTable open(Path file) throws IOException {
     return open(file, Verify.FULL);
   }
@@ -320,80 +329,104 @@ public final class IndexFile {
     if (file == null || verify == null) {
       throw new IllegalArgumentException("file and verify must not be null");
     }
-    requireLittleEndian();
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      Header h = Format.read(file, ch);
-      Arena arena = Arena.ofShared();
-      boolean done = false;
-      try {
-        MemorySegment map = ch.map(MapMode.READ_ONLY, 0, h.fileBytes(), arena);
-        if (verify == Verify.FULL) {
-          for (Section s : h.sections()) {
-            int computed = crc(map, s);
-            if (computed != s.crc()) {
-              throw new IndexFormatException(file, s.kind().label, "section '" + s.kind().label
-                  + "' checksum mismatch (stored " + Hex.word(s.crc()) + ", computed " + Hex.word(computed)
-                  + "): the file is corrupt; rebuild it");
-            }
-          }
-        }
-        MemorySegment tombstones = null;
-        Section ts = h.section(Kind.TOMBSTONES);
-        if (ts != null) {
-          tombstones = map.asSlice(ts.offset(), ts.length());
-          checkTombstones(file, tombstones, h);
-        }
-        Section ps = h.section(Kind.PATHS);
-        IndexPaths paths = ps == null || !withPaths
-            ? null
-            : IndexPaths.read(file, map.asSlice(ps.offset(), ps.length()), h.rows());
-        CodeTable table = CodeTable.wrap(h.bits(), h.dim(), h.rows(), padded(map, h, Kind.CODES),
-            padded(map, h, Kind.FEATURES), padded(map, h, Kind.IDS), padded(map, h, Kind.LABELS), tombstones, arena);
-        done = true;
-        return new LoadedIndex(table, paths);
-      } finally {
-        if (!done) {
-          arena.close();
-        }
+    SectionFile f = SectionFile.open(file, SCHEMA, verify == Verify.FULL);
+    boolean done = false;
+    try {
+      Shape s = shape(f);
+      MemorySegment tombstones = null;
+      if (f.has(TOMBSTONES)) {
+        tombstones = f.section(TOMBSTONES);
+        checkTombstones(file, tombstones, s);
+      }
+      IndexPaths paths = withPaths && f.has(PATHS) ? IndexPaths.read(file, f.section(PATHS), s.rows()) : null;
+      CodeTable table = CodeTable.wrap(s.bits(), s.dim(), s.rows(), f.padded(CODES),
+          s.dim() > 0 ? f.padded(FEATURES) : null, f.padded(IDS), f.has(LABELS) ? f.padded(LABELS) : null,
+          tombstones, f);
+      done = true;
+      return new LoadedIndex(table, paths);
+    } finally {
+      if (!done) {
+        f.close();
       }
     }
   }
 
-  /** A section with the padding that follows it (readable slack for kernels), or null when absent. */
-  private static MemorySegment padded(MemorySegment map, Header h, Kind k) {
-    Section s = h.section(k);
-    return s == null ? null : map.asSlice(s.offset(), s.length() + Format.PAD);
+  /**
+   * Reads the fields (where the file's version keeps them) and checks them against each other and
+   * against the sections present; nothing of a section is read.
+   */
+  private static Shape shape(SectionFile f) throws IndexFormatException {
+    Path file = f.file();
+    ByteBuffer b = f.fields();
+    boolean v1 = f.majorVersion() == 1;
+    if (!v1 && b.capacity() < FIELDS) {
+      throw corruptHeader(file, "the format fields are " + b.capacity() + " bytes, version 2 has " + FIELDS);
+    }
+    int bits = b.getInt(v1 ? V1_BITS : FIELD_BITS);
+    if (bits < 8 || bits > CodeTable.MAX_BITS || bits % 8 != 0) {
+      throw corruptHeader(file, "code width " + Integer.toUnsignedString(bits) + " bits is not a multiple of 8 in"
+          + " [8, " + CodeTable.MAX_BITS + "]");
+    }
+    int dim = b.getInt(v1 ? V1_DIM : FIELD_DIM);
+    if (dim < 0 || dim > MAX_DIM) {
+      throw corruptHeader(file, "feature dimension " + Integer.toUnsignedString(dim) + " is not in [0, " + MAX_DIM
+          + "]");
+    }
+    long rows = b.getLong(v1 ? V1_ROWS : FIELD_ROWS);
+    if (rows < 0 || rows > CodeTable.MAX_ROWS) {
+      throw corruptHeader(file, "row count " + Long.toUnsignedString(rows) + " is not in [0, " + CodeTable.MAX_ROWS
+          + "]");
+    }
+    long deleted = b.getLong(v1 ? V1_DELETED : FIELD_DELETED);
+    if (deleted < 0 || deleted > rows || (deleted > 0 && !f.has(TOMBSTONES))) {
+      throw corruptHeader(file, "deleted row count " + Long.toUnsignedString(deleted) + " does not fit " + rows
+          + " rows" + (f.has(TOMBSTONES) ? "" : " without a tombstones section"));
+    }
+    for (String required : List.of(CODES, IDS)) {
+      if (!f.has(required)) {
+        throw corruptHeader(file, "the section table has no '" + required + "' section");
+      }
+    }
+    if (f.has(FEATURES) != (dim > 0)) {
+      throw corruptHeader(file, "the feature dimension is " + dim + " but the file has " + (dim > 0 ? "no" : "a")
+          + " 'features' section");
+    }
+    Shape shape = new Shape(bits, dim, (int) rows, deleted);
+    for (SectionFile.Section s : f.sections()) {
+      long expected = expectedLength(s.name(), shape);
+      String where = "section '" + s.name() + "' (offset " + s.offset() + ", length " + s.length() + ")";
+      if (expected >= 0 && s.length() != expected) {
+        throw new IndexFormatException(file, s.name(), where + " should be " + expected + " bytes long for " + rows
+            + " rows (B=" + bits + ", d=" + dim + "): the file is corrupt; rebuild it");
+      }
+      if (s.name().equals(PATHS) && s.length() < 8 * (rows + 1)) {
+        throw new IndexFormatException(file, PATHS, where + " is shorter than its offset table (" + 8 * (rows + 1)
+            + " bytes): the file is corrupt; rebuild it");
+      }
+    }
+    return shape;
   }
 
-  private static void checkTombstones(Path file, MemorySegment bitmap, Header h) throws IndexFormatException {
+  private static void checkTombstones(Path file, MemorySegment bitmap, Shape s) throws IndexFormatException {
     long dead = 0;
     long words = bitmap.byteSize() / 8;
     for (long w = 0; w < words; w++) {
       dead += Long.bitCount(bitmap.getAtIndex(JAVA_LONG_UNALIGNED, w));
     }
-    int tail = h.rows() & 63;
+    int tail = s.rows() & 63;
     boolean strayBits = tail != 0 && (bitmap.getAtIndex(JAVA_LONG_UNALIGNED, words - 1) >>> tail) != 0;
-    if (strayBits || dead != h.deletedRows()) {
-      throw new IndexFormatException(file, "tombstones", "section 'tombstones' marks " + dead + " rows deleted"
-          + (strayBits ? " (some past the last row)" : "") + ", the header says " + h.deletedRows()
+    if (strayBits || dead != s.deleted()) {
+      throw new IndexFormatException(file, TOMBSTONES, "section 'tombstones' marks " + dead + " rows deleted"
+          + (strayBits ? " (some past the last row)" : "") + ", the header says " + s.deleted()
           + ": the file is corrupt; rebuild it");
     }
   }
 
-  private static int crc(MemorySegment map, Section s) {
-    CRC32C crc = new CRC32C();
-    long chunk = 1L << 28; // a ByteBuffer addresses at most 2 GiB
-    for (long done = 0; done < s.length(); done += chunk) {
-      long n = Math.min(chunk, s.length() - done);
-      crc.update(map.asSlice(s.offset() + done, n).asByteBuffer());
-    }
-    return (int) crc.getValue();
-  }
-
   /**
-   * Describes an index file for {@code deephash info}: header fields and, per section, the stored
-   * and the computed checksum. Reads the whole file once. A section whose checksum does not match
-   * is reported ({@link IndexInfo.Section#ok()} false), not thrown.
+   * Describes an index file for {@code deephash info}: header fields and, per section (optional
+   * ones this build does not know included), the stored and the computed checksum. Reads the whole
+   * file once. A section whose checksum does not match is reported ({@link IndexInfo.Section#ok()}
+   * false), not thrown.
    *
    * @throws IndexFormatException when the header itself is invalid (nothing can be described then)
    */
@@ -401,27 +434,16 @@ public final class IndexFile {
     if (file == null) {
       throw new IllegalArgumentException("file must not be null");
     }
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-        Arena arena = Arena.ofConfined()) {
-      Header h = Format.read(file, ch);
-      MemorySegment map = ch.map(MapMode.READ_ONLY, 0, h.fileBytes(), arena);
+    try (SectionFile f = SectionFile.open(file, SCHEMA, false)) {
+      Shape s = shape(f);
       List<IndexInfo.Section> sections = new ArrayList<>();
-      for (Section s : h.sections()) {
-        int computed = crc(map, s);
-        sections.add(new IndexInfo.Section(s.kind().label, s.offset(), s.length(), s.crc(), computed,
-            computed == s.crc()));
+      for (SectionFile.Section sec : f.sections()) {
+        int computed = f.crc(sec);
+        sections.add(new IndexInfo.Section(sec.name(), sec.offset(), sec.length(), sec.crc(), computed,
+            computed == sec.crc()));
       }
-      int flags = h.flags();
-      return new IndexInfo(file, Format.VERSION, h.fileBytes(), h.headerBytes(), h.headerCrc(), h.bits(), h.dim(),
-          h.rows(), h.deletedRows(), (flags & Format.FLAG_FEATURES) != 0, (flags & Format.FLAG_LABELS) != 0,
-          (flags & Format.FLAG_TOMBSTONES) != 0, (flags & Format.FLAG_PATHS) != 0, sections);
-    }
-  }
-
-  private static void requireLittleEndian() {
-    if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-      // Sections are mapped as they lie in the file, and the engine reads them in native order.
-      throw new UnsupportedOperationException("index files are little-endian; this platform is big-endian");
+      return new IndexInfo(file, f.majorVersion(), f.fileBytes(), f.headerBytes(), f.headerCrc(), s.bits(), s.dim(),
+          s.rows(), s.deleted(), f.has(FEATURES), f.has(LABELS), f.has(TOMBSTONES), f.has(PATHS), sections);
     }
   }
 }

@@ -1,10 +1,7 @@
 package org.deephash.index;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.zip.CRC32C;
-import org.deephash.io.Hex;
 
 /**
  * An index file that cannot be used: not an index, an unsupported format version, truncated, or
@@ -32,7 +29,11 @@ public final class IndexFormatException extends IOException {
    * @param message what is wrong and what to do, without the file name (it is prepended)
    */
   public IndexFormatException(Path file, String section, String message) {
-    super(name(file) + ": " + message);
+    this(file, section, name(file) + ": " + message, true);
+  }
+
+  private IndexFormatException(Path file, String section, String fullMessage, boolean unused) {
+    super(fullMessage);
     this.file = file;
     this.section = section;
   }
@@ -44,31 +45,30 @@ public final class IndexFormatException extends IOException {
 
   /** A header that cannot be right: its checksum or fields disagree. */
   public static IndexFormatException corruptHeader(Path file, String message) {
-    return header(file, message + ": the file is corrupt; rebuild the index");
+    return header(file, message + ": the file is corrupt; rebuild it");
   }
 
   /**
-   * Checks a header whose last 4 bytes are the CRC-32C of the {@code headerBytes - 4} before them
-   * (both index formats end their header this way), so no field is trusted before it matches.
+   * A format version this build does not read, saying whether a newer build or a rebuild helps.
+   *
+   * @param shown the version as the file states it ("3", "3.1")
+   * @param major its major version
+   * @param newest the newest major version this build reads (it reads 1 to newest)
    */
-  public static void verifyHeaderChecksum(Path file, ByteBuffer h, int headerBytes)
-      throws IndexFormatException {
-    int stored = h.getInt(headerBytes - 4);
-    CRC32C crc = new CRC32C();
-    crc.update(h.array(), 0, headerBytes - 4);
-    int computed = (int) crc.getValue();
-    if (stored != computed) {
-      throw corruptHeader(file, "header checksum mismatch (stored " + Hex.word(stored)
-          + ", computed " + Hex.word(computed) + ")");
-    }
+  public static IndexFormatException unsupportedVersion(Path file, String shown, long major, int newest) {
+    boolean newer = major > newest && major < 1000; // a huge number is damage, not the future
+    return header(file, "format version " + shown + " is not supported (this build reads versions 1 "
+        + (newest == 2 ? "and 2" : "to " + newest) + ")"
+        + (newer ? ": use a newer deephash, or rebuild it with this one" : ": the header is corrupt; rebuild it"));
   }
 
-  /** A format version this build does not read, saying whether a newer build or a rebuild helps. */
-  public static IndexFormatException unsupportedVersion(Path file, int version, int supported) {
-    return header(file, "format version " + Integer.toUnsignedString(version) + " is not supported (this build"
-        + " reads version " + supported + ")" + (version > supported && version < 1000
-            ? ": use a newer deephash, or rebuild the index with this one"
-            : ": the header is corrupt; rebuild the index"));
+  /**
+   * A deephash file of another kind than the reader's: says what it is and what reads it, as in
+   * {@code x.dhx is an IVF-PQ index of DELF local descriptors, not a code-table index: ...}.
+   */
+  public static IndexFormatException wrongKind(Path file, String actual, String expected, String howToOpen) {
+    return new IndexFormatException(file, "header", name(file) + " is " + actual + ", not " + expected + ": "
+        + howToOpen, true);
   }
 
   /** The index file. */

@@ -17,7 +17,8 @@ import java.util.List;
  * }</pre>
  *
  * @param file the file
- * @param formatVersion the format version ({@link IndexFile#FORMAT_VERSION})
+ * @param formatVersion the file's major format version: {@link IndexFile#FORMAT_VERSION}, or 1 for a
+ *     file written before the sectioned container (it opens; saving it writes the current version)
  * @param fileBytes the file's length
  * @param headerBytes the header's length, section table and header checksum included
  * @param headerCrc the header's CRC32C (stored and computed agree, or {@code info} would have thrown)
@@ -29,7 +30,7 @@ import java.util.List;
  * @param hasLabels whether a labels section is present
  * @param hasTombstones whether a tombstones section is present
  * @param hasPaths whether a paths section is present
- * @param sections the sections in file order
+ * @param sections the sections in file order, optional ones this build does not know included
  */
 public record IndexInfo(
     Path file,
@@ -54,8 +55,8 @@ public record IndexInfo(
   /**
    * One section.
    *
-   * @param name {@code codes}, {@code ids}, {@code features}, {@code labels}, {@code tombstones} or
-   *     {@code paths}
+   * @param name {@code codes}, {@code ids}, {@code features}, {@code labels}, {@code tombstones},
+   *     {@code paths}, or the name of an optional section a later version added
    * @param offset byte offset in the file (a multiple of 64)
    * @param length bytes of data (padding excluded)
    * @param storedCrc the CRC32C recorded in the header

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -270,8 +271,8 @@ class IndexFileTest {
     assertTrue(info.hasFeatures() && info.hasLabels() && info.hasPaths() && !info.hasTombstones());
     assertEquals(List.of("codes", "ids", "features", "labels", "paths"),
         info.sections().stream().map(IndexInfo.Section::name).toList());
-    assertEquals(64 + 24 * 5 + 4, info.headerBytes());
-    long expectedOffset = 192; // align64(188)
+    assertEquals(64 + 32 + 48 * 5 + 4, info.headerBytes());
+    long expectedOffset = 384; // align64(340)
     for (IndexInfo.Section s : info.sections()) {
       assertTrue(s.ok());
       assertEquals(s.storedCrc(), s.computedCrc());
@@ -296,37 +297,61 @@ class IndexFileTest {
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
     byte[] magic = new byte[8];
     b.get(0, magic);
-    assertArrayEquals(new byte[] {(byte) 0x89, 'D', 'H', 'X', '\r', '\n', 0x1A, '\n'}, magic);
-    assertEquals(1, b.getInt(8)); // version
-    int sections = b.getInt(36);
+    assertArrayEquals(new byte[] {(byte) 0x89, 'D', 'H', 'F', '\r', '\n', 0x1A, '\n'}, magic);
+    assertEquals("CTAB", ascii(b, 8, 4)); // kind
+    assertEquals(2, b.getShort(12)); // major version
+    assertEquals(0, b.getShort(14)); // minor version
+    int sections = b.getInt(24);
     assertEquals(6, sections);
-    assertEquals(64 + 24 * 6 + 4, b.getInt(12)); // header bytes
-    assertEquals(40, b.getInt(16)); // bits
-    assertEquals(7, b.getInt(20)); // dim
-    assertEquals(21, b.getLong(24)); // rows
-    assertEquals(1 | 2 | 4 | 8, b.getInt(32)); // flags
-    assertEquals(b.capacity(), b.getLong(40)); // file bytes
-    assertEquals(1, b.getLong(48)); // deleted rows
-    assertEquals(0, b.getLong(56)); // reserved
-    int[] kinds = new int[sections];
+    assertEquals(32, b.getInt(20)); // format fields length
+    assertEquals(64 + 32 + 48 * 6 + 4, b.getInt(16)); // header bytes
+    assertEquals(b.capacity(), b.getLong(32)); // file bytes
+    // The code table's fields, from byte 64.
+    assertEquals(40, b.getInt(64)); // bits
+    assertEquals(7, b.getInt(68)); // dim
+    assertEquals(21, b.getLong(72)); // rows
+    assertEquals(1, b.getLong(80)); // deleted rows
+    List<String> names = new ArrayList<>();
+    long previousEnd = (b.getInt(16) + 63) / 64 * 64;
     for (int i = 0; i < sections; i++) {
-      kinds[i] = b.getInt(64 + 24 * i);
-      long offset = b.getLong(64 + 24 * i + 8);
-      long length = b.getLong(64 + 24 * i + 16);
+      int at = 96 + 48 * i;
+      names.add(ascii(b, at, 16));
+      long offset = b.getLong(at + 24);
+      long length = b.getLong(at + 32);
+      assertEquals(previousEnd, offset, "section " + i + " starts right after the previous one's padding");
       CRC32C crc = new CRC32C();
       crc.update(b.array(), (int) offset, (int) length);
-      assertEquals((int) crc.getValue(), b.getInt(64 + 24 * i + 4));
+      assertEquals((int) crc.getValue(), b.getInt(at + 20));
+      assertEquals(names.get(i).equals("paths") ? 0 : 1, b.getInt(at + 16), "REQUIRED flag of " + names.get(i));
+      for (long p = offset + length; p < offset + length + 64; p++) {
+        assertEquals(0, b.get((int) p), "padding after " + names.get(i));
+      }
+      previousEnd = (offset + length + 64 + 63) / 64 * 64;
     }
-    assertArrayEquals(new int[] {1, 2, 3, 4, 5, 6}, kinds);
+    assertEquals(b.capacity(), previousEnd);
+    assertEquals(List.of("codes", "ids", "features", "labels", "tombstones", "paths"), names);
     CRC32C crc = new CRC32C();
-    int headerBytes = b.getInt(12);
+    int headerBytes = b.getInt(16);
     crc.update(b.array(), 0, headerBytes - 4);
     assertEquals((int) crc.getValue(), b.getInt(headerBytes - 4));
     // Paths: 22 u64 offsets, then the UTF-8 bytes.
-    long pathsOffset = b.getLong(64 + 24 * 5 + 8);
+    long pathsOffset = b.getLong(96 + 48 * 5 + 24);
     assertEquals(0, b.getLong((int) pathsOffset));
     assertEquals(0, b.getLong((int) pathsOffset + 8)); // row 0's path is ""
     assertEquals("images/1.png".length(), b.getLong((int) pathsOffset + 16));
+    // Codes: row r at r * B/8.
+    long codesOffset = b.getLong(96 + 24);
+    try (CodeTable t = IndexFile.open(file)) {
+      assertEquals(t.code(3)[4], b.get((int) codesOffset + 3 * 5 + 4));
+    }
+  }
+
+  static String ascii(ByteBuffer b, int at, int n) {
+    StringBuilder s = new StringBuilder();
+    for (int i = at; i < at + n && b.get(i) != 0; i++) {
+      s.append((char) b.get(i));
+    }
+    return s.toString();
   }
 
   @Test
@@ -345,7 +370,7 @@ class IndexFileTest {
         byte[] copy = bytes.clone();
         copy[(int) at] ^= 0x10;
         Files.write(bad, copy);
-        IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.open(bad),
+        IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.load(bad),
             s.name() + " byte " + at);
         assertEquals(s.name(), e.section());
         assertTrue(e.getMessage().startsWith("bad.dh: section '" + s.name() + "' checksum mismatch (stored 0x"),
@@ -379,7 +404,8 @@ class IndexFileTest {
             "header byte " + at);
         assertEquals("header", e.section(), e.getMessage());
         assertTrue(e.getMessage().startsWith("bad.dh: header: "), e.getMessage());
-        String expected = where < 8 ? "not a deephash index file" : where < 12 ? "format version" : "";
+        String expected = where < 8 ? "not a deephash file" : where < 12 ? "unknown file kind"
+            : where < 14 ? "format version" : "";
         assertTrue(e.getMessage().contains(expected), e.getMessage());
         assertThrows(IndexFormatException.class, () -> IndexFile.info(bad));
       }
@@ -421,44 +447,142 @@ class IndexFileTest {
     Path file = dir.resolve("x.dh");
     Files.writeString(file, "PK\u0003\u0004 this is not an index, but it is long enough to have a header.........");
     IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
-    assertTrue(e.getMessage().startsWith("x.dh: header: not a deephash index file (wrong magic bytes 504b0304"),
+    assertTrue(e.getMessage().startsWith("x.dh: header: not a deephash file (wrong magic bytes 504b0304"),
         e.getMessage());
+    assertTrue(e.getMessage().endsWith("expected a code-table index: write one with `engine-cli import` or"
+        + " IndexFile.save"), e.getMessage());
 
     try (CodeTable t = table(12, 64, 0, false, 3)) {
       IndexFile.save(t, file);
     }
-    patchHeader(file, b -> b.putInt(8, 2));
+    patchHeader(file, b -> b.putShort(12, (short) 3));
     e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
-    assertEquals("x.dh: header: format version 2 is not supported (this build reads version 1): use a newer"
-        + " deephash, or rebuild the index with this one", e.getMessage());
+    assertEquals("x.dh: header: format version 3.0 is not supported (this build reads versions 1 and 2): use a newer"
+        + " deephash, or rebuild it with this one", e.getMessage());
+    patchHeader(file, b -> b.putShort(12, (short) 0xffff));
+    e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
+    assertTrue(e.getMessage().endsWith("the header is corrupt; rebuild it"), e.getMessage());
+  }
+
+  /** A later minor version of the same major version opens: it may only add what this reader can skip. */
+  @Test
+  void newerMinorVersionOpens() throws IOException {
+    Path file = dir.resolve("x.dh");
+    try (CodeTable t = table(22, 64, 3, true, 30)) {
+      IndexFile.save(t, file);
+      patchHeader(file, b -> b.putShort(14, (short) 7));
+      try (CodeTable l = IndexFile.open(file)) {
+        assertSameLiveRows(t, l);
+      }
+    }
   }
 
   /** Header fields that pass the checksum (a buggy writer) are still validated before mapping. */
   @Test
   void inconsistentHeaderFieldsAreRejected() throws IOException {
     Path file = dir.resolve("x.dh");
-    expectHeaderError(file, b -> b.putInt(16, 12), "header", "code width 12 bits");
-    expectHeaderError(file, b -> b.putInt(16, 8192), "header", "code width 8192 bits");
-    expectHeaderError(file, b -> b.putInt(16, 0), "header", "code width 0 bits");
-    expectHeaderError(file, b -> b.putInt(20, -1), "header", "feature dimension 4294967295");
-    expectHeaderError(file, b -> b.putInt(20, 0), "header", "features flag is set but the feature dimension is 0");
-    expectHeaderError(file, b -> b.putLong(24, -1), "header", "row count 18446744073709551615");
-    expectHeaderError(file, b -> b.putLong(24, 11), "codes", "should be 88 bytes long for 11 rows");
-    expectHeaderError(file, b -> b.putInt(32, 0x101), "header", "unknown flags");
-    expectHeaderError(file, b -> b.putInt(32, 1 | 2), "header", "the flags announce 4 sections");
-    expectHeaderError(file, b -> b.putLong(48, 1), "header", "deleted row count 1");
-    expectHeaderError(file, b -> b.putLong(56, 5), "header", "reserved bytes");
-    expectHeaderError(file, b -> b.putInt(64, 9), "header", "unknown kind 9");
-    expectHeaderError(file, b -> b.putInt(64 + 24, 1), "header", "'codes' appears twice");
-    expectHeaderError(file, b -> b.putInt(64 + 24 * 2, 4), "header", "'labels' is present but its header flag");
-    expectHeaderError(file, b -> b.putLong(64 + 8, 65), "header", "must start at a multiple of 64");
-    expectHeaderError(file, b -> b.putLong(64 + 8, 0), "header", "must start at a multiple of 64");
-    expectHeaderError(file, b -> b.putLong(64 + 24 + 8, b.getLong(64 + 8)), "header", "at or after byte");
-    expectHeaderError(file, b -> b.putLong(64 + 24 * 2 + 8, 1L << 40), "features", "does not fit in the file");
-    expectHeaderError(file, b -> b.putLong(64 + 24 * 2 + 16, -64), "features", "does not fit in the file");
-    expectHeaderError(file, b -> b.putLong(64 + 16, 8 * 10 + 8), "codes", "should be 80 bytes long");
-    expectHeaderError(file, b -> b.putInt(36, 7), "header", "section count 7");
-    expectHeaderError(file, b -> b.putInt(12, 400), "header", "header length 400");
+    // Fields from byte 64 (bits, dim, rows, deleted); section table from 96, 48 bytes an entry:
+    // name (16), flags, crc, offset, length.
+    expectHeaderError(file, b -> b.putInt(64, 12), "header", "code width 12 bits");
+    expectHeaderError(file, b -> b.putInt(64, 8192), "header", "code width 8192 bits");
+    expectHeaderError(file, b -> b.putInt(64, 0), "header", "code width 0 bits");
+    expectHeaderError(file, b -> b.putInt(68, -1), "header", "feature dimension 4294967295");
+    expectHeaderError(file, b -> b.putInt(68, 0), "header", "feature dimension is 0 but the file has a 'features'");
+    expectHeaderError(file, b -> b.putLong(72, -1), "header", "row count 18446744073709551615");
+    expectHeaderError(file, b -> b.putLong(72, 11), "codes", "should be 88 bytes long for 11 rows");
+    expectHeaderError(file, b -> b.putLong(80, 1), "header", "deleted row count 1");
+    expectHeaderError(file, b -> b.put(96, "Codes".getBytes(StandardCharsets.US_ASCII)), "header", "invalid name");
+    expectHeaderError(file, b -> b.put(96, new byte[16]), "header", "empty name");
+    expectHeaderError(file, b -> {
+      b.put(96, "zzz\0\0".getBytes(StandardCharsets.US_ASCII));
+      b.putInt(96 + 16, 0); // optional, so it is skipped: then there is no codes section
+    }, "header", "no 'codes' section");
+    expectHeaderError(file, b -> b.put(96 + 48, "codes".getBytes(StandardCharsets.US_ASCII)).put(96 + 48 + 5, (byte) 0),
+        "header", "'codes' appears twice");
+    expectHeaderError(file, b -> b.putLong(96 + 24, 65), "header", "must start at a multiple of 64");
+    expectHeaderError(file, b -> b.putLong(96 + 24, 0), "header", "must start at a multiple of 64");
+    expectHeaderError(file, b -> b.putLong(96 + 48 + 24, b.getLong(96 + 24)), "header", "at or after byte");
+    expectHeaderError(file, b -> b.putLong(96 + 48 * 2 + 24, 1L << 40), "features", "does not fit in the file");
+    expectHeaderError(file, b -> b.putLong(96 + 48 * 2 + 32, -64), "features", "does not fit in the file");
+    expectHeaderError(file, b -> b.putLong(96 + 32, 8 * 10 + 8), "codes", "should be 80 bytes long");
+    expectHeaderError(file, b -> b.putInt(24, 2000), "header", "section count 2000");
+    expectHeaderError(file, b -> b.putInt(24, 2), "header", "header length");
+    expectHeaderError(file, b -> b.putInt(16, 400), "header", "header length 400");
+    expectHeaderError(file, b -> b.putInt(20, 12), "header", "format fields length 12");
+  }
+
+  /** An unknown section this build must understand refuses the file; an unknown optional one is skipped. */
+  @Test
+  void unknownSectionsAreSkippedUnlessRequired() throws IOException {
+    Path file = dir.resolve("future.dh");
+    try (CodeTable t = table(23, 64, 0, false, 40)) {
+      writeWithExtraSection(t, file, 0);
+      try (CodeTable l = IndexFile.open(file)) {
+        assertSameLiveRows(t, l);
+        assertSearchesAgree(t, l, 64);
+      }
+      IndexInfo info = IndexFile.info(file);
+      assertEquals(List.of("codes", "ids", "mih.0"), info.sections().stream().map(IndexInfo.Section::name).toList());
+      assertTrue(info.ok());
+
+      writeWithExtraSection(t, file, SectionFile.REQUIRED);
+      IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
+      assertEquals("future.dh: header: section 'mih.0' is required to read this file (format version 2.1) but this"
+          + " deephash does not know it: read it with the newer deephash that wrote it", e.getMessage());
+    }
+  }
+
+  /** A version-2.1 code table as a later build might write it: an extra section after the known ones. */
+  private static void writeWithExtraSection(CodeTable t, Path file, int flags) throws IOException {
+    ByteBuffer fields = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN); // 8 bytes more than 2.0 has
+    fields.putInt(0, t.bits()).putInt(4, t.dim()).putLong(8, t.size()).putLong(32, 0x5eed);
+    byte[] codes = new byte[t.size() * t.codeBytes()];
+    long[] ids = new long[t.size()];
+    for (int r = 0; r < t.size(); r++) {
+      System.arraycopy(t.code(r), 0, codes, r * t.codeBytes(), t.codeBytes());
+      ids[r] = t.id(r);
+    }
+    SectionFileWriter.write(file, FileKind.CODE_TABLE, 2, 1, fields.array(),
+        List.of(new SectionFileWriter.Planned("codes", SectionFile.REQUIRED),
+            new SectionFileWriter.Planned("ids", SectionFile.REQUIRED),
+            new SectionFileWriter.Planned("mih.0", flags)), out -> {
+          out.begin("codes");
+          out.put(codes);
+          out.end();
+          out.begin("ids");
+          out.put(java.lang.foreign.MemorySegment.ofArray(ids), 0, 8L * ids.length);
+          out.end();
+          out.begin("mih.0");
+          for (int i = 0; i < 1000; i++) {
+            out.putInt(i);
+          }
+          out.end();
+        });
+  }
+
+  /** The other kind of deephash file, a NumPy array, anything else: each is named, with what to use. */
+  @Test
+  void filesOfAnotherKindSayWhatTheyAre() throws IOException {
+    Path pq = dir.resolve("x.dhx");
+    SectionFileWriter.write(pq, FileKind.IVF_PQ, 2, 0, new byte[8], List.of(), out -> { });
+    IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.open(pq));
+    assertEquals("x.dhx is an IVF-PQ index of DELF local descriptors, not a code-table index: it is the"
+        + " descriptors.dhq of a DELF index folder: query the folder with `engine-cli delf query --index DIR`",
+        e.getMessage());
+    assertEquals("header", e.section());
+    assertThrows(IndexFormatException.class, () -> IndexFile.info(pq));
+    // A version-1 IVF-PQ file (its own magic) is recognised too.
+    byte[] v1 = new byte[300];
+    System.arraycopy(new byte[] {(byte) 0x89, 'D', 'H', 'Q', '\r', '\n', 0x1A, '\n', 1}, 0, v1, 0, 9);
+    Files.write(pq, v1);
+    e = assertThrows(IndexFormatException.class, () -> IndexFile.open(pq));
+    assertTrue(e.getMessage().startsWith("x.dhx is an IVF-PQ index of DELF local descriptors, not a code-table"),
+        e.getMessage());
+    Path npy = dir.resolve("codes.npy");
+    Files.write(npy, new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0});
+    e = assertThrows(IndexFormatException.class, () -> IndexFile.open(npy));
+    assertEquals("codes.npy: header: this is a NumPy array (.npy), not a code-table index: write one with"
+        + " `engine-cli import` or IndexFile.save", e.getMessage());
   }
 
   private void expectHeaderError(Path file, Consumer<ByteBuffer> patch, String section, String text)
@@ -479,7 +603,7 @@ class IndexFileTest {
   static void patchHeader(Path file, Consumer<ByteBuffer> patch) throws IOException {
     byte[] bytes = Files.readAllBytes(file);
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    int headerBytes = b.getInt(12);
+    int headerBytes = b.getInt(16);
     patch.accept(b);
     CRC32C crc = new CRC32C();
     crc.update(bytes, 0, headerBytes - 4);
@@ -550,6 +674,86 @@ class IndexFileTest {
     }
   }
 
+  /** Checksums are verified per section on first use: opening for search does not read (or check) the paths. */
+  @Test
+  void openChecksOnlyWhatItMaps() throws IOException {
+    Path file = dir.resolve("x.dh");
+    try (CodeTable t = table(24, 64, 2, true, 50)) {
+      IndexFile.save(t, file, paths(50));
+      IndexInfo.Section paths = IndexFile.info(file).sections().get(4);
+      assertEquals("paths", paths.name());
+      byte[] bytes = Files.readAllBytes(file);
+      bytes[(int) (paths.offset() + paths.length() - 1)] ^= 0x20; // a character of the last path
+      Files.write(file, bytes);
+      try (CodeTable l = IndexFile.open(file)) {
+        assertSameLiveRows(t, l);
+      }
+      IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.load(file));
+      assertEquals("paths", e.section());
+      assertTrue(e.getMessage().startsWith("x.dh: section 'paths' checksum mismatch"), e.getMessage());
+      assertFalse(IndexFile.info(file).ok());
+    }
+  }
+
+  /**
+   * A version-1 file (written by the previous release, before the container; kept under
+   * src/test/resources) still opens with every row, deletion and path, and saving it writes
+   * version 2: the conversion docs/INDEX_FORMAT.md describes.
+   */
+  @Test
+  void versionOneFilesStillOpenAndSaveAsVersionTwo() throws IOException {
+    Path v1 = dir.resolve("v1.dhx");
+    try (var in = IndexFileTest.class.getResourceAsStream("v1-table.dhx")) {
+      Files.write(v1, in.readAllBytes());
+    }
+    try (CodeTable expected = table(21, 40, 3, true, 37)) {
+      expected.delete(expected.id(2));
+      expected.delete(expected.id(30));
+      IndexInfo info = IndexFile.info(v1);
+      assertEquals(1, info.formatVersion());
+      assertTrue(info.ok());
+      assertEquals(List.of("codes", "ids", "features", "labels", "tombstones", "paths"),
+          info.sections().stream().map(IndexInfo.Section::name).toList());
+      assertEquals(2, info.deletedRows());
+      Path v2 = dir.resolve("v2.dhx");
+      try (LoadedIndex l = IndexFile.load(v1)) {
+        assertEquals(37, l.table().size());
+        for (int r = 0; r < 37; r++) {
+          assertEquals(expected.isLive(r), l.table().isLive(r), "row " + r);
+          assertEquals(expected.id(r), l.table().id(r));
+          assertArrayEquals(expected.code(r), l.table().code(r));
+          assertArrayEquals(expected.feature(r), l.table().feature(r));
+          assertEquals(expected.label(r), l.table().label(r));
+        }
+        assertEquals(paths(37), l.paths());
+        assertSearchesAgree(expected, l.table(), 40);
+        IndexFile.save(l.table(), v2, l.paths(), SaveOption.KEEP_DELETED);
+      }
+      assertEquals(IndexFile.FORMAT_VERSION, IndexFile.info(v2).formatVersion());
+      try (LoadedIndex l = IndexFile.load(v2)) {
+        assertEquals(35, l.table().liveCount());
+        assertSearchesAgree(expected, l.table(), 40);
+      }
+      // In place: every row, deletion and path kept, now in version 2.
+      Path copy = dir.resolve("copy.dhx");
+      Files.copy(v1, copy);
+      IndexFile.rewrite(copy);
+      assertEquals(IndexFile.FORMAT_VERSION, IndexFile.info(copy).formatVersion());
+      assertArrayEquals(Files.readAllBytes(v2), Files.readAllBytes(copy));
+      // Damage is still caught in a version-1 file, naming the section.
+      byte[] bytes = Files.readAllBytes(v1);
+      IndexInfo.Section ids = info.sections().get(1);
+      bytes[(int) ids.offset() + 3] ^= 1;
+      Files.write(v1, bytes);
+      IndexFormatException e = assertThrows(IndexFormatException.class, () -> IndexFile.open(v1));
+      assertTrue(e.getMessage().startsWith("v1.dhx: section 'ids' checksum mismatch"), e.getMessage());
+      bytes[9] = 1; // version 257 under the version-1 magic: damage, the header checksum catches it first
+      Files.write(v1, bytes);
+      e = assertThrows(IndexFormatException.class, () -> IndexFile.open(v1));
+      assertEquals("header", e.section());
+    }
+  }
+
   @Test
   void failedSaveKeepsTheOriginalFile() throws IOException {
     Path file = dir.resolve("index.dh");
@@ -568,8 +772,8 @@ class IndexFileTest {
             throw new IllegalStateException("crash (injected)");
           }));
       // Even the channel's state at the failure point is of no consequence: half a file is never renamed.
-      assertThrows(IOException.class, () -> IndexFile.write(other, file, null, false, ch -> {
-        ch.truncate(100);
+      assertThrows(IOException.class, () -> IndexFile.write(other, file, null, false, out -> {
+        out.channel().truncate(100);
         throw new IOException("power cut (injected)");
       }));
     }

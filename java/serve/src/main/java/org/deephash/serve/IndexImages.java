@@ -13,6 +13,7 @@ import org.deephash.index.LoadedIndex;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.Pixels;
 
 /**
  * The images of an index, by table row: the only files the service ever reads for a client are
@@ -85,7 +86,7 @@ final class IndexImages {
   static byte[] png(Dataset d, int i) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try {
-      ImageIO.write(Datasets.toImage(d, i), "png", out);
+      ImageIO.write(Pixels.toImage(d, i), "png", out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

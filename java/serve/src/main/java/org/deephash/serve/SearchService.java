@@ -55,7 +55,6 @@ public final class SearchService implements AutoCloseable {
   private final GpuHashSearch search;
   private final Encoder encoder;
   private final MicroBatcher<Query, Answer> batcher;
-  private final Map<Long, Integer> rowOfId;
   private final AtomicLong batches = new AtomicLong();
   private final AtomicLong batchedQueries = new AtomicLong();
   private volatile int maxBatchSeen;
@@ -76,17 +75,6 @@ public final class SearchService implements AutoCloseable {
       throw new IllegalArgumentException("the index holds " + t.dim() + "-d features but the model's F7 has "
           + encoder.config().featureDim() + ": serve an index made with this model");
     }
-    Map<Long, Integer> map = null;
-    for (int r = 0; r < t.size(); r++) {
-      if (t.id(r) != r) {
-        map = new java.util.HashMap<>();
-        for (int s = 0; s < t.size(); s++) {
-          map.put(t.id(s), s);
-        }
-        break;
-      }
-    }
-    this.rowOfId = map;
     this.batcher = new MicroBatcher<>("deephash-serve-batcher", config.batchWindowMicros(), config.maxBatch(),
         config.maxQueued(), this::run);
   }
@@ -106,17 +94,6 @@ public final class SearchService implements AutoCloseable {
   /** The model's network, or null when the service has no model. */
   public HashNetConfig model() {
     return encoder == null ? null : encoder.config();
-  }
-
-  /** The table row of an id, or -1 when no live row has it. */
-  public int rowOf(long id) {
-    int row;
-    if (rowOfId == null) {
-      row = id >= 0 && id < index.table().size() ? (int) id : -1;
-    } else {
-      row = rowOfId.getOrDefault(id, -1);
-    }
-    return row >= 0 && index.table().isLive(row) ? row : -1;
   }
 
   /** Queues a query for the next batch. */
@@ -210,7 +187,7 @@ public final class SearchService implements AutoCloseable {
           int[] ham = new int[m];
           float[] euc = r.hasDistances() ? new float[m] : null;
           for (int t = 0; t < m; t++) {
-            rows[t] = rowOf(r.id(j, t));
+            rows[t] = index.table().rowOf(r.id(j, t));
             ham[t] = r.hamming(j, t);
             if (euc != null) {
               euc[t] = (float) Math.sqrt(Math.max(0f, r.distance(j, t)));

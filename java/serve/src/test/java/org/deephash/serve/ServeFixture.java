@@ -1,7 +1,5 @@
 package org.deephash.serve;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -9,7 +7,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
@@ -17,16 +14,16 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
-import org.deephash.model.data.Datasets;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
 
 /**
- * A real, small deployment for the tests: a network trained for a few steps on Fashion-MNIST,
- * an index of 3,000 training images written through the CLI's pipeline, and the service and HTTP
- * API over it on a free loopback port. {@link #direct} is a second search over the same table, the
- * reference the HTTP answers are compared with.
+ * A real, small deployment for the tests, on generated pictures ({@link SyntheticImages}) so it
+ * needs no data set: a network trained for a few steps on them, an index of 3,000 of them written
+ * through the CLI's pipeline, and the service and HTTP API over it on a free loopback port.
+ * {@link #direct} is a second search over the same table, the reference the HTTP answers are
+ * compared with.
  */
 final class ServeFixture implements AutoCloseable {
   static final int ROWS = 3000;
@@ -44,14 +41,12 @@ final class ServeFixture implements AutoCloseable {
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   ServeFixture(Path dir, ServeConfig config) throws Exception {
-    assumeTrue(Files.isDirectory(Datasets.FASHION_MNIST), "Fashion-MNIST is not installed at " + Datasets.FASHION_MNIST
-        + " (apt-get install dataset-fashion-mnist)");
     this.dir = dir;
-    train = Datasets.load("fashion-mnist", Datasets.Split.TRAIN, 0, 0, 0).head(ROWS);
-    test = Datasets.load("fashion-mnist", Datasets.Split.TEST, 0, 0, 0).head(200);
+    train = SyntheticImages.write(dir.resolve("train-images-idx3-ubyte"), ROWS, 1);
+    test = SyntheticImages.write(dir.resolve("t10k-images-idx3-ubyte"), 200, 2);
     Path model = dir.resolve("model");
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-    HashNetConfig net = HashNetConfig.of(28, 28, 1, 48, Datasets.FASHION_CLASSES).withWidths(8, 16, 64);
+    HashNetConfig net = HashNetConfig.of(28, 28, 1, 48, SyntheticImages.CLASSES).withWidths(8, 16, 64);
     Pipeline.train(train, null, model, net, TrainOptions.defaults().withEpochs(1).withMaxSteps(40), false, quiet);
     Path file = dir.resolve("index.dhx");
     Pipeline.index(model, train, file, quiet);

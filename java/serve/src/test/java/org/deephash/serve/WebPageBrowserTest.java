@@ -2,7 +2,6 @@ package org.deephash.serve;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,15 +10,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.deephash.io.Json;
+import org.deephash.testing.RequiredData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end in headless Chromium (Debian's {@code chromium}; .ci/run installs it): load the page,
- * upload a Fashion-MNIST test image through its file input, see k result images load with their
+ * upload a generated test picture through its file input, see k result images load with their
  * distances, click a result to search with it, and save a screenshot as a test artefact
- * ({@code serve-artifacts/web-page.png}). Skipped, with the reason, where Chromium is missing.
+ * ({@code serve-artifacts/web-page.png}). Where Chromium is missing it fails, unless
+ * {@code -Ddeephash.optionalData=true} marks it optional ({@link RequiredData}).
  */
 class WebPageBrowserTest {
   @TempDir
@@ -29,7 +30,7 @@ class WebPageBrowserTest {
   @Timeout(value = 3, unit = TimeUnit.MINUTES)
   void uploadShowsKResultsAndAResultSearchesAgain() throws Exception {
     Path chromium = Cdp.findChromium();
-    assumeTrue(chromium != null, "no Chromium here (apt-get install chromium)");
+    RequiredData.require(chromium != null, "Chromium (/usr/bin/chromium)", "apt-get install chromium");
     try (ServeFixture f = new ServeFixture(dir, ServeConfig.defaults())) {
       Path query = dir.resolve("query.png");
       Files.write(query, f.testPng(0));

@@ -10,10 +10,10 @@ import java.util.SplittableRandom;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchResult;
-import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
+import org.deephash.model.data.Pixels;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNetConfig;
@@ -50,7 +50,7 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     SplittableRandom rnd = new SplittableRandom(seed);
     for (int i = 0; i < n; i++) {
       labels[i] = i % views.photos();
-      float[] p = Extractor.pixels(views.view(labels[i], rnd.split()), SIDE, SIDE);
+      float[] p = Pixels.of(views.view(labels[i], rnd.split()), SIDE, SIDE, Pixels.Channels.RGB);
       System.arraycopy(p, 0, px, i * p.length, p.length);
       sources.add("view" + i);
     }
@@ -88,7 +88,7 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
   private Encoding encode(List<BufferedImage> images) {
     float[] px = new float[images.size() * SIDE * SIDE * 3];
     for (int i = 0; i < images.size(); i++) {
-      float[] p = Extractor.pixels(images.get(i), SIDE, SIDE);
+      float[] p = Pixels.of(images.get(i), SIDE, SIDE, Pixels.Channels.RGB);
       System.arraycopy(p, 0, px, i * p.length, p.length);
     }
     return encoder.encode(px, images.size());

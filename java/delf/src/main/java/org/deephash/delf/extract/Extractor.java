@@ -1,7 +1,5 @@
 package org.deephash.delf.extract;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.deephash.delf.net.DelfConfig;
 import org.deephash.delf.net.DelfNet;
+import org.deephash.model.data.Pixels;
 
 /**
  * DELF extraction: the image (its longer side first brought to {@code baseSide}) is run through the
@@ -77,7 +76,7 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
         int n = Math.min(batch, items.size() - a);
         float[] x = new float[n * h * w * 3];
         for (int j = 0; j < n; j++) {
-          float[] px = pixels(images.get(items.get(a + j)[0]), w, h);
+          float[] px = Pixels.of(images.get(items.get(a + j)[0]), h, w, Pixels.Channels.RGB);
           System.arraycopy(px, 0, x, j * px.length, px.length);
         }
         DelfNet.DenseOutput[] out = net.extract(x, n, h, w);
@@ -176,7 +175,7 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
     float base = (float) baseSide / Math.max(image.getWidth(), image.getHeight());
     int w = side(image.getWidth(), base, net.config().stride());
     int h = side(image.getHeight(), base, net.config().stride());
-    DelfNet.DenseOutput o = net.extract(pixels(image, w, h), h, w);
+    DelfNet.DenseOutput o = net.extract(Pixels.of(image, h, w, Pixels.Channels.RGB), h, w);
     int d = o.dim();
     float[] g = new float[d];
     float[] v = new float[d];
@@ -203,26 +202,5 @@ public record Extractor(int baseSide, float[] scales, int maxFeatures, float min
         v[off + k] *= inv;
       }
     }
-  }
-
-  /** An image resized (bilinear) to w x h as RGB floats in [0, 1], row-major h x w x 3. */
-  public static float[] pixels(BufferedImage src, int w, int h) {
-    BufferedImage dst = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = dst.createGraphics();
-    try {
-      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-      g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
-      g.drawImage(src, 0, 0, w, h, null);
-    } finally {
-      g.dispose();
-    }
-    int[] rgb = dst.getRGB(0, 0, w, h, null, 0, w);
-    float[] out = new float[w * h * 3];
-    for (int i = 0; i < rgb.length; i++) {
-      out[3 * i] = ((rgb[i] >> 16) & 0xff) / 255f;
-      out[3 * i + 1] = ((rgb[i] >> 8) & 0xff) / 255f;
-      out[3 * i + 2] = (rgb[i] & 0xff) / 255f;
-    }
-    return out;
   }
 }

@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.SplittableRandom;
-import org.deephash.delf.extract.Extractor;
 import org.deephash.io.AtomicFiles;
+import org.deephash.model.data.Pixels;
 
 /**
  * Trains DELF in the paper's two stages with image-level labels only: each training photo is its
@@ -106,7 +106,7 @@ public final class DelfTrainer {
           int[] y = new int[o.batch()];
           for (int j = 0; j < o.batch(); j++) {
             y[j] = order[start + j];
-            float[] px = Extractor.pixels(views.view(y[j], rnd.split()), side, side);
+            float[] px = Pixels.of(views.view(y[j], rnd.split()), side, side, Pixels.Channels.RGB);
             System.arraycopy(px, 0, x, j * px.length, px.length);
           }
           float[] la = stage1 ? net.trainDescriptors(x, y, side, side, lr) : net.trainAttention(x, y, side, side, lr);

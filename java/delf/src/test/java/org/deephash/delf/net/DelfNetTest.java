@@ -15,7 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.deephash.delf.extract.Extractor;
+import org.deephash.model.data.Pixels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,7 +62,7 @@ class DelfNetTest {
 
   @Test
   void stageTwoLeavesTheDescriptorsAloneAndASavedNetworkReloadsExactly() throws Exception {
-    float[] img = Extractor.pixels(shapes().view(1, new SplittableRandom(1)), 32, 32);
+    float[] img = Pixels.of(shapes().view(1, new SplittableRandom(1)), 32, 32, Pixels.Channels.RGB);
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
     DelfTrainer.Options stage1 = new DelfTrainer.Options(32, 6, 4, 2, 0, 3e-3f, 1f, 1);
     try (DelfNet net = new DelfTrainer(quiet).train(SMALL, stage1, shapes(), dir.resolve("m1"))) {

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.deephash.io.Json;
 import org.deephash.model.pretrained.TfjsLayersModel;
-import org.junit.jupiter.api.Assumptions;
+import org.deephash.testing.RequiredData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Graph;
@@ -52,8 +52,9 @@ class MobileNetV2Test {
 
   @Test
   void graphMatchesPlainKerasForwardOnImageNetWeights() throws IOException {
-    Assumptions.assumeTrue(Files.isRegularFile(NSFWJS.resolve("model.min.js")),
-        "run bench/delf/setup-pretrained.sh for the nsfwjs MobileNetV2");
+    RequiredData.require(Files.isRegularFile(NSFWJS.resolve("model.min.js")),
+        "the ImageNet MobileNetV2 of npm nsfwjs at " + NSFWJS.toAbsolutePath().normalize(),
+        "run bench/delf/setup-pretrained.sh (needs npm)");
     TfjsLayersModel model = TfjsLayersModel.read(NSFWJS);
     int last = MobileNetV2.LAST_IMAGENET_BLOCK;
     float[] image = randomImage(48, 32, 9);

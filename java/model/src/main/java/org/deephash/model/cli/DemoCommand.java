@@ -13,6 +13,7 @@ import javax.imageio.ImageIO;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.Pixels;
 import org.deephash.model.net.TrainOptions;
 
 /**
@@ -105,6 +106,6 @@ public final class DemoCommand extends BaseCommand {
   }
 
   private static void writePng(Dataset d, int i, Path file) throws java.io.IOException {
-    ImageIO.write(Datasets.toImage(d, i), "png", file.toFile());
+    ImageIO.write(Pixels.toImage(d, i), "png", file.toFile());
   }
 }

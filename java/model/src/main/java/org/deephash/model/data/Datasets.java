@@ -1,7 +1,5 @@
 package org.deephash.model.data;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -22,7 +20,8 @@ import javax.imageio.ImageIO;
 /**
  * Reads the datasets the model trains and indexes on: IDX files (MNIST, Fashion-MNIST; plain or
  * gzipped), CIFAR-10's binary batches, and a folder with one subfolder per class of PNG/JPEG
- * images (resized). Every problem is a {@link DatasetException} that names the file.
+ * images (resized). Every problem is a {@link DatasetException} that names the file. Turning a
+ * decoded picture into network input (and back) is {@link Pixels}'s job, whatever the source.
  *
  * <pre>{@code
  * Dataset train = Datasets.load("fashion-mnist", Datasets.Split.TRAIN, 0, 0, 0);
@@ -340,62 +339,7 @@ public final class Datasets {
       }
       throw new DatasetException(file + ": not a PNG or JPEG image this JVM can decode");
     }
-    return toPixels(src, height, width, channels);
-  }
-
-  /** Image {@code i} of a dataset as a picture: 8-bit grey for 1 channel, RGB for 3. */
-  public static BufferedImage toImage(Dataset d, int i) {
-    int c = d.channels();
-    BufferedImage img = new BufferedImage(d.width(), d.height(),
-        c == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
-    float[] px = d.pixels();
-    int base = i * d.imageSize();
-    for (int y = 0; y < d.height(); y++) {
-      for (int x = 0; x < d.width(); x++) {
-        int o = base + (y * d.width() + x) * c;
-        int r = Math.round(px[o] * 255);
-        if (c == 1) {
-          img.getRaster().setSample(x, y, 0, r);
-        } else {
-          img.setRGB(x, y, (r << 16) | (Math.round(px[o + 1] * 255) << 8) | Math.round(px[o + 2] * 255));
-        }
-      }
-    }
-    return img;
-  }
-
-  /**
-   * A decoded image as H x W x C floats in [0, 1], resized (bilinear) and converted to grey (luma)
-   * or RGB as asked: the network's input for an image that did not come from a file (an upload).
-   */
-  public static float[] toPixels(BufferedImage src, int height, int width, int channels) {
-    checkShape(height, width, channels);
-    BufferedImage dst = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = dst.createGraphics();
-    try {
-      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-      g.drawImage(src, 0, 0, width, height, null);
-    } finally {
-      g.dispose();
-    }
-    float[] out = new float[height * width * channels];
-    for (int y = 0; y < height; y++) {
-      for (int x = 0; x < width; x++) {
-        int rgb = dst.getRGB(x, y);
-        int r = (rgb >> 16) & 0xff;
-        int gr = (rgb >> 8) & 0xff;
-        int b = rgb & 0xff;
-        int o = (y * width + x) * channels;
-        if (channels == 1) {
-          out[o] = (0.299f * r + 0.587f * gr + 0.114f * b) / 255f;
-        } else {
-          out[o] = r / 255f;
-          out[o + 1] = gr / 255f;
-          out[o + 2] = b / 255f;
-        }
-      }
-    }
-    return out;
+    return Pixels.of(src, height, width, Pixels.Channels.of(channels));
   }
 
   private static void checkShape(int height, int width, int channels) {

@@ -3,7 +3,6 @@ package org.deephash.model.net;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -12,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
+import org.deephash.testing.RequiredData;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -38,7 +38,8 @@ class HashNetTest {
 
   @BeforeAll
   void trainOnce() throws Exception {
-    assumeTrue(Files.isDirectory(Datasets.FASHION_MNIST), "Fashion-MNIST is not installed at " + Datasets.FASHION_MNIST);
+    RequiredData.require(Files.isDirectory(Datasets.FASHION_MNIST), "Fashion-MNIST at " + Datasets.FASHION_MNIST,
+        "apt-get install dataset-fashion-mnist");
     train = Datasets.load("fashion-mnist", Datasets.Split.TRAIN, 0, 0, 0).head(STEPS * 64);
     test = Datasets.load("fashion-mnist", Datasets.Split.TEST, 0, 0, 0).head(2000);
     config = new HashNetConfig(28, 28, 1, 48, 128, 16, 32, Datasets.FASHION_CLASSES);

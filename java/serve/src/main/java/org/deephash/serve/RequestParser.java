@@ -1,0 +1,310 @@
+package org.deephash.serve;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import org.deephash.io.Json;
+
+/**
+ * Turns the parts of an HTTP request (the Content-Type, the raw query string, the body) into a
+ * validated {@link SearchRequest}, or an {@link ApiException} with the status and a message that
+ * says what to fix. Pure: no socket, no index, no model; what a request is checked against is a
+ * {@link Context} of plain values, so every rule is testable on its own.
+ *
+ * <p>Options may come from the query string (strings) and, for a JSON query, from the body's
+ * fields (numbers or strings); each value is read as what it is, never turned back into text, and
+ * an option given in both places is refused rather than one silently winning.
+ */
+final class RequestParser {
+  /** The options, in the query string or as JSON fields. */
+  static final List<String> OPTIONS = List.of("k", "mode", "pool", "radius", "cap");
+
+  /**
+   * What requests are checked against.
+   *
+   * @param bits the index's code width
+   * @param dim its feature dimension (0: no features, so no HDS)
+   * @param hasModel whether the server can encode uploaded images
+   * @param limits the server's limits (k, pool, image size)
+   */
+  record Context(int bits, int dim, boolean hasModel, ServeConfig limits) {
+    int codeBytes() {
+      return bits / 8;
+    }
+  }
+
+  private final Context context;
+
+  RequestParser(Context context) {
+    this.context = context;
+  }
+
+  /**
+   * Parses a {@code POST /search}.
+   *
+   * @param contentType the Content-Type header (null when absent)
+   * @param rawQuery the raw (still percent-encoded) query string, or null
+   * @param body the request body
+   */
+  SearchRequest parse(String contentType, String rawQuery, byte[] body) {
+    Map<String, String> query = queryParams(rawQuery);
+    for (String key : query.keySet()) {
+      if (!OPTIONS.contains(key)) {
+        throw ApiException.badRequest("unknown parameter '" + safe(key) + "': the options are k, mode, pool, radius,"
+            + " cap");
+      }
+    }
+    String type = mediaType(contentType);
+    if (type.equals("application/json")) {
+      return parseJson(query, body);
+    }
+    if (type.startsWith("image/") || type.equals("application/octet-stream")) {
+      if (!context.hasModel()) {
+        throw ApiException.badRequest("this server has no model to encode images: start it with --model, or query"
+            + " with JSON (id or code)");
+      }
+      SearchRequest.Options o = options(new LinkedHashMap<>(query));
+      return new SearchRequest(new SearchRequest.ByImage(decodeImage(body)), o);
+    }
+    throw new ApiException(415, "unsupported Content-Type '" + safe(type) + "': POST an image (image/png,"
+        + " image/jpeg, ...) or a JSON query (application/json)");
+  }
+
+  private SearchRequest parseJson(Map<String, String> query, byte[] body) {
+    Map<String, Object> j;
+    try {
+      j = Json.object(new String(body, StandardCharsets.UTF_8));
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badRequest(safe(e.getMessage()));
+    }
+    Map<String, Object> values = new LinkedHashMap<>(query);
+    for (Map.Entry<String, Object> e : j.entrySet()) {
+      String key = e.getKey();
+      if (!OPTIONS.contains(key) && !key.equals("id") && !key.equals("code") && !key.equals("feature")) {
+        throw ApiException.badRequest("unknown field '" + safe(key) + "': a JSON query has id, or code and"
+            + " feature, and k, mode, pool, radius, cap");
+      }
+      if (OPTIONS.contains(key)) {
+        if (values.containsKey(key)) {
+          throw ApiException.badRequest(key + " is given both in the query string and in the JSON body: give it once");
+        }
+        values.put(key, e.getValue());
+      }
+    }
+    SearchRequest.Options o = options(values);
+    if (j.containsKey("id")) {
+      if (j.containsKey("code") || j.containsKey("feature")) {
+        throw ApiException.badRequest("give either id or code/feature, not both");
+      }
+      Object id = j.get("id");
+      if (id == null || (id instanceof String s && s.isBlank())) {
+        throw ApiException.badRequest("id must be the number of an indexed image");
+      }
+      return new SearchRequest(new SearchRequest.ById(integer("id", id, Long.MIN_VALUE, Long.MAX_VALUE, 0)), o);
+    }
+    if (j.get("code") instanceof String hex) {
+      byte[] code = hex(hex, context.codeBytes());
+      float[] feature = null;
+      if (j.get("feature") instanceof List<?> l) {
+        feature = floats(l, context.dim());
+      } else if (j.get("feature") != null) {
+        throw ApiException.badRequest("feature must be an array of " + context.dim() + " numbers");
+      } else if (o.mode() == SearchService.Mode.HDS) {
+        throw ApiException.badRequest("mode hds re-ranks by Euclidean distance: give feature (" + context.dim()
+            + " numbers) with the code, or use mode bcs");
+      }
+      return new SearchRequest(new SearchRequest.ByCode(code, feature), o);
+    }
+    throw ApiException.badRequest("a JSON query needs id (an indexed image) or code (" + context.codeBytes() * 2
+        + " hex digits) and feature; to search with an image, POST its bytes with Content-Type image/png or"
+        + " image/jpeg");
+  }
+
+  /** The options from query-string values (strings) and JSON fields (numbers, strings, null = default). */
+  SearchRequest.Options options(Map<String, Object> v) {
+    ServeConfig l = context.limits();
+    Object m = v.get("mode");
+    String mode = m == null || (m instanceof String s && s.isEmpty())
+        ? (context.dim() > 0 ? "hds" : "bcs")
+        : m instanceof String s ? s.strip().toLowerCase(Locale.ROOT) : String.valueOf(m);
+    SearchService.Mode parsed = switch (mode) {
+      case "hds" -> SearchService.Mode.HDS;
+      case "bcs" -> SearchService.Mode.BCS;
+      default -> throw ApiException.badRequest("mode is hds (Hamming pool re-ranked by Euclidean distance) or bcs"
+          + " (codes only), not '" + safe(mode) + "'");
+    };
+    if (parsed == SearchService.Mode.HDS && context.dim() == 0) {
+      throw ApiException.badRequest("this index stores no features, so it cannot re-rank: use mode bcs");
+    }
+    int k = (int) integer("k", v.get("k"), 1, l.maxK(), 10);
+    int pool = (int) integer("pool", v.get("pool"), k, l.maxPool(), Math.min(l.maxPool(), Math.max(100, k)));
+    int radius = (int) integer("radius", v.get("radius"), -1, context.bits(), -1);
+    int cap = (int) integer("cap", v.get("cap"), 1, l.maxPool(), Math.min(l.maxPool(), 1000));
+    return new SearchRequest.Options(parsed, k, pool, radius, cap);
+  }
+
+  /**
+   * A whole number in [min, max] from a query-string string or a JSON number or string; null or an
+   * empty string is {@code dflt}. A JSON number must be integral and exact in a double (|x| below
+   * 2^53); larger ids go as strings.
+   */
+  static long integer(String key, Object value, long min, long max, long dflt) {
+    long x;
+    switch (value) {
+      case null -> {
+        return dflt;
+      }
+      case String s when s.isEmpty() -> {
+        return dflt;
+      }
+      case String s -> {
+        try {
+          x = Long.parseLong(s.strip());
+        } catch (NumberFormatException e) {
+          throw ApiException.badRequest(key + " must be a whole number (got '" + safe(s) + "')");
+        }
+      }
+      case Double d -> {
+        if (d != Math.rint(d) || Math.abs(d) >= 0x1p53) {
+          throw ApiException.badRequest(key + " must be a whole number" + (Math.abs(d) >= 0x1p53 && d == Math.rint(d)
+              ? " below 2^53 as a JSON number (pass larger ones as a string)" : "") + " (got " + d + ")");
+        }
+        x = d.longValue();
+      }
+      case List<?> a -> throw ApiException.badRequest(key + " must be a number or a string, not an array");
+      case Map<?, ?> o -> throw ApiException.badRequest(key + " must be a number or a string, not an object");
+      default -> throw ApiException.badRequest(key + " must be a whole number (got " + safe(String.valueOf(value))
+          + ")");
+    }
+    if (x < min || x > max) {
+      throw ApiException.badRequest(key + " must be in [" + min + ", " + max + "] (got " + x + ")");
+    }
+    return x;
+  }
+
+  static byte[] hex(String s, int bytes) {
+    if (s.length() != bytes * 2) {
+      throw ApiException.badRequest("code must be " + bytes * 2 + " hex digits (" + bytes * 8 + " bits, byte 0 first,"
+          + " bit i of a code in bit i%8 of byte i/8); got " + s.length() + " characters");
+    }
+    byte[] out = new byte[bytes];
+    for (int i = 0; i < bytes; i++) {
+      int hi = Character.digit(s.charAt(2 * i), 16);
+      int lo = Character.digit(s.charAt(2 * i + 1), 16);
+      if (hi < 0 || lo < 0) {
+        throw ApiException.badRequest("code must be hex digits (0-9, a-f); found '" + safe(s.substring(2 * i, 2 * i + 2))
+            + "'");
+      }
+      out[i] = (byte) (hi << 4 | lo);
+    }
+    return out;
+  }
+
+  static float[] floats(List<?> l, int dim) {
+    if (l.size() != dim) {
+      throw ApiException.badRequest("feature must have " + dim + " numbers (got " + l.size() + ")");
+    }
+    float[] f = new float[dim];
+    for (int i = 0; i < dim; i++) {
+      if (!(l.get(i) instanceof Double d) || !Double.isFinite(d) || !Float.isFinite((float) (double) d)) {
+        throw ApiException.badRequest("feature[" + i + "] is not a finite number");
+      }
+      f[i] = (float) (double) d;
+    }
+    return f;
+  }
+
+  /** Decodes an upload after checking the size its header announces (before decoding any pixel). */
+  BufferedImage decodeImage(byte[] body) {
+    ServeConfig l = context.limits();
+    if (body.length == 0) {
+      throw ApiException.badRequest("the body is empty: POST the image's bytes");
+    }
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(body))) {
+      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext()) {
+        throw ApiException.badRequest("the body is not an image this server can read (PNG, JPEG, GIF or BMP)");
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        long w = reader.getWidth(0);
+        long h = reader.getHeight(0);
+        if (w < 1 || h < 1 || w > l.maxImageSide() || h > l.maxImageSide() || w * h > l.maxImagePixels()) {
+          throw new ApiException(413, "the image is " + w + "x" + h + " pixels; the limit is " + l.maxImageSide()
+              + " a side and " + l.maxImagePixels() + " pixels: send a smaller image");
+        }
+        BufferedImage img = reader.read(0);
+        if (img == null) {
+          throw ApiException.badRequest("the image could not be decoded");
+        }
+        return img;
+      } finally {
+        reader.dispose();
+      }
+    } catch (ApiException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      throw ApiException.badRequest("the image could not be decoded (" + safe(String.valueOf(e.getMessage())) + ")");
+    }
+  }
+
+  /** The id in {@code GET /images/{id}}: digits only, so no path trick reaches the file system. */
+  static long imageId(String raw) {
+    if (raw.isEmpty() || raw.length() > 19 || !raw.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      throw ApiException.badRequest("an image is addressed by its numeric id: /images/{id}");
+    }
+    return Long.parseLong(raw);
+  }
+
+  /** The media type of a Content-Type header, lower case, without parameters; "" when absent. */
+  static String mediaType(String header) {
+    if (header == null) {
+      return "";
+    }
+    int semi = header.indexOf(';');
+    return (semi < 0 ? header : header.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+  }
+
+  /** A raw query string's parameters, percent-decoded; a repeated one is refused. */
+  static Map<String, String> queryParams(String raw) {
+    Map<String, String> p = new LinkedHashMap<>();
+    if (raw == null || raw.isEmpty()) {
+      return p;
+    }
+    for (String kv : raw.split("&")) {
+      if (kv.isEmpty()) {
+        continue;
+      }
+      int eq = kv.indexOf('=');
+      String k;
+      String v;
+      try {
+        k = URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8);
+        v = eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badRequest("malformed query string: " + safe(e.getMessage()));
+      }
+      if (p.put(k, v) != null) {
+        throw ApiException.badRequest("parameter '" + safe(k) + "' is given twice");
+      }
+    }
+    return p;
+  }
+
+  /** Echoes a piece of the request in a message, shortened and without control characters. */
+  static String safe(String s) {
+    String t = s.length() > 80 ? s.substring(0, 80) + "..." : s;
+    return t.replaceAll("\\p{Cntrl}", "?");
+  }
+}

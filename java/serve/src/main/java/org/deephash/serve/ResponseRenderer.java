@@ -1,0 +1,122 @@
+package org.deephash.serve;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deephash.CodeTable;
+import org.deephash.index.LoadedIndex;
+import org.deephash.io.Json;
+import org.deephash.model.net.HashNetConfig;
+
+/**
+ * The JSON answers of the HTTP API (docs/SERVE.md describes every field): a search's results with
+ * what the index knows of each row (id, path, label and its class name), the error object, and
+ * {@code /stats}. Pure: it reads the index and the model's class names, and sends nothing.
+ */
+final class ResponseRenderer {
+  private final LoadedIndex index;
+  private final HashNetConfig model;
+
+  /**
+   * @param model the model that names the classes, or null (labels are then shown as numbers)
+   */
+  ResponseRenderer(LoadedIndex index, HashNetConfig model) {
+    this.index = index;
+    this.model = model;
+  }
+
+  /** Time spent before the engine (reading and decoding the request) and in all. */
+  record Timings(double decodeMs, double totalMs) {}
+
+  /**
+   * A search's answer.
+   *
+   * @param queryRow the table row of a query by id, else -1
+   */
+  Json search(SearchRequest request, int queryRow, SearchService.Query q, SearchService.Answer a, Timings t,
+      String backend) {
+    CodeTable table = index.table();
+    Json query = new Json();
+    switch (request.source()) {
+      case SearchRequest.ById byId -> query.put("source", "id").put("id", byId.id());
+      case SearchRequest.ByCode c -> query.put("source", "code");
+      case SearchRequest.ByImage img -> query.put("source", "upload").put("width", img.image().getWidth())
+          .put("height", img.image().getHeight());
+    }
+    if (a.predicted() >= 0) {
+      query.put("predicted", label(a.predicted())).put("confidence", Json.round(a.confidence(), 4));
+    }
+    if (queryRow >= 0) {
+      int known = table.hasLabels() ? table.label(queryRow) : -1;
+      if (known >= 0) {
+        query.put("label", known).put("label_name", label(known));
+      }
+      query.put("image", "/images/" + table.id(queryRow));
+    }
+    List<Object> results = new ArrayList<>(a.rows().length);
+    for (int r = 0; r < a.rows().length; r++) {
+      int row = a.rows()[r];
+      Json res = new Json().put("rank", r + 1).put("id", table.id(row));
+      if (index.hasPaths()) {
+        res.put("path", index.path(row));
+      }
+      if (table.hasLabels()) {
+        res.put("label", table.label(row)).put("label_name", label(table.label(row)));
+      }
+      res.put("hamming", a.hamming()[r]);
+      if (a.euclidean() != null) {
+        res.put("euclidean", Json.round(a.euclidean()[r], 5));
+      }
+      res.put("image", "/images/" + table.id(row));
+      results.add(res);
+    }
+    Map<String, Object> timings = new LinkedHashMap<>();
+    timings.put("decode", Json.round(t.decodeMs(), 3));
+    timings.put("queue", Json.round(a.queueMs(), 3));
+    timings.put("encode", Json.round(a.encodeMs(), 3));
+    timings.put("search", Json.round(a.searchMs(), 3));
+    timings.put("total", Json.round(t.totalMs(), 3));
+    Json out = new Json().put("query", query).put("mode", q.mode().name().toLowerCase(Locale.ROOT)).put("k", q.k());
+    if (q.radius() >= 0) {
+      out.put("radius", q.radius()).put("cap", q.cap()).put("truncated", a.truncated());
+    } else if (q.mode() == SearchService.Mode.HDS) {
+      out.put("pool", q.pool());
+    }
+    return out.put("backend", backend).put("batch_size", a.batchSize()).put("timings_ms", timings)
+        .put("results", results);
+  }
+
+  /** What every refusal looks like: {@code {"error": ..., "status": N}}. */
+  static Json error(int status, String message) {
+    return new Json().put("error", message).put("status", status);
+  }
+
+  /**
+   * {@code GET /stats}.
+   *
+   * @param batches batches run, queries they held, the largest batch ({@link SearchService#batchStats})
+   */
+  Json stats(String backend, String device, SearchStats queries, long[] batches, ServeConfig config, double uptimeS) {
+    CodeTable t = index.table();
+    Json idx = new Json().put("rows", t.liveCount()).put("bits", t.bits()).put("dim", t.dim())
+        .put("labels", t.hasLabels()).put("paths", index.hasPaths());
+    Json m = model == null ? null : new Json().put("bits", model.bits()).put("input", model.height() + "x"
+        + model.width() + "x" + model.channels()).put("classes", model.classNames());
+    Json b = new Json().put("count", batches[0]).put("queries", batches[1])
+        .put("mean_size", batches[0] == 0 ? 0.0 : Json.round((double) batches[1] / batches[0], 2))
+        .put("max_size", batches[2]);
+    return new Json().put("index", idx).put("model", m).put("backend", backend).put("device", device)
+        .put("queries", queries.counts()).put("latency_ms", queries.latency()).put("batches", b)
+        .put("limits", new Json().put("max_k", config.maxK()).put("max_pool", config.maxPool())
+            .put("max_body_bytes", config.maxBodyBytes()).put("max_image_side", config.maxImageSide())
+            .put("timeout_ms", config.timeoutMs()))
+        .put("uptime_s", Json.round(uptimeS, 1));
+  }
+
+  /** A class's name when the model has one, else the number. */
+  String label(int l) {
+    return model != null && l >= 0 && l < model.classes() ? model.classNames().get(l) : Integer.toString(l);
+  }
+}
