@@ -85,7 +85,7 @@ public final class CudaBackend implements SearchBackend, TimedBackend {
       throw e;
     }
     this.blas = b;
-    LOG.info("cuda backend on " + device());
+    LOG.fine("cuda backend on " + device());
   }
 
   @Override

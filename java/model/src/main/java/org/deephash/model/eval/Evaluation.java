@@ -10,6 +10,7 @@ import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.cli.api.Progress;
 
 /**
  * The paper's evaluation, run on the engine: queries against a database, relevant = same label,
@@ -37,9 +38,16 @@ public final class Evaluation {
   private final PrintStream log;
   private Pool pool = Pool.topM(DEPTH);
   private int esQueries = Integer.MAX_VALUE;
+  private Progress progress = Progress.none();
 
   public Evaluation(PrintStream log) {
     this.log = log;
+  }
+
+  /** Draws the ranking's progress: the full-list figures take most of the time (the default draws nothing). */
+  public Evaluation progress(Progress p) {
+    this.progress = p;
+    return this;
   }
 
   /** The coarse stage of HDS (default: the Hamming top-1000). */
@@ -89,7 +97,10 @@ public final class Evaluation {
         warm(() -> search.exhaustive(slice(queryFeatures, dim, 100), DEPTH));
         int esN = Math.min(esQueries, queryLabels.length);
         long t0 = System.nanoTime();
-        SearchResult es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
+        SearchResult es;
+        try (var p = progress.phase("ES: exhaustive Euclidean ranking of " + esN + " queries")) {
+          es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
+        }
         double esMs = (System.nanoTime() - t0) / 1e6 / esN;
         rows.add(listRow("es", "ES: exhaustive Euclidean ranking of F7 features"
             + (esN < queryLabels.length ? " (first " + esN + " queries)" : ""), es,
@@ -97,9 +108,15 @@ public final class Evaluation {
 
         warm(() -> search.coarseToFine(slice(queryCodes, codeBytes, 100), slice(queryFeatures, dim, 100), pool, DEPTH));
         long t1 = System.nanoTime();
-        SearchResult hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        SearchResult hds;
+        try (var p = progress.phase("HDS: coarse-to-fine search of " + queryLabels.length + " queries")) {
+          hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        }
         double hdsMs = (System.nanoTime() - t1) / 1e6 / queryLabels.length;
-        FullRanking.QueryFigures[] hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0);
+        FullRanking.QueryFigures[] hf;
+        try (var c = progress.count("HDS: full-list mAP", queryLabels.length, "queries")) {
+          hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0, c);
+        }
         rows.add(listRow("hds", "HDS: " + describe(pool) + " re-ranked by Euclidean distance on F7", hds, queryLabels,
             dbLabels, meanAp(hf), null, hdsMs));
         if (hdsResultOut != null && hdsResultOut.length > 0) {
@@ -126,7 +143,11 @@ public final class Evaluation {
     long t0 = System.nanoTime();
     SearchResult r = search.query(queryCodes, DEPTH);
     double ms = (System.nanoTime() - t0) / 1e6 / queryLabels.length;
-    FullRanking.QueryFigures[] f = full.evaluate(queryCodes, codeBytes, queryLabels, null, DEPTH);
+    FullRanking.QueryFigures[] f;
+    try (var c = progress.count(name.toUpperCase(Locale.ROOT) + ": full Hamming ranking", queryLabels.length,
+        "queries")) {
+      f = full.evaluate(queryCodes, codeBytes, queryLabels, null, DEPTH, c);
+    }
     for (int q = 0; q < queryLabels.length; q++) {
       long[] ids = r.ids(q);
       int[] top = f[q].topIds();
