@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -16,6 +17,7 @@ import org.deephash.cli.api.CliCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
 /**
@@ -69,41 +71,64 @@ public final class EngineCli {
 
   /** Runs one command line in this JVM; returns its exit status. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
+    // Only the command that runs (or whose help is asked for) is built in full: picocli reads every
+    // option of a command by reflection, which for all of them would double the start-up time of
+    // every call. The others are listed from their @Command annotation alone.
+    String wanted = args.length == 0 ? null : args[0].equals("help") && args.length > 1 ? args[1] : args[0];
     CommandLine root = new CommandLine(new EngineCli());
-    root.addSubcommand("help", new HelpCommand());
-    for (Map.Entry<String, CommandLine> e : commands(err).entrySet()) {
-      root.addSubcommand(e.getKey(), e.getValue());
+    for (Map.Entry<String, Entry> e : commands(err).entrySet()) {
+      root.addSubcommand(e.getKey(), e.getKey().equals(wanted) ? e.getValue().build() : e.getValue().listing());
     }
+    root.addSubcommand("help", new HelpCommand());
     return Cli.commandLine(root, out, err).execute(args);
   }
 
-  /** Built-in commands, then plug-ins from the class path, by name; a plug-in cannot shadow a built-in. */
-  static Map<String, CommandLine> commands(PrintStream err) {
-    Map<String, CommandLine> all = new TreeMap<>();
-    for (CliCommand c : List.of(new BenchCommand(), new ImportCommand(), new SearchCommand(), new InfoCommand(),
-        new BackendsCommand())) {
-      CommandLine cl = new CommandLine(c);
-      all.put(cl.getCommandName(), cl);
+  /** A command found on the class path: its annotation, and how to make it. */
+  record Entry(Class<?> type, Supplier<? extends CliCommand> maker) {
+    CommandLine build() {
+      return new CommandLine(maker.get());
     }
-    Iterator<CliCommand> it = ServiceLoader.load(CliCommand.class, EngineCli.class.getClassLoader()).iterator();
+
+    /** Name and description only, for the list of commands. */
+    CommandLine listing() {
+      Command a = type.getAnnotation(Command.class);
+      CommandSpec spec = CommandSpec.create().name(a.name());
+      spec.usageMessage().description(a.description());
+      return new CommandLine(spec);
+    }
+  }
+
+  /** Built-in commands, then plug-ins from the class path, by name; a plug-in cannot shadow a built-in. */
+  static Map<String, Entry> commands(PrintStream err) {
+    Map<String, Entry> all = new TreeMap<>();
+    for (Entry e : List.of(new Entry(BenchCommand.class, BenchCommand::new),
+        new Entry(ImportCommand.class, ImportCommand::new), new Entry(SearchCommand.class, SearchCommand::new),
+        new Entry(InfoCommand.class, InfoCommand::new), new Entry(BackendsCommand.class, BackendsCommand::new))) {
+      all.put(e.type().getAnnotation(Command.class).name(), e);
+    }
+    Iterator<ServiceLoader.Provider<CliCommand>> it = ServiceLoader.load(CliCommand.class,
+        EngineCli.class.getClassLoader()).stream().iterator();
     while (true) {
-      CliCommand c;
-      CommandLine cl;
+      ServiceLoader.Provider<CliCommand> p;
+      Command a;
       try {
         if (!it.hasNext()) {
           break;
         }
-        c = it.next();
-        cl = new CommandLine(c);
-      } catch (ServiceConfigurationError | CommandLine.InitializationException e) {
+        p = it.next();
+        a = p.type().getAnnotation(Command.class);
+        if (a == null) {
+          throw new ServiceConfigurationError(p.type().getName() + " has no @Command annotation");
+        }
+      } catch (ServiceConfigurationError e) {
         // One broken plug-in must not take the other commands down; say which and why.
         err.println("engine-cli: warning: a plug-in command could not be loaded: " + e.getMessage());
         continue;
       }
-      CommandLine prev = all.putIfAbsent(cl.getCommandName(), cl);
+      Entry prev = all.putIfAbsent(a.name(), new Entry(p.type(), p::get));
       if (prev != null) {
-        err.println("engine-cli: warning: command '" + cl.getCommandName() + "' from " + c.getClass().getName()
-            + " ignored: " + prev.getCommand().getClass().getName() + " already provides it");
+        err.println("engine-cli: warning: command '" + a.name() + "' from " + p.type().getName()
+            + " ignored: " + prev.type().getName() + " already provides it");
       }
     }
     return all;

@@ -90,8 +90,7 @@ public final class Cli {
   /** Options in declaration order (the common -h/-q last), a short synopsis, aligned columns. */
   private static void layout(CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
-    spec.usageMessage().sortOptions(false).abbreviateSynopsis(true).showEndOfOptionsDelimiterInUsageHelp(false)
-        .adjustLineBreaksForWideCJKCharacters(false);
+    spec.usageMessage().sortOptions(false).abbreviateSynopsis(true).showEndOfOptionsDelimiterInUsageHelp(false);
     for (CommandLine sub : cl.getSubcommands().values()) {
       layout(sub);
     }
@@ -117,7 +116,7 @@ public final class Cli {
       return command.execute();
     } catch (ParameterException e) {
       throw e;
-    } catch (Exception | OutOfMemoryError e) {
+    } catch (Exception | OutOfMemoryError | LinkageError e) {
       return failure(path(cl), e, err);
     } finally {
       command.closeProgress();
@@ -254,6 +253,13 @@ public final class Cli {
       case OutOfMemoryError o -> {
         err.println(who + ": out of memory (" + o.getMessage() + "). Give the JVM more with "
             + "ENGINE_JAVA_OPTS='-Xmx16g -XX:MaxDirectMemorySize=16g', or work on less data at once.");
+        return FAILURE;
+      }
+      case LinkageError l -> {
+        boolean vector = String.valueOf(l.getMessage()).contains("jdk/incubator/vector");
+        err.println(who + ": failed: " + l + (vector ? ". The Java backend needs the Vector API here: run with"
+            + " ENGINE_VECTOR_API=1 (or --add-modules jdk.incubator.vector)" : ""));
+        debugTrace(l, err);
         return FAILURE;
       }
       case IOException i -> {

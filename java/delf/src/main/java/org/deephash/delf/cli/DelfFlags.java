@@ -41,7 +41,7 @@ final class DelfFlags {
         description = "Keypoints kept per image, the most attended (default: ${DEFAULT-VALUE}).")
     int maxFeatures = D.maxFeatures();
 
-    @Option(names = "--scales", paramLabel = "LIST", split = ",",
+    @Option(names = "--scales", paramLabel = "LIST", split = ",", hideParamSyntax = true,
         description = "Pyramid scales, comma-separated, each in (0, 8] (default: 0.25 to 2 in steps of sqrt 2).")
     float[] scales;
 
