@@ -107,15 +107,30 @@ public abstract class CliCommand {
 
   /** Throws a usage error unless {@code min <= value <= max}. */
   protected final void requireRange(String option, long value, long min, long max) {
-    if (value < min || value > max) {
-      throw usage(option + " must be " + range(min, max) + " (passed " + value + ")");
-    }
+    requireRange(spec, option, value, min, max);
   }
 
   /** Throws a usage error unless {@code min <= value <= max} (NaN is refused). */
   protected final void requireRange(String option, double value, double min, double max) {
+    requireRange(spec, option, value, min, max);
+  }
+
+  /**
+   * The range check for option groups shared by several commands (picocli mixins): {@code spec} is
+   * the command the mixin is part of ({@code @Spec(Spec.Target.MIXEE)}).
+   */
+  public static void requireRange(CommandSpec spec, String option, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new ParameterException(spec.commandLine(), option + " must be " + range(min, max) + " (passed " + value
+          + ")");
+    }
+  }
+
+  /** As {@link #requireRange(CommandSpec, String, long, long, long)} for decimal values; NaN is refused. */
+  public static void requireRange(CommandSpec spec, String option, double value, double min, double max) {
     if (!(value >= min && value <= max)) {
-      throw usage(option + " must be a number in [" + fmt(min) + ", " + fmt(max) + "] (passed " + fmt(value) + ")");
+      throw new ParameterException(spec.commandLine(), option + " must be a number in [" + fmt(min) + ", "
+          + fmt(max) + "] (passed " + fmt(value) + ")");
     }
   }
 

@@ -1,6 +1,6 @@
 package org.deephash.delf.cli;
 
-import java.util.Locale;
+import org.deephash.cli.api.CliCommand;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.geometry.Ransac;
 import org.deephash.delf.search.DelfSearch;
@@ -13,17 +13,8 @@ import picocli.CommandLine.Spec;
 final class DelfFlags {
   private DelfFlags() {}
 
-  private static void range(CommandSpec mixee, String option, double v, double min, double max) {
-    if (!(v >= min && v <= max)) {
-      String shown = v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
-      throw new ParameterException(mixee.commandLine(), option + " must be "
-          + (max >= Integer.MAX_VALUE ? ">= " + fmt(min) : "in [" + fmt(min) + ", " + fmt(max) + "]")
-          + " (passed " + shown + ")");
-    }
-  }
-
-  private static String fmt(double x) {
-    return x == Math.rint(x) ? Long.toString((long) x) : String.format(Locale.ROOT, "%s", x);
+  private static void range(CommandSpec mixee, String option, long v, long min, long max) {
+    CliCommand.requireRange(mixee, option, v, min, max);
   }
 
   /** How local features are extracted: extract, index, query, eval, match. */
@@ -81,7 +72,7 @@ final class DelfFlags {
 
     void validate() {
       range(mixee, "--trials", trials, 1, 10_000_000);
-      range(mixee, "--threshold", threshold, 1e-3, 1e4);
+      CliCommand.requireRange(mixee, "--threshold", threshold, 1e-3, 1e4);
       range(mixee, "--min-inliers", minInliers, 0, 1_000_000);
     }
 

@@ -2,6 +2,7 @@ package org.deephash.model.cli;
 
 import org.deephash.CodeTable;
 import org.deephash.Pool;
+import org.deephash.cli.api.CliCommand;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -43,9 +44,7 @@ public final class PoolFlags {
   }
 
   private void check(String option, int v, int min, int max) {
-    if (v < min || v > max) {
-      throw usage(option + " must be in [" + min + ", " + max + "] (passed " + v + ")");
-    }
+    CliCommand.requireRange(mixee, option, v, min, max);
   }
 
   private ParameterException usage(String message) {

@@ -2,6 +2,7 @@ package org.deephash.model.cli;
 
 import java.util.List;
 import java.util.Locale;
+import org.deephash.cli.api.CliCommand;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
@@ -93,34 +94,29 @@ public final class TrainFlags {
     range("--f7", f7, 8, 65536);
     range("--epochs", epochs, 1, 1_000_000);
     range("--batch", batch, 1, 1 << 20);
-    if (lr != null && !(lr > 0 && lr < 10)) {
-      throw usage("--lr must be a number in (0, 10) (passed " + lr + ")");
+    if (lr != null) {
+      CliCommand.requireRange(mixee, "--lr", lr, 1e-9, 10);
     }
-    if (!(lrDecay > 0 && lrDecay <= 10)) {
-      throw usage("--lr-decay must be a number in (0, 10] (passed " + lrDecay + ")");
-    }
-    if (!(momentum >= 0 && momentum < 1)) {
-      throw usage("--momentum must be a number in [0, 1) (passed " + momentum + ")");
-    }
-    if (!(weightDecay >= 0 && weightDecay < 1)) {
-      throw usage("--weight-decay must be a number in [0, 1) (passed " + weightDecay + ")");
-    }
-    if (!(dropout >= 0 && dropout < 1)) {
-      throw usage("--dropout must be a number in [0, 1) (passed " + dropout + ")");
-    }
-    if (!(push >= 0) || !(balance >= 0)) {
-      throw usage("--ssdh-push and --ssdh-balance must be >= 0 (passed " + push + ", " + balance + ")");
-    }
+    CliCommand.requireRange(mixee, "--lr-decay", lrDecay, 1e-6, 10);
+    halfOpenUnit("--momentum", momentum);
+    halfOpenUnit("--weight-decay", weightDecay);
+    halfOpenUnit("--dropout", dropout);
+    CliCommand.requireRange(mixee, "--ssdh-push", push, 0, 1e6);
+    CliCommand.requireRange(mixee, "--ssdh-balance", balance, 0, 1e6);
     range("--crop", crop, 0, 1024);
     range("--max-steps", maxSteps, 0, Integer.MAX_VALUE);
     augmentation(3);
   }
 
-  private void range(String option, long v, long min, long max) {
-    if (v < min || v > max) {
-      throw usage(option + " must be " + (max == Integer.MAX_VALUE ? ">= " + min : "in [" + min + ", " + max + "]")
-          + " (passed " + v + ")");
+  /** A fraction in [0, 1). */
+  private void halfOpenUnit(String option, float v) {
+    if (!(v >= 0 && v < 1)) {
+      throw usage(option + " must be a number in [0, 1) (passed " + v + ")");
     }
+  }
+
+  private void range(String option, long v, long min, long max) {
+    CliCommand.requireRange(mixee, option, v, min, max);
   }
 
   /** {flip, crop} for images with {@code channels} channels. */
