@@ -4,10 +4,12 @@ import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
+import org.deephash.cli.api.Cli;
 import org.deephash.cli.api.CliCommand;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.model.net.Encoder;
+import org.deephash.model.net.TensorFlowLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -73,6 +75,13 @@ public final class ServeCommand extends CliCommand {
 
   @Override
   protected int execute() throws Exception {
+    // TensorFlow's own info lines stay off stderr while a model is loaded (without one it never loads)
+    try (TensorFlowLog.Quiet quiet = TensorFlowLog.quiet(model == null || Cli.debug())) {
+      return serve();
+    }
+  }
+
+  private int serve() throws Exception {
     Encoder encoder = model != null ? Encoder.open(model).batchSize(config.maxBatch()) : null;
     try (LoadedIndex index = IndexFile.load(indexFile);
         GpuHashSearch search = GpuHashSearch.open(index.table(),

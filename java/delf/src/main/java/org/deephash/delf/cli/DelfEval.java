@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.cli.api.Progress;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.data.Views;
@@ -23,6 +22,7 @@ import org.deephash.delf.geometry.Ransac;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.PairMatch;
+import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
 @Command(name = "eval",
     description = "Benchmark: views of held-out photos against held-out + distractors; DELF +-RANSAC, pooled DELF,"
         + " hash codes.")
-final class DelfEval extends CliCommand {
+final class DelfEval extends TensorFlowCommand {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
   Path model;
 
@@ -99,7 +99,7 @@ final class DelfEval extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Extractor ex = extract.extractor();
     Progress progress = progress();
     Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));

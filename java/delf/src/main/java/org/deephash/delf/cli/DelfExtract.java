@@ -1,7 +1,6 @@
 package org.deephash.delf.cli;
 
 import java.nio.file.Path;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
@@ -9,13 +8,14 @@ import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.io.Json;
 import org.deephash.io.Npy;
+import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code engine-cli delf extract}: the local features of one image. */
 @Command(name = "extract", description = "Extract one image's keypoints, attention and descriptors (optionally to .npy).")
-final class DelfExtract extends CliCommand {
+final class DelfExtract extends TensorFlowCommand {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
   Path model;
 
@@ -35,7 +35,7 @@ final class DelfExtract extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Extractor ex = extract.extractor();
     try (DelfNet net = DelfTrainer.open(model)) {
       var img = Photos.load(image, 4096);

@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.cli.api.Progress;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.extract.Extractor;
@@ -15,6 +14,7 @@ import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.DelfDatabase;
 import org.deephash.io.Json;
+import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 @Command(name = "index",
     description = "Index images' local features: PCA to 40-D, IVF-PQ (50-bit codes) with image id and keypoint.",
     footer = "The images: --photos DIR (its manifest's --roles) or --images FOLDER, not both.")
-final class DelfIndex extends CliCommand {
+final class DelfIndex extends TensorFlowCommand {
   /** Manifest roles. */
   enum Role { train, heldout, distractor }
 
@@ -66,7 +66,7 @@ final class DelfIndex extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Extractor ex = extract.extractor();
     Progress progress = progress();
     // The model first: a wrong --model fails before the images are decoded.

@@ -3,7 +3,6 @@ package org.deephash.delf.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import javax.imageio.ImageIO;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.eval.MatchPicture;
 import org.deephash.delf.extract.Extractor;
@@ -13,6 +12,7 @@ import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.PairMatch;
 import org.deephash.io.Json;
+import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "match",
     description = "Match two images (mutual nearest neighbours + RANSAC) and write a PNG of the correspondences.",
     footer = "The PNG shows the two images side by side: RANSAC inliers in green, other putative matches faint red.")
-final class DelfMatch extends CliCommand {
+final class DelfMatch extends TensorFlowCommand {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
   Path model;
 
@@ -52,7 +52,7 @@ final class DelfMatch extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Extractor ex = extract.extractor();
     try (DelfNet net = DelfTrainer.open(model)) {
       var ia = Photos.load(a, ex.baseSide());

@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
@@ -13,6 +12,7 @@ import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.DelfDatabase;
 import org.deephash.delf.search.DelfSearch;
 import org.deephash.io.Json;
+import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 /** {@code engine-cli delf query}: one image in, the indexed images showing the same thing out. */
 @Command(name = "query",
     description = "Find the indexed images of the same object or place: votes, shortlist, RANSAC re-rank.")
-final class DelfQuery extends CliCommand {
+final class DelfQuery extends TensorFlowCommand {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "The DELF model that made the index.")
   Path model;
 
@@ -57,7 +57,7 @@ final class DelfQuery extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Extractor ex = extract.extractor();
     DelfFiles.Opened idx = DelfFiles.open(index);
     try (DelfNet net = DelfTrainer.open(model)) {

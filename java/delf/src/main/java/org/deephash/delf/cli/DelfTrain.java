@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.data.Views;
 import org.deephash.delf.net.DelfConfig;
@@ -16,6 +15,7 @@ import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.net.MobileNetV2;
 import org.deephash.io.Json;
+import org.deephash.model.cli.TensorFlowCommand;
 import org.deephash.model.pretrained.TfjsLayersModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /** {@code engine-cli delf train}: the two-stage DELF training on the training photos' augmented views. */
 @Command(name = "train",
     description = "Train the backbone (stage 1) then the attention head (stage 2) on the training photos.")
-final class DelfTrain extends CliCommand {
+final class DelfTrain extends TensorFlowCommand {
   private static final DelfTrainer.Options D = DelfTrainer.Options.defaults();
 
   @Option(names = "--photos", paramLabel = "DIR",
@@ -98,7 +98,7 @@ final class DelfTrain extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     DelfTrainer.Options o = new DelfTrainer.Options(side, batch, views, descriptorEpochs, attentionEpochs, lr, lrDecay,
         seed);
     Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));

@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.deephash.cli.api.Cli;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
@@ -27,7 +26,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo",
     description = "Train, index, query and evaluate on Fashion-MNIST end to end (about 5 minutes on 2 cores).")
-public final class DemoCommand extends CliCommand {
+public final class DemoCommand extends TensorFlowCommand {
   @Option(names = "--out", paramLabel = "DIR",
       description = {"Everything goes here (default: ${DEFAULT-VALUE}): model/, the index file, results.txt,",
           "results.json, precision.png, retrievals.png, query.png."})
@@ -58,7 +57,7 @@ public final class DemoCommand extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     long t0 = System.nanoTime();
     Path dir = outDir;
     Files.createDirectories(dir);

@@ -2,7 +2,6 @@ package org.deephash.model.cli;
 
 import java.nio.file.Path;
 import org.deephash.Pool;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
@@ -15,7 +14,7 @@ import picocli.CommandLine.Option;
 /** {@code engine-cli eval}: the paper's evaluation of a trained model, by default on the data it was trained on. */
 @Command(name = "eval",
     description = "Evaluate a model like the DLBHC paper: P@k, mAP@1000, full mAP, BCS/ES/HDS vs LSH and PCA-ITQ.")
-public final class EvalCommand extends CliCommand {
+public final class EvalCommand extends TensorFlowCommand {
   @Option(names = "--model", paramLabel = "DIR", required = true, description = "A model folder written by train.")
   Path model;
 
@@ -63,7 +62,7 @@ public final class EvalCommand extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     ModelDir md = new ModelDir(model);
     HashNetConfig c = md.readConfig();
     String spec = TrainingData.choose(md, data, allowOtherData, commandPath(), err);

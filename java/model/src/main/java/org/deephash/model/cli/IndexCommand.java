@@ -1,7 +1,6 @@
 package org.deephash.model.cli;
 
 import java.nio.file.Path;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
@@ -15,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "index",
     description = "Encode images with a trained model into an index file (codes, features, ids, labels, paths).",
     footer = "Row i of the index has id i; its path is the image file (or FILE#i inside packed data sets).")
-public final class IndexCommand extends CliCommand {
+public final class IndexCommand extends TensorFlowCommand {
   /** Which part of the data set. */
   enum Split { train, test }
 
@@ -38,7 +37,7 @@ public final class IndexCommand extends CliCommand {
   Path outFile;
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     ModelDir md = new ModelDir(model);
     HashNetConfig c = md.readConfig();
     String spec = TrainingData.choose(md, data, allowOtherData, commandPath(), err);

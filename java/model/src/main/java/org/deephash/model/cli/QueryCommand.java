@@ -7,7 +7,6 @@ import java.util.Locale;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.io.Json;
@@ -25,7 +24,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "query",
     description = "Find the images of an index most similar to one image file (Hamming or coarse-to-fine).")
-public final class QueryCommand extends CliCommand {
+public final class QueryCommand extends TensorFlowCommand {
   /** hds: coarse to fine; bcs: Hamming only. */
   enum Mode { hds, bcs }
 
@@ -62,7 +61,7 @@ public final class QueryCommand extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Encoding e;
     HashNetConfig c;
     try (Encoder enc = Encoder.open(model)) {

@@ -2,7 +2,6 @@ package org.deephash.model.cli;
 
 import java.nio.file.Path;
 import java.util.Locale;
-import org.deephash.cli.api.CliCommand;
 import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
@@ -14,7 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code engine-cli train}: trains the hashing network, exports it as a SavedModel and records what it was trained on. */
 @Command(name = "train", description = "Train the DLBHC hashing network (TensorFlow) on a data set and export it.")
-public final class TrainCommand extends CliCommand {
+public final class TrainCommand extends TensorFlowCommand {
   @Option(names = "--data", paramLabel = "SPEC",
       description = {"fashion-mnist (default), idx:DIR, cifar10:DIR, or a folder with one subfolder per class",
           "(with train/ and test/ subfolders if it has them). Recorded in the model folder."})
@@ -63,7 +62,7 @@ public final class TrainCommand extends CliCommand {
   }
 
   @Override
-  protected int execute() throws Exception {
+  protected int run() throws Exception {
     Dataset trainSet = Datasets.load(data, Datasets.Split.TRAIN, shape[0], shape[1], shape[2]);
     Dataset test = noTest ? null : Datasets.load(data, Datasets.Split.TEST, shape[0], shape[1], shape[2]);
     TrainOptions o = train.trainOptions(trainSet.channels());
