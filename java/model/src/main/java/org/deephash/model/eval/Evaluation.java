@@ -2,7 +2,6 @@ package org.deephash.model.eval;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -11,6 +10,7 @@ import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.cli.api.Progress;
+import org.deephash.io.Json;
 
 /**
  * The paper's evaluation, run on the engine: queries against a database, relevant = same label,
@@ -230,40 +230,27 @@ public final class Evaluation {
    * figure does not apply) and {@code query_ms}; {@code extra} adds top-level fields.
    */
   public static String json(int bits, double accuracy, List<Row> rows, Map<String, Object> extra) {
-    StringBuilder b = new StringBuilder();
-    b.append("{\"bits\":").append(bits).append(",\"accuracy\":").append(num(accuracy));
-    for (Map.Entry<String, Object> e : (extra == null ? new LinkedHashMap<String, Object>() : extra).entrySet()) {
-      b.append(",\"").append(e.getKey()).append("\":");
-      Object v = e.getValue();
-      if (v instanceof Number n) {
-        b.append(num(n.doubleValue()));
-      } else if (v == null) {
-        b.append("null");
-      } else {
-        b.append('"').append(v.toString().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
-      }
+    Json j = new Json().put("bits", bits).put("accuracy", sig(accuracy));
+    if (extra != null) {
+      extra.forEach((k, v) -> j.put(k, v instanceof Number n ? sig(n.doubleValue()) : v));
     }
     for (Row r : rows) {
-      b.append(",\"").append(r.name()).append("\":{");
+      Json row = new Json();
       for (int i = 0; i < KS.length; i++) {
-        b.append("\"p_at_").append(KS[i]).append("\":").append(num(r.precisionAtK()[i])).append(',');
+        row.put("p_at_" + KS[i], sig(r.precisionAtK()[i]));
       }
-      b.append("\"map_at_1000\":").append(num(r.mapAt1000()));
-      b.append(",\"map_full\":").append(r.mapFull() == null ? "null" : num(r.mapFull()));
-      b.append(",\"precision_r2\":").append(r.precisionR2() == null ? "null" : num(r.precisionR2()));
-      b.append(",\"query_ms\":").append(num(r.queryMs())).append('}');
+      row.put("map_at_1000", sig(r.mapAt1000()))
+          .put("map_full", r.mapFull() == null ? null : sig(r.mapFull()))
+          .put("precision_r2", r.precisionR2() == null ? null : sig(r.precisionR2()))
+          .put("query_ms", sig(r.queryMs()));
+      j.put(r.name(), row);
     }
-    return b.append('}').toString();
+    return j.toString();
   }
 
-  private static String num(double v) {
-    if (Double.isNaN(v) || Double.isInfinite(v)) {
-      return "null";
-    }
-    if (v == Math.rint(v) && Math.abs(v) < 1e15) {
-      return Long.toString((long) v);
-    }
-    return String.format(Locale.ROOT, "%.6g", v);
+  /** Six significant digits: the figures carry no more. */
+  private static double sig(double v) {
+    return Double.isFinite(v) && v != 0 ? Double.parseDouble(String.format(Locale.ROOT, "%.6g", v)) : v;
   }
 
   /** A plain-text table of the rows. */
