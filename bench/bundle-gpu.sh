@@ -52,8 +52,8 @@ mkdir -p "$B"/{bin,lib/native,kernels,tests}
       *) cp "$jar" "$B/lib/" ;;
     esac
   done
-for m in core cuda cli; do
-  j=$(ls "$ROOT"/java/$m/target/deephash-$m-*.jar | grep -v -- '-tests.jar' | head -1)
+for m in core cuda cli-api cli; do
+  j=$(ls "$ROOT"/java/$m/target/deephash-$m-[0-9]*.jar | grep -v -- '-tests.jar' | head -1)
   cp "$j" "$B/lib/"
 done
 

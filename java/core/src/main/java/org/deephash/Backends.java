@@ -2,7 +2,9 @@ package org.deephash;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.logging.Logger;
 import org.deephash.spi.BackendProvider;
@@ -10,8 +12,10 @@ import org.deephash.spi.BackendProvider;
 /**
  * Finds the search backends on the class path and chooses the default once per JVM: the one
  * named by the system property {@code engine.backend} (which must load, or this throws with every
- * reason), else the available provider with the highest priority, with one WARNING for each
- * better one that could not load.
+ * reason), else the available provider with the highest priority. The choice, and why each
+ * better provider could not load, go to the debug log (java.util.logging FINE) and to {@link
+ * #notChosen()} (shown by {@code engine-cli backends} and in JSON reports): a machine without a GPU
+ * is the normal case, not a warning.
  */
 public final class Backends {
   public static final String PROPERTY = "engine.backend";
@@ -21,6 +25,8 @@ public final class Backends {
 
   /** The default once chosen; a failed choice is not kept, so a corrected property takes effect. */
   private static volatile BackendProvider chosen;
+  /** The better backends the chosen default passed over, with their reasons. */
+  private static volatile Map<String, List<String>> skipped = Map.of();
 
   /** Every provider found, best first. */
   public static List<BackendProvider> providers() {
@@ -64,7 +70,9 @@ public final class Backends {
       synchronized (Backends.class) {
         p = chosen;
         if (p == null) {
-          p = chooseDefault();
+          Map<String, List<String>> passed = new LinkedHashMap<>();
+          p = chooseDefault(passed);
+          skipped = Map.copyOf(passed);
           chosen = p;
         }
       }
@@ -72,24 +80,34 @@ public final class Backends {
     return p;
   }
 
-  static BackendProvider chooseDefault() {
+  /**
+   * The better backends that the default choice passed over, each with why it cannot run here;
+   * empty when the best one runs or a backend was forced.
+   */
+  public static Map<String, List<String>> notChosen() {
+    defaultProvider();
+    return skipped;
+  }
+
+  static BackendProvider chooseDefault(Map<String, List<String>> skipped) {
     String forced = System.getProperty(PROPERTY);
     if (forced == null || forced.isBlank()) {
       forced = System.getenv("ENGINE_BACKEND");
     }
     if (forced != null && !forced.isBlank()) {
       BackendProvider p = byName(forced.trim());
-      LOG.info("search backend: " + p.name() + " (forced by " + PROPERTY + ")");
+      LOG.fine("search backend: " + p.name() + " (forced by " + PROPERTY + ")");
       return p;
     }
     for (BackendProvider p : providers()) {
       List<String> reasons = p.unavailableReasons();
       if (reasons.isEmpty()) {
-        LOG.info("search backend: " + p.name());
+        LOG.fine("search backend: " + p.name());
         return p;
       }
       if (p.priority() > 0) {
-        LOG.warning("search backend '" + p.name() + "' not used: " + String.join("; ", reasons));
+        skipped.put(p.name(), List.copyOf(reasons));
+        LOG.fine("search backend '" + p.name() + "' not used: " + String.join("; ", reasons));
       }
     }
     throw new IllegalStateException("no search backend available: the jar is incomplete");

@@ -19,15 +19,17 @@ class BackendsTest {
     System.setProperty(Backends.PROPERTY, "nope");
     try {
       for (int attempt = 0; attempt < 2; attempt++) {
-        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, Backends::chooseDefault);
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class,
+            () -> Backends.chooseDefault(new java.util.LinkedHashMap<>()));
         assertTrue(e.getMessage().startsWith("backend 'nope' cannot be used: no such backend (choose one of ["),
             e.getMessage());
         assertTrue(e.getMessage().contains("java") && e.getMessage().contains("scalar"), e.getMessage());
       }
       System.setProperty(Backends.PROPERTY, "scalar");
-      assertEquals("scalar", Backends.chooseDefault().name());
+      assertEquals("scalar", Backends.chooseDefault(new java.util.LinkedHashMap<>()).name());
       System.clearProperty(Backends.PROPERTY);
-      assertEquals(Backends.available().get(0).name(), Backends.chooseDefault().name(), "the best available one");
+      assertEquals(Backends.available().get(0).name(), Backends.chooseDefault(new java.util.LinkedHashMap<>()).name(),
+          "the best available one");
     } finally {
       if (before == null) {
         System.clearProperty(Backends.PROPERTY);

@@ -1,34 +1,23 @@
 package org.deephash.cli;
 
-import java.io.PrintStream;
 import java.util.List;
 import org.deephash.Backends;
+import org.deephash.cli.api.CliCommand;
 import org.deephash.spi.BackendProvider;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code engine-cli backends}: which search backends are on the class path and why any cannot run. */
-final class BackendsCommand implements org.deephash.spi.CliCommand {
-
-  @Override
-  public String name() {
-    return "backends";
-  }
-
-  @Override
-  public String summary() {
-    return "list the search backends on the class path, which can run here, and why not";
-  }
+/** {@code engine-cli backends}: which search backends are on the class path, which one is chosen, and why any cannot run. */
+@Command(name = "backends",
+    description = "List the search backends on the class path, which can run here, and why not.")
+final class BackendsCommand extends CliCommand {
+  @Option(names = "--available", description = "Print only the names of the backends that can run here, one per line.")
+  boolean available;
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) {
-    Flags f = new Flags("backends", "engine-cli backends [--available]")
-        .flag("available", "print only the names of the backends that can run here, one per line")
-        .parse(args);
-    if (f.helpRequested()) {
-      out.print(f.usage());
-      return 0;
-    }
+  protected int execute() {
     List<BackendProvider> providers = Backends.providers();
-    if (f.has("available")) {
+    if (available) {
       for (BackendProvider p : providers) {
         if (p.unavailableReasons().isEmpty()) {
           out.println(p.name());
@@ -36,11 +25,18 @@ final class BackendsCommand implements org.deephash.spi.CliCommand {
       }
       return 0;
     }
+    String chosen;
+    try {
+      chosen = Backends.defaultProvider().name();
+    } catch (RuntimeException e) {
+      chosen = null; // a forced backend that cannot run: the table below says why
+    }
     out.println("backend   priority  status (best first; -Dengine.backend=NAME forces one)");
     for (BackendProvider p : providers) {
       List<String> reasons = p.unavailableReasons();
-      out.printf("%-9s %8d  %s%n", p.name(), p.priority(),
-          reasons.isEmpty() ? "available" : "unavailable: " + String.join("; ", reasons));
+      out.printf("%-9s %8d  %s%s%n", p.name(), p.priority(),
+          reasons.isEmpty() ? "available" : "unavailable: " + String.join("; ", reasons),
+          p.name().equals(chosen) ? "  <- chosen" : "");
     }
     return 0;
   }

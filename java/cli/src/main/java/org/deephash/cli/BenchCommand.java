@@ -9,11 +9,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -24,8 +22,13 @@ import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
+import org.deephash.Backends;
+import org.deephash.ResultComparison;
+import org.deephash.cli.api.CliCommand;
+import org.deephash.cli.api.Progress;
 import org.deephash.io.Json;
-import org.deephash.spi.CliCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code engine-cli bench}: end-to-end timings on random data. Times the paper's three searches on
@@ -34,114 +37,125 @@ import org.deephash.spi.CliCommand;
  * Before timing, a sample of queries is checked against the scalar oracle; a mismatch makes the
  * command exit 1.
  */
-final class BenchCommand implements CliCommand {
+@Command(name = "bench",
+    description = "Time exact Hamming top-k (and coarse-to-fine, exhaustive) on random data, checked against the oracle.")
+final class BenchCommand extends CliCommand {
   /** Relative tolerance for Euclidean distances: backends may sum in a different order. */
   static final double L2_RTOL = 1e-4;
 
-  @Override
-  public String name() {
-    return "bench";
-  }
+  @Option(names = "--n", paramLabel = "N", description = "Database rows (default: ${DEFAULT-VALUE}; 1e6, 1M, 500k accepted).")
+  int n = 1_000_000;
+
+  @Option(names = "--bits", paramLabel = "B", description = "Code width, a multiple of 8 in [8, 4096] (default: ${DEFAULT-VALUE}).")
+  int bits = 64;
+
+  @Option(names = "--queries", paramLabel = "Q", description = "Queries per batch (default: ${DEFAULT-VALUE}).")
+  int queries = 1000;
+
+  @Option(names = "--k", paramLabel = "K",
+      description = "Results per query (default: ${DEFAULT-VALUE}); with --radius, the cap on results per query.")
+  int k = 10;
+
+  @Option(names = "--radius", paramLabel = "R",
+      description = "Time radius search (every code within Hamming distance R, at most K a query) instead of top-k.")
+  Integer radiusOption;
+
+  @Option(names = "--backend", paramLabel = "NAME",
+      description = "java, native, cuda or scalar (default: the JVM's choice, -Dengine.backend).")
+  String backend;
+
+  @Option(names = "--threads", paramLabel = "T", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
+  int threads = 0;
+
+  @Option(names = "--seed", paramLabel = "S",
+      description = "Random seed; database and queries use independent streams split from it (default: ${DEFAULT-VALUE}).")
+  long seed = 42;
+
+  @Option(names = "--dim", paramLabel = "D",
+      description = "Feature dimension for the HDS and ES figures, 0 to skip them (default: ${DEFAULT-VALUE}).")
+  int dim = 128;
+
+  @Option(names = "--pool", paramLabel = "M", description = "HDS Hamming pool size m, >= K (default: max(1000, K)).")
+  Integer poolOption;
+
+  @Option(names = "--runs", paramLabel = "R", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+  int runs = 5;
+
+  @Option(names = "--warmup", paramLabel = "W",
+      description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 0.5 s of them).")
+  int warmup = 2;
+
+  @Option(names = "--es-queries", paramLabel = "E",
+      description = "Queries used to time ES (it scans every feature), scaled to Q (default: ${DEFAULT-VALUE}).")
+  int esQueriesOption = 50;
+
+  @Option(names = "--verify", paramLabel = "V",
+      description = "Queries whose Hamming top-k is checked against the scalar oracle before timing, 0 to skip"
+          + " (default: ${DEFAULT-VALUE}).")
+  int verifyOption = 20;
+
+  @Option(names = "--verify-l2", paramLabel = "V",
+      description = "Of those, queries whose HDS and ES results are checked too (default: ${DEFAULT-VALUE}: the oracle"
+          + " sorts every row).")
+  int verifyL2Option = 5;
+
+  @Option(names = "--json", description = "Print one JSON line on stdout instead of the table.")
+  boolean json;
+
+  // Resolved by validate().
+  int radius = -1;
+  int pool;
+  int esQueries;
+  int verify;
+  int verifyL2;
 
   @Override
-  public String summary() {
-    return "time exact Hamming top-k (and coarse-to-fine, exhaustive) on random data, checked against the oracle";
-  }
-
-  private static Flags flags() {
-    return new Flags("bench", "engine-cli bench [--n N] [--bits B] [--queries Q] [--k K] [--backend NAME] [--json] ...")
-        .value("n", "N", "database rows (default 1000000; 1e6, 1M, 500k accepted)")
-        .value("bits", "B", "code width, a multiple of 8 in [8, 4096] (default 64)")
-        .value("queries", "Q", "queries per batch (default 1000)")
-        .value("k", "K", "results per query (default 10); with --radius, the cap on results per query")
-        .value("radius", "R", "time radius search (every code within Hamming distance R, at most K a query)"
-            + " instead of top-k")
-        .value("backend", "NAME", "java, native, cuda or scalar (default: the JVM's choice, -Dengine.backend)")
-        .value("threads", "T", "CPU threads, 0 = all cores (default 0)")
-        .value("seed", "S", "random seed; database and queries use independent streams split from it (default 42)")
-        .value("dim", "D", "feature dimension for the HDS and ES figures, 0 to skip them (default 128)")
-        .value("pool", "M", "HDS Hamming pool size m, >= k (default 1000)")
-        .value("runs", "R", "timed runs; the median is reported (default 5)")
-        .value("warmup", "W", "untimed warm-up runs before timing (default 2, and at least 0.5 s of them)")
-        .value("es-queries", "E", "queries used to time ES (it scans every feature), scaled to Q (default 50)")
-        .value("verify", "V", "queries whose Hamming top-k is checked against the scalar oracle before timing,"
-            + " 0 to skip (default 20)")
-        .value("verify-l2", "V", "of those, queries whose HDS and ES results are checked too (default 5: the"
-            + " oracle sorts every row)")
-        .flag("json", "print one JSON line on stdout instead of the table");
+  protected void validate() {
+    requireRange("--n", n, 1, CodeTable.MAX_ROWS);
+    requireRange("--bits", bits, 8, CodeTable.MAX_BITS);
+    if (bits % 8 != 0) {
+      throw usage("--bits must be a multiple of 8 (passed " + bits + ")");
+    }
+    requireRange("--queries", queries, 1, 10_000_000);
+    requireRange("--k", k, 1, 1 << 20);
+    if (radiusOption != null) {
+      requireRange("--radius", radiusOption, 0, bits);
+      radius = radiusOption;
+    }
+    requireRange("--threads", threads, 0, 4096);
+    requireRange("--dim", dim, 0, 65536);
+    pool = poolOption != null ? poolOption : Math.max(1000, k);
+    requireRange("--pool", pool, 1, CodeTable.MAX_ROWS);
+    if (pool < k) {
+      throw usage("--pool (HDS pool size m) must be >= --k (" + pool + " < " + k + ")");
+    }
+    requireRange("--runs", runs, 1, 10_000);
+    requireRange("--warmup", warmup, 0, 10_000);
+    requireRange("--es-queries", esQueriesOption, 1, 10_000_000);
+    requireRange("--verify", verifyOption, 0, 10_000_000);
+    requireRange("--verify-l2", verifyL2Option, 0, 10_000_000);
+    esQueries = Math.min(queries, esQueriesOption);
+    verify = Math.min(queries, verifyOption);
+    verifyL2 = dim == 0 ? 0 : Math.min(verify, verifyL2Option);
+    long bytes = (long) n * (bits / 8 + 8 + 4L * dim);
+    if (bytes > Runtime.getRuntime().maxMemory() * 16) {
+      // Off-heap, but a typo like --n 1e9 --dim 128 should fail at once, not after minutes.
+      throw usage(String.format(Locale.ROOT, "the table would take %.1f GB; use a smaller --n or --dim", bytes / 1e9));
+    }
   }
 
   @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    Flags f = flags().parse(args);
-    if (f.helpRequested()) {
-      out.print(f.usage());
-      return 0;
-    }
-    Config c = new Config(f);
-    try (Progress progress = new Progress("bench", err)) {
-      return new Run(c, progress, out, err).execute();
-    }
+  protected int execute() throws Exception {
+    return new Run(this, progress(), out, err).execute();
   }
 
-  /** Validated settings. */
-  private static final class Config {
-    final int n;
-    final int bits;
-    final int queries;
-    final int k;
-    final int radius;
-    final String backend;
-    final int threads;
-    final long seed;
-    final int dim;
-    final int pool;
-    final int runs;
-    final int warmup;
-    final int esQueries;
-    final int verify;
-    final int verifyL2;
-    final boolean json;
-
-    Config(Flags f) {
-      n = f.intValue("n", 1_000_000, 1, CodeTable.MAX_ROWS);
-      bits = f.intValue("bits", 64, 8, CodeTable.MAX_BITS);
-      if (bits % 8 != 0) {
-        throw f.usage("--bits must be a multiple of 8 (passed " + bits + ")");
-      }
-      queries = f.intValue("queries", 1000, 1, 10_000_000);
-      k = f.intValue("k", 10, 1, 1 << 20);
-      radius = f.intValue("radius", -1, 0, bits);
-      backend = f.string("backend", null);
-      threads = f.intValue("threads", 0, 0, 4096);
-      seed = f.longValue("seed", 42, Long.MIN_VALUE, Long.MAX_VALUE);
-      dim = f.intValue("dim", 128, 0, 65536);
-      pool = f.intValue("pool", Math.max(1000, k), 1, CodeTable.MAX_ROWS);
-      if (pool < k) {
-        throw f.usage("--pool (HDS pool size m) must be >= --k (" + pool + " < " + k + ")");
-      }
-      runs = f.intValue("runs", 5, 1, 10_000);
-      warmup = f.intValue("warmup", 2, 0, 10_000);
-      esQueries = Math.min(queries, f.intValue("es-queries", 50, 1, 10_000_000));
-      verify = Math.min(queries, f.intValue("verify", 20, 0, 10_000_000));
-      verifyL2 = dim == 0 ? 0 : Math.min(verify, f.intValue("verify-l2", 5, 0, 10_000_000));
-      json = f.has("json");
-      long bytes = (long) n * (bits / 8 + 8 + 4L * dim);
-      if (bytes > Runtime.getRuntime().maxMemory() * 16) {
-        // Off-heap, but a typo like --n 1e9 --dim 128 should fail at once, not after minutes.
-        throw f.usage(String.format(Locale.ROOT, "the table would take %.1f GB; use a smaller --n or --dim",
-            bytes / 1e9));
-      }
-    }
-
-    int resolvedThreads() {
-      return threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
-    }
+  int resolvedThreads() {
+    return threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
   }
 
   /** One benchmark: data, verification, timings, report. */
   private static final class Run {
-    private final Config c;
+    private final BenchCommand c;
     private final Progress progress;
     private final PrintStream out;
     private final PrintStream err;
@@ -150,7 +164,7 @@ final class BenchCommand implements CliCommand {
     /** Keeps the timed results observable so no run can be optimised away. */
     private long sink;
 
-    Run(Config c, Progress progress, PrintStream out, PrintStream err) {
+    Run(BenchCommand c, Progress progress, PrintStream out, PrintStream err) {
       this.c = c;
       this.progress = progress;
       this.out = out;
@@ -381,66 +395,31 @@ final class BenchCommand implements CliCommand {
     }
 
     private static void compareHamming(SearchResult want, SearchResult got, int[] picked, List<String> failures) {
-      for (int i = 0; i < picked.length; i++) {
-        if (!Arrays.equals(want.ids(i), got.ids(i)) || !Arrays.equals(want.hammings(i), got.hammings(i))) {
-          failures.add("BCS query " + picked[i] + ": expected ids " + Arrays.toString(want.ids(i)) + " at distances "
-              + Arrays.toString(want.hammings(i)) + ", got " + Arrays.toString(got.ids(i)) + " at "
-              + Arrays.toString(got.hammings(i)));
-        }
+      for (String d : ResultComparison.exact().queryNumbers(picked).differences(want, got)) {
+        failures.add("BCS " + d);
       }
     }
 
     /**
-     * Euclidean results: the same count; at every rank the distance within a relative 1e-4 of the
-     * oracle's; every id distinct, reported with its own true distance (and, for HDS, its true
-     * Hamming distance); an id may differ from the oracle's only where the distances are near-tied.
+     * Euclidean results against the oracle's (distances within a relative {@link #L2_RTOL}, ids free
+     * only among near-ties), and every reported distance against the table itself.
      */
     private void compareEuclidean(String op, SearchResult want, SearchResult got, int[] picked, byte[] sCodes,
         float[] sFeatures, List<String> failures) {
-      for (int i = 0; i < picked.length; i++) {
-        String where = op + " query " + picked[i];
-        if (want.count(i) != got.count(i)) {
-          failures.add(where + ": expected " + want.count(i) + " results, got " + got.count(i));
-          continue;
+      ResultComparison.Truth truth = new ResultComparison.Truth() {
+        @Override
+        public double l2(int q, long id) {
+          return id < 0 || id >= c.n ? Double.NaN : exactL2(sFeatures, q, (int) id);
         }
-        Set<Long> seen = new HashSet<>();
-        for (int r = 0; r < got.count(i); r++) {
-          long id = got.id(i, r);
-          float d = got.distance(i, r);
-          float w = want.distance(i, r);
-          if (!seen.add(id) || id < 0 || id >= c.n) {
-            failures.add(where + ": id " + id + " at rank " + r + " is repeated or not in the table");
-            break;
-          }
-          if (!close(d, w)) {
-            failures.add(where + " rank " + r + ": expected squared distance " + w + ", got " + d + " (id " + id
-                + ", expected id " + want.id(i, r) + ")");
-            break;
-          }
-          double truth = exactL2(sFeatures, i, (int) id);
-          if (!close(d, truth)) {
-            failures.add(where + " rank " + r + ": id " + id + " reported at squared distance " + d
-                + " but is at " + truth);
-            break;
-          }
-          if (id != want.id(i, r) && !close(truth, w)) {
-            failures.add(where + " rank " + r + ": expected id " + want.id(i, r) + ", got " + id);
-            break;
-          }
-          if (got.hasHamming()) {
-            int h = exactHamming(sCodes, i, (int) id);
-            if (got.hamming(i, r) != h) {
-              failures.add(where + " rank " + r + ": id " + id + " reported at Hamming distance " + got.hamming(i, r)
-                  + " but is at " + h);
-              break;
-            }
-          }
-        }
-      }
-    }
 
-    private static boolean close(double a, double b) {
-      return Math.abs(a - b) <= L2_RTOL * Math.max(Math.abs(b), 1e-6);
+        @Override
+        public int hamming(int q, long id) {
+          return id < 0 || id >= c.n ? -1 : exactHamming(sCodes, q, (int) id);
+        }
+      };
+      for (String d : ResultComparison.euclidean(L2_RTOL).queryNumbers(picked).truth(truth).differences(want, got)) {
+        failures.add(op + " " + d);
+      }
     }
 
     private double exactL2(float[] sFeatures, int q, int row) {
@@ -464,9 +443,10 @@ final class BenchCommand implements CliCommand {
 
     private void report(GpuHashSearch search, boolean verified, int failures, double[] bcs, double[] hds,
         double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings) {
-      double median = median(bcs);
-      double qps = c.queries / (median / 1e3);
-      double gcodes = (double) c.n * c.queries / (median / 1e3) / 1e9;
+      Figures f = Figures.of(c.n, c.queries, bcs);
+      double median = f.medianMs();
+      double qps = f.qps();
+      double gcodes = f.gcodesPerS();
       if (c.json) {
         Json j = new Json()
             .put("backend", search.backendName())
@@ -515,6 +495,9 @@ final class BenchCommand implements CliCommand {
         if (!hdsTimings.isEmpty()) {
           j.put("hds_backend_timings_ms", hdsTimings);
         }
+        if (c.backend == null && !Backends.notChosen().isEmpty()) {
+          j.put("backends_not_chosen", Backends.notChosen());
+        }
         j.put("java", System.getProperty("java.version"));
         out.println(j);
         return;
@@ -552,6 +535,17 @@ final class BenchCommand implements CliCommand {
           queries / (m / 1e3), (double) c.n * queries / (m / 1e3) / 1e9);
     }
 
+  }
+
+  /**
+   * The figures of one timed search: median, min and max milliseconds of the runs, and from the
+   * median the throughput in queries per second and in billions of (query, code) pairs per second.
+   */
+  record Figures(double medianMs, double minMs, double maxMs, double qps, double gcodesPerS) {
+    static Figures of(long n, int queries, double[] runsMs) {
+      double m = median(runsMs);
+      return new Figures(m, min(runsMs), max(runsMs), queries / (m / 1e3), (double) n * queries / (m / 1e3) / 1e9);
+    }
   }
 
   static double median(double[] xs) {

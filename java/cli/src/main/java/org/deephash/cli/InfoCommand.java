@@ -1,7 +1,6 @@
 package org.deephash.cli;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,35 +9,25 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.IndexFormatException;
 import org.deephash.index.IndexInfo;
 import org.deephash.io.Json;
-import org.deephash.spi.CliCommand;
+import org.deephash.cli.api.CliCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code engine-cli info index.dh}: prints an index file's header and verifies every section's
  * checksum; exits 1 naming each section that fails (or the header, when it cannot be read).
  */
-final class InfoCommand implements CliCommand {
+@Command(name = "info", description = "Print an index file's header and verify every checksum (exit 1 if one fails).")
+final class InfoCommand extends CliCommand {
+  @Option(names = "--json", description = "Print one JSON line instead of the table.")
+  boolean json;
+
+  @Parameters(paramLabel = "INDEX", description = "The index file.")
+  Path file;
 
   @Override
-  public String name() {
-    return "info";
-  }
-
-  @Override
-  public String summary() {
-    return "print an index file's header and verify every checksum (exit 1 if one fails)";
-  }
-
-  @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-    Flags f = new Flags("info", "engine-cli info [--json] INDEX")
-        .flag("json", "print one JSON line instead of the table")
-        .positionals("INDEX (the index file)", 1, 1)
-        .parse(args);
-    if (f.helpRequested()) {
-      out.print(f.usage());
-      return 0;
-    }
-    Path file = Path.of(f.positionals().get(0));
+  protected int execute() throws IOException {
     IndexInfo info;
     try {
       info = IndexFile.info(file);
@@ -53,7 +42,7 @@ final class InfoCommand implements CliCommand {
         bad.add(s.name());
       }
     }
-    if (f.has("json")) {
+    if (json) {
       List<Json> sections = new ArrayList<>();
       for (IndexInfo.Section s : info.sections()) {
         sections.add(new Json().put("name", s.name()).put("offset", s.offset()).put("length", s.length())

@@ -9,8 +9,9 @@ import org.deephash.io.NpyDType;
 import org.deephash.io.NpyFormatException;
 
 /**
- * Opens the {@code .npy} inputs of import and search and checks their type and shape, with
- * messages that say what was expected: {@code "codes.npy: expected a 2-D uint8 array [N, B/8], got
+ * Opens the {@code .npy} inputs of import and search and checks their type and shape; a mismatch is
+ * an {@link IllegalArgumentException} (bad input, exit status 2) whose message says what was
+ * expected: {@code "codes.npy: expected a 2-D uint8 array [N, B/8], got
  * float32 [1000]"}.
  */
 final class NpyInput {
@@ -19,10 +20,9 @@ final class NpyInput {
   /**
    * Maps {@code file} and checks its element type and number of dimensions.
    *
-   * @param command the command, for the usage error
    * @param expected what the array must be, for messages, e.g. {@code "[N, B/8]"}
    */
-  static NpyArray open(String command, Path file, NpyDType dtype, int ndim, String expected) throws IOException {
+  static NpyArray open(Path file, NpyDType dtype, int ndim, String expected) throws IOException {
     String want = "expected a " + ndim + "-D " + dtype.numpyName() + " array " + expected;
     NpyArray a;
     try {
@@ -34,21 +34,21 @@ final class NpyInput {
       if (problem.startsWith(prefix)) {
         problem = problem.substring(prefix.length());
       }
-      throw UsageException.badInput(command, name(file) + ": " + want + "; " + problem);
+      throw new IllegalArgumentException(name(file) + ": " + want + "; " + problem);
     }
     if (a.dtype() != dtype || a.ndim() != ndim) {
       String got = a.dtype().numpyName() + " " + Arrays.toString(a.shape());
       a.close();
-      throw UsageException.badInput(command, name(file) + ": " + want + ", got " + got
+      throw new IllegalArgumentException(name(file) + ": " + want + ", got " + got
           + (a.dtype() != dtype ? " (convert with arr.astype(np." + dtype.numpyName() + "))" : ""));
     }
     return a;
   }
 
   /** Throws when {@code a}'s first dimension is not {@code rows}. */
-  static void requireRows(String command, Path file, NpyArray a, long rows, String expected, Path rowsFrom) {
+  static void requireRows(Path file, NpyArray a, long rows, String expected, Path rowsFrom) {
     if (a.rows() != rows) {
-      throw UsageException.badInput(command, name(file) + ": expected " + expected + " with N = " + rows
+      throw new IllegalArgumentException(name(file) + ": expected " + expected + " with N = " + rows
           + " rows (as in " + name(rowsFrom) + "), got " + Arrays.toString(a.shape()));
     }
   }

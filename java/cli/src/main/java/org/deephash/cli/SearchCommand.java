@@ -19,7 +19,9 @@ import org.deephash.index.IndexFile;
 import org.deephash.io.Json;
 import org.deephash.io.NpyArray;
 import org.deephash.io.NpyDType;
-import org.deephash.spi.CliCommand;
+import org.deephash.cli.api.CliCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code engine-cli search}: searches an index file with a batch of query codes from a {@code
@@ -27,73 +29,103 @@ import org.deephash.spi.CliCommand;
  * {@code --query-features}, the coarse-to-fine search (Hamming pool re-ranked by Euclidean
  * distance).
  */
-final class SearchCommand implements CliCommand {
+@Command(name = "search",
+    description = "Search an index with .npy query codes: Hamming top-k, radius, or coarse-to-fine with features.")
+final class SearchCommand extends CliCommand {
+  /** How results are written. */
+  enum Format { csv, jsonl }
+
+  @Option(names = "--index", paramLabel = "FILE", required = true, description = "Index file written by 'engine-cli import'.")
+  Path indexFile;
+
+  @Option(names = "--queries", paramLabel = "FILE", required = true,
+      description = "Query codes: uint8 [Q, B/8] with the index's B.")
+  Path queriesFile;
+
+  @Option(names = "--query-features", paramLabel = "FILE",
+      description = "float32 [Q, d] query features: coarse-to-fine search.")
+  Path qfFile;
+
+  @Option(names = "--k", paramLabel = "K", description = "Results per query (default: ${DEFAULT-VALUE}).")
+  int k = 10;
+
+  @Option(names = "--radius", paramLabel = "R",
+      description = "Every code within Hamming distance R instead of top-k (with features: the pool).")
+  Integer radiusOption;
+
+  @Option(names = "--cap", paramLabel = "C",
+      description = "Most results per query of a radius search, or the radius pool's size (default: 1000).")
+  Integer capOption;
+
+  @Option(names = "--pool", paramLabel = "M",
+      description = "Coarse-to-fine: Hamming pool size m when no --radius (default: max(1000, K)).")
+  Integer poolOption;
+
+  @Option(names = "--format", paramLabel = "FMT",
+      description = "csv (one row per result) or jsonl (one line per query) (default: ${DEFAULT-VALUE}).")
+  Format format = Format.csv;
+
+  @Option(names = "--out", paramLabel = "FILE", description = "Write results here (default: stdout).")
+  Path outFile;
+
+  @Option(names = "--backend", paramLabel = "NAME", description = "java, native, cuda or scalar (default: the JVM's choice).")
+  String backend;
+
+  @Option(names = "--threads", paramLabel = "T", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
+  int threads = 0;
+
+  @Option(names = "--no-verify", description = "Skip the section checksums when opening (for large indexes you trust).")
+  boolean noVerify;
+
+  private int cap;
+  private int pool;
 
   @Override
-  public String name() {
-    return "search";
-  }
-
-  @Override
-  public String summary() {
-    return "search an index with .npy query codes: Hamming top-k, radius, or coarse-to-fine with features";
-  }
-
-  @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-    Flags f = new Flags("search", "engine-cli search --index index.dh --queries q.npy [--query-features qf.npy]"
-        + " [--k 10] [--radius r --cap c] [--pool m] [--format csv|jsonl] [--out results.csv]")
-        .value("index", "FILE", "index file written by 'engine-cli import'")
-        .value("queries", "FILE", "query codes: uint8 [Q, B/8] with the index's B")
-        .value("query-features", "FILE", "float32 [Q, d] query features: coarse-to-fine search (optional)")
-        .value("k", "K", "results per query (default 10)")
-        .value("radius", "R", "every code within Hamming distance R instead of top-k (with features: the pool)")
-        .value("cap", "C", "most results per query of a radius search, or the radius pool's size (default 1000)")
-        .value("pool", "M", "coarse-to-fine: Hamming pool size m when no --radius (default max(1000, k))")
-        .value("format", "FMT", "csv (one row per result) or jsonl (one line per query) (default csv)")
-        .value("out", "FILE", "write results here (default: stdout)")
-        .value("backend", "NAME", "java, native, cuda or scalar (default: the JVM's choice)")
-        .value("threads", "T", "CPU threads, 0 = all cores (default 0)")
-        .flag("no-verify", "skip the section checksums when opening (for large indexes you trust)")
-        .parse(args);
-    if (f.helpRequested()) {
-      out.print(f.usage());
-      return 0;
+  protected void validate() {
+    requireRange("--k", k, 1, 1 << 20);
+    if (radiusOption != null) {
+      requireRange("--radius", radiusOption, 0, CodeTable.MAX_BITS);
     }
-    Path indexFile = f.requiredPath("index");
-    Path queriesFile = f.requiredPath("queries");
-    Path qfFile = f.path("query-features");
-    int k = f.intValue("k", 10, 1, 1 << 20);
-    boolean radiusMode = f.has("radius");
-    int radius = f.intValue("radius", 0, 0, CodeTable.MAX_BITS);
-    int cap = f.intValue("cap", 1000, 1, CodeTable.MAX_ROWS);
-    if (f.has("cap") && !radiusMode) {
-      throw f.usage("--cap goes with --radius (for top-k use --k; for the coarse-to-fine pool --pool)");
+    cap = capOption == null ? 1000 : capOption;
+    requireRange("--cap", cap, 1, CodeTable.MAX_ROWS);
+    if (capOption != null && radiusOption == null) {
+      throw usage("--cap goes with --radius (for top-k use --k; for the coarse-to-fine pool --pool)");
     }
-    int pool = f.intValue("pool", Math.max(1000, k), 1, CodeTable.MAX_ROWS);
-    if (f.has("pool") && (qfFile == null || radiusMode)) {
-      throw f.usage(qfFile == null ? "--pool needs --query-features (it sizes the coarse-to-fine Hamming pool)"
+    pool = poolOption == null ? Math.max(1000, k) : poolOption;
+    requireRange("--pool", pool, 1, CodeTable.MAX_ROWS);
+    if (poolOption != null && (qfFile == null || radiusOption != null)) {
+      throw usage(qfFile == null ? "--pool needs --query-features (it sizes the coarse-to-fine Hamming pool)"
           : "give either --pool (top-m pool) or --radius/--cap (radius pool), not both");
     }
-    String format = f.choice("format", "csv", "csv", "jsonl");
-    Path outFile = f.path("out");
-    SearchOptions options = SearchOptions.defaults().withThreads(f.intValue("threads", 0, 0, 4096));
-    if (f.has("backend")) {
-      options = options.withBackend(f.string("backend", null));
+    requireRange("--threads", threads, 0, 4096);
+  }
+
+  @Override
+  protected int execute() throws IOException {
+    boolean radiusMode = radiusOption != null;
+    int radius = radiusMode ? radiusOption : 0;
+    SearchOptions options = SearchOptions.defaults().withThreads(threads);
+    if (backend != null) {
+      options = options.withBackend(backend);
     }
-    IndexFile.Verify verify = f.has("no-verify") ? IndexFile.Verify.HEADER_ONLY : IndexFile.Verify.FULL;
+    IndexFile.Verify verify = noVerify ? IndexFile.Verify.HEADER_ONLY : IndexFile.Verify.FULL;
+    if (radiusMode) {
+      // From the header alone, before the full open verifies every checksum (minutes on a large index).
+      try (CodeTable header = IndexFile.open(indexFile, IndexFile.Verify.HEADER_ONLY)) {
+        if (radius > header.bits()) {
+          throw usage("--radius must be in [0, " + header.bits() + "] for " + header.bits() + "-bit codes (passed "
+              + radius + ")");
+        }
+      }
+    }
 
     try (CodeTable table = IndexFile.open(indexFile, verify);
-        NpyArray q = NpyInput.open("search", queriesFile, NpyDType.UINT8, 2, "[Q, B/8]");
-        NpyArray qf = qfFile == null ? null : NpyInput.open("search", qfFile, NpyDType.FLOAT32, 2, "[Q, d]")) {
+        NpyArray q = NpyInput.open(queriesFile, NpyDType.UINT8, 2, "[Q, B/8]");
+        NpyArray qf = qfFile == null ? null : NpyInput.open(qfFile, NpyDType.FLOAT32, 2, "[Q, d]")) {
       if (q.shape()[1] != table.codeBytes()) {
         throw bad(file(queriesFile) + ": expected a 2-D uint8 array [Q, " + table.codeBytes() + "] ("
             + table.bits() + "-bit codes, as in " + file(indexFile) + "), got "
             + Arrays.toString(q.shape()));
-      }
-      if (radiusMode && radius > table.bits()) {
-        throw f.usage("--radius must be in [0, " + table.bits() + "] for " + table.bits() + "-bit codes (passed "
-            + radius + ")");
       }
       if (q.elementCount() > Integer.MAX_VALUE - 8) {
         throw bad(file(queriesFile) + " holds too many queries for one batch: split it");
@@ -105,7 +137,7 @@ final class SearchCommand implements CliCommand {
           throw bad(file(indexFile) + " has no features: coarse-to-fine search needs an index imported"
               + " with --features (or drop --query-features)");
         }
-        NpyInput.requireRows("search", qfFile, qf, q.rows(), "a 2-D float32 array [Q, " + table.dim() + "]",
+        NpyInput.requireRows(qfFile, qf, q.rows(), "a 2-D float32 array [Q, " + table.dim() + "]",
             queriesFile);
         if (qf.shape()[1] != table.dim()) {
           throw bad(file(qfFile) + ": expected a 2-D float32 array [Q, " + table.dim() + "] (d as in "
@@ -116,7 +148,9 @@ final class SearchCommand implements CliCommand {
         }
         features = qf.toFloatArray();
       }
-      try (GpuHashSearch search = GpuHashSearch.open(table, options)) {
+      try (GpuHashSearch search = GpuHashSearch.open(table, options);
+          var phase = progress().phase(String.format(Locale.ROOT, "searching %,d queries over %,d rows", q.rows(),
+              table.liveCount()))) {
         long t0 = System.nanoTime();
         SearchResult r;
         String what;
@@ -132,6 +166,7 @@ final class SearchCommand implements CliCommand {
           what = "Hamming top-" + k;
         }
         double ms = (System.nanoTime() - t0) / 1e6;
+        phase.close();
         write(r, format, radiusMode && features == null, outFile, out);
         err.printf(Locale.ROOT, "search: %,d queries, %s over %,d rows with backend %s: %.1f ms, %,d results%s%n",
             r.queryCount(), what, table.liveCount(), search.backendName(), ms, r.totalCount(),
@@ -141,13 +176,13 @@ final class SearchCommand implements CliCommand {
     return 0;
   }
 
-  private static void write(SearchResult r, String format, boolean withTruncated, Path outFile, PrintStream stdout)
+  private static void write(SearchResult r, Format format, boolean withTruncated, Path outFile, PrintStream stdout)
       throws IOException {
     Writer w = outFile == null
         ? new BufferedWriter(new OutputStreamWriter(stdout, StandardCharsets.UTF_8), 1 << 16)
         : Files.newBufferedWriter(outFile, StandardCharsets.UTF_8);
     try {
-      if (format.equals("csv")) {
+      if (format == Format.csv) {
         csv(r, withTruncated, w);
       } else {
         jsonl(r, withTruncated, w);
@@ -201,8 +236,8 @@ final class SearchCommand implements CliCommand {
     }
   }
 
-  private UsageException bad(String message) {
-    return UsageException.badInput(name(), message);
+  private static IllegalArgumentException bad(String message) {
+    return new IllegalArgumentException(message);
   }
 
   private static String file(Path p) {

@@ -135,6 +135,8 @@ public final class Json {
         case '\n' -> sb.append("\\n");
         case '\r' -> sb.append("\\r");
         case '\t' -> sb.append("\\t");
+        case '\b' -> sb.append("\\b");
+        case '\f' -> sb.append("\\f");
         default -> {
           if (c < 0x20) {
             sb.append(String.format("\\u%04x", (int) c));
@@ -149,7 +151,8 @@ public final class Json {
 
   // ---- parser ----
 
-  private static final int MAX_DEPTH = 64;
+  /** Deepest nesting of arrays and objects {@link #parse} accepts: more is refused, not a stack overflow. */
+  public static final int MAX_DEPTH = 512;
   private final String s;
   private final boolean script;
   private int i;
@@ -204,7 +207,7 @@ public final class Json {
     }
     char c = s.charAt(i);
     if ((c == '{' || c == '[') && ++depth > MAX_DEPTH) {
-      throw error("nested deeper than " + MAX_DEPTH + " levels");
+      throw error("nested deeper than " + MAX_DEPTH + " arrays and objects");
     }
     switch (c) {
       case '{' -> {
@@ -265,20 +268,68 @@ public final class Json {
           i += 4;
           return null;
         }
-        int start = i;
-        while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
-          i++;
-        }
-        if (start == i) {
-          throw error("unexpected character '" + c + "'");
-        }
-        try {
-          return Double.parseDouble(s.substring(start, i));
-        } catch (NumberFormatException e) {
-          throw error("malformed number '" + s.substring(start, i) + "'");
-        }
+        return number(c);
       }
     }
+  }
+
+  /**
+   * A number by JSON's grammar: {@code -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?}; no {@code +},
+   * no leading zeros, digits on both sides of the point. Script literals may also start with the
+   * point ({@code .5}, {@code -.5}), as minifiers write them.
+   */
+  private Double number(char first) {
+    int start = i;
+    if (peek('-') && i >= s.length()) {
+      throw error("malformed number '-'");
+    }
+    if (i < s.length() && s.charAt(i) == '0') {
+      i++;
+      if (i < s.length() && isDigit(s.charAt(i))) {
+        throw error("malformed number: leading zero in '" + token(start) + "'");
+      }
+    } else if (i < s.length() && isDigit(s.charAt(i))) {
+      digits();
+    } else if (!(script && i < s.length() && s.charAt(i) == '.')) {
+      boolean numberLike = start != i || first == '+' || first == '.';
+      throw error(numberLike ? "malformed number '" + token(start) + "'" : "unexpected character '" + first + "'");
+    }
+    if (peek('.')) {
+      if (digits() == 0) {
+        throw error("malformed number: no digit after the point in '" + token(start) + "'");
+      }
+    }
+    if (i < s.length() && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
+      i++;
+      if (i < s.length() && (s.charAt(i) == '+' || s.charAt(i) == '-')) {
+        i++;
+      }
+      if (digits() == 0) {
+        throw error("malformed number: no digit in the exponent of '" + token(start) + "'");
+      }
+    }
+    return Double.parseDouble(s.substring(start, i));
+  }
+
+  private int digits() {
+    int from = i;
+    while (i < s.length() && isDigit(s.charAt(i))) {
+      i++;
+    }
+    return i - from;
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
+  }
+
+  /** The malformed token from {@code start}, for the message. */
+  private String token(int start) {
+    int end = start;
+    while (end < s.length() && end < start + 32 && "+-0123456789.eE".indexOf(s.charAt(end)) >= 0) {
+      end++;
+    }
+    return s.substring(start, Math.max(end, Math.min(s.length(), start + 1)));
   }
 
   private String string() {
@@ -292,6 +343,9 @@ public final class Json {
         }
         char e = s.charAt(i++);
         switch (e) {
+          case '"', '\\', '/' -> sb.append(e);
+          case 'b' -> sb.append('\b');
+          case 'f' -> sb.append('\f');
           case 'n' -> sb.append('\n');
           case 't' -> sb.append('\t');
           case 'r' -> sb.append('\r');
@@ -299,14 +353,23 @@ public final class Json {
             if (i + 4 > s.length()) {
               throw error("unexpected end");
             }
-            try {
-              sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-            } catch (NumberFormatException ex) {
-              throw error("malformed \\u escape");
+            int code = 0;
+            for (int k = 0; k < 4; k++) {
+              int h = Character.digit(s.charAt(i + k), 16);
+              if (h < 0) {
+                throw error("malformed \\u escape");
+              }
+              code = code * 16 + h;
             }
+            sb.append((char) code);
             i += 4;
           }
-          default -> sb.append(e);
+          default -> {
+            if (!script) {
+              throw error("invalid escape '\\" + e + "'");
+            }
+            sb.append(e); // JavaScript keeps the character of an unknown escape
+          }
         }
       } else if (c < 0x20) {
         throw error("control character in string");

@@ -1,13 +1,13 @@
 package org.deephash.testing;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.SplittableRandom;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
+import org.deephash.ResultComparison;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
 
@@ -109,64 +109,37 @@ public final class ParitySuite {
     }
   }
 
-  /** Exact equality of two Hamming results (ids, distances, truncation flags). */
+  /** Exact equality of two Hamming results (ids, distances, truncation flags): {@link ResultComparison#exact()}. */
   public static void assertSame(SearchResult e, SearchResult a, String ctx) {
-    assertEquals(e.queryCount(), a.queryCount(), ctx + ": query count");
-    for (int q = 0; q < e.queryCount(); q++) {
-      assertArrayEquals(e.hammings(q), a.hammings(q), ctx + ": distances of query " + q);
-      assertArrayEquals(e.ids(q), a.ids(q), ctx + ": ids of query " + q + " (ties must be by ascending id)");
-      assertEquals(e.truncated(q), a.truncated(q), ctx + ": truncated flag of query " + q);
-    }
+    List<String> d = ResultComparison.exact().differences(e, a);
+    assertTrue(d.isEmpty(), () -> ctx + ": " + String.join("; ", d));
   }
 
+  /** {@code a} is the first {@code k} results of {@code full} for every query. */
   private static void assertPrefix(SearchResult full, SearchResult a, int k, String ctx) {
-    assertEquals(full.queryCount(), a.queryCount(), ctx);
+    int[] offsets = new int[full.queryCount() + 1];
     for (int q = 0; q < full.queryCount(); q++) {
-      int want = Math.min(k, full.count(q));
-      assertEquals(want, a.count(q), ctx + ": result count of query " + q);
-      assertArrayEquals(java.util.Arrays.copyOf(full.hammings(q), want), a.hammings(q), ctx + ": distances of query " + q);
-      assertArrayEquals(java.util.Arrays.copyOf(full.ids(q), want), a.ids(q),
-          ctx + ": ids of query " + q + " (ties must be by ascending id)");
+      offsets[q + 1] = offsets[q] + Math.min(k, full.count(q));
     }
+    long[] ids = new long[offsets[full.queryCount()]];
+    int[] hamming = new int[ids.length];
+    for (int q = 0; q < full.queryCount(); q++) {
+      int n = offsets[q + 1] - offsets[q];
+      System.arraycopy(full.ids(q), 0, ids, offsets[q], n);
+      System.arraycopy(full.hammings(q), 0, hamming, offsets[q], n);
+    }
+    assertSame(SearchResult.of(offsets, ids, hamming, null, null), a, ctx);
   }
 
   /**
-   * Equality up to float rounding: same counts, distances within a relative 1e-5, ids equal except
-   * where the oracle's distances of the two ids are equal to rounding (then their order may differ).
+   * Equality up to float rounding ({@link ResultComparison#euclidean}, relative 1e-5): same counts,
+   * ids equal except among near-equal distances, Hamming distances equal where the ids are.
    */
   public static void assertSameFloat(SearchResult e, SearchResult a, boolean hamming, String ctx) {
-    assertEquals(e.queryCount(), a.queryCount(), ctx);
-    for (int q = 0; q < e.queryCount(); q++) {
-      assertEquals(e.count(q), a.count(q), ctx + ": result count of query " + q);
-      float[] ed = e.distances(q);
-      float[] ad = a.distances(q);
-      long[] ei = e.ids(q);
-      long[] ai = a.ids(q);
-      for (int i = 0; i < ed.length; i++) {
-        assertTrue(close(ed[i], ad[i]), ctx + ": distance " + ad[i] + " != " + ed[i] + " at rank " + i + " of query " + q);
-        if (ei[i] != ai[i]) {
-          // allowed only as a swap of near-equal distances
-          int j = indexOf(ei, ai[i]);
-          float other = j >= 0 ? ed[j] : ed[ed.length - 1];
-          assertTrue(close(ed[i], other), ctx + ": id " + ai[i] + " at rank " + i + " of query " + q + ", expected "
-              + ei[i] + " (distances " + ed[i] + " vs " + other + ")");
-        } else if (hamming) {
-          assertEquals(e.hamming(q, i), a.hamming(q, i), ctx + ": Hamming distance of id " + ei[i]);
-        }
-      }
+    List<String> d = ResultComparison.euclidean(1e-5).differences(e, a);
+    assertTrue(d.isEmpty(), () -> ctx + ": " + String.join("; ", d));
+    if (hamming) {
+      assertTrue(a.hasHamming(), ctx + ": a coarse-to-fine result without its Hamming distances");
     }
-  }
-
-  private static boolean close(float x, float y) {
-    return Math.abs(x - y) <= 1e-5f * Math.max(1f, Math.max(Math.abs(x), Math.abs(y)));
-  }
-
-  private static int indexOf(long[] a, long v) {
-    for (int i = 0; i < a.length; i++) {
-      if (a[i] == v) {
-        return i;
-      }
-    }
-    return -1;
   }
 }

@@ -14,6 +14,7 @@ import java.util.stream.Stream;
 import org.deephash.CodeTable;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.cli.api.Progress;
 import org.deephash.index.IndexFile;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.eval.Baselines;
@@ -50,6 +51,16 @@ public final class Pipeline {
   /** As {@link #train(Dataset, Dataset, Path, int, TrainOptions, boolean, PrintStream)} with the network given. */
   public static TrainResult train(Dataset train, Dataset test, Path modelDir, HashNetConfig config,
       TrainOptions options, boolean resume, PrintStream log) throws IOException {
+    return train(train, test, modelDir, config, options, resume, null, Progress.none(), log);
+  }
+
+  /**
+   * As {@link #train(Dataset, Dataset, Path, HashNetConfig, TrainOptions, boolean, PrintStream)},
+   * recording {@code dataSpec} (what {@code Datasets.load} was given, or null) in the model folder
+   * so that eval and index use the same data by default, and drawing progress with an ETA.
+   */
+  public static TrainResult train(Dataset train, Dataset test, Path modelDir, HashNetConfig config,
+      TrainOptions options, boolean resume, String dataSpec, Progress progress, PrintStream log) throws IOException {
     long t0 = System.nanoTime();
     ModelDir md = new ModelDir(modelDir);
     int bits = config.bits();
@@ -60,12 +71,13 @@ public final class Pipeline {
             + "); train into a new folder");
       }
     }
-    md.writeConfig(config, options);
+    md.writeConfig(config, options, dataSpec == null ? null : new ModelDir.TrainedOn(dataSpec, train.count()));
     log.printf(Locale.ROOT, "training %s on %d images (%s, %d classes), %d epochs, batch %d, %s lr %.1e%n",
         "DLBHC " + bits + " bits", train.count(), train.shape(), train.classes(), options.epochs(), options.batch(),
         options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate());
     Trainer.Summary[] summary = new Trainer.Summary[1];
-    try (HashNet net = new Trainer(log).train(config, options, train, test, md.checkpoints(), resume, summary)) {
+    try (HashNet net = new Trainer(log).progress(progress).train(config, options, train, test, md.checkpoints(),
+        resume, summary)) {
       deleteTree(md.savedModel());
       net.export(md.savedModel());
     }
@@ -75,7 +87,13 @@ public final class Pipeline {
 
   /** Encodes {@code data} with the model and writes an index file with codes, features, ids, labels and source paths. */
   public static Encoding index(Path modelDir, Dataset data, Path indexFile, PrintStream log) throws IOException {
-    try (Encoder enc = Encoder.open(modelDir)) {
+    return index(modelDir, data, indexFile, Progress.none(), log);
+  }
+
+  /** As {@link #index(Path, Dataset, Path, PrintStream)}, drawing the encoding's progress. */
+  public static Encoding index(Path modelDir, Dataset data, Path indexFile, Progress progress, PrintStream log)
+      throws IOException {
+    try (Encoder enc = Encoder.open(modelDir).progress(progress)) {
       long t0 = System.nanoTime();
       Encoding e = enc.encode(data);
       double s = (System.nanoTime() - t0) / 1e9;
@@ -101,11 +119,17 @@ public final class Pipeline {
    */
   public static EvalResult evaluate(Path modelDir, Dataset database, Dataset queries, Path outDir, boolean baselines,
       Pool pool, int esQueries, Map<String, Object> extra, PrintStream log) throws IOException {
+    return evaluate(modelDir, database, queries, outDir, baselines, pool, esQueries, extra, Progress.none(), log);
+  }
+
+  /** As {@link #evaluate(Path, Dataset, Dataset, Path, boolean, Pool, int, Map, PrintStream)}, drawing progress. */
+  public static EvalResult evaluate(Path modelDir, Dataset database, Dataset queries, Path outDir, boolean baselines,
+      Pool pool, int esQueries, Map<String, Object> extra, Progress progress, PrintStream log) throws IOException {
     Encoding db;
     Encoding q;
     double perSecond;
     int bits;
-    try (Encoder enc = Encoder.open(modelDir)) {
+    try (Encoder enc = Encoder.open(modelDir).progress(progress)) {
       bits = enc.config().bits();
       enc.encode(queries.head(Math.min(500, queries.count()))); // warm-up
       long t0 = System.nanoTime();
@@ -128,17 +152,19 @@ public final class Pipeline {
     if (baselines) {
       int dim = database.imageSize();
       long t0 = System.nanoTime();
+      Progress.Phase fitting = progress.phase("fitting the LSH and PCA-ITQ baselines");
       Baselines.LinearHash lsh = Baselines.lsh(database.pixels(), database.count(), dim, bits, 7L);
       extraRows.add(new Evaluation.CodeRow("lsh", "LSH: random hyperplanes on pixels", bits,
           lsh.encode(database.pixels(), database.count()), lsh.encode(queries.pixels(), queries.count())));
       Baselines.LinearHash itq = Baselines.itq(database.pixels(), database.count(), dim, bits, 50, 7L);
       extraRows.add(new Evaluation.CodeRow("itq", "PCA-ITQ on pixels", bits,
           itq.encode(database.pixels(), database.count()), itq.encode(queries.pixels(), queries.count())));
+      fitting.close();
       log.printf(Locale.ROOT, "fitted LSH and PCA-ITQ baselines in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
     SearchResult[] hds = new SearchResult[1];
     long t0 = System.nanoTime();
-    List<Evaluation.Row> rows = new Evaluation(log).pool(pool).esQueries(esQueries).run(bits, db.featureDim(), db.codes(), db.features(),
+    List<Evaluation.Row> rows = new Evaluation(log).progress(progress).pool(pool).esQueries(esQueries).run(bits, db.featureDim(), db.codes(), db.features(),
         database.labels(), q.codes(), q.features(), queries.labels(), extraRows, hds);
     log.printf(Locale.ROOT, "ranked %d queries against %d database images in %.1f s%n", queries.count(),
         database.count(), (System.nanoTime() - t0) / 1e9);

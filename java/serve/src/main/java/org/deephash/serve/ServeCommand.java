@@ -1,73 +1,91 @@
 package org.deephash.serve;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
+import org.deephash.cli.api.Cli;
+import org.deephash.cli.api.CliCommand;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
-import org.deephash.model.cli.Args;
-import org.deephash.model.cli.BaseCommand;
 import org.deephash.model.net.Encoder;
+import org.deephash.model.net.TensorFlowLog;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code engine-cli serve}: the query-by-example HTTP API and web page over an index file. */
-public final class ServeCommand extends BaseCommand {
+@Command(name = "serve", description = "HTTP API and web page: upload an image, see the most similar indexed images.",
+    footer = "Routes: GET / (web page), POST /search, GET /images/{id}, GET /health, GET /stats (docs/SERVE.md).")
+public final class ServeCommand extends CliCommand {
+  private static final ServeConfig D = ServeConfig.defaults();
+
+  @Option(names = "--index", paramLabel = "FILE", required = true,
+      description = "An index file (engine-cli index / demo: codes, F7 features, labels, paths).")
+  Path indexFile;
+
+  @Option(names = "--model", paramLabel = "DIR",
+      description = "The model that made it: encodes uploaded images (without it only JSON queries by id or code are"
+          + " answered).")
+  Path model;
+
+  @Option(names = "--port", paramLabel = "N", description = "TCP port, 0 = any free port (default: ${DEFAULT-VALUE}).")
+  int port = D.port();
+
+  @Option(names = "--host", paramLabel = "ADDR",
+      description = "Address to bind (default: ${DEFAULT-VALUE}: this machine only; 0.0.0.0 = everyone).")
+  String host = D.host();
+
+  @Option(names = "--backend", paramLabel = "NAME", description = "Search backend (default: the engine's choice: cuda, native, java).")
+  String backend;
+
+  @Option(names = "--max-k", paramLabel = "N", description = "Largest k a request may ask (default: ${DEFAULT-VALUE}).")
+  int maxK = D.maxK();
+
+  @Option(names = "--max-pool", paramLabel = "N", description = "Largest re-rank pool / radius cap (default: ${DEFAULT-VALUE}).")
+  int maxPool = D.maxPool();
+
+  @Option(names = "--max-body-mb", paramLabel = "N", description = "Largest upload in MiB (default: ${DEFAULT-VALUE}).")
+  int maxBodyMb = D.maxBodyBytes() >> 20;
+
+  @Option(names = "--timeout-ms", paramLabel = "N",
+      description = "A query unanswered after this long gets 503 (default: ${DEFAULT-VALUE}).")
+  long timeoutMs = D.timeoutMs();
+
+  @Option(names = "--batch-window-us", paramLabel = "N",
+      description = "How long the batcher waits for more queries (default: ${DEFAULT-VALUE}).")
+  long batchWindowUs = D.batchWindowMicros();
+
+  @Option(names = "--max-batch", paramLabel = "N", description = "Most queries per engine call (default: ${DEFAULT-VALUE}).")
+  int maxBatch = D.maxBatch();
+
+  private ServeConfig config;
+
   @Override
-  public String name() {
-    return "serve";
+  protected void validate() {
+    requireRange("--port", port, 0, 65535);
+    requireRange("--max-k", maxK, 1, 1 << 20);
+    requireRange("--max-pool", maxPool, 1, Integer.MAX_VALUE);
+    requireRange("--max-body-mb", maxBodyMb, 1, 2047);
+    requireRange("--timeout-ms", timeoutMs, 1, Long.MAX_VALUE);
+    requireRange("--batch-window-us", batchWindowUs, 0, 60_000_000);
+    requireRange("--max-batch", maxBatch, 1, 1 << 20);
+    config = D.withHost(host).withPort(port).withLimits(maxBodyMb << 20, maxK, maxPool, timeoutMs)
+        .withBatching(batchWindowUs, maxBatch, D.maxQueued());
   }
 
   @Override
-  public String summary() {
-    return "HTTP API and web page: upload an image, see the most similar indexed images";
+  protected int execute() throws Exception {
+    // TensorFlow's own info lines stay off stderr while a model is loaded (without one it never loads)
+    try (TensorFlowLog.Quiet quiet = TensorFlowLog.quiet(model == null || Cli.debug())) {
+      return serve();
+    }
   }
 
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("index", "model", "port", "host", "backend", "max-k", "max-pool", "max-body-mb", "timeout-ms",
-        "batch-window-us", "max-batch");
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("help");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli serve --index FILE [--model DIR] [--port 8080] [--host 127.0.0.1] [limits]
-          --index FILE        an index file (engine-cli index / demo: codes, F7 features, labels, paths)
-          --model DIR         the model that made it: encodes uploaded images (without it only JSON
-                              queries by id or code are answered)
-          --port N            TCP port (default 8080; 0 = any free port)
-          --host ADDR         address to bind (default 127.0.0.1: this machine only; 0.0.0.0 = everyone)
-          --backend NAME      search backend (default: the engine's choice: cuda, native, java)
-          --max-k N           largest k a request may ask (default 1000)
-          --max-pool N        largest re-rank pool / radius cap (default 10000)
-          --max-body-mb N     largest upload in MiB (default 8)
-          --timeout-ms N      a query unanswered after this long gets 503 (default 10000)
-          --batch-window-us N how long the batcher waits for more queries (default 1000)
-          --max-batch N       most queries per engine call (default 256)
-        Routes: GET / (web page), POST /search, GET /images/{id}, GET /health, GET /stats (docs/SERVE.md).
-        """;
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    ServeConfig d = ServeConfig.defaults();
-    ServeConfig config = d.withHost(a.get("host", d.host())).withPort(a.getInt("port", d.port()))
-        .withLimits(a.getInt("max-body-mb", d.maxBodyBytes() >> 20) << 20, a.getInt("max-k", d.maxK()),
-            a.getInt("max-pool", d.maxPool()), a.getLong("timeout-ms", d.timeoutMs()))
-        .withBatching(a.getLong("batch-window-us", d.batchWindowMicros()), a.getInt("max-batch", d.maxBatch()),
-            d.maxQueued());
-    Path indexFile = Path.of(a.require("index"));
-    Encoder encoder = a.has("model") ? Encoder.open(Path.of(a.get("model", null))).batchSize(config.maxBatch()) : null;
+  private int serve() throws Exception {
+    Encoder encoder = model != null ? Encoder.open(model).batchSize(config.maxBatch()) : null;
     try (LoadedIndex index = IndexFile.load(indexFile);
         GpuHashSearch search = GpuHashSearch.open(index.table(),
-            new SearchOptions(a.get("backend", null), Runtime.getRuntime().availableProcessors()));
+            new SearchOptions(backend, Runtime.getRuntime().availableProcessors()));
         SearchService service = new SearchService(index, search, encoder, config);
         HttpApi api = HttpApi.start(service, config)) {
       err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%n", indexFile,

@@ -16,8 +16,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.deephash.CodeTable;
-import org.deephash.Pool;
+import org.deephash.cli.api.Cli;
 import org.deephash.index.IndexFile;
+import org.deephash.io.Json;
 
 /**
  * The {@code spark-search} job as a program: the main class for {@code spark-submit}, and what
@@ -25,95 +26,29 @@ import org.deephash.index.IndexFile;
  * SparkSearchCommand}). See docs/SPARK.md.
  */
 public final class SparkSearchMain {
-  static final String USAGE = """
-      usage: spark-search (--shards A.dh,B.dh | --shards DIR | --table CODES.parquet --num-shards N [--shard-dir DIR])
-                          --queries Q.parquet|Q.dh --k K [--pool-top M | --pool-radius R --pool-cap C]
-                          --output OUT.parquet [flags]
-        --shards LIST|DIR      index files, one per shard (comma-separated), or a directory of *.dh files
-        --table PATH           a Parquet code table (id: long, code: binary, feature: array<float>) to shard first
-        --num-shards N         shards to cut --table into (default: the default parallelism)
-        --shard-dir DIR        where the staged shards go (default OUT.parquet.shards); must be reachable by every executor
-        --queries PATH         Parquet (same columns; id names the query) or an index file
-        --k K                  results per query (default 10)
-        --pool-top M           coarse-to-fine: re-rank the Hamming top-M by Euclidean distance
-        --pool-radius R, --pool-cap C   coarse-to-fine: re-rank the (at most C) codes within Hamming radius R
-        --output PATH          results as Parquet: query_id, rank, id, hamming, distance (squared L2, null for Hamming top-k)
-        --master URL           Spark master when not launched by spark-submit (default local[*])
-        --backend NAME         force an engine backend on the executors: java, native, cuda (default: each executor's best)
-        --query-block N        queries per task (default 4096)
-        --broadcast-limit B    broadcast query sets up to B bytes, distribute larger ones (default 268435456)
-        --merge-partitions N   partitions of the per-query merge and of the output (default: the default parallelism)
-        --verify full|header   how much of each shard file executors check on first open (default full)
-        --conf KEY=VALUE       a Spark setting (repeatable), e.g. --conf spark.task.resource.gpu.amount=1
-        --json                 print one JSON line with the figures on stdout
-      A GPU request (spark.task/executor.resource.gpu.amount) is refused in local mode: Spark would never schedule it.
-      """;
-
-  private static final List<String> VALUED = List.of("shards", "table", "num-shards", "shard-dir", "queries", "k",
-      "pool-top", "pool-radius", "pool-cap", "output", "master", "backend", "query-block", "broadcast-limit",
-      "merge-partitions", "verify", "conf");
-  private static final List<String> BOOLEANS = List.of("json", "help");
-
   private SparkSearchMain() {}
 
+  /** The options are {@link SparkSearchCommand}'s, parsed and checked by the same picocli declaration. */
   public static void main(String[] args) {
-    int status;
-    try {
-      status = run(args, System.out, System.err);
-    } catch (IllegalArgumentException e) {
-      System.err.println("spark-search: " + e.getMessage());
-      status = 2;
-    } catch (Exception e) {
-      System.err.println("spark-search: failed: " + e);
-      if (System.getenv("ENGINE_DEBUG") != null) {
-        e.printStackTrace();
-      }
-      status = 1;
-    }
+    int status = Cli.run(new SparkSearchCommand(), args, System.out, System.err);
     System.out.flush();
     System.exit(status);
   }
 
-  /** Runs the job; returns the exit status (0 ok, 2 bad usage or input). */
-  static int run(String[] argv, PrintStream out, PrintStream err) throws IOException {
-    Args a;
-    try {
-      a = Args.parse(argv, VALUED, BOOLEANS);
-    } catch (Args.UsageError e) {
-      err.println("spark-search: " + e.getMessage());
-      err.print(USAGE);
-      return 2;
-    }
-    if (a.has("help")) {
-      out.print(USAGE);
-      return 0;
-    }
-    SearchSpec spec = spec(a);
-    JobOptions opts = JobOptions.defaults()
-        .withQueryBlock(a.intValue("query-block", JobOptions.DEFAULT_QUERY_BLOCK, 1, CodeTable.MAX_ROWS))
-        .withBroadcastLimitBytes(a.longValue("broadcast-limit", JobOptions.DEFAULT_BROADCAST_LIMIT, 0, Long.MAX_VALUE))
-        .withMergePartitions(a.intValue("merge-partitions", 0, 0, 1 << 20))
-        .withVerify(switch (a.get("verify", "full").toLowerCase(Locale.ROOT)) {
-          case "full" -> IndexFile.Verify.FULL;
-          case "header" -> IndexFile.Verify.HEADER_ONLY;
-          default -> throw new Args.UsageError("--verify must be full or header");
-        });
-    if (a.has("shards") == a.has("table")) {
-      throw new Args.UsageError("give the collection as --shards (index files) or as --table (Parquet), one of them");
-    }
-    String output = a.required("output", "where to write the results as Parquet");
-    String queriesPath = a.required("queries", "the query codes: Parquet, or an index file");
+  /** Runs the job the (validated) options describe; returns the exit status. */
+  static int run(SparkSearchCommand a, PrintStream out, PrintStream err) throws IOException {
+    SearchSpec spec = a.spec();
+    JobOptions opts = a.jobOptions();
+    String output = a.output;
+    String queriesPath = a.queries;
 
     SparkConf conf = new SparkConf().setAppName("deephash spark-search");
-    for (String kv : a.all("conf")) {
+    for (String kv : a.conf) {
       int eq = kv.indexOf('=');
-      if (eq <= 0) {
-        throw new Args.UsageError("--conf takes KEY=VALUE (passed '" + kv + "')");
-      }
       conf.set(kv.substring(0, eq), kv.substring(eq + 1));
     }
-    if (a.has("master")) {
-      conf.setMaster(a.get("master", null));
+    if (a.master != null) {
+      conf.setMaster(a.master);
     } else if (!conf.contains("spark.master")) {
       conf.setMaster("local[*]"); // not under spark-submit
     }
@@ -126,15 +61,15 @@ public final class SparkSearchMain {
     try {
       List<String> shards;
       double stageSeconds = 0;
-      if (a.has("table")) {
-        int n = a.intValue("num-shards", spark.sparkContext().defaultParallelism(), 1, 1 << 20);
-        String dir = a.get("shard-dir", output.replaceAll("/+$", "") + ".shards");
+      if (a.table != null) {
+        int n = a.numShards != null ? a.numShards : spark.sparkContext().defaultParallelism();
+        String dir = a.shardDir != null ? a.shardDir : output.replaceAll("/+$", "") + ".shards";
         long s0 = System.nanoTime();
-        shards = ParquetTables.stage(spark, spark.read().parquet(a.get("table", null)), n, dir);
+        shards = ParquetTables.stage(spark, spark.read().parquet(a.table), n, dir);
         stageSeconds = (System.nanoTime() - s0) / 1e9;
         err.println("spark-search: staged " + shards.size() + " shards in " + dir);
       } else {
-        shards = shardList(a.get("shards", null));
+        shards = shardList(a.shards);
       }
       long s1 = System.nanoTime();
       SearchJob job;
@@ -145,7 +80,7 @@ public final class SparkSearchMain {
         job = SparkSearch.run(spark, shards, q, spec, opts);
       } else {
         Dataset<Row> q = spark.read().parquet(queriesPath);
-        queryCount = a.has("json") ? q.count() : -1; // one more pass over the file, for the report only
+        queryCount = a.json ? q.count() : -1; // one more pass over the file, for the report only
         job = SparkSearch.run(spark, shards, q, spec, opts);
       }
       try (job) {
@@ -158,23 +93,13 @@ public final class SparkSearchMain {
         }
         err.printf(Locale.ROOT, "spark-search: %s over %d shards -> %d rows in %s (%.2f s; backends %s)%n", spec,
             shards.size(), results, output, searchSeconds, backends);
-        if (a.has("json")) {
-          StringBuilder b = new StringBuilder();
-          b.append("{\"command\":\"spark-search\",\"master\":\"").append(spark.sparkContext().master())
-              .append("\",\"search\":\"").append(spec).append("\",\"shards\":").append(shards.size())
-              .append(",\"queries\":").append(queryCount)
-              .append(",\"results\":").append(results)
-              .append(",\"stage_seconds\":").append(String.format(Locale.ROOT, "%.3f", stageSeconds))
-              .append(",\"search_seconds\":").append(String.format(Locale.ROOT, "%.3f", searchSeconds))
-              .append(",\"total_seconds\":")
-              .append(String.format(Locale.ROOT, "%.3f", (System.nanoTime() - t0) / 1e9))
-              .append(",\"tasks\":").append(job.taskReports().size()).append(",\"backends\":{");
-          int i = 0;
-          for (Map.Entry<String, Integer> e : backends.entrySet()) {
-            b.append(i++ > 0 ? "," : "").append('"').append(e.getKey()).append("\":").append(e.getValue());
-          }
-          b.append("},\"output\":\"").append(output.replace("\\", "\\\\").replace("\"", "\\\"")).append("\"}");
-          out.println(b);
+        if (a.json) {
+          out.println(new Json().put("command", "spark-search").put("master", spark.sparkContext().master())
+              .put("search", spec.toString()).put("shards", shards.size()).put("queries", queryCount)
+              .put("results", results).put("stage_seconds", Json.round(stageSeconds, 3))
+              .put("search_seconds", Json.round(searchSeconds, 3))
+              .put("total_seconds", Json.round((System.nanoTime() - t0) / 1e9, 3))
+              .put("tasks", job.taskReports().size()).put("backends", backends).put("output", output));
         }
       }
       return 0;
@@ -183,26 +108,6 @@ public final class SparkSearchMain {
         spark.stop();
       }
     }
-  }
-
-  private static SearchSpec spec(Args a) {
-    int k = a.intValue("k", 10, 1, CodeTable.MAX_ROWS);
-    SearchSpec spec;
-    if (a.has("pool-top")) {
-      if (a.has("pool-radius") || a.has("pool-cap")) {
-        throw new Args.UsageError("--pool-top and --pool-radius/--pool-cap exclude each other");
-      }
-      spec = SearchSpec.coarseToFine(Pool.topM(a.intValue("pool-top", 0, 1, CodeTable.MAX_ROWS)), k);
-    } else if (a.has("pool-radius") || a.has("pool-cap")) {
-      if (!a.has("pool-radius") || !a.has("pool-cap")) {
-        throw new Args.UsageError("a radius pool needs both --pool-radius R and --pool-cap C");
-      }
-      spec = SearchSpec.coarseToFine(Pool.radius(a.intValue("pool-radius", 0, 0, CodeTable.MAX_BITS),
-          a.intValue("pool-cap", 0, 1, CodeTable.MAX_ROWS)), k);
-    } else {
-      spec = SearchSpec.hamming(k);
-    }
-    return a.has("backend") ? spec.withBackend(a.get("backend", null)) : spec;
   }
 
   /** Comma-separated index files, or a directory: its *.dh files in name order. */
@@ -233,7 +138,7 @@ public final class SparkSearchMain {
       }
     }
     if (out.isEmpty()) {
-      throw new Args.UsageError("--shards lists no files");
+      throw new IllegalArgumentException("--shards lists no files");
     }
     return out;
   }

@@ -3,7 +3,6 @@ package org.deephash.spark;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +10,7 @@ import java.util.SplittableRandom;
 import org.apache.spark.sql.Row;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
+import org.deephash.ResultComparison;
 import org.deephash.SearchResult;
 import org.deephash.index.IndexFile;
 import org.deephash.testing.TestData;
@@ -100,47 +100,49 @@ final class Collection {
   }
 
   /**
-   * Asserts the job's rows equal the oracle exactly: per query the same ids in the same order, the
-   * same Hamming distances, bit-identical squared distances (or null for a Hamming top-k).
+   * Asserts the job's rows equal the oracle exactly ({@link ResultComparison#exact()}: per query the
+   * same ids in the same order, the same Hamming distances, bit-identical squared distances), and
+   * that the rows are well formed: ranks 0..n-1 per query, no distance on a Hamming top-k row, no
+   * row for a query that was not asked.
    */
   static void assertSame(QuerySet q, SearchResult expected, List<Row> rows, boolean withDistances) {
     Map<Long, List<Row>> byQuery = new HashMap<>();
     for (Row r : rows) {
       byQuery.computeIfAbsent(r.getLong(0), x -> new ArrayList<>()).add(r);
     }
-    int total = 0;
+    int[] offsets = new int[q.count() + 1];
+    List<Row> ordered = new ArrayList<>();
     for (int i = 0; i < q.count(); i++) {
-      long qid = q.ids()[i];
-      List<Row> got = byQuery.getOrDefault(qid, List.of());
+      List<Row> got = byQuery.getOrDefault(q.ids()[i], List.of());
       got.sort((a, b) -> Integer.compare(a.getInt(1), b.getInt(1)));
-      long[] gotIds = got.stream().mapToLong(r -> r.getLong(2)).toArray();
-      int[] gotHam = got.stream().mapToInt(r -> r.getInt(3)).toArray();
-      String where = "query " + i + " (id " + qid + ")";
-      if (!Arrays.equals(expected.ids(i), gotIds)) {
-        throw new AssertionError(where + ": ids " + Arrays.toString(gotIds) + ", expected "
-            + Arrays.toString(expected.ids(i)));
-      }
-      if (!Arrays.equals(expected.hammings(i), gotHam)) {
-        throw new AssertionError(where + ": Hamming " + Arrays.toString(gotHam) + ", expected "
-            + Arrays.toString(expected.hammings(i)));
-      }
       for (int r = 0; r < got.size(); r++) {
         if (got.get(r).getInt(1) != r) {
-          throw new AssertionError(where + ": ranks are not 0..n-1");
+          throw new AssertionError("query " + i + " (id " + q.ids()[i] + "): ranks are not 0..n-1");
         }
-        if (withDistances) {
-          float d = got.get(r).getFloat(4);
-          if (Float.floatToRawIntBits(d) != Float.floatToRawIntBits(expected.distance(i, r))) {
-            throw new AssertionError(where + " rank " + r + ": distance " + d + ", expected " + expected.distance(i, r));
-          }
-        } else if (!got.get(r).isNullAt(4)) {
-          throw new AssertionError(where + ": a Hamming top-k row has a distance");
+        if (!withDistances && !got.get(r).isNullAt(4)) {
+          throw new AssertionError("query " + i + ": a Hamming top-k row has a distance");
         }
       }
-      total += got.size();
+      ordered.addAll(got);
+      offsets[i + 1] = ordered.size();
     }
-    if (total != rows.size()) {
-      throw new AssertionError(rows.size() + " rows, " + total + " of them for the queries asked");
+    if (ordered.size() != rows.size()) {
+      throw new AssertionError(rows.size() + " rows, " + ordered.size() + " of them for the queries asked");
+    }
+    long[] ids = new long[ordered.size()];
+    int[] hamming = new int[ordered.size()];
+    float[] distances = withDistances ? new float[ordered.size()] : null;
+    for (int j = 0; j < ordered.size(); j++) {
+      ids[j] = ordered.get(j).getLong(2);
+      hamming[j] = ordered.get(j).getInt(3);
+      if (distances != null) {
+        distances[j] = ordered.get(j).getFloat(4);
+      }
+    }
+    SearchResult got = SearchResult.of(offsets, ids, hamming, distances, null);
+    List<String> d = ResultComparison.exact().differences(expected, got);
+    if (!d.isEmpty()) {
+      throw new AssertionError(String.join("\n", d));
     }
   }
 }

@@ -2,7 +2,6 @@ package org.deephash.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -87,20 +86,39 @@ class SparkClusterGpuTest {
     SearchSpec spec = SearchSpec.coarseToFine(Pool.topM(25), 5).withBackend(DeviceProbeProvider.NAME);
 
     SparkSession spark = cluster(script);
-    try (SearchJob job = SparkSearch.run(spark, shards, q, spec, JobOptions.defaults())) {
-      Collection.assertSame(q, c.oracle(q, spec), job.results().collectAsList(), true);
-      List<TaskReport> reports = job.taskReports();
-      assertEquals(4, reports.size(), reports::toString);
-      for (TaskReport r : reports) {
-        assertFalse(r.executorId().equals("driver"), "ran in the driver, not on an executor: " + r);
-        assertEquals(List.of("0"), r.gpuAddresses(), r::toString);
-        assertEquals("0", r.deviceHint(), r::toString);
-        assertEquals(DeviceProbeProvider.NAME, r.backend(), r::toString);
-        assertEquals("device=0", r.device(), "the engine's backend did not see the address: " + r);
+    try {
+      int executors = awaitExecutors(spark, 2);
+      try (SearchJob job = SparkSearch.run(spark, shards, q, spec, JobOptions.defaults())) {
+        Collection.assertSame(q, c.oracle(q, spec), job.results().collectAsList(), true);
+        List<TaskReport> reports = job.taskReports();
+        assertEquals(4, reports.size(), reports::toString);
+        for (TaskReport r : reports) {
+          assertFalse(r.executorId().equals("driver"), "ran in the driver, not on an executor: " + r);
+          assertEquals(List.of("0"), r.gpuAddresses(), r::toString);
+          assertEquals("0", r.deviceHint(), r::toString);
+          assertEquals(DeviceProbeProvider.NAME, r.backend(), r::toString);
+          assertEquals("device=0", r.device(), "the engine's backend did not see the address: " + r);
+        }
+        // Both executors had registered before the job, each with one GPU and one core: the first two
+        // tasks start one on each, so every executor ran tasks, and no task ran elsewhere.
+        assertEquals(executors, reports.stream().map(TaskReport::executorId).distinct().count(), reports::toString);
       }
-      assertTrue(reports.stream().map(TaskReport::executorId).distinct().count() >= 1);
     } finally {
       spark.stop();
+    }
+  }
+  /** Waits until {@code n} executors (besides the driver) have registered; returns how many there are. */
+  private static int awaitExecutors(SparkSession spark, int n) throws InterruptedException {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (true) {
+      int executors = spark.sparkContext().statusTracker().getExecutorInfos().length - 1; // the driver is listed too
+      if (executors >= n) {
+        return executors;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("only " + executors + " of " + n + " executors registered in 60 s");
+      }
+      Thread.sleep(100);
     }
   }
 }

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
@@ -24,7 +26,9 @@ import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.cli.api.Cli;
 import org.deephash.index.IndexFile;
+import org.deephash.io.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -211,11 +215,13 @@ class SparkSearchTest {
         () -> SparkSearch.rejectGpuInLocalMode(conf));
     assertTrue(e.getMessage().contains("local mode never assigns GPUs"), e.getMessage());
     // the CLI refuses before it starts a session
-    IllegalArgumentException cli = assertThrows(IllegalArgumentException.class, () -> SparkSearchMain.run(
-        new String[] {"--shards", "x.dh", "--queries", "q.dh", "--output", "o", "--master", "local[2]",
-            "--conf", "spark.executor.resource.gpu.amount=1"},
-        System.out, System.err));
-    assertTrue(cli.getMessage().contains("spark.executor.resource.gpu.amount"), cli.getMessage());
+    ByteArrayOutputStream cliErr = new ByteArrayOutputStream();
+    int refused = Cli.run(new SparkSearchCommand(), new String[] {"--shards", "x.dh", "--queries", "q.dh", "--output",
+        "o", "--master", "local[2]", "--conf", "spark.executor.resource.gpu.amount=1"},
+        new PrintStream(OutputStream.nullOutputStream()), new PrintStream(cliErr, true, StandardCharsets.UTF_8));
+    assertEquals(2, refused);
+    assertTrue(cliErr.toString(StandardCharsets.UTF_8).contains("spark.executor.resource.gpu.amount"),
+        cliErr.toString(StandardCharsets.UTF_8));
     SparkSearch.rejectGpuInLocalMode(new SparkConf().setMaster("local-cluster[2,1,1024]")
         .set("spark.task.resource.gpu.amount", "1"));
     SparkSearch.rejectGpuInLocalMode(new SparkConf().setMaster("local[2]"));
@@ -248,12 +254,16 @@ class SparkSearchTest {
     }
     String out = dir.resolve("cli.parquet").toString();
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    int status = new SparkSearchCommand().run(new String[] {"--shards", shards.toString(), "--queries",
+    int status = Cli.run(new SparkSearchCommand(), new String[] {"--shards", shards.toString(), "--queries",
         queries.toString(), "--k", "4", "--pool-top", "20", "--output", out, "--json"},
         new PrintStream(stdout, true, StandardCharsets.UTF_8), System.err);
     assertEquals(0, status);
     String json = stdout.toString(StandardCharsets.UTF_8);
-    assertTrue(json.contains("\"results\":160"), json);
+    Map<String, Object> report = Json.object(json.strip());
+    assertEquals(160.0, report.get("results"), json);
+    assertEquals(40.0, report.get("queries"), json);
+    assertEquals(3.0, report.get("shards"), json);
+    assertEquals(out, report.get("output"), json);
     Collection.assertSame(q, c.oracle(q, SearchSpec.coarseToFine(Pool.topM(20), 4)),
         SharedSpark.local().read().parquet(out).collectAsList(), true);
   }

@@ -1,47 +1,22 @@
 package org.deephash.delf.cli;
 
-import java.io.PrintStream;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import org.deephash.spi.CliCommand;
+import org.deephash.cli.api.CliCommand;
+import picocli.CommandLine.Command;
 
 /** {@code engine-cli delf train|extract|index|query|eval|match}: attentive deep local features. */
-public final class DelfCommand implements CliCommand {
-  private static final Map<String, CliCommand> SUBCOMMANDS = new LinkedHashMap<>();
-
-  static {
-    for (CliCommand c : new CliCommand[] {new DelfTrain(), new DelfExtract(), new DelfIndex(), new DelfQuery(),
-        new DelfEval(), new DelfMatch()}) {
-      SUBCOMMANDS.put(c.name(), c);
-    }
-  }
-
+@Command(name = "delf",
+    description = "DELF local features: train, extract, index (IVF-PQ), query (RANSAC re-rank), eval, match.",
+    synopsisSubcommandLabel = "COMMAND",
+    commandListHeading = "%nCommands (engine-cli delf COMMAND --help for its options):%n",
+    subcommands = {DelfTrain.class, DelfExtract.class, DelfIndex.class, DelfQuery.class, DelfEval.class,
+        DelfMatch.class},
+    footer = {"", "Photos: bench/delf/setup-photos.sh fetches ~770 real photos from Debian packages (docs/DELF.md)."})
+public final class DelfCommand extends CliCommand {
+  /** Without a subcommand: the list of them, as a usage error. */
   @Override
-  public String name() {
-    return "delf";
-  }
-
-  @Override
-  public String summary() {
-    return "DELF local features: train, extract, index (IVF-PQ), query (RANSAC re-rank), eval, match";
-  }
-
-  @Override
-  public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-    if (args.length == 0 || args[0].equals("--help") || args[0].equals("help")) {
-      out.println("usage: engine-cli delf COMMAND [options]   (engine-cli delf COMMAND --help for its options)");
-      for (CliCommand c : SUBCOMMANDS.values()) {
-        out.printf("  %-8s %s%n", c.name(), c.summary());
-      }
-      out.println("Photos: bench/delf/setup-photos.sh fetches ~770 real photos from Debian packages (docs/DELF.md).");
-      return args.length == 0 ? 2 : 0;
-    }
-    CliCommand c = SUBCOMMANDS.get(args[0]);
-    if (c == null) {
-      err.println("engine-cli delf: unknown command '" + args[0] + "'; one of " + SUBCOMMANDS.keySet());
-      return 2;
-    }
-    return c.run(Arrays.copyOfRange(args, 1, args.length), out, err);
+  protected int execute() {
+    err.println(commandPath() + ": a command is needed");
+    spec.commandLine().usage(err);
+    return 2;
   }
 }

@@ -1,7 +1,6 @@
 package org.deephash.delf.cli;
 
 import java.awt.image.BufferedImage;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
+import org.deephash.cli.api.Progress;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.data.Views;
 import org.deephash.delf.eval.DelfBenchmark;
@@ -22,8 +22,10 @@ import org.deephash.delf.geometry.Ransac;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.PairMatch;
-import org.deephash.model.cli.Args;
-import org.deephash.model.cli.BaseCommand;
+import org.deephash.model.cli.TensorFlowCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code engine-cli delf eval}: the instance-retrieval benchmark on real photos. Database: the
@@ -31,86 +33,121 @@ import org.deephash.model.cli.BaseCommand;
  * photo made by {@link Views#query} (crop, scale 0.3-1x, rotation +-30 deg, perspective, colour,
  * blur, occlusion), whose one relevant answer is the source photo.
  */
-final class DelfEval extends BaseCommand {
+@Command(name = "eval",
+    description = "Benchmark: views of held-out photos against held-out + distractors; DELF +-RANSAC, pooled DELF,"
+        + " hash codes.")
+final class DelfEval extends TensorFlowCommand {
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
+  Path model;
+
+  @Option(names = "--photos", paramLabel = "DIR",
+      description = "The photo folder made by bench/delf/setup-photos.sh (default: ${DEFAULT-VALUE}).")
+  Path photosDir = Path.of("data/photos");
+
+  @Option(names = "--out", paramLabel = "DIR",
+      description = "results.txt, results.json and match-*.png (default: ${DEFAULT-VALUE}).")
+  Path outDir = Path.of("runs/delf-eval");
+
+  @Option(names = "--queries-per-photo", paramLabel = "N",
+      description = "Query views of each held-out photo (default: ${DEFAULT-VALUE}).")
+  int perPhoto = 3;
+
+  @Option(names = "--distractors", paramLabel = "N", description = "Distractor images in the database (default: all).")
+  Integer distractors;
+
+  @Option(names = "--no-hash", description = {"Leave out the hashing-network row (it trains a 48-bit DLBHC on views of",
+      "the training photos: --hash-views per photo, --hash-epochs)."})
+  boolean noHash;
+
+  @Option(names = "--hash-views", paramLabel = "N",
+      description = "Views of each training photo for the hashing network (default: ${DEFAULT-VALUE}).")
+  int hashViews = 40;
+
+  @Option(names = "--hash-epochs", paramLabel = "N", description = "Epochs of the hashing network (default: ${DEFAULT-VALUE}).")
+  int hashEpochs = 15;
+
+  @Option(names = "--seed", paramLabel = "S", description = "Seed of the query views (default: ${DEFAULT-VALUE}).")
+  long seed = 7;
+
+  @Option(names = "--json", description = "Print the results as one JSON line on standard output.")
+  boolean json;
+
+  @Mixin
+  DelfFlags.Extract extract;
+
+  @Mixin
+  DelfFlags.Ivf ivf;
+
+  @Mixin
+  DelfFlags.Search search;
+
+  @Mixin
+  DelfFlags.Verify verify;
+
   @Override
-  public String name() {
-    return "eval";
+  protected void validate() {
+    requireRange("--queries-per-photo", perPhoto, 1, 1000);
+    if (distractors != null) {
+      requireRange("--distractors", distractors, 0, Integer.MAX_VALUE);
+    }
+    requireRange("--hash-views", hashViews, 1, 100_000);
+    requireRange("--hash-epochs", hashEpochs, 1, 100_000);
+    extract.validate();
+    ivf.validate();
+    search.validate();
+    verify.validate();
   }
 
   @Override
-  public String summary() {
-    return "benchmark: views of held-out photos against held-out + distractors; DELF +-RANSAC, pooled DELF, hash codes";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("model", "photos", "out", "queries-per-photo", "distractors", "max-side", "max-features", "scales",
-        "pca", "nlist", "neighbours", "nprobe", "shortlist", "trials", "threshold", "min-inliers", "verify-keypoints",
-        "hash-epochs",
-        "hash-views", "seed");
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("help", "json", "no-hash");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli delf eval --model DIR [--photos DIR] [--out DIR] [--json]
-          --queries-per-photo N   query views of each held-out photo (default 3)
-          --distractors N         distractor images in the database (default all)
-          --no-hash               leave out the hashing-network row (it trains a 48-bit DLBHC on views of
-                                  the training photos: --hash-views 40 per photo, --hash-epochs 15)
-          --out DIR               results.txt, results.json and match-*.png (default runs/delf-eval)
-        """ + DelfTrain.PHOTOS_USAGE + "\n" + DelfQuery.SEARCH_USAGE;
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    Extractor ex = DelfExtract.extractor(a);
-    Path photosDir = Path.of(a.get("photos", "data/photos"));
+  protected int run() throws Exception {
+    Extractor ex = extract.extractor();
+    Progress progress = progress();
     Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));
-    Path outDir = Path.of(a.get("out", "runs/delf-eval"));
     Files.createDirectories(outDir);
-    long seed = a.getLong("seed", 7);
     int maxSide = ex.baseSide();
     List<Photos.Photo> held = photos.withRole(Photos.Role.HELDOUT);
     List<Photos.Photo> distract = photos.withRole(Photos.Role.DISTRACTOR);
-    int nd = Math.min(distract.size(), a.getInt("distractors", distract.size()));
-    List<BufferedImage> database = new ArrayList<>(DelfFiles.load(photos, held, maxSide));
-    database.addAll(DelfFiles.load(photos, distract.subList(0, nd), maxSide));
-    int per = a.getInt("queries-per-photo", 3);
-    List<BufferedImage> queries = new ArrayList<>();
-    int[] relevant = new int[held.size() * per];
-    for (int h = 0; h < held.size(); h++) {
-      for (int v = 0; v < per; v++) {
-        relevant[queries.size()] = h;
-        queries.add(Views.query(database.get(h), seed * 1_000_003L + h * 31L + v).image());
+    int nd = Math.min(distract.size(), distractors != null ? distractors : distract.size());
+    // The model first: a wrong --model fails before the photos are decoded.
+    try (DelfNet net = DelfTrainer.open(model)) {
+      List<Photos.Photo> dbPhotos = new ArrayList<>(held);
+      dbPhotos.addAll(distract.subList(0, nd));
+      List<BufferedImage> database = DelfFiles.load(photos, dbPhotos, maxSide, progress);
+      List<BufferedImage> queries = new ArrayList<>();
+      int[] relevant = new int[held.size() * perPhoto];
+      for (int h = 0; h < held.size(); h++) {
+        for (int v = 0; v < perPhoto; v++) {
+          relevant[queries.size()] = h;
+          queries.add(Views.query(database.get(h), seed * 1_000_003L + h * 31L + v).image());
+        }
       }
+      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors), %d query views%n",
+          database.size(), held.size(), nd, queries.size());
+      return run(net, ex, photos, held, database, queries, relevant, progress);
     }
-    err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors), %d query views%n",
-        database.size(), held.size(), nd, queries.size());
+  }
+
+  private int run(DelfNet net, Extractor ex, Photos photos, List<Photos.Photo> held, List<BufferedImage> database,
+      List<BufferedImage> queries, int[] relevant, Progress progress) throws Exception {
+    int maxSide = ex.baseSide();
     Map<String, DelfBenchmark.Ranker> others = new LinkedHashMap<>();
     HashRanker hash = null;
-    try (DelfNet net = DelfTrainer.open(Path.of(a.require("model")))) {
-      if (!a.flag("no-hash")) {
-        List<BufferedImage> train = DelfFiles.load(photos, photos.withRole(Photos.Role.TRAIN), maxSide);
+    try {
+      if (!noHash) {
+        List<BufferedImage> train = DelfFiles.load(photos, photos.withRole(Photos.Role.TRAIN), maxSide, progress);
         err.println("training the hashing network (48 bits) on views of the " + train.size() + " training photos");
-        hash = HashRanker.train(DelfTrain.views(train), a.getInt("hash-views", 40), a.getInt("hash-epochs", 15),
+        hash = HashRanker.train(DelfTrain.views(train), hashViews, hashEpochs,
             outDir.resolve("hash-model"), seed, err);
         others.put("hash", hash);
       }
-      DelfBenchmark.Settings s = new DelfBenchmark.Settings(a.getInt("pca", 40), a.getInt("nlist", 0),
-          DelfQuery.searchParams(a));
-      Ransac.Options ro = DelfQuery.ransac(a);
-      List<DelfBenchmark.Row> rows = new DelfBenchmark(err).run(net, ex, database, queries, relevant,
+      DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
+      Ransac.Options ro = verify.ransac();
+      List<DelfBenchmark.Row> rows = new DelfBenchmark(err).progress(progress).run(net, ex, database, queries, relevant,
           org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
       Map<String, Object> extra = new LinkedHashMap<>();
       extra.put("database", database.size());
       extra.put("queries", queries.size());
-      String json = DelfBenchmark.json(rows, extra);
+      String report = DelfBenchmark.json(rows, extra);
       StringBuilder t = new StringBuilder(String.format(Locale.ROOT, "%-12s %8s %9s %10s%n", "method", "mAP",
           "micro-AP", "ms/query"));
       for (DelfBenchmark.Row r : rows) {
@@ -119,7 +156,7 @@ final class DelfEval extends BaseCommand {
       }
       err.print(t);
       Files.writeString(outDir.resolve("results.txt"), t.toString(), StandardCharsets.UTF_8);
-      Files.writeString(outDir.resolve("results.json"), json + "\n", StandardCharsets.UTF_8);
+      Files.writeString(outDir.resolve("results.json"), report + "\n", StandardCharsets.UTF_8);
       // pictures: the first query views against their source photo, inliers drawn
       for (int q = 0; q < Math.min(4, queries.size()); q++) {
         LocalFeatures fq = ex.extract(net, queries.get(q));
@@ -131,8 +168,8 @@ final class DelfEval extends BaseCommand {
                 m.inliers())), "png", outDir.resolve("match-" + q + ".png").toFile());
       }
       err.println("results, results.json and match-*.png written to " + outDir);
-      if (a.flag("json")) {
-        out.println(json);
+      if (json) {
+        out.println(report);
       }
     } finally {
       if (hash != null) {

@@ -1,78 +1,48 @@
 package org.deephash.delf.cli;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Locale;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
+import org.deephash.io.Json;
 import org.deephash.io.Npy;
-import org.deephash.model.cli.Args;
-import org.deephash.model.cli.BaseCommand;
+import org.deephash.model.cli.TensorFlowCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code engine-cli delf extract}: the local features of one image. */
-final class DelfExtract extends BaseCommand {
+@Command(name = "extract", description = "Extract one image's keypoints, attention and descriptors (optionally to .npy).")
+final class DelfExtract extends TensorFlowCommand {
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
+  Path model;
+
+  @Option(names = "--image", paramLabel = "FILE", required = true, description = "A PNG or JPEG.")
+  Path image;
+
+  @Option(names = "--out", paramLabel = "PREFIX",
+      description = "Write PREFIX.descriptors.npy (n x d) and PREFIX.keypoints.npy (n x 4: x, y, scale, attention).")
+  String prefix;
+
+  @Mixin
+  DelfFlags.Extract extract;
+
   @Override
-  public String name() {
-    return "extract";
+  protected void validate() {
+    extract.validate();
   }
 
   @Override
-  public String summary() {
-    return "extract one image's keypoints, attention and descriptors (optionally to .npy)";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("model", "image", "max-side", "max-features", "scales", "out");
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("help");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli delf extract --model DIR --image FILE [--out PREFIX] [--max-features 1000] [--scales 0.25,...,2]
-          --out PREFIX        writes PREFIX.descriptors.npy (n x d) and PREFIX.keypoints.npy (n x 4: x, y, scale,
-                              attention)
-        """;
-  }
-
-  static Extractor extractor(Args a) {
-    Extractor d = Extractor.defaults();
-    float[] scales = d.scales();
-    if (a.has("scales")) {
-      String[] s = a.get("scales", "").split(",");
-      scales = new float[s.length];
-      for (int i = 0; i < s.length; i++) {
-        try {
-          scales[i] = Float.parseFloat(s[i].strip());
-        } catch (NumberFormatException e) {
-          throw new Args.UsageException("--scales takes numbers separated by commas (passed '" + a.get("scales", "")
-              + "')");
-        }
-      }
-    }
-    return new Extractor(a.getInt("max-side", d.baseSide()), scales, a.getInt("max-features", d.maxFeatures()),
-        d.minAttention());
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    Extractor ex = extractor(a);
-    try (DelfNet net = DelfTrainer.open(Path.of(a.require("model")))) {
-      var img = Photos.load(Path.of(a.require("image")), 4096);
+  protected int run() throws Exception {
+    Extractor ex = extract.extractor();
+    try (DelfNet net = DelfTrainer.open(model)) {
+      var img = Photos.load(image, 4096);
       long t0 = System.nanoTime();
       LocalFeatures f = ex.extract(net, img);
       double ms = (System.nanoTime() - t0) / 1e6;
-      if (a.has("out")) {
-        String prefix = a.get("out", null);
+      if (prefix != null) {
         Npy.write(Path.of(prefix + ".descriptors.npy"), f.descriptors(), f.count(), f.dim());
         float[] k = new float[4 * f.count()];
         for (int i = 0; i < f.count(); i++) {
@@ -83,9 +53,9 @@ final class DelfExtract extends BaseCommand {
         }
         Npy.write(Path.of(prefix + ".keypoints.npy"), k, f.count(), 4);
       }
-      out.printf(Locale.ROOT, "{\"image\":\"%s\",\"width\":%d,\"height\":%d,\"keypoints\":%d,\"dim\":%d,"
-          + "\"max_attention\":%.4f,\"ms\":%.1f}%n", a.require("image").replace("\"", "\\\""), img.getWidth(),
-          img.getHeight(), f.count(), f.dim(), f.count() == 0 ? 0f : f.scores()[0], ms);
+      out.println(new Json().put("image", image.toString()).put("width", img.getWidth()).put("height", img.getHeight())
+          .put("keypoints", f.count()).put("dim", f.dim())
+          .put("max_attention", Json.round(f.count() == 0 ? 0f : f.scores()[0], 4)).put("ms", Json.round(ms, 1)));
     }
     return 0;
   }

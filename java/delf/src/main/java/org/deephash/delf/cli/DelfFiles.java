@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.deephash.cli.api.Progress;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.extract.Pca;
 import org.deephash.io.AtomicFiles;
@@ -86,10 +87,14 @@ final class DelfFiles {
   }
 
   /** The photos of a manifest folder with the given roles, loaded at most {@code maxSide} px. */
-  static List<BufferedImage> load(Photos photos, List<Photos.Photo> list, int maxSide) throws IOException {
+  static List<BufferedImage> load(Photos photos, List<Photos.Photo> list, int maxSide, Progress progress)
+      throws IOException {
     List<BufferedImage> out = new ArrayList<>(list.size());
-    for (Photos.Photo p : list) {
-      out.add(photos.load(p, maxSide));
+    try (Progress.Counter c = progress.count("decoding photos", list.size(), "photos")) {
+      for (Photos.Photo p : list) {
+        out.add(photos.load(p, maxSide));
+        c.add(1);
+      }
     }
     return out;
   }

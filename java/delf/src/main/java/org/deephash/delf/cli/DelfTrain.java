@@ -14,79 +14,103 @@ import org.deephash.delf.net.DelfConfig;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.net.MobileNetV2;
-import org.deephash.model.cli.Args;
-import org.deephash.model.cli.BaseCommand;
+import org.deephash.io.Json;
+import org.deephash.model.cli.TensorFlowCommand;
 import org.deephash.model.pretrained.TfjsLayersModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code engine-cli delf train}: the two-stage DELF training on the training photos' augmented views. */
-final class DelfTrain extends BaseCommand {
-  static final String PHOTOS_USAGE = """
-          --photos DIR        the photo folder made by bench/delf/setup-photos.sh (default data/photos)
-          --max-side N        photos are loaded with their longer side at most N px (default 256)""";
+@Command(name = "train",
+    description = "Train the backbone (stage 1) then the attention head (stage 2) on the training photos.")
+final class DelfTrain extends TensorFlowCommand {
+  private static final DelfTrainer.Options D = DelfTrainer.Options.defaults();
+
+  @Option(names = "--photos", paramLabel = "DIR",
+      description = "The photo folder made by bench/delf/setup-photos.sh (default: ${DEFAULT-VALUE}).")
+  Path photosDir = Path.of("data/photos");
+
+  @Option(names = "--max-side", paramLabel = "N",
+      description = "Photos are loaded with their longer side at most N px (default: ${DEFAULT-VALUE}).")
+  int maxSide = 256;
+
+  @Option(names = "--model", paramLabel = "DIR", description = "Where the network goes (default: ${DEFAULT-VALUE}).")
+  Path model = Path.of("runs/delf");
+
+  @Option(names = "--backbone", paramLabel = "B",
+      description = {DelfConfig.RESIDUAL + " (trained from scratch, stride 8; the default) or " + DelfConfig.MOBILENET_V2,
+          "(MobileNetV2 through block 10, ImageNet weights, stride 16)."})
+  String backbone = DelfConfig.RESIDUAL;
+
+  @Option(names = "--pretrained", paramLabel = "DIR",
+      description = {"The TF.js MobileNetV2 for --backbone " + DelfConfig.MOBILENET_V2 + " (default: ${DEFAULT-VALUE},",
+          "made by bench/delf/setup-pretrained.sh)."})
+  Path pretrained = Path.of("data/pretrained/mobilenet_v2");
+
+  @Option(names = "--from", paramLabel = "DIR",
+      description = "Continue from a trained network (e.g. --descriptor-epochs 0 to train attention only).")
+  Path from;
+
+  @Option(names = "--side", paramLabel = "N",
+      description = "Training crop side, a multiple of the stride (8, or 16 for mobilenet_v2) (default: ${DEFAULT-VALUE}).")
+  int side = D.side();
+
+  @Option(names = "--batch", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
+  int batch = D.batch();
+
+  @Option(names = "--views", paramLabel = "N", description = "Augmented views of each photo per epoch (default: ${DEFAULT-VALUE}).")
+  int views = D.viewsPerPhoto();
+
+  @Option(names = "--descriptor-epochs", paramLabel = "N", description = "Stage 1 epochs (default: ${DEFAULT-VALUE}).")
+  int descriptorEpochs = D.descriptorEpochs();
+
+  @Option(names = "--attention-epochs", paramLabel = "N",
+      description = "Stage 2 epochs, descriptors fixed, scale augmentation (default: ${DEFAULT-VALUE}).")
+  int attentionEpochs = D.attentionEpochs();
+
+  @Option(names = "--lr", paramLabel = "X", description = "Learning rate (default: ${DEFAULT-VALUE}).")
+  float lr = D.lr();
+
+  @Option(names = "--lr-decay", paramLabel = "X", description = "Learning rate factor per epoch (default: ${DEFAULT-VALUE}).")
+  float lrDecay = D.lrDecay();
+
+  @Option(names = "--seed", paramLabel = "S", description = "Seed of weights and views (default: ${DEFAULT-VALUE}).")
+  long seed = D.seed();
 
   @Override
-  public String name() {
-    return "train";
+  protected void validate() {
+    if (!backbone.equals(DelfConfig.RESIDUAL) && !backbone.equals(DelfConfig.MOBILENET_V2)) {
+      throw usage("--backbone takes " + DelfConfig.RESIDUAL + " or " + DelfConfig.MOBILENET_V2 + " (passed '"
+          + backbone + "')");
+    }
+    requireRange("--max-side", maxSide, 16, 16384);
+    int stride = backbone.equals(DelfConfig.MOBILENET_V2) && from == null ? 16 : 8;
+    requireRange("--side", side, 16, 4096);
+    if (side % stride != 0) {
+      throw usage("--side must be a multiple of " + stride + " (passed " + side + ")");
+    }
+    requireRange("--batch", batch, 1, 4096);
+    requireRange("--views", views, 1, 100_000);
+    requireRange("--descriptor-epochs", descriptorEpochs, 0, 100_000);
+    requireRange("--attention-epochs", attentionEpochs, 0, 100_000);
+    requireRange("--lr", lr, 1e-9, 10);
+    requireRange("--lr-decay", lrDecay, 1e-6, 10);
   }
 
   @Override
-  public String summary() {
-    return "train the backbone (stage 1) then the attention head (stage 2) on the training photos";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("photos", "model", "max-side", "side", "batch", "views", "descriptor-epochs", "attention-epochs",
-        "lr", "lr-decay", "seed", "from", "backbone", "pretrained");
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("help");
-  }
-
-  @Override
-  protected String usage() {
-    DelfTrainer.Options d = DelfTrainer.Options.defaults();
-    return """
-        usage: engine-cli delf train [--photos DIR] [--model DIR] [options]
-          --model DIR         where the network goes (default runs/delf)
-          --backbone B        residual (trained from scratch, stride 8; the default) or mobilenet_v2
-                              (MobileNetV2 through block 10, ImageNet weights, stride 16)
-          --pretrained DIR    the TF.js MobileNetV2 for --backbone mobilenet_v2
-                              (default data/pretrained/mobilenet_v2, made by bench/delf/setup-pretrained.sh)
-        """ + PHOTOS_USAGE + String.format(Locale.ROOT, """
-
-          --side N            training crop side, a multiple of the stride (8, or 16 for mobilenet_v2; default %d)
-          --batch N           images per step (default %d)
-          --views N           augmented views of each photo per epoch (default %d)
-          --descriptor-epochs N   stage 1 epochs (default %d)
-          --attention-epochs N    stage 2 epochs, descriptors fixed, scale augmentation (default %d)
-          --lr X --lr-decay X --seed S
-          --from DIR          continue from a trained network (e.g. --descriptor-epochs 0 to train attention only)
-        """, d.side(), d.batch(), d.viewsPerPhoto(), d.descriptorEpochs(), d.attentionEpochs());
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    DelfTrainer.Options d = DelfTrainer.Options.defaults();
-    DelfTrainer.Options o = new DelfTrainer.Options(a.getInt("side", d.side()), a.getInt("batch", d.batch()),
-        a.getInt("views", d.viewsPerPhoto()), a.getInt("descriptor-epochs", d.descriptorEpochs()),
-        a.getInt("attention-epochs", d.attentionEpochs()), a.getFloat("lr", d.lr()), a.getFloat("lr-decay", d.lrDecay()),
-        a.getLong("seed", d.seed()));
-    Photos photos = Photos.read(Path.of(a.get("photos", "data/photos")).resolve("manifest.tsv"));
+  protected int run() throws Exception {
+    DelfTrainer.Options o = new DelfTrainer.Options(side, batch, views, descriptorEpochs, attentionEpochs, lr, lrDecay,
+        seed);
+    Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));
     List<Photos.Photo> train = photos.withRole(Photos.Role.TRAIN);
-    List<BufferedImage> images = DelfFiles.load(photos, train, a.getInt("max-side", 256));
+    List<BufferedImage> images = DelfFiles.load(photos, train, maxSide, progress());
     err.printf(Locale.ROOT, "training DELF on %d photos (one class each), %d views each per epoch%n", images.size(),
         o.viewsPerPhoto());
-    Path model = Path.of(a.get("model", "runs/delf"));
     long t0 = System.nanoTime();
-    DelfNet start = a.has("from") ? DelfTrainer.open(Path.of(a.get("from", null)))
-        : create(a.get("backbone", DelfConfig.RESIDUAL), Path.of(a.get("pretrained", "data/pretrained/mobilenet_v2")),
-            images.size(), o.seed(), err);
+    DelfNet start = from != null ? DelfTrainer.open(from) : create(backbone, pretrained, images.size(), o.seed(), err);
     try (DelfNet net = new DelfTrainer(err).train(start, o, views(images), model)) {
-      out.printf(Locale.ROOT, "{\"command\":\"delf train\",\"model\":\"%s\",\"photos\":%d,\"seconds\":%.1f}%n", model,
-          images.size(), (System.nanoTime() - t0) / 1e9);
+      out.println(new Json().put("command", "delf train").put("model", model.toString()).put("photos", images.size())
+          .put("seconds", Json.round((System.nanoTime() - t0) / 1e9, 1)));
     }
     return 0;
   }
@@ -98,7 +122,7 @@ final class DelfTrain extends BaseCommand {
         return DelfNet.create(DelfConfig.of(classes, seed));
       }
       case DelfConfig.MOBILENET_V2 -> { }
-      default -> throw new Args.UsageException("--backbone takes " + DelfConfig.RESIDUAL + " or "
+      default -> throw new IllegalArgumentException("--backbone takes " + DelfConfig.RESIDUAL + " or "
           + DelfConfig.MOBILENET_V2 + " (passed '" + backbone + "')");
     }
     DelfConfig config = DelfConfig.mobileNet(classes, seed);

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.deephash.cli.api.Progress;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.net.DelfNet;
@@ -43,8 +44,16 @@ public final class DelfBenchmark {
 
   private final PrintStream log;
 
+  private Progress progress = Progress.none();
+
   public DelfBenchmark(PrintStream log) {
     this.log = log;
+  }
+
+  /** Draws the progress of the extraction and of the queries (the default draws nothing). */
+  public DelfBenchmark progress(Progress p) {
+    this.progress = p;
+    return this;
   }
 
   /**
@@ -58,16 +67,22 @@ public final class DelfBenchmark {
       int[] relevant, DelfSearch.Verifier verifier, Settings s, Map<String, Ranker> others) {
     int nq = queries.size();
     // database: local features, PCA, IVF-PQ
-    DelfDatabase db = DelfDatabase.build(net, ex, database, s.pcaDim(), s.nlist(), log);
+    DelfDatabase db = DelfDatabase.build(net, ex, database, s.pcaDim(), s.nlist(), DelfDatabase.EXTRACT_BATCH,
+        progress, log);
     DelfSearch search = new DelfSearch(db, s.search());
 
     // global DELF descriptors of the database
     float[][] globalDb = new float[database.size()][];
-    for (int i = 0; i < database.size(); i++) {
-      globalDb[i] = ex.global(net, database.get(i));
+    try (Progress.Counter c = progress.count("global descriptors", database.size(), "images")) {
+      for (int i = 0; i < database.size(); i++) {
+        globalDb[i] = ex.global(net, database.get(i));
+        c.add(1);
+      }
     }
-    for (Ranker r : others.values()) {
-      r.index(database);
+    for (Map.Entry<String, Ranker> r : others.entrySet()) {
+      try (var p = progress.phase("indexing the database for " + r.getKey())) {
+        r.getValue().index(database);
+      }
     }
 
     double[][] ap = new double[4 + others.size()][nq];
@@ -78,6 +93,7 @@ public final class DelfBenchmark {
     double[] msRansac = new double[nq];
     double[] msGlobal = new double[nq];
     double[][] msOther = new double[others.size()][nq];
+    Progress.Counter answered = progress.count("answering queries", nq, "queries");
     for (int q = 0; q < nq; q++) {
       BufferedImage img = queries.get(q);
       long a = System.nanoTime();
@@ -101,10 +117,10 @@ public final class DelfBenchmark {
         score(4 + k, q, rr.ranking(), rr.confidence(), relevant[q], ap, correct, conf);
         k++;
       }
-      if ((q + 1) % 25 == 0 || q + 1 == nq) {
-        log.printf(Locale.ROOT, "answered %d/%d queries%n", q + 1, nq);
-      }
+      answered.add(1);
     }
+    answered.close();
+    log.printf(Locale.ROOT, "answered %d queries%n", nq);
     List<Row> rows = new ArrayList<>();
     double ext = median(msExtract);
     Map<String, Double> st = new LinkedHashMap<>();

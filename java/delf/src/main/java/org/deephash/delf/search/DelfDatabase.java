@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.deephash.cli.api.Progress;
 import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.extract.Pca;
@@ -116,19 +117,28 @@ public final class DelfDatabase {
    */
   public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
       int batch, PrintStream log) {
+    return build(net, ex, images, pcaDim, nlist, batch, Progress.none(), log);
+  }
+
+  /** As {@link #build(DelfNet, Extractor, List, int, int, int, PrintStream)}, drawing the extraction's progress. */
+  public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
+      int batch, Progress progress, PrintStream log) {
     long t0 = System.nanoTime();
     List<LocalFeatures> fs = new ArrayList<>();
     int total = 0;
     // a window of images at a time: levels of equal size across the window share network calls
-    for (int a = 0; a < images.size(); a += EXTRACT_WINDOW) {
-      int b = Math.min(images.size(), a + EXTRACT_WINDOW);
-      for (LocalFeatures f : ex.extract(net, images.subList(a, b), batch)) {
-        fs.add(f);
-        total += f.count();
+    try (Progress.Counter counter = progress.count("extracting local features", images.size(), "images")) {
+      for (int a = 0; a < images.size(); a += EXTRACT_WINDOW) {
+        int b = Math.min(images.size(), a + EXTRACT_WINDOW);
+        for (LocalFeatures f : ex.extract(net, images.subList(a, b), batch)) {
+          fs.add(f);
+          total += f.count();
+        }
+        counter.add(b - a);
       }
-      log.printf(Locale.ROOT, "extracted %d/%d images, %d descriptors (%.0f s)%n", b, images.size(), total,
-          (System.nanoTime() - t0) / 1e9);
     }
+    log.printf(Locale.ROOT, "extracted %d descriptors of %d images (%.0f s)%n", total, images.size(),
+        (System.nanoTime() - t0) / 1e9);
     int d = net.config().descriptorDim();
     float[] all = new float[total * d];
     int[] ids = new int[total];
@@ -148,8 +158,11 @@ public final class DelfDatabase {
     // k-means on 64 vectors per list is plenty for the coarse quantizer and keeps training to seconds
     p = new IvfPqIndex.Params(p.nlist(), p.m(), p.nbits(), p.kmeansIters(), p.seed(),
         Math.max(8192, 64 * lists));
-    IvfPqIndex index = IvfPqIndex.train(projected, total, pcaDim, p);
-    index.add(projected, total, ids, xy);
+    IvfPqIndex index;
+    try (var phase = progress.phase("training the IVF-PQ index of " + total + " descriptors")) {
+      index = IvfPqIndex.train(projected, total, pcaDim, p);
+      index.add(projected, total, ids, xy);
+    }
     double s = (System.nanoTime() - t0) / 1e9;
     log.printf(Locale.ROOT, "IVF-PQ: %d descriptors, %d lists, %d-bit codes (%.0f s in all)%n", total, lists,
         index.params().m() * index.params().nbits(), s);

@@ -1,12 +1,14 @@
 package org.deephash.delf.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import org.deephash.cli.api.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,33 +18,71 @@ class DelfCommandTest {
 
   record Run(int rc, String out, String err) {}
 
-  static Run run(String... args) throws Exception {
+  static Run run(String... args) {
     ByteArrayOutputStream o = new ByteArrayOutputStream();
     ByteArrayOutputStream e = new ByteArrayOutputStream();
-    int rc = new DelfCommand().run(args, new PrintStream(o, true, StandardCharsets.UTF_8),
+    int rc = Cli.run(new DelfCommand(), args, new PrintStream(o, true, StandardCharsets.UTF_8),
         new PrintStream(e, true, StandardCharsets.UTF_8));
     return new Run(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
   }
 
   @Test
-  void usageAndErrors() throws Exception {
+  void usageAndErrors() {
     Run help = run("--help");
     assertEquals(0, help.rc());
     for (String c : new String[] {"train", "extract", "index", "query", "eval", "match"}) {
-      assertTrue(help.out().contains(c), c);
+      assertTrue(help.out().contains("  " + c + " "), c);
     }
-    assertEquals(2, run().rc());
+    Run none = run();
+    assertEquals(2, none.rc());
+    assertTrue(none.err().startsWith("engine-cli delf: a command is needed"), none.err());
     Run unknown = run("fly");
     assertEquals(2, unknown.rc());
-    assertTrue(unknown.err().contains("unknown command 'fly'"), unknown.err());
+    assertTrue(unknown.err().startsWith("engine-cli delf: unknown command 'fly'"), unknown.err());
     Run noModel = run("extract", "--model", dir.resolve("none").toString(), "--image", "x.png");
     assertEquals(1, noModel.rc());
     assertTrue(noModel.err().contains("holds no DELF model"), noModel.err());
     Run noPhotos = run("train", "--photos", dir.toString());
-    assertTrue(noPhotos.rc() != 0);
-    assertTrue(noPhotos.err().contains("manifest"), noPhotos.err());
+    assertEquals(1, noPhotos.rc(), noPhotos.err());
+    assertEquals("engine-cli delf train: no photo manifest at " + dir.resolve("manifest.tsv")
+        + "; run bench/delf/setup-photos.sh to create it", noPhotos.err().lines().findFirst().orElse(""));
     Run badScales = run("extract", "--model", "m", "--image", "x.png", "--scales", "1,zwei");
     assertEquals(2, badScales.rc());
     assertTrue(badScales.err().contains("--scales"), badScales.err());
+  }
+
+  @Test
+  void rangesAreCheckedBeforeAnyPhotoIsRead() {
+    // No photo folder exists: a range error must come first.
+    Run epochs = run("train", "--photos", dir.toString(), "--descriptor-epochs", "-1");
+    assertEquals(2, epochs.rc());
+    assertEquals("engine-cli delf train: --descriptor-epochs must be in [0, 100000] (passed -1)",
+        epochs.err().lines().findFirst().orElse(""));
+    Run typo = run("train", "--epochs", "3");
+    assertEquals(2, typo.rc());
+    assertTrue(typo.err().contains("unknown option '--epochs'"), typo.err());
+    assertTrue(typo.err().contains("did you mean '--attention-epochs' or '--descriptor-epochs'?"), typo.err());
+    Run side = run("train", "--backbone", "mobilenet_v2", "--side", "40");
+    assertEquals(2, side.rc());
+    assertTrue(side.err().contains("--side must be a multiple of 16 (passed 40)"), side.err());
+    Run both = run("index", "--model", "m", "--out", "o", "--images", "i", "--photos", "p");
+    assertEquals(2, both.rc());
+    assertTrue(both.err().contains("not both"), both.err());
+  }
+
+  @Test
+  void helpListsExactlyWhatEachCommandAccepts() {
+    // eval never took --no-ransac; query does.
+    assertFalse(run("eval", "--help").out().contains("--no-ransac"));
+    assertTrue(run("query", "--help").out().contains("--no-ransac"));
+    Run evalNoRansac = run("eval", "--model", "m", "--no-ransac");
+    assertEquals(2, evalNoRansac.rc());
+    assertTrue(evalNoRansac.err().contains("unknown option '--no-ransac'"), evalNoRansac.err());
+    // match's extraction and RANSAC options are documented now
+    String match = run("match", "--help").out();
+    for (String o : new String[] {"--max-side", "--max-features", "--scales", "--trials", "--threshold",
+        "--min-inliers", "--ratio"}) {
+      assertTrue(match.contains(o), o + " missing from\n" + match);
+    }
   }
 }

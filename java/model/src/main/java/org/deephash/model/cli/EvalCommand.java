@@ -1,66 +1,80 @@
 package org.deephash.model.cli;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import org.deephash.Pool;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.ModelDir;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code engine-cli eval}: the paper's evaluation of a trained model. */
-public final class EvalCommand extends BaseCommand {
+/** {@code engine-cli eval}: the paper's evaluation of a trained model, by default on the data it was trained on. */
+@Command(name = "eval",
+    description = "Evaluate a model like the DLBHC paper: P@k, mAP@1000, full mAP, BCS/ES/HDS vs LSH and PCA-ITQ.")
+public final class EvalCommand extends TensorFlowCommand {
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "A model folder written by train.")
+  Path model;
+
+  @Option(names = "--data", paramLabel = "SPEC",
+      description = {"The data set the model was trained on (default), or fashion-mnist, idx:DIR, cifar10:DIR,",
+          "a folder with train/ and test/: another one needs --allow-other-data.",
+          "Queries: the test images; database: the training images."})
+  String data;
+
+  @Option(names = "--allow-other-data", description = "Evaluate on a data set other than the model's training data.")
+  boolean allowOtherData;
+
+  @Option(names = "--out", paramLabel = "DIR",
+      description = "results.txt, results.json, precision.png, retrievals.png (default: ${DEFAULT-VALUE}).")
+  Path outDir = Path.of("runs/eval");
+
+  @Option(names = "--queries", paramLabel = "N",
+      description = "Use only the first N queries (quick looks; the protocol uses all).")
+  Integer queries;
+
+  @Option(names = "--es-queries", paramLabel = "N",
+      description = "Run the exhaustive Euclidean row (ES) on the first N queries only (default: all).")
+  Integer esQueries;
+
+  @Option(names = "--no-baselines", description = "Skip LSH and PCA-ITQ.")
+  boolean noBaselines;
+
+  @Option(names = "--json", description = "Print the results as one JSON line on standard output.")
+  boolean json;
+
+  @Mixin
+  PoolFlags poolFlags;
+
+  private Pool pool;
+
   @Override
-  public String name() {
-    return "eval";
+  protected void validate() {
+    if (queries != null) {
+      requireRange("--queries", queries, 1, Integer.MAX_VALUE);
+    }
+    if (esQueries != null) {
+      requireRange("--es-queries", esQueries, 1, Integer.MAX_VALUE);
+    }
+    pool = poolFlags.pool(1000);
   }
 
   @Override
-  public String summary() {
-    return "evaluate a model like the DLBHC paper: P@k, mAP@1000, full mAP, BCS/ES/HDS vs LSH and PCA-ITQ";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    List<String> v = new ArrayList<>(POOL_VALUES);
-    v.addAll(List.of("model", "data", "out", "queries", "es-queries"));
-    return v;
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("json", "no-baselines", "help");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli eval --model DIR [--data SPEC] [--out DIR] [--json]
-          --data SPEC         fashion-mnist (default), idx:DIR, cifar10:DIR or a folder with train/ and test/
-                              queries: the test images; database: the training images
-          --out DIR           results.txt, results.json, precision.png, retrievals.png (default runs/eval)
-          --queries N         use only the first N queries (quick looks; the protocol uses all)
-          --es-queries N      run the exhaustive Euclidean row (ES) on the first N queries only
-          --no-baselines      skip LSH and PCA-ITQ
-          --json              print the results as one JSON line on standard output
-        """ + POOL_USAGE;
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    Path model = Path.of(a.require("model"));
-    HashNetConfig c = new ModelDir(model).readConfig();
-    String spec = a.get("data", "fashion-mnist");
+  protected int run() throws Exception {
+    ModelDir md = new ModelDir(model);
+    HashNetConfig c = md.readConfig();
+    String spec = TrainingData.choose(md, data, allowOtherData, commandPath(), err);
     Dataset db = Datasets.load(spec, Datasets.Split.TRAIN, c.height(), c.width(), c.channels());
     Dataset q = Datasets.load(spec, Datasets.Split.TEST, c.height(), c.width(), c.channels());
-    if (a.has("queries")) {
-      q = q.head(a.getInt("queries", q.count()));
+    TrainingData.warnIfOtherClasses(c, db, commandPath(), err);
+    if (queries != null) {
+      q = q.head(Math.min(queries, q.count()));
     }
-    Pipeline.EvalResult r = Pipeline.evaluate(model, db, q, Path.of(a.get("out", "runs/eval")),
-        !a.flag("no-baselines"), pool(a, 1000), a.getInt("es-queries", q.count()), null, err);
-    if (a.flag("json")) {
+    Pipeline.EvalResult r = Pipeline.evaluate(model, db, q, outDir, !noBaselines, pool,
+        esQueries != null ? esQueries : q.count(), null, progress(), err);
+    if (json) {
       out.println(r.json());
     }
     return 0;

@@ -1,62 +1,54 @@
 package org.deephash.model.cli;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Locale;
+import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.ModelDir;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code engine-cli index}: encodes a dataset or folder into an index file. */
-public final class IndexCommand extends BaseCommand {
-  @Override
-  public String name() {
-    return "index";
-  }
+/** {@code engine-cli index}: encodes a data set (by default the model's training data) into an index file. */
+@Command(name = "index",
+    description = "Encode images with a trained model into an index file (codes, features, ids, labels, paths).",
+    footer = "Row i of the index has id i; its path is the image file (or FILE#i inside packed data sets).")
+public final class IndexCommand extends TensorFlowCommand {
+  /** Which part of the data set. */
+  enum Split { train, test }
 
-  @Override
-  public String summary() {
-    return "encode images with a trained model into an index file (codes, features, ids, labels, paths)";
-  }
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "A model folder written by train.")
+  Path model;
 
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("model", "data", "split", "out");
-  }
+  @Option(names = "--data", paramLabel = "SPEC",
+      description = {"The data set the model was trained on (default), or fashion-mnist, idx:DIR, cifar10:DIR,",
+          "a folder of class subfolders: another one needs --allow-other-data."})
+  String data;
 
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("help");
-  }
+  @Option(names = "--allow-other-data", description = "Index a data set other than the model's training data.")
+  boolean allowOtherData;
 
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli index --model DIR [--data SPEC] [--split train|test] --out FILE
-          --data SPEC     fashion-mnist (default), idx:DIR, cifar10:DIR or a folder of class subfolders
-          --split S       which part of the dataset to index (default train: the database)
-          --out FILE      the index file to write
-        Row i of the index has id i; its path is the image file (or FILE#i inside packed datasets).""";
-  }
+  @Option(names = "--split", paramLabel = "S",
+      description = "Which part of the data set to index: train (the database) or test (default: ${DEFAULT-VALUE}).")
+  Split split = Split.train;
+
+  @Option(names = "--out", paramLabel = "FILE", required = true, description = "The index file to write.")
+  Path outFile;
 
   @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    Path model = Path.of(a.require("model"));
-    HashNetConfig c = new ModelDir(model).readConfig();
-    Datasets.Split split = switch (a.get("split", "train").toLowerCase(Locale.ROOT)) {
-      case "train" -> Datasets.Split.TRAIN;
-      case "test" -> Datasets.Split.TEST;
-      default -> throw new Args.UsageException("--split is train or test");
-    };
-    Dataset d = Datasets.load(a.get("data", "fashion-mnist"), split, c.height(), c.width(), c.channels());
-    Path file = Path.of(a.require("out"));
+  protected int run() throws Exception {
+    ModelDir md = new ModelDir(model);
+    HashNetConfig c = md.readConfig();
+    String spec = TrainingData.choose(md, data, allowOtherData, commandPath(), err);
+    Dataset d = Datasets.load(spec, split == Split.train ? Datasets.Split.TRAIN : Datasets.Split.TEST, c.height(),
+        c.width(), c.channels());
+    TrainingData.warnIfOtherClasses(c, d, commandPath(), err);
     long t0 = System.nanoTime();
-    Pipeline.index(model, d, file, err);
-    out.printf(Locale.ROOT, "{\"command\":\"index\",\"index\":\"%s\",\"rows\":%d,\"bits\":%d,\"seconds\":%.1f}%n",
-        file, d.count(), c.bits(), (System.nanoTime() - t0) / 1e9);
+    Pipeline.index(model, d, outFile, progress(), err);
+    out.println(new Json().put("command", "index").put("index", outFile.toString()).put("data", spec)
+        .put("split", split.name()).put("rows", d.count()).put("bits", c.bits())
+        .put("seconds", Json.round((System.nanoTime() - t0) / 1e9, 1)));
     return 0;
   }
 }

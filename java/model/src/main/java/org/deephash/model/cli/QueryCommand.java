@@ -1,7 +1,7 @@
 package org.deephash.model.cli;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.deephash.GpuHashSearch;
@@ -9,53 +9,59 @@ import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
+import org.deephash.io.Json;
 import org.deephash.model.data.Datasets;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNetConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code engine-cli query}: one image file in, the top-k paths and distances out. */
-public final class QueryCommand extends BaseCommand {
+/**
+ * {@code engine-cli query}: one image file in, the top-k paths and distances out. The image is
+ * resized to the input the model records; labels are named with the model's label names.
+ */
+@Command(name = "query",
+    description = "Find the images of an index most similar to one image file (Hamming or coarse-to-fine).")
+public final class QueryCommand extends TensorFlowCommand {
+  /** hds: coarse to fine; bcs: Hamming only. */
+  enum Mode { hds, bcs }
+
+  @Option(names = "--model", paramLabel = "DIR", required = true, description = "The model that made the index.")
+  Path model;
+
+  @Option(names = "--index", paramLabel = "FILE", required = true, description = "An index file (engine-cli index).")
+  Path indexFile;
+
+  @Option(names = "--image", paramLabel = "FILE", required = true,
+      description = "A PNG or JPEG (resized and converted to the model's input).")
+  Path imageFile;
+
+  @Option(names = "--k", paramLabel = "K", description = "Results (default: ${DEFAULT-VALUE}).")
+  int k = 10;
+
+  @Option(names = "--mode", paramLabel = "MODE",
+      description = {"hds: coarse to fine, Hamming pool re-ranked by Euclidean distance on F7 (the default);",
+          "bcs: Hamming distance of the codes only."})
+  Mode mode = Mode.hds;
+
+  @Option(names = "--json", description = "Print one JSON line instead of the table.")
+  boolean json;
+
+  @Mixin
+  PoolFlags poolFlags;
+
+  private Pool pool;
+
   @Override
-  public String name() {
-    return "query";
+  protected void validate() {
+    requireRange("--k", k, 1, 1 << 20);
+    pool = poolFlags.pool(100);
   }
 
   @Override
-  public String summary() {
-    return "find the images of an index most similar to one image file (Hamming or coarse-to-fine)";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    return List.of("model", "index", "image", "k", "mode", "pool", "radius", "cap");
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("json", "help");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli query --model DIR --index FILE --image FILE [--k 10] [--mode hds|bcs] [--json]
-          --image FILE        a PNG or JPEG (resized and converted to the model's input)
-          --mode hds          coarse to fine (default): Hamming pool, re-ranked by Euclidean on F7
-          --mode bcs          Hamming distance of the codes only
-        """ + POOL_USAGE.replace("(default 1000)", "(default 100)");
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    Path model = Path.of(a.require("model"));
-    Path imageFile = Path.of(a.require("image"));
-    int k = a.getInt("k", 10);
-    String mode = a.get("mode", "hds").toLowerCase(Locale.ROOT);
-    if (!mode.equals("hds") && !mode.equals("bcs")) {
-      throw new Args.UsageException("--mode is hds or bcs");
-    }
-    Pool pool = pool(a, 100);
+  protected int run() throws Exception {
     Encoding e;
     HashNetConfig c;
     try (Encoder enc = Encoder.open(model)) {
@@ -63,34 +69,38 @@ public final class QueryCommand extends BaseCommand {
       float[] px = Datasets.readImage(imageFile, c.height(), c.width(), c.channels());
       e = enc.encode(px, 1);
     }
-    try (LoadedIndex idx = IndexFile.load(Path.of(a.require("index")));
+    try (LoadedIndex idx = IndexFile.load(indexFile);
         GpuHashSearch search = GpuHashSearch.open(idx.table())) {
       if (idx.table().bits() != e.engineBits()) {
         throw new IllegalArgumentException("the index holds " + idx.table().bits() + "-bit codes but the model makes "
             + e.bits() + "-bit codes: index with the same model");
       }
+      if (mode == Mode.hds && idx.table().dim() != e.featureDim()) {
+        throw new IllegalArgumentException("the index holds " + idx.table().dim() + "-d features but the model makes "
+            + e.featureDim() + "-d features: index with the same model (or use --mode bcs)");
+      }
       long t0 = System.nanoTime();
-      SearchResult r = mode.equals("bcs") ? search.query(e.codes(), k)
+      SearchResult r = mode == Mode.bcs ? search.query(e.codes(), k)
           : search.coarseToFine(e.codes(), e.features(), pool, k);
       double ms = (System.nanoTime() - t0) / 1e6;
       String predicted = c.classNames().get(e.predicted()[0]);
-      if (a.flag("json")) {
-        StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "{\"image\":\"%s\",\"predicted\":\"%s\",\"mode\":\"%s\",\"ms\":%.3f,\"results\":[",
-            esc(imageFile.toString()), esc(predicted), mode, ms));
+      boolean labels = idx.table().hasLabels();
+      if (json) {
+        List<Json> results = new ArrayList<>();
         for (int j = 0; j < r.count(0); j++) {
           int row = (int) r.id(0, j);
-          b.append(j == 0 ? "" : ",").append(String.format(Locale.ROOT, "{\"rank\":%d,\"id\":%d,\"path\":\"%s\",\"hamming\":%d",
-              j + 1, row, esc(path(idx, row)), r.hamming(0, j)));
+          Json hit = new Json().put("rank", j + 1).put("id", row).put("path", path(idx, row))
+              .put("hamming", r.hamming(0, j));
           if (r.hasDistances()) {
-            b.append(String.format(Locale.ROOT, ",\"euclidean\":%.4f", Math.sqrt(r.distance(0, j))));
+            hit.put("euclidean", Json.round(Math.sqrt(r.distance(0, j)), 4));
           }
-          if (idx.table().hasLabels()) {
-            b.append(",\"label\":\"").append(esc(label(c, idx.table().label(row)))).append('"');
+          if (labels) {
+            hit.put("label", label(c, idx.table().label(row)));
           }
-          b.append('}');
+          results.add(hit);
         }
-        out.println(b.append("]}"));
+        out.println(new Json().put("image", imageFile.toString()).put("predicted", predicted).put("mode", mode.name())
+            .put("ms", Json.round(ms, 3)).put("results", results));
       } else {
         out.printf(Locale.ROOT, "# %s: predicted class %s; %s search, %.2f ms%n", imageFile, predicted, mode, ms);
         out.println("# rank\thamming\t" + (r.hasDistances() ? "euclidean\t" : "") + "label\tpath");
@@ -98,7 +108,7 @@ public final class QueryCommand extends BaseCommand {
           int row = (int) r.id(0, j);
           out.printf(Locale.ROOT, "%d\t%d\t%s%s\t%s%n", j + 1, r.hamming(0, j),
               r.hasDistances() ? String.format(Locale.ROOT, "%.4f\t", Math.sqrt(r.distance(0, j))) : "",
-              idx.table().hasLabels() ? label(c, idx.table().label(row)) : "-", path(idx, row));
+              labels ? label(c, idx.table().label(row)) : "-", path(idx, row));
         }
       }
     }
@@ -111,9 +121,5 @@ public final class QueryCommand extends BaseCommand {
 
   private static String label(HashNetConfig c, int l) {
     return l >= 0 && l < c.classes() ? c.classNames().get(l) : Integer.toString(l);
-  }
-
-  static String esc(String s) {
-    return s.replace("\\", "\\\\").replace("\"", "\\\"");
   }
 }

@@ -1,66 +1,79 @@
 package org.deephash.model.cli;
 
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
+import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
 import org.deephash.model.net.TrainOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code engine-cli train}: trains the hashing network and exports it as a SavedModel. */
-public final class TrainCommand extends BaseCommand {
+/** {@code engine-cli train}: trains the hashing network, exports it as a SavedModel and records what it was trained on. */
+@Command(name = "train", description = "Train the DLBHC hashing network (TensorFlow) on a data set and export it.")
+public final class TrainCommand extends TensorFlowCommand {
+  @Option(names = "--data", paramLabel = "SPEC",
+      description = {"fashion-mnist (default), idx:DIR, cifar10:DIR, or a folder with one subfolder per class",
+          "(with train/ and test/ subfolders if it has them). Recorded in the model folder."})
+  String data = TrainingData.DEFAULT_SPEC;
+
+  @Option(names = "--size", paramLabel = "HxWxC",
+      description = "Image size for folder data sets: HxW (3 channels) or HxWxC (default: 32x32x3).")
+  String size;
+
+  @Option(names = "--model", paramLabel = "DIR", description = "Where the model goes (default: ${DEFAULT-VALUE}).")
+  Path model = Path.of("runs/model");
+
+  @Option(names = "--resume", description = "Continue from the last checkpoint in DIR.")
+  boolean resume;
+
+  @Option(names = "--no-test", description = "Do not report test accuracy after each epoch.")
+  boolean noTest;
+
+  @Mixin
+  TrainFlags train;
+
+  private int[] shape = {0, 0, 0};
+
   @Override
-  public String name() {
-    return "train";
+  protected void validate() {
+    train.validate();
+    if (size != null) {
+      shape = parseSize(size);
+      if (shape == null) {
+        throw usage("--size is HxW or HxWxC with sides in [8, 4096] and 1 to 4 channels, e.g. 32x32x3 (passed '"
+            + size + "')");
+      }
+    }
+  }
+
+  /** {H, W, C} of "HxWxC" or "HxW" (3 channels), or null when malformed or out of range. */
+  static int[] parseSize(String s) {
+    String[] p = s.toLowerCase(Locale.ROOT).split("x");
+    try {
+      int[] r = p.length == 2 ? new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), 3}
+          : p.length == 3 ? new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])} : null;
+      return r != null && r[0] >= 8 && r[0] <= 4096 && r[1] >= 8 && r[1] <= 4096 && r[2] >= 1 && r[2] <= 4 ? r : null;
+    } catch (NumberFormatException e) {
+      return null;
+    }
   }
 
   @Override
-  public String summary() {
-    return "train the DLBHC hashing network (TensorFlow) on a dataset and export it";
-  }
-
-  @Override
-  protected List<String> valueOptions() {
-    List<String> v = new ArrayList<>(TRAIN_VALUES);
-    v.addAll(List.of("data", "model", "size"));
-    return v;
-  }
-
-  @Override
-  protected List<String> flagOptions() {
-    return List.of("resume", "no-test", "help");
-  }
-
-  @Override
-  protected String usage() {
-    return """
-        usage: engine-cli train [--data SPEC] [--model DIR] [options]
-          --data SPEC         fashion-mnist (default), idx:DIR, cifar10:DIR, or a folder with one
-                              subfolder per class (with train/ and test/ subfolders if it has them)
-          --size HxWxC        image size for folder datasets (default 32x32x3)
-          --model DIR         where the model goes (default runs/model)
-          --resume            continue from the last checkpoint in DIR
-          --no-test           do not report test accuracy after each epoch
-        """ + TRAIN_USAGE;
-  }
-
-  @Override
-  protected int execute(Args a, PrintStream out, PrintStream err) throws Exception {
-    int[] size = size(a);
-    String spec = a.get("data", "fashion-mnist");
-    Dataset train = Datasets.load(spec, Datasets.Split.TRAIN, size[0], size[1], size[2]);
-    Dataset test = a.flag("no-test") ? null : Datasets.load(spec, Datasets.Split.TEST, size[0], size[1], size[2]);
-    TrainOptions o = trainOptions(a, train.channels());
-    Pipeline.TrainResult r = Pipeline.train(train, test, Path.of(a.get("model", "runs/model")), netConfig(a, train), o,
-        a.flag("resume"), err);
-    out.printf(Locale.ROOT, "{\"command\":\"train\",\"model\":\"%s\",\"epochs\":%d,\"steps\":%d,\"loss\":%.5f,"
-        + "\"train_accuracy\":%.5f,\"test_accuracy\":%s,\"seconds\":%.1f}%n", r.model().root(), r.summary().epochs(),
-        r.summary().steps(), r.summary().lastLoss(), r.summary().trainAccuracy(),
-        Double.isNaN(r.summary().testAccuracy()) ? "null" : String.format(Locale.ROOT, "%.5f", r.summary().testAccuracy()),
-        r.seconds());
+  protected int run() throws Exception {
+    Dataset trainSet = Datasets.load(data, Datasets.Split.TRAIN, shape[0], shape[1], shape[2]);
+    Dataset test = noTest ? null : Datasets.load(data, Datasets.Split.TEST, shape[0], shape[1], shape[2]);
+    TrainOptions o = train.trainOptions(trainSet.channels());
+    Pipeline.TrainResult r = Pipeline.train(trainSet, test, model, train.netConfig(trainSet), o, resume,
+        TrainingData.canonical(data), progress(), err);
+    double testAccuracy = r.summary().testAccuracy();
+    out.println(new Json().put("command", "train").put("model", r.model().root().toString())
+        .put("data", TrainingData.canonical(data)).put("epochs", r.summary().epochs()).put("steps", r.summary().steps())
+        .put("loss", Json.round(r.summary().lastLoss(), 5)).put("train_accuracy", Json.round(r.summary().trainAccuracy(), 5))
+        .put("test_accuracy", Double.isNaN(testAccuracy) ? null : Json.round(testAccuracy, 5))
+        .put("seconds", Json.round(r.seconds(), 1)));
     return 0;
   }
 }

@@ -2,7 +2,6 @@ package org.deephash.model.eval;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -10,6 +9,8 @@ import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.cli.api.Progress;
+import org.deephash.io.Json;
 
 /**
  * The paper's evaluation, run on the engine: queries against a database, relevant = same label,
@@ -37,9 +38,16 @@ public final class Evaluation {
   private final PrintStream log;
   private Pool pool = Pool.topM(DEPTH);
   private int esQueries = Integer.MAX_VALUE;
+  private Progress progress = Progress.none();
 
   public Evaluation(PrintStream log) {
     this.log = log;
+  }
+
+  /** Draws the ranking's progress: the full-list figures take most of the time (the default draws nothing). */
+  public Evaluation progress(Progress p) {
+    this.progress = p;
+    return this;
   }
 
   /** The coarse stage of HDS (default: the Hamming top-1000). */
@@ -89,7 +97,10 @@ public final class Evaluation {
         warm(() -> search.exhaustive(slice(queryFeatures, dim, 100), DEPTH));
         int esN = Math.min(esQueries, queryLabels.length);
         long t0 = System.nanoTime();
-        SearchResult es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
+        SearchResult es;
+        try (var p = progress.phase("ES: exhaustive Euclidean ranking of " + esN + " queries")) {
+          es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
+        }
         double esMs = (System.nanoTime() - t0) / 1e6 / esN;
         rows.add(listRow("es", "ES: exhaustive Euclidean ranking of F7 features"
             + (esN < queryLabels.length ? " (first " + esN + " queries)" : ""), es,
@@ -97,9 +108,15 @@ public final class Evaluation {
 
         warm(() -> search.coarseToFine(slice(queryCodes, codeBytes, 100), slice(queryFeatures, dim, 100), pool, DEPTH));
         long t1 = System.nanoTime();
-        SearchResult hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        SearchResult hds;
+        try (var p = progress.phase("HDS: coarse-to-fine search of " + queryLabels.length + " queries")) {
+          hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        }
         double hdsMs = (System.nanoTime() - t1) / 1e6 / queryLabels.length;
-        FullRanking.QueryFigures[] hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0);
+        FullRanking.QueryFigures[] hf;
+        try (var c = progress.count("HDS: full-list mAP", queryLabels.length, "queries")) {
+          hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0, c);
+        }
         rows.add(listRow("hds", "HDS: " + describe(pool) + " re-ranked by Euclidean distance on F7", hds, queryLabels,
             dbLabels, meanAp(hf), null, hdsMs));
         if (hdsResultOut != null && hdsResultOut.length > 0) {
@@ -126,7 +143,11 @@ public final class Evaluation {
     long t0 = System.nanoTime();
     SearchResult r = search.query(queryCodes, DEPTH);
     double ms = (System.nanoTime() - t0) / 1e6 / queryLabels.length;
-    FullRanking.QueryFigures[] f = full.evaluate(queryCodes, codeBytes, queryLabels, null, DEPTH);
+    FullRanking.QueryFigures[] f;
+    try (var c = progress.count(name.toUpperCase(Locale.ROOT) + ": full Hamming ranking", queryLabels.length,
+        "queries")) {
+      f = full.evaluate(queryCodes, codeBytes, queryLabels, null, DEPTH, c);
+    }
     for (int q = 0; q < queryLabels.length; q++) {
       long[] ids = r.ids(q);
       int[] top = f[q].topIds();
@@ -209,40 +230,27 @@ public final class Evaluation {
    * figure does not apply) and {@code query_ms}; {@code extra} adds top-level fields.
    */
   public static String json(int bits, double accuracy, List<Row> rows, Map<String, Object> extra) {
-    StringBuilder b = new StringBuilder();
-    b.append("{\"bits\":").append(bits).append(",\"accuracy\":").append(num(accuracy));
-    for (Map.Entry<String, Object> e : (extra == null ? new LinkedHashMap<String, Object>() : extra).entrySet()) {
-      b.append(",\"").append(e.getKey()).append("\":");
-      Object v = e.getValue();
-      if (v instanceof Number n) {
-        b.append(num(n.doubleValue()));
-      } else if (v == null) {
-        b.append("null");
-      } else {
-        b.append('"').append(v.toString().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
-      }
+    Json j = new Json().put("bits", bits).put("accuracy", sig(accuracy));
+    if (extra != null) {
+      extra.forEach((k, v) -> j.put(k, v instanceof Number n ? sig(n.doubleValue()) : v));
     }
     for (Row r : rows) {
-      b.append(",\"").append(r.name()).append("\":{");
+      Json row = new Json();
       for (int i = 0; i < KS.length; i++) {
-        b.append("\"p_at_").append(KS[i]).append("\":").append(num(r.precisionAtK()[i])).append(',');
+        row.put("p_at_" + KS[i], sig(r.precisionAtK()[i]));
       }
-      b.append("\"map_at_1000\":").append(num(r.mapAt1000()));
-      b.append(",\"map_full\":").append(r.mapFull() == null ? "null" : num(r.mapFull()));
-      b.append(",\"precision_r2\":").append(r.precisionR2() == null ? "null" : num(r.precisionR2()));
-      b.append(",\"query_ms\":").append(num(r.queryMs())).append('}');
+      row.put("map_at_1000", sig(r.mapAt1000()))
+          .put("map_full", r.mapFull() == null ? null : sig(r.mapFull()))
+          .put("precision_r2", r.precisionR2() == null ? null : sig(r.precisionR2()))
+          .put("query_ms", sig(r.queryMs()));
+      j.put(r.name(), row);
     }
-    return b.append('}').toString();
+    return j.toString();
   }
 
-  private static String num(double v) {
-    if (Double.isNaN(v) || Double.isInfinite(v)) {
-      return "null";
-    }
-    if (v == Math.rint(v) && Math.abs(v) < 1e15) {
-      return Long.toString((long) v);
-    }
-    return String.format(Locale.ROOT, "%.6g", v);
+  /** Six significant digits: the figures carry no more. */
+  private static double sig(double v) {
+    return Double.isFinite(v) && v != 0 ? Double.parseDouble(String.format(Locale.ROOT, "%.6g", v)) : v;
   }
 
   /** A plain-text table of the rows. */

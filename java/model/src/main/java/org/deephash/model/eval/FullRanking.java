@@ -2,6 +2,7 @@ package org.deephash.model.eval;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
+import org.deephash.cli.api.Progress;
 
 /**
  * The full Hamming ranking of a database for each query, as the evaluation protocol needs it for
@@ -65,6 +66,12 @@ final class FullRanking {
    * {@code checkDepth} ids of the ranking (with the prefix applied).
    */
   QueryFigures[] evaluate(byte[] queryCodes, int codeBytes, int[] queryLabels, PrefixSource prefixes, int checkDepth) {
+    return evaluate(queryCodes, codeBytes, queryLabels, prefixes, checkDepth, null);
+  }
+
+  /** As {@link #evaluate(byte[], int, int[], PrefixSource, int)}, counting the queries done on {@code counter}. */
+  QueryFigures[] evaluate(byte[] queryCodes, int codeBytes, int[] queryLabels, PrefixSource prefixes, int checkDepth,
+      Progress.Counter counter) {
     int q = queryLabels.length;
     long[] qw = toWords(queryCodes, codeBytes, q, words);
     QueryFigures[] out = new QueryFigures[q];
@@ -78,6 +85,9 @@ final class FullRanking {
       for (int i = next.getAndIncrement(); i < q; i = next.getAndIncrement()) {
         out[i] = one(qw, i, queryLabels[i], prefixes == null ? null : prefixes.prefix(i), checkDepth, dist, order, start,
             seen);
+        if (counter != null) {
+          counter.add(1);
+        }
       }
     });
     return out;

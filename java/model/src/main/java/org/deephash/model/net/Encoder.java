@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.deephash.cli.api.Progress;
 import org.deephash.model.data.Dataset;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
@@ -29,6 +30,7 @@ public final class Encoder implements AutoCloseable {
   private final SessionFunction serve;
   private final HashNetConfig config;
   private int batchSize = 500;
+  private Progress progress = Progress.none();
 
   private Encoder(SavedModelBundle bundle, HashNetConfig config) {
     this.bundle = bundle;
@@ -63,6 +65,12 @@ public final class Encoder implements AutoCloseable {
     return this;
   }
 
+  /** Draws the progress of long encodings (the default draws nothing). */
+  public Encoder progress(Progress p) {
+    this.progress = p;
+    return this;
+  }
+
   /** Encodes every image of a dataset of the network's input shape. */
   public Encoding encode(Dataset data) {
     if (data.height() != config.height() || data.width() != config.width() || data.channels() != config.channels()) {
@@ -86,6 +94,17 @@ public final class Encoder implements AutoCloseable {
     int[] predicted = new int[n];
     float[] confidence = new float[n];
     float[] probs = new float[batchSize * classes];
+    try (Progress.Counter counter = progress.count("encoding", n, "images")) {
+      encodeBatches(pixels, n, size, features, latent, predicted, confidence, probs, counter);
+    }
+    return new Encoding(n, bits, d, CodePacker.pack(latent, n, bits), features, latent, predicted, confidence);
+  }
+
+  private void encodeBatches(float[] pixels, int n, int size, float[] features, float[] latent, int[] predicted,
+      float[] confidence, float[] probs, Progress.Counter counter) {
+    int d = config.featureDim();
+    int bits = config.bits();
+    int classes = config.classes();
     for (int start = 0; start < n; start += batchSize) {
       int m = Math.min(batchSize, n - start);
       try (TFloat32 x = TFloat32.tensorOf(Shape.of(m, config.height(), config.width(), config.channels()),
@@ -103,8 +122,8 @@ public final class Encoder implements AutoCloseable {
         predicted[start + i] = best;
         confidence[start + i] = probs[i * classes + best];
       }
+      counter.add(m);
     }
-    return new Encoding(n, bits, d, CodePacker.pack(latent, n, bits), features, latent, predicted, confidence);
   }
 
   @Override

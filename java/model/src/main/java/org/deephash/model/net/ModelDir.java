@@ -6,11 +6,12 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
- * The folder a training run writes: {@code model.properties} (the network's shape and class
- * names), {@code saved_model/} (the exported SavedModel that encoding loads) and {@code
+ * The folder a training run writes: {@code model.properties} (the network's input size, classes
+ * and label names, the training options, and what it was trained on: {@link TrainedOn}), {@code saved_model/} (the exported SavedModel that encoding loads) and {@code
  * checkpoint/} (variables and optimizer state, to resume training).
  */
 public record ModelDir(Path root) {
@@ -27,10 +28,26 @@ public record ModelDir(Path root) {
     return root.resolve("checkpoint");
   }
 
+  /**
+   * What a model was trained on: the data set as given to {@code Datasets.load} (a folder or file
+   * as an absolute path) and how many training images it had. Image size, classes and label names
+   * are the network's ({@link HashNetConfig}).
+   */
+  public record TrainedOn(String spec, int images) {}
+
   public void writeConfig(HashNetConfig config, TrainOptions options) throws IOException {
+    writeConfig(config, options, null);
+  }
+
+  /** Writes model.properties: the network, the training options and, when known, the training data. */
+  public void writeConfig(HashNetConfig config, TrainOptions options, TrainedOn data) throws IOException {
     Files.createDirectories(root);
     Properties p = config.toProperties();
     options.toProperties().forEach((k, v) -> p.setProperty("train." + k, (String) v));
+    if (data != null) {
+      p.setProperty("data.spec", data.spec());
+      p.setProperty("data.images", Integer.toString(data.images()));
+    }
     try (Writer w = Files.newBufferedWriter(properties())) {
       p.store(w, "deephash hashing network");
     }
@@ -38,6 +55,22 @@ public record ModelDir(Path root) {
 
   public HashNetConfig readConfig() throws IOException {
     return HashNetConfig.fromProperties(load());
+  }
+
+  /** What the model was trained on; empty for a model folder written before this was recorded. */
+  public Optional<TrainedOn> readTrainedOn() throws IOException {
+    Properties p = load();
+    String spec = p.getProperty("data.spec");
+    if (spec == null || spec.isBlank()) {
+      return Optional.empty();
+    }
+    int images;
+    try {
+      images = Integer.parseInt(p.getProperty("data.images", "-1").trim());
+    } catch (NumberFormatException e) {
+      images = -1;
+    }
+    return Optional.of(new TrainedOn(spec, images));
   }
 
   /** The training options recorded with the model. */

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.SplittableRandom;
+import org.deephash.cli.api.Progress;
 import org.deephash.model.data.Dataset;
 
 /**
@@ -24,9 +25,16 @@ public final class Trainer {
   public static final String STATE = "state.properties";
 
   private final PrintStream log;
+  private Progress progress = Progress.none();
 
   public Trainer(PrintStream log) {
     this.log = log;
+  }
+
+  /** Draws the steps done and the time left (the default draws nothing). */
+  public Trainer progress(Progress p) {
+    this.progress = p;
+    return this;
   }
 
   /** What a finished run reports. */
@@ -86,49 +94,58 @@ public final class Trainer {
     double trainAcc = Double.NaN;
     double testAcc = Double.NaN;
     int epoch = startEpoch;
-    for (; epoch < o.epochs(); epoch++) {
-      if (o.maxSteps() > 0 && step >= o.maxSteps()) {
-        break;
-      }
-      long t0 = System.nanoTime();
-      int[] order = permutation(n, new SplittableRandom(o.seed() * 1_000_003L + epoch));
-      SplittableRandom aug = new SplittableRandom(o.seed() * 7_919L + epoch);
-      float lr = o.learningRate(epoch);
-      double lossSum = 0;
-      double accSum = 0;
-      int batches = 0;
-      for (int start = 0; start + b <= n; start += b) {
-        for (int j = 0; j < b; j++) {
-          int src = order[start + j];
-          batchLabels[j] = train.labels()[src];
-          copyAugmented(train, src, batch, j * size, o, aug);
-        }
-        float[] la = net.trainStep(batch, batchLabels, lr, step++);
-        lossSum += la[0];
-        accSum += la[1];
-        batches++;
+    long perEpoch = n / b;
+    long planned = (long) (o.epochs() - startEpoch) * perEpoch;
+    if (o.maxSteps() > 0) {
+      planned = Math.max(0, Math.min(planned, o.maxSteps() - step));
+    }
+    try (Progress.Counter counter = progress.count("training", planned, "steps")) {
+      for (; epoch < o.epochs(); epoch++) {
         if (o.maxSteps() > 0 && step >= o.maxSteps()) {
           break;
         }
-      }
-      seconds[epoch] = (System.nanoTime() - t0) / 1e9;
-      lastLoss = lossSum / Math.max(1, batches);
-      trainAcc = accSum / Math.max(1, batches);
-      String testPart = "";
-      if (test != null) {
-        long t1 = System.nanoTime();
-        testAcc = accuracy(net, test);
-        testPart = String.format(Locale.ROOT, "  test-acc %.4f (%.1f s)", testAcc, (System.nanoTime() - t1) / 1e9);
-      }
-      log.printf(Locale.ROOT, "epoch %d/%d  steps %d  lr %.2e  loss %.4f  train-acc %.4f%s  time %.1f s%n",
-          epoch + 1, o.epochs(), batches, lr, lastLoss, trainAcc, testPart, seconds[epoch]);
-      if (checkpointDir != null) {
-        net.saveCheckpoint(checkpointDir.resolve(CHECKPOINT));
-        Properties p = o.toProperties();
-        p.setProperty("epochsDone", Integer.toString(epoch + 1));
-        p.setProperty("steps", Long.toString(step));
-        try (var out = Files.newBufferedWriter(checkpointDir.resolve(STATE))) {
-          p.store(out, "deephash training state");
+        long t0 = System.nanoTime();
+        int[] order = permutation(n, new SplittableRandom(o.seed() * 1_000_003L + epoch));
+        SplittableRandom aug = new SplittableRandom(o.seed() * 7_919L + epoch);
+        float lr = o.learningRate(epoch);
+        double lossSum = 0;
+        double accSum = 0;
+        int batches = 0;
+        for (int start = 0; start + b <= n; start += b) {
+          for (int j = 0; j < b; j++) {
+            int src = order[start + j];
+            batchLabels[j] = train.labels()[src];
+            copyAugmented(train, src, batch, j * size, o, aug);
+          }
+          float[] la = net.trainStep(batch, batchLabels, lr, step++);
+          counter.add(1);
+          lossSum += la[0];
+          accSum += la[1];
+          batches++;
+          if (o.maxSteps() > 0 && step >= o.maxSteps()) {
+            break;
+          }
+        }
+        seconds[epoch] = (System.nanoTime() - t0) / 1e9;
+        lastLoss = lossSum / Math.max(1, batches);
+        trainAcc = accSum / Math.max(1, batches);
+        String testPart = "";
+        if (test != null) {
+          long t1 = System.nanoTime();
+          testAcc = accuracy(net, test);
+          testPart = String.format(Locale.ROOT, "  test-acc %.4f (%.1f s)", testAcc, (System.nanoTime() - t1) / 1e9);
+        }
+        counter.clear();
+        log.printf(Locale.ROOT, "epoch %d/%d  steps %d  lr %.2e  loss %.4f  train-acc %.4f%s  time %.1f s%n",
+            epoch + 1, o.epochs(), batches, lr, lastLoss, trainAcc, testPart, seconds[epoch]);
+        if (checkpointDir != null) {
+          net.saveCheckpoint(checkpointDir.resolve(CHECKPOINT));
+          Properties p = o.toProperties();
+          p.setProperty("epochsDone", Integer.toString(epoch + 1));
+          p.setProperty("steps", Long.toString(step));
+          try (var out = Files.newBufferedWriter(checkpointDir.resolve(STATE))) {
+            p.store(out, "deephash training state");
+          }
         }
       }
     }

@@ -15,7 +15,16 @@ import java.util.ServiceLoader;
 import java.util.SplittableRandom;
 import java.util.stream.StreamSupport;
 import javax.imageio.ImageIO;
-import org.deephash.spi.CliCommand;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.deephash.cli.api.Cli;
+import org.deephash.cli.api.CliCommand;
+import org.deephash.index.IndexFile;
+import org.deephash.index.LoadedIndex;
+import org.deephash.io.Json;
+import org.deephash.model.net.ModelDir;
+import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,18 +35,19 @@ class ModelCommandsTest {
 
   record Run(int status, String out, String err) {}
 
-  static Run run(CliCommand c, String... args) throws Exception {
+  static Run run(CliCommand c, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int rc = c.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    int rc = Cli.run(c, args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
     return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
   void commandsAreRegisteredForTheLauncher() {
-    var names = StreamSupport.stream(ServiceLoader.load(CliCommand.class).spliterator(), false).map(CliCommand::name)
-        .toList();
-    assertTrue(names.containsAll(java.util.List.of("train", "index", "query", "eval", "demo")), names.toString());
+    var names = StreamSupport.stream(ServiceLoader.load(CliCommand.class).spliterator(), false)
+        .map(c -> new CommandLine(c).getCommandName()).toList();
+    assertTrue(names.containsAll(List.of("train", "index", "query", "eval", "demo")), names.toString());
   }
 
   @Test
@@ -59,22 +69,75 @@ class ModelCommandsTest {
     assertTrue(t.err().contains("epoch 3/3"), t.err());
     assertTrue(Files.isRegularFile(model.resolve("saved_model/saved_model.pb")));
 
+    Map<String, Object> trained = Json.object(t.out().strip());
+    assertEquals(Path.of(data.toString()).toAbsolutePath().normalize().toString(), trained.get("data"));
+    assertEquals(3.0, trained.get("epochs"));
+    assertEquals(9.0, trained.get("steps"), "36 images in batches of 12, 3 epochs");
+    assertEquals(Optional.of(new ModelDir.TrainedOn(trained.get("data").toString(), 36)),
+        new ModelDir(model).readTrainedOn());
+
+    // index: the model's training data by default
     Path index = dir.resolve("shapes.dhx");
-    Run i = run(new IndexCommand(), "--model", model.toString(), "--data", data.toString(), "--out", index.toString());
+    Run i = run(new IndexCommand(), "--model", model.toString(), "--out", index.toString());
     assertEquals(0, i.status(), i.err());
-    assertTrue(Files.size(index) > 0);
+    assertEquals(36.0, Json.object(i.out().strip()).get("rows"));
+    try (LoadedIndex idx = IndexFile.load(index)) {
+      assertEquals(36, idx.table().liveCount());
+      assertEquals(16, idx.table().bits());
+      for (int row = 0; row < 36; row++) {
+        // folder data sets list the classes in name order (blue, green, red), 12 images each, sorted by name
+        String cls = List.of("blue", "green", "red").get(idx.table().label(row));
+        assertEquals(cls, Path.of(idx.path(row)).getParent().getFileName().toString(), "row " + row);
+      }
+    }
 
     Path probe = data.resolve("blue/img3.png");
     Run q = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
         probe.toString(), "--k", "3", "--json");
     assertEquals(0, q.status(), q.err());
-    // The image itself is in the index: found first, at distance 0.
-    assertTrue(q.out().contains("\"results\":[{\"rank\":1,\"id\":"), q.out());
-    // Encoding one image or a batch may differ in the last float bits (other CPU kernels): ~0, not exactly 0.
-    assertTrue(java.util.regex.Pattern.compile("\"rank\":1,\"id\":\\d+,\"path\":\""
-        + java.util.regex.Pattern.quote(probe.toString()) + "\",\"hamming\":0,\"euclidean\":0\\.00\\d\\d,")
-        .matcher(q.out()).find(), q.out());
-    assertTrue(q.out().indexOf(probe.toString() + "\",\"hamming\"") < q.out().indexOf("\"rank\":2"), q.out());
+    Map<String, Object> answer = Json.object(q.out().strip());
+    List<?> results = (List<?>) answer.get("results");
+    assertEquals(3, results.size(), q.out());
+    // The image itself is in the index: found first, at Hamming distance 0 and Euclidean ~0 (encoding one
+    // image or a batch may differ in the last float bits).
+    Map<?, ?> first = (Map<?, ?>) results.get(0);
+    assertEquals(probe.toString(), first.get("path"), q.out());
+    assertEquals(0.0, first.get("hamming"));
+    assertEquals(0.0, (Double) first.get("euclidean"), 1e-2);
+    assertEquals("blue", first.get("label"));
+
+    // Another data set is refused unless asked for, before anything is loaded.
+    Path other = dir.resolve("other");
+    for (int c = 0; c < 2; c++) {
+      for (int k = 0; k < 3; k++) {
+        image(other.resolve("c" + c).resolve("x" + k + ".png"), colours[c], rnd);
+      }
+    }
+    Path otherIndex = dir.resolve("other.dhx");
+    Run refused = run(new IndexCommand(), "--model", model.toString(), "--data", other.toString(), "--out",
+        otherIndex.toString());
+    assertEquals(2, refused.status(), refused.err());
+    assertTrue(refused.err().contains("was trained on '" + trained.get("data") + "' (16x16x3, 3 classes: blue, green,"
+        + " red); --data " + other + " is another data set"), refused.err());
+    assertTrue(refused.err().contains("--allow-other-data"), refused.err());
+    assertFalse(Files.exists(otherIndex));
+    Run allowed = run(new IndexCommand(), "--model", model.toString(), "--data", other.toString(),
+        "--allow-other-data", "--out", otherIndex.toString());
+    assertEquals(0, allowed.status(), allowed.err());
+    assertTrue(allowed.err().contains("warning: the model was trained on"), allowed.err());
+    assertTrue(allowed.err().contains("the data's classes (c0, c1) are not the model's (blue, green, red)"),
+        allowed.err());
+    assertEquals(6.0, Json.object(allowed.out().strip()).get("rows"));
+
+    // A model folder from before the record still opens; its training data is unknown, said once.
+    Path props = model.resolve("model.properties");
+    Files.write(props, Files.readAllLines(props).stream().filter(l -> !l.startsWith("data.")).toList());
+    assertEquals(Optional.empty(), new ModelDir(model).readTrainedOn());
+    Run old = run(new IndexCommand(), "--model", model.toString(), "--data", data.toString(), "--out",
+        dir.resolve("old.dhx").toString());
+    assertEquals(0, old.status(), old.err());
+    assertEquals(1, old.err().lines().filter(l -> l.contains("does not record the data it was trained on")).count(),
+        old.err());
 
     Run b = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
         probe.toString(), "--k", "2", "--mode", "bcs");
@@ -95,9 +158,16 @@ class ModelCommandsTest {
 
     Run u = run(new TrainCommand(), "--bits", "7", "--data", data.toString());
     assertEquals(2, u.status());
-    Run v = run(new EvalCommand(), "--frobnicate");
+    assertEquals("engine-cli train: --bits must be in [12, 256] (passed 7)", u.err().lines().findFirst().orElse(""));
+    Run v = run(new EvalCommand(), "--model", "m", "--frobnicate");
     assertEquals(2, v.status());
-    assertTrue(v.err().contains("unknown option --frobnicate"), v.err());
+    assertTrue(v.err().contains("unknown option '--frobnicate'"), v.err());
+    Run e = run(new EvalCommand(), "--model", dir.resolve("nothing").toString(), "--es-queries", "0");
+    assertEquals(2, e.status());
+    assertTrue(e.err().startsWith("engine-cli eval: --es-queries must be >= 1 (passed 0)"), e.err());
+    Run twice = run(new TrainCommand(), "--epochs", "2", "--epochs", "3");
+    assertEquals(2, twice.status());
+    assertTrue(twice.err().contains("should be specified only once"), twice.err());
     Run w = run(new QueryCommand(), "--model", dir.resolve("nothing").toString(), "--index", "x", "--image", "y");
     assertEquals(1, w.status());
     assertTrue(w.err().contains("model.properties"), w.err());

@@ -72,9 +72,13 @@ class EvaluationTest {
     assertNull(rows.get(1).mapFull(), "ES has no full ranking");
     assertEquals(1.0, rows.get(1).precisionAtK()[1], 1e-12, "features separate the classes");
     assertEquals(1.0, rows.get(2).precisionAtK()[1], 1e-12);
-    String json = Evaluation.json(48, 0.5, rows, null);
-    assertTrue(json.startsWith("{\"bits\":48,\"accuracy\":0.5"), json);
+    String json = Evaluation.json(48, 0.5, rows, java.util.Map.of("model", "C:\\runs\\\"m\""));
+    assertTrue(json.startsWith("{\"bits\":48,\"accuracy\":0.5,"), json);
     assertTrue(json.contains("\"hds\":{\"p_at_1\":1,"), json);
+    java.util.Map<String, Object> back = org.deephash.io.Json.object(json);
+    assertEquals("C:\\runs\\\"m\"", back.get("model"), "strings are escaped");
+    assertNull(((java.util.Map<?, ?>) back.get("es")).get("map_full"), "figures that do not apply are null");
+    assertEquals(rows.get(0).mapAt1000(), (Double) ((java.util.Map<?, ?>) back.get("bcs")).get("map_at_1000"), 1e-6);
   }
 
   private static void put(byte[] codes, int i, long c) {

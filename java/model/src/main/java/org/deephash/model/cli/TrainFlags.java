@@ -1,0 +1,158 @@
+package org.deephash.model.cli;
+
+import java.util.List;
+import java.util.Locale;
+import org.deephash.cli.api.CliCommand;
+import org.deephash.model.data.Dataset;
+import org.deephash.model.net.HashNetConfig;
+import org.deephash.model.net.TrainOptions;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** The training options that {@code train} and {@code demo} share (a picocli mixin), checked before any data is read. */
+public final class TrainFlags {
+  private static final TrainOptions D = TrainOptions.defaults();
+
+  /** --optimizer values; sgd is momentum. */
+  enum Optimizer { adam, momentum, sgd }
+
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec mixee;
+
+  @Option(names = "--bits", paramLabel = "B",
+      description = "Code width, " + HashNetConfig.MIN_BITS + "..." + HashNetConfig.MAX_BITS + " (default: ${DEFAULT-VALUE}).")
+  int bits = 48;
+
+  @Option(names = "--conv1", paramLabel = "N", description = "Filters of the first convolution (default: ${DEFAULT-VALUE}).")
+  int conv1 = HashNetConfig.DEFAULT_CONV1;
+
+  @Option(names = "--conv2", paramLabel = "N", description = "Filters of the second convolution (default: ${DEFAULT-VALUE}).")
+  int conv2 = HashNetConfig.DEFAULT_CONV2;
+
+  @Option(names = "--f7", paramLabel = "N", description = "Width of the F7 feature layer (default: ${DEFAULT-VALUE}).")
+  int f7 = HashNetConfig.DEFAULT_F7;
+
+  @Option(names = "--epochs", paramLabel = "N", description = "Passes over the training images (default: ${DEFAULT-VALUE}).")
+  int epochs = D.epochs();
+
+  @Option(names = "--batch", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
+  int batch = D.batch();
+
+  @Option(names = "--optimizer", paramLabel = "NAME", description = "adam or momentum (sgd) (default: ${DEFAULT-VALUE}).")
+  Optimizer optimizer = Optimizer.adam;
+
+  @Option(names = "--lr", paramLabel = "X",
+      description = "Initial learning rate (default: 1e-3 for adam, 0.01 for momentum).")
+  Float lr;
+
+  @Option(names = "--lr-decay", paramLabel = "X",
+      description = "Learning rate multiplied by X after each epoch (default: ${DEFAULT-VALUE}).")
+  float lrDecay = D.lrDecay();
+
+  @Option(names = "--momentum", paramLabel = "X", description = "SGD momentum, in [0, 1) (default: ${DEFAULT-VALUE}).")
+  float momentum = D.momentum();
+
+  @Option(names = "--weight-decay", paramLabel = "X", description = "L2 weight decay (default: ${DEFAULT-VALUE}).")
+  float weightDecay = D.weightDecay();
+
+  @Option(names = "--dropout", paramLabel = "X", description = "Dropout on F7 while training, in [0, 1) (default: ${DEFAULT-VALUE}).")
+  float dropout = D.dropout();
+
+  @Option(names = "--ssdh-push", paramLabel = "X",
+      description = "Weight of the SSDH term pushing activations away from 0.5 (default: ${DEFAULT-VALUE}).")
+  float push = D.pushWeight();
+
+  @Option(names = "--ssdh-balance", paramLabel = "X",
+      description = "Weight of the SSDH term keeping each bit on for half the images (default: ${DEFAULT-VALUE}).")
+  float balance = D.balanceWeight();
+
+  @Option(names = "--augment", paramLabel = "A",
+      description = "auto, none, flip, crop or flip,crop (default: ${DEFAULT-VALUE}: flip and crop for colour images).")
+  String augment = "auto";
+
+  @Option(names = "--crop", paramLabel = "P", description = "Padding in pixels of the random crop (default: ${DEFAULT-VALUE}).")
+  int crop = 4;
+
+  @Option(names = "--seed", paramLabel = "S",
+      description = "Seed of weights, shuffling, augmentation and dropout (default: ${DEFAULT-VALUE}).")
+  long seed = D.seed();
+
+  @Option(names = "--max-steps", paramLabel = "N", description = "Stop after N steps, 0 for no limit (quick runs).")
+  int maxSteps = 0;
+
+  private ParameterException usage(String message) {
+    return new ParameterException(mixee.commandLine(), message);
+  }
+
+  /** Every range, before any data is read. */
+  void validate() {
+    range("--bits", bits, HashNetConfig.MIN_BITS, HashNetConfig.MAX_BITS);
+    range("--conv1", conv1, 1, 4096);
+    range("--conv2", conv2, 1, 4096);
+    range("--f7", f7, 8, 65536);
+    range("--epochs", epochs, 1, 1_000_000);
+    range("--batch", batch, 1, 1 << 20);
+    if (lr != null) {
+      CliCommand.requireRange(mixee, "--lr", lr, 1e-9, 10);
+    }
+    CliCommand.requireRange(mixee, "--lr-decay", lrDecay, 1e-6, 10);
+    halfOpenUnit("--momentum", momentum);
+    halfOpenUnit("--weight-decay", weightDecay);
+    halfOpenUnit("--dropout", dropout);
+    CliCommand.requireRange(mixee, "--ssdh-push", push, 0, 1e6);
+    CliCommand.requireRange(mixee, "--ssdh-balance", balance, 0, 1e6);
+    range("--crop", crop, 0, 1024);
+    range("--max-steps", maxSteps, 0, Integer.MAX_VALUE);
+    augmentation(3);
+  }
+
+  /** A fraction in [0, 1). */
+  private void halfOpenUnit(String option, float v) {
+    if (!(v >= 0 && v < 1)) {
+      throw usage(option + " must be a number in [0, 1) (passed " + v + ")");
+    }
+  }
+
+  private void range(String option, long v, long min, long max) {
+    CliCommand.requireRange(mixee, option, v, min, max);
+  }
+
+  /** {flip, crop} for images with {@code channels} channels. */
+  private boolean[] augmentation(int channels) {
+    String a = augment.toLowerCase(Locale.ROOT);
+    switch (a) {
+      case "auto" -> {
+        return new boolean[] {channels == 3, channels == 3};
+      }
+      case "none" -> {
+        return new boolean[] {false, false};
+      }
+      default -> {
+        List<String> parts = List.of(a.split(","));
+        for (String p : parts) {
+          if (!p.equals("flip") && !p.equals("crop")) {
+            throw usage("--augment takes auto, none, flip, crop or flip,crop (passed '" + augment + "')");
+          }
+        }
+        return new boolean[] {parts.contains("flip"), parts.contains("crop")};
+      }
+    }
+  }
+
+  /** The network for {@code train}'s images: --bits and the layer widths. */
+  HashNetConfig netConfig(Dataset train) {
+    return HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames())
+        .withWidths(conv1, conv2, f7);
+  }
+
+  TrainOptions trainOptions(int channels) {
+    TrainOptions.Optimizer opt = optimizer == Optimizer.adam ? TrainOptions.Optimizer.ADAM
+        : TrainOptions.Optimizer.MOMENTUM;
+    float rate = lr != null ? lr : opt == TrainOptions.Optimizer.ADAM ? D.learningRate() : 0.01f;
+    boolean[] aug = augmentation(channels);
+    return new TrainOptions(epochs, batch, opt, rate, lrDecay, momentum, weightDecay, dropout, push, balance, aug[0],
+        aug[1] ? crop : 0, seed, maxSteps);
+  }
+}
