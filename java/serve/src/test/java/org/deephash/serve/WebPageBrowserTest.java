@@ -35,8 +35,9 @@ class WebPageBrowserTest {
       Path query = dir.resolve("query.png");
       Files.write(query, f.testPng(0));
       try (Cdp page = new Cdp(chromium, dir.resolve("profile"), f.api.url())) {
-        page.waitFor("document.readyState === 'complete' && document.getElementById('info').textContent.includes('images')",
-            20_000);
+        // null-safe: the first polls can run before the page's document is there
+        page.waitFor("document.readyState === 'complete'"
+            + " && (document.getElementById('info')?.textContent ?? '').includes('images')", 20_000);
         assertTrue(page.eval("document.getElementById('info').textContent").toString().contains("3,000 images"));
         page.eval("document.getElementById('k').value = '8'");
         // the file input: set its file as a user picking it would (fires 'change')
