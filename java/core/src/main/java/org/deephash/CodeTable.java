@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.deephash.internal.LongIntHashMap;
+import org.deephash.mih.MultiIndex;
 import org.deephash.spi.TableView;
 
 /**
@@ -61,6 +62,10 @@ public final class CodeTable implements AutoCloseable {
   private volatile LongIntHashMap idToRow;
   private final Object idMapBuild = new Object();
   private boolean closed;
+  /** Multi-index hash tables over the rows (null: none asked for); see {@link #buildMultiIndex}. */
+  private MultiIndex multiIndex;
+  /** The table count asked for (0 = automatic), or -1 when no tables are kept. */
+  private int multiIndexTables = -1;
 
   private CodeTable(int bits, int dim, boolean hasLabels) {
     validateShape(bits, dim);
@@ -307,6 +312,10 @@ public final class CodeTable implements AutoCloseable {
         MemorySegment.copy(labels, 0, this.labels, rows * 4L, n * 4L);
       }
       rows += n;
+      if (multiIndex != null && rows - multiIndex.rows() > Math.max(1 << 16, multiIndex.rows() / 8)) {
+        // rows added since the build are scanned; rebuild once they are a noticeable share
+        rebuildMultiIndex();
+      }
       version++;
     } finally {
       lock.writeLock().unlock();
@@ -428,6 +437,85 @@ public final class CodeTable implements AutoCloseable {
   }
 
   /**
+   * Keeps multi-index hash tables over the codes (Norouzi et al.; {@link MultiIndex}): exact radius
+   * and k-NN search that probes tables instead of scanning, chosen per call by the search when it
+   * is cheaper. {@code m} tables of B/m-bit substrings, 0 for the automatic choice (B / log2 rows).
+   * Builds them now (seconds for 100M codes); rows added later are scanned until they reach an
+   * eighth of the table, then the tables are rebuilt; deleted rows are skipped. Saved with the
+   * index file.
+   */
+  public void buildMultiIndex(int m) {
+    if (m < 0 || m > MultiIndex.MAX_TABLES) {
+      throw new IllegalArgumentException("the table count must be 0 (automatic) to " + MultiIndex.MAX_TABLES
+          + " (passed " + m + ")");
+    }
+    lock.writeLock().lock();
+    try {
+      ensureOpen();
+      multiIndexTables = m;
+      rebuildMultiIndex();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** Drops the multi-index tables (searches scan again). */
+  public void dropMultiIndex() {
+    lock.writeLock().lock();
+    try {
+      if (multiIndex != null) {
+        multiIndex.close();
+        multiIndex = null;
+      }
+      multiIndexTables = -1;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Attaches tables read with the table (an index file's sections); they must have been built
+   * for these codes.
+   */
+  public void attachMultiIndex(MultiIndex tables, int requested) {
+    lock.writeLock().lock();
+    try {
+      ensureOpen();
+      if (tables.bits() != bits || tables.rows() > rows) {
+        throw new IllegalArgumentException("the multi-index tables are for " + tables.rows() + " rows of "
+            + tables.bits() + "-bit codes, not for this table of " + rows + " rows of " + bits + " bits");
+      }
+      if (multiIndex != null) {
+        multiIndex.close();
+      }
+      multiIndex = tables;
+      multiIndexTables = requested;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /** The table count asked for by {@link #buildMultiIndex} (0 = automatic), or -1 when none is kept. */
+  public int multiIndexTables() {
+    lock.readLock().lock();
+    try {
+      return multiIndexTables;
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  /** Under the write lock. */
+  private void rebuildMultiIndex() {
+    MultiIndex next = MultiIndex.build(new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids,
+        labels, tombstones, version), multiIndexTables);
+    if (multiIndex != null) {
+      multiIndex.close();
+    }
+    multiIndex = next;
+  }
+
+  /**
    * A locked, consistent view for searching: hold it in try-with-resources; rows cannot be added
    * or deleted until it is closed.
    */
@@ -439,7 +527,7 @@ public final class CodeTable implements AutoCloseable {
       lock.readLock().unlock();
       throw e;
     }
-    return new LockedView(new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids, labels,
+    return new LockedView(multiIndex, new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids, labels,
         tombstones, version));
   }
 
@@ -448,8 +536,16 @@ public final class CodeTable implements AutoCloseable {
     private final TableView view;
     private boolean released;
 
-    private LockedView(TableView view) {
+    private final MultiIndex multiIndex;
+
+    private LockedView(MultiIndex multiIndex, TableView view) {
+      this.multiIndex = multiIndex;
       this.view = view;
+    }
+
+    /** The multi-index tables over the viewed rows, or null when the table keeps none. */
+    public MultiIndex multiIndex() {
+      return multiIndex;
     }
 
     public TableView get() {
@@ -562,6 +658,10 @@ public final class CodeTable implements AutoCloseable {
       if (!closed) {
         closed = true;
         codes = features = ids = labels = tombstones = MemorySegment.NULL;
+        if (multiIndex != null) {
+          multiIndex.close();
+          multiIndex = null;
+        }
         releaseStorage();
       }
     } finally {

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
+import org.deephash.mih.MultiIndex;
 import org.deephash.spi.BackendProvider;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
@@ -37,15 +38,17 @@ public final class GpuHashSearch implements AutoCloseable {
   private final CodeTable table;
   private final SearchBackend backend;
   private final int threads;
+  private final String methodOption;
   /** Runs exhaustive search when the backend does not (the GPU's): the best CPU backend, made on first use. */
   private SearchBackend exhaustiveBackend;
   /** Timings of the last call when it ran on {@link #exhaustiveBackend}; null after any other call. */
   private volatile Map<String, Double> fallbackTimings;
 
-  private GpuHashSearch(CodeTable table, SearchBackend backend, int threads) {
+  private GpuHashSearch(CodeTable table, SearchBackend backend, int threads, String method) {
     this.table = table;
     this.backend = backend;
     this.threads = threads;
+    this.methodOption = method;
   }
 
   /** A search over {@code table} with the JVM's default backend and every core. */
@@ -59,7 +62,7 @@ public final class GpuHashSearch implements AutoCloseable {
       throw new IllegalArgumentException("table must not be null");
     }
     BackendProvider p = options.backend() == null ? Backends.defaultProvider() : Backends.byName(options.backend());
-    return new GpuHashSearch(table, p.create(options.resolvedThreads()), options.resolvedThreads());
+    return new GpuHashSearch(table, p.create(options.resolvedThreads()), options.resolvedThreads(), options.method());
   }
 
   /**
@@ -90,9 +93,48 @@ public final class GpuHashSearch implements AutoCloseable {
     return () -> gate.readLock().unlock();
   }
 
+  /**
+   * Property that chooses how the Hamming stage finds codes: {@code auto} (default: the
+   * multi-index tables when the table keeps them and the cost model says they are cheaper than a
+   * scan), {@code scan}, or {@code mih} (the tables always; the table must keep them).
+   */
+  public static final String METHOD_PROPERTY = "engine.method";
+  /** Above this k, top-k scans (growing a radius to a large k costs more than it saves). */
+  static final int MIH_MAX_K = 256;
+
+  /** The method of this search: its option, else the property; the scalar oracle always scans. */
+  private String method() {
+    if (backend.name().equals("scalar")) {
+      return "scan";
+    }
+    String m = methodOption != null ? methodOption
+        : System.getProperty(METHOD_PROPERTY, "auto").trim().toLowerCase(java.util.Locale.ROOT);
+    if (!m.equals("auto") && !m.equals("scan") && !m.equals("mih")) {
+      throw new IllegalArgumentException(METHOD_PROPERTY + " must be auto, scan or mih (was '" + m + "')");
+    }
+    return m;
+  }
+
+  private boolean forced() {
+    return method().equals("mih");
+  }
+
+  /** The multi-index tables to consider for this call, or null to scan. */
+  private MultiIndex tables(CodeTable.LockedView v) {
+    String m = method();
+    if (m.equals("scan")) {
+      return null;
+    }
+    if (v.multiIndex() == null && m.equals("mih")) {
+      throw new IllegalStateException(METHOD_PROPERTY + "=mih but the table keeps no multi-index tables: build them"
+          + " (CodeTable.buildMultiIndex, engine-cli import --mih)");
+    }
+    return v.multiIndex();
+  }
+
   /** A search over {@code table} with a backend made elsewhere (tests of the facade's own logic). */
   static GpuHashSearch over(CodeTable table, SearchBackend backend, int threads) {
-    return new GpuHashSearch(table, backend, threads);
+    return new GpuHashSearch(table, backend, threads, null);
   }
 
   /** The backend actually used, e.g. {@code "java"}, {@code "native"}, {@code "cuda"}. */
@@ -130,6 +172,14 @@ public final class GpuHashSearch implements AutoCloseable {
     try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
       fallbackTimings = null;
+      MultiIndex mih = tables(v);
+      if (mih != null) {
+        SearchResult r = forced() ? mih.knn(v.get(), q, k).result()
+            : k <= MIH_MAX_K ? mih.tryKnn(v.get(), q, k, 1) : null;
+        if (r != null) {
+          return r.withMethod("mih");
+        }
+      }
       return backend.knn(v.get(), q, k);
     }
   }
@@ -147,6 +197,10 @@ public final class GpuHashSearch implements AutoCloseable {
     try (Gate g = enter(); CodeTable.LockedView v = table.view()) {
       Queries q = codes(queryArena(), v.get(), queryCodes);
       fallbackTimings = null;
+      MultiIndex mih = tables(v);
+      if (mih != null && (forced() || mih.radiusCostRatio(v.get(), r) < 1)) {
+        return mih.radius(v.get(), q, r, cap).withMethod("mih");
+      }
       return backend.radius(v.get(), q, r, cap);
     }
   }
@@ -169,6 +223,18 @@ public final class GpuHashSearch implements AutoCloseable {
       Queries qc = codes(arena, v.get(), queryCodes);
       Queries q = new Queries(qc.count(), qc.codes(), features(arena, v.get(), queryFeatures, qc.count()));
       fallbackTimings = null;
+      MultiIndex mih = pool.kind() == Pool.Kind.RADIUS ? tables(v) : null;
+      if (mih != null && (forced() || mih.radiusCostRatio(v.get(), pool.radius()) < 1)) {
+        // the paper's coarse stage is a radius: the tables give the pool, the shared re-rank ranks it
+        TableView t = v.get();
+        MultiIndex.Pool p = mih.radiusPool(t, q, pool.radius(), pool.size());
+        org.deephash.internal.Rerank rerank = new org.deephash.internal.Rerank(p.offsets(), k);
+        for (int i = 0; i < q.count(); i++) {
+          rerank.query(i, t, p.offsets(), p.rows(), p.hamming(),
+              (query, row) -> org.deephash.internal.Rerank.scalarL2(t, q.features(), query, row));
+        }
+        return rerank.result().withMethod("mih");
+      }
       return backend.coarseToFine(v.get(), q, pool, k);
     }
   }

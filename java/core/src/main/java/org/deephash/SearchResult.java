@@ -25,13 +25,29 @@ public final class SearchResult {
   private final int[] hamming;
   private final float[] distances;
   private final boolean[] truncated;
+  private final String method;
 
-  private SearchResult(int[] offsets, long[] ids, int[] hamming, float[] distances, boolean[] truncated) {
+  private SearchResult(int[] offsets, long[] ids, int[] hamming, float[] distances, boolean[] truncated,
+      String method) {
     this.offsets = offsets;
     this.ids = ids;
     this.hamming = hamming;
     this.distances = distances;
     this.truncated = truncated;
+    this.method = method;
+  }
+
+  /**
+   * How the Hamming stage found the codes: {@code "scan"} (every code compared) or {@code "mih"}
+   * (multi-index hash tables probed; {@link CodeTable#buildMultiIndex}).
+   */
+  public String method() {
+    return method;
+  }
+
+  /** The same result labelled with the method that found it (no copy). */
+  public SearchResult withMethod(String method) {
+    return new SearchResult(offsets, ids, hamming, distances, truncated, method);
   }
 
   /**
@@ -60,7 +76,7 @@ public final class SearchResult {
     if (truncated != null && truncated.length != offsets.length - 1) {
       throw new IllegalArgumentException("truncated.length must equal the query count");
     }
-    return new SearchResult(offsets, ids, hamming, distances, truncated);
+    return new SearchResult(offsets, ids, hamming, distances, truncated, "scan");
   }
 
   /** Fixed-stride result: every query has exactly {@code perQuery} entries. */

@@ -43,7 +43,8 @@ public final class IndexFile {
   /** The format version this build writes; it reads this one and version 1. */
   public static final int FORMAT_VERSION = 2;
   /** Minor version written: readers of version 2 accept any minor version (docs/INDEX_FORMAT.md). */
-  static final int MINOR_VERSION = 0;
+  /** 1: the optional multi-index sections (readers of 2.0 skip them). */
+  static final int MINOR_VERSION = 1;
 
   // The format fields (the container's "fields" block): offsets and size.
   static final int FIELD_BITS = 0;
@@ -65,10 +66,29 @@ public final class IndexFile {
   static final String LABELS = "labels";
   static final String TOMBSTONES = "tombstones";
   static final String PATHS = "paths";
+  /** Multi-index hash tables: the layout (ints), then per table its offsets and rows. Optional. */
+  static final String MIH = "mih";
+
+  static String mihOffsets(int i) {
+    return "mih.o." + i;
+  }
+
+  static String mihRows(int i) {
+    return "mih.r." + i;
+  }
+
+  private static java.util.Set<String> known() {
+    java.util.Set<String> names = new java.util.HashSet<>(java.util.Set.of(CODES, IDS, FEATURES, LABELS, TOMBSTONES,
+        PATHS, MIH));
+    for (int i = 0; i < org.deephash.mih.MultiIndex.MAX_TABLES; i++) {
+      names.add(mihOffsets(i));
+      names.add(mihRows(i));
+    }
+    return names;
+  }
 
   /** The sections this build knows; others (a later minor version's) are skipped when optional. */
-  static final SectionFile.Schema SCHEMA = new SectionFile.Schema(FileKind.CODE_TABLE, FORMAT_VERSION,
-      Set.of(CODES, IDS, FEATURES, LABELS, TOMBSTONES, PATHS));
+  static final SectionFile.Schema SCHEMA = new SectionFile.Schema(FileKind.CODE_TABLE, FORMAT_VERSION, known());
 
   private IndexFile() {}
 
@@ -180,6 +200,16 @@ public final class IndexFile {
       if (paths != null) {
         plan.add(new SectionFileWriter.Planned(PATHS, 0)); // a reader may ignore them
       }
+      // the multi-index tables, built for the rows as written (compaction renumbers them)
+      int mihTables = table.multiIndexTables();
+      org.deephash.mih.MultiIndex mih = mihTables < 0 ? null : org.deephash.mih.MultiIndex.build(v, mihTables, compact);
+      if (mih != null) {
+        plan.add(new SectionFileWriter.Planned(MIH, 0));
+        for (int i = 0; i < mih.tables(); i++) {
+          plan.add(new SectionFileWriter.Planned(mihOffsets(i), 0));
+          plan.add(new SectionFileWriter.Planned(mihRows(i), 0));
+        }
+      }
       Shape shape = new Shape(v.bits(), v.dim(), outRows, tombstones ? n - v.liveRows() : 0);
       ByteBuffer fields = ByteBuffer.allocate(FIELDS).order(ByteOrder.LITTLE_ENDIAN);
       fields.putInt(FIELD_BITS, shape.bits()).putInt(FIELD_DIM, shape.dim()).putLong(FIELD_ROWS, shape.rows())
@@ -188,6 +218,11 @@ public final class IndexFile {
       SectionFileWriter.write(file, FileKind.CODE_TABLE, FORMAT_VERSION, MINOR_VERSION, fields.array(), plan, out -> {
         for (SectionFileWriter.Planned p : plan) {
           out.begin(p.name());
+          if (p.name().startsWith(MIH)) {
+            writeMih(out, p.name(), mih, mihTables);
+            out.end();
+            continue;
+          }
           writeSection(out, p.name(), v, runs, encoded);
           long expected = expectedLength(p.name(), shape);
           if (expected >= 0 && out.sectionLength() != expected) {
@@ -200,8 +235,71 @@ public final class IndexFile {
           hook.sectionsWritten(out);
         }
       });
+      if (mih != null) {
+        mih.close();
+      }
     }
   }
+
+  /** The "mih" section: the requested table count, the indexed rows, then the layout ints. */
+  private static void writeMih(SectionFileWriter out, String name, org.deephash.mih.MultiIndex mih, int requested)
+      throws IOException {
+    if (name.equals(MIH)) {
+      out.putInt(requested);
+      out.putInt(mih.rows());
+      for (int v : mih.layoutInts()) {
+        out.putInt(v);
+      }
+    } else if (name.startsWith("mih.o.")) {
+      MemorySegment o = mih.offsets(Integer.parseInt(name.substring(6)));
+      out.put(o, 0, o.byteSize());
+    } else {
+      MemorySegment r = mih.bucketRows(Integer.parseInt(name.substring(6)));
+      out.put(r, 0, r.byteSize());
+    }
+  }
+
+  /** The multi-index tables of an opened file, or null when it has none. */
+  private static RequestedMih readMih(SectionFile f, Shape s) throws IndexFormatException {
+    if (!f.has(MIH)) {
+      return null;
+    }
+    MemorySegment meta = f.section(MIH);
+    if (meta.byteSize() < 12 || meta.byteSize() % 4 != 0) {
+      throw new IndexFormatException(f.file(), MIH, "section 'mih' has " + meta.byteSize() + " bytes: the file is"
+          + " corrupt; rebuild the tables (engine-cli import --mih)");
+    }
+    int[] ints = meta.toArray(java.lang.foreign.ValueLayout.JAVA_INT);
+    int requested = ints[0];
+    int indexed = ints[1];
+    int[] layout = java.util.Arrays.copyOfRange(ints, 2, ints.length);
+    int m = layout[0];
+    if (m < 1 || m > org.deephash.mih.MultiIndex.MAX_TABLES || indexed < 0 || indexed > s.rows()) {
+      throw new IndexFormatException(f.file(), MIH, "section 'mih' describes " + m + " tables over " + indexed
+          + " rows of " + s.rows() + ": the file is corrupt; rebuild the tables (engine-cli import --mih)");
+    }
+    MemorySegment[] offsets = new MemorySegment[m];
+    MemorySegment[] rows = new MemorySegment[m];
+    for (int i = 0; i < m; i++) {
+      if (!f.has(mihOffsets(i)) || !f.has(mihRows(i))) {
+        throw new IndexFormatException(f.file(), MIH, "multi-index table " + i + " is missing its sections: the file"
+            + " is corrupt; rebuild the tables (engine-cli import --mih)");
+      }
+      offsets[i] = f.section(mihOffsets(i));
+      rows[i] = f.section(mihRows(i));
+    }
+    try {
+      org.deephash.mih.MultiIndex mih = org.deephash.mih.MultiIndex.wrap(s.bits(), s.bits() / 8, indexed, layout,
+          offsets, rows, null);
+      return new RequestedMih(mih, Math.max(0, requested));
+    } catch (IllegalArgumentException e) {
+      throw new IndexFormatException(f.file(), MIH, e.getMessage() + ": the file is corrupt; rebuild the tables"
+          + " (engine-cli import --mih)");
+    }
+  }
+
+  /** The table count the file was saved with, kept next to the tables it describes. */
+  private record RequestedMih(org.deephash.mih.MultiIndex mih, int requested) {}
 
   /** Runs of live rows as [start, end) pairs. */
   private static int[] liveRuns(TableView v) {
@@ -342,6 +440,10 @@ public final class IndexFile {
       CodeTable table = CodeTable.wrap(s.bits(), s.dim(), s.rows(), f.padded(CODES),
           s.dim() > 0 ? f.padded(FEATURES) : null, f.padded(IDS), f.has(LABELS) ? f.padded(LABELS) : null,
           tombstones, f);
+      RequestedMih mih = readMih(f, s);
+      if (mih != null) {
+        table.attachMultiIndex(mih.mih(), mih.requested());
+      }
       done = true;
       return new LoadedIndex(table, paths);
     } finally {

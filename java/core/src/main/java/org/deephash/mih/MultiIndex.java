@@ -44,6 +44,8 @@ import org.deephash.spi.TableView;
 public final class MultiIndex implements AutoCloseable {
   /** Substrings longer than this would need keys wider than a long. */
   static final int MAX_SUBSTRING_BITS = 64;
+  /** Most tables (4096-bit codes need 64 of 64 bits). */
+  public static final int MAX_TABLES = 64;
   /** Bucket-array bits are kept in [MIN_BUCKET_BITS, MAX_BUCKET_BITS]. */
   static final int MIN_BUCKET_BITS = 8;
   static final int MAX_BUCKET_BITS = 26;
@@ -55,6 +57,7 @@ public final class MultiIndex implements AutoCloseable {
   private final MemorySegment[] offsets;
   private final MemorySegment[] bucketRows;
   private final Arena arena;
+  private final AutoCloseable owner;
 
   /** Where each substring lies in the code and how it is bucketed. */
   record Layout(int bits, int[] start, int[] length, int[] bucketBits) {
@@ -105,10 +108,11 @@ public final class MultiIndex implements AutoCloseable {
     int logN = Math.max(1, 64 - Long.numberOfLeadingZeros(Math.max(1, rows - 1)));
     int minTables = (bits + MAX_SUBSTRING_BITS - 1) / MAX_SUBSTRING_BITS;
     int tables = m > 0 ? m : (int) Math.round((double) bits / logN);
-    tables = Math.max(minTables, Math.min(bits, Math.max(1, tables)));
+    int maxTables = Math.min(bits, MAX_TABLES);
+    tables = Math.max(minTables, Math.min(maxTables, Math.max(1, tables)));
     if (m > 0 && tables != m) {
       throw new IllegalArgumentException("cannot cut " + bits + "-bit codes into " + m + " substrings of at most "
-          + MAX_SUBSTRING_BITS + " bits: use " + minTables + " to " + bits + " tables");
+          + MAX_SUBSTRING_BITS + " bits: use " + minTables + " to " + maxTables + " tables");
     }
     int[] start = new int[tables];
     int[] length = new int[tables];
@@ -127,6 +131,12 @@ public final class MultiIndex implements AutoCloseable {
 
   private MultiIndex(int bits, int codeBytes, int rows, Layout layout, MemorySegment[] offsets,
       MemorySegment[] bucketRows, Arena arena) {
+    this(bits, codeBytes, rows, layout, offsets, bucketRows, arena, null);
+  }
+
+  private MultiIndex(int bits, int codeBytes, int rows, Layout layout, MemorySegment[] offsets,
+      MemorySegment[] bucketRows, Arena arena, AutoCloseable owner) {
+    this.owner = owner;
     this.bits = bits;
     this.codeBytes = codeBytes;
     this.rows = rows;
@@ -141,7 +151,16 @@ public final class MultiIndex implements AutoCloseable {
    * One counting sort per table, tables in parallel.
    */
   public static MultiIndex build(TableView t, int m) {
-    Layout l = layout(t.bits(), t.rows(), m);
+    return build(t, m, false);
+  }
+
+  /**
+   * Builds the tables; with {@code compact} the rows are numbered among the live rows only (row
+   * i = the i-th live row), as a saved file that drops deleted rows numbers them.
+   */
+  public static MultiIndex build(TableView t, int m, boolean compact) {
+    int indexed = compact ? t.liveRows() : t.rows();
+    Layout l = layout(t.bits(), indexed, m);
     Arena arena = Arena.ofShared();
     try {
       int tables = l.tables();
@@ -152,8 +171,8 @@ public final class MultiIndex implements AutoCloseable {
         offsets[i] = arena.allocate(((1L << l.bucketBits()[i]) + 1) * 4, 64);
         bucketRows[i] = arena.allocate(Math.max(4, live * 4L), 64);
       }
-      IntStream.range(0, tables).parallel().forEach(i -> fill(t, l, i, offsets[i], bucketRows[i]));
-      return new MultiIndex(t.bits(), t.codeBytes(), t.rows(), l, offsets, bucketRows, arena);
+      IntStream.range(0, tables).parallel().forEach(i -> fill(t, l, i, offsets[i], bucketRows[i], compact));
+      return new MultiIndex(t.bits(), t.codeBytes(), indexed, l, offsets, bucketRows, arena);
     } catch (RuntimeException | Error e) {
       arena.close();
       throw e;
@@ -161,7 +180,7 @@ public final class MultiIndex implements AutoCloseable {
   }
 
   /** Counting sort of the live rows by their bucket in table i (keys computed twice: no per-row array). */
-  private static void fill(TableView t, Layout l, int i, MemorySegment off, MemorySegment out) {
+  private static void fill(TableView t, Layout l, int i, MemorySegment off, MemorySegment out, boolean compact) {
     int buckets = 1 << l.bucketBits()[i];
     int[] next = new int[buckets + 1];
     long[] words = new long[wordsOf(t.bits()) + 1];
@@ -175,12 +194,91 @@ public final class MultiIndex implements AutoCloseable {
       next[b + 1] += next[b];
     }
     MemorySegment.copy(next, 0, off, JAVA_INT, 0, buckets + 1);
+    int rank = 0;
     for (int r = 0; r < t.rows(); r++) {
       if (t.isLive(r)) {
         read(t.codes(), (long) r * t.codeBytes(), t.codeBytes(), words);
-        out.setAtIndex(JAVA_INT, next[l.bucket(i, l.key(i, words))]++, r);
+        out.setAtIndex(JAVA_INT, next[l.bucket(i, l.key(i, words))]++, compact ? rank : r);
+        rank++;
       }
     }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Persistence: the layout and each table's two arrays, for a file's sections
+
+  /** The layout as ints: tables, then (start, length, bucket bits) per table. */
+  public int[] layoutInts() {
+    int m = layout.tables();
+    int[] out = new int[1 + 3 * m];
+    out[0] = m;
+    for (int i = 0; i < m; i++) {
+      out[1 + 3 * i] = layout.start()[i];
+      out[2 + 3 * i] = layout.length()[i];
+      out[3 + 3 * i] = layout.bucketBits()[i];
+    }
+    return out;
+  }
+
+  /** Table i's bucket offsets (2^h + 1 ints) and its rows, as stored. */
+  public MemorySegment offsets(int i) {
+    return offsets[i];
+  }
+
+  public MemorySegment bucketRows(int i) {
+    return bucketRows[i].asSlice(0, offsets[i].getAtIndex(JAVA_INT, (1L << layout.bucketBits()[i])) * 4L);
+  }
+
+  /**
+   * Tables over segments read elsewhere (a mapped file), checked for consistency: a layout that
+   * covers {@code bits} bits in order, offset arrays of the right length that never decrease and
+   * end at the length of their rows. Row values are checked as they are used. {@code owner} (may be
+   * null) is closed with the index. Throws {@link IllegalArgumentException} saying what is wrong.
+   */
+  public static MultiIndex wrap(int bits, int codeBytes, int rows, int[] layoutInts, MemorySegment[] offsets,
+      MemorySegment[] bucketRows, AutoCloseable owner) {
+    int m = layoutInts.length == 0 ? 0 : layoutInts[0];
+    if (m < 1 || m > MAX_TABLES || layoutInts.length != 1 + 3 * m || offsets.length != m || bucketRows.length != m) {
+      throw new IllegalArgumentException("the multi-index layout names " + m + " tables inconsistently");
+    }
+    int[] start = new int[m];
+    int[] length = new int[m];
+    int[] bucketBits = new int[m];
+    int at = 0;
+    for (int i = 0; i < m; i++) {
+      start[i] = layoutInts[1 + 3 * i];
+      length[i] = layoutInts[2 + 3 * i];
+      bucketBits[i] = layoutInts[3 + 3 * i];
+      if (start[i] != at || length[i] < 1 || length[i] > MAX_SUBSTRING_BITS || bucketBits[i] < 1
+          || bucketBits[i] > Math.min(length[i], MAX_BUCKET_BITS)) {
+        throw new IllegalArgumentException("multi-index table " + i + " has an invalid substring (start " + start[i]
+            + ", " + length[i] + " bits, " + bucketBits[i] + " bucket bits)");
+      }
+      at += length[i];
+      long buckets = 1L << bucketBits[i];
+      if (offsets[i].byteSize() != (buckets + 1) * 4) {
+        throw new IllegalArgumentException("multi-index table " + i + " has " + offsets[i].byteSize()
+            + " bytes of offsets, needs " + (buckets + 1) * 4);
+      }
+      int prev = 0;
+      for (long b = 0; b <= buckets; b++) {
+        int o = offsets[i].getAtIndex(JAVA_INT, b);
+        if (o < prev) {
+          throw new IllegalArgumentException("multi-index table " + i + ": bucket offsets decrease at " + b);
+        }
+        prev = o;
+      }
+      if ((long) prev * 4 != bucketRows[i].byteSize() || prev > rows) {
+        throw new IllegalArgumentException("multi-index table " + i + " lists " + prev + " rows in "
+            + bucketRows[i].byteSize() + " bytes for a table of " + rows + " rows");
+      }
+    }
+    if (at != bits) {
+      throw new IllegalArgumentException("the multi-index substrings cover " + at + " of " + bits + " bits");
+    }
+    Arena none = null;
+    return new MultiIndex(bits, codeBytes, rows, new Layout(bits, start, length, bucketBits), offsets, bucketRows,
+        none, owner);
   }
 
   static int wordsOf(int bits) {
@@ -334,6 +432,10 @@ public final class MultiIndex implements AutoCloseable {
       MemorySegment rowsOf = bucketRows[i];
       for (int p = from; p < end; p++) {
         int r = rowsOf.getAtIndex(JAVA_INT, p);
+        if (r < 0 || r >= rows) {
+          throw new IllegalStateException("multi-index table " + i + " names row " + r + " of " + rows
+              + ": the tables are corrupt; rebuild them (engine-cli import --mih)");
+        }
         read(t.codes(), (long) r * codeBytes, codeBytes, c);
         for (int w = 0; w < x.length; w++) {
           x[w] = q[w] ^ c[w];
@@ -393,12 +495,13 @@ public final class MultiIndex implements AutoCloseable {
 
   // ------------------------------------------------------------------------------------------
   // Cost model: relative work of probing the tables against scanning every row. The weights are
-  // per operation, measured in units of one scanned 64-bit code word (SIMD scans run at about a
-  // code word per 0.3 ns; a probe is a random access into the offsets, a candidate one into the
-  // codes plus its verification).
+  // per operation, in units of one 64-bit code word of a batched SIMD scan (the native backend
+  // scans a code word of a batch in about 0.05-0.1 ns a query; a probe here is a random access
+  // into the offsets and about 10-20 ns, a candidate a random access into the codes plus its
+  // verification, about 5-10 ns).
 
-  static final double PROBE_WEIGHT = 24;
-  static final double CANDIDATE_WEIGHT = 12;
+  static final double PROBE_WEIGHT = 200;
+  static final double CANDIDATE_WEIGHT = 100;
 
   /** Keys within {@code radius} of a key of {@code s} bits: sum of C(s, j), saturating. */
   static double keysWithin(int s, int radius) {
@@ -451,9 +554,32 @@ public final class MultiIndex implements AutoCloseable {
    * {@code cap} per query; truncated where more were within r.
    */
   public SearchResult radius(TableView t, Queries qs, int r, int cap) {
+    boolean[] truncated = new boolean[qs.count()];
+    return pack(radiusFound(t, qs, r, cap, truncated), truncated);
+  }
+
+  /** A Hamming pool: per query [offsets[q], offsets[q+1]) of rows and their distances, ranked. */
+  public record Pool(int[] offsets, int[] rows, int[] hamming) {}
+
+  /** The rows of {@link #radius}, for a coarse-to-fine pool. */
+  public Pool radiusPool(TableView t, Queries qs, int r, int cap) {
+    Found[] f = radiusFound(t, qs, r, cap, new boolean[qs.count()]);
+    int[] off = new int[f.length + 1];
+    for (int q = 0; q < f.length; q++) {
+      off[q + 1] = off[q] + f[q].n;
+    }
+    int[] rows = new int[off[f.length]];
+    int[] ham = new int[rows.length];
+    for (int q = 0; q < f.length; q++) {
+      System.arraycopy(f[q].row, 0, rows, off[q], f[q].n);
+      System.arraycopy(f[q].dist, 0, ham, off[q], f[q].n);
+    }
+    return new Pool(off, rows, ham);
+  }
+
+  private Found[] radiusFound(TableView t, Queries qs, int r, int cap, boolean[] truncated) {
     int n = qs.count();
     Found[] out = new Found[n];
-    boolean[] truncated = new boolean[n];
     int[] radii = radii(r);
     boolean scan = radiusCostRatio(t, r) >= 1;
     forEachQuery(n, q -> {
@@ -470,7 +596,7 @@ public final class MultiIndex implements AutoCloseable {
       f.n = Math.min(f.n, cap);
       out[q] = f;
     });
-    return pack(out, truncated);
+    return out;
   }
 
   /**
@@ -479,16 +605,38 @@ public final class MultiIndex implements AutoCloseable {
    * answer is always exact; {@link Knn#scanned()} counts those queries.
    */
   public Knn knn(TableView t, Queries qs, int k) {
+    return knn(t, qs, k, 1.0, false);
+  }
+
+  /**
+   * Top-k as {@link #knn}, or null for the whole batch as soon as one query's next radius would
+   * cost more than {@code ratio} of a scan: the caller then scans (with a faster scanner than
+   * this class has).
+   */
+  public SearchResult tryKnn(TableView t, Queries qs, int k, double ratio) {
+    Knn r = knn(t, qs, k, ratio, true);
+    return r == null ? null : r.result();
+  }
+
+  private Knn knn(TableView t, Queries qs, int k, double ratio, boolean giveUp) {
     int n = qs.count();
     Found[] out = new Found[n];
     java.util.concurrent.atomic.AtomicInteger scanned = new java.util.concurrent.atomic.AtomicInteger();
-    double scanCost = scanCost(t);
+    java.util.concurrent.atomic.AtomicBoolean over = new java.util.concurrent.atomic.AtomicBoolean();
+    double budget = scanCost(t) * ratio;
     forEachQuery(n, q -> {
+      if (over.get()) {
+        return;
+      }
       Probe p = new Probe(t, qs.codes(), q);
       int want = Math.min(k, t.liveRows());
       for (int r = 0; r <= bits; r++) {
         int[] radii = radii(r);
-        if (probeCost(radii) > scanCost) {
+        if (probeCost(radii) > budget) {
+          if (giveUp) {
+            over.set(true);
+            return;
+          }
           scanned.incrementAndGet();
           p.found.n = 0;
           p.scanFrom(0, bits);
@@ -509,7 +657,7 @@ public final class MultiIndex implements AutoCloseable {
         }
       }
     });
-    return new Knn(pack(out, null), scanned.get());
+    return over.get() ? null : new Knn(pack(out, null), scanned.get());
   }
 
   /** A k-NN answer and how many of its queries were finished by a scan. */
@@ -578,6 +726,15 @@ public final class MultiIndex implements AutoCloseable {
 
   @Override
   public void close() {
-    arena.close();
+    if (arena != null) {
+      arena.close();
+    }
+    if (owner != null) {
+      try {
+        owner.close();
+      } catch (Exception e) {
+        throw new IllegalStateException("could not release the multi-index tables", e);
+      }
+    }
   }
 }

@@ -29,9 +29,20 @@ public final class ParitySuite {
     this.threads = threads;
   }
 
+  /**
+   * A search of {@code name}; a name ending in {@value #MIH} is that backend with the table's
+   * multi-index tables forced for the Hamming stage (the tables are built here first).
+   */
   private GpuHashSearch open(CodeTable t, String name) {
+    if (name.endsWith(MIH)) {
+      t.buildMultiIndex(0);
+      return GpuHashSearch.open(t, new SearchOptions(name.substring(0, name.length() - MIH.length()), threads, "mih"));
+    }
     return GpuHashSearch.open(t, new SearchOptions(name, name.equals("scalar") ? 1 : threads));
   }
+
+  /** The suffix of a backend name that forces the multi-index tables. */
+  public static final String MIH = "+mih";
 
   /** Top-k, radius and tombstones for one width and size; every k of the issue. */
   public void hamming(int bits, int n, long seed) {
