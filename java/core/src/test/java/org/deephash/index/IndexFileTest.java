@@ -300,7 +300,7 @@ class IndexFileTest {
     assertArrayEquals(new byte[] {(byte) 0x89, 'D', 'H', 'F', '\r', '\n', 0x1A, '\n'}, magic);
     assertEquals("CTAB", ascii(b, 8, 4)); // kind
     assertEquals(2, b.getShort(12)); // major version
-    assertEquals(0, b.getShort(14)); // minor version
+    assertEquals(1, b.getShort(14)); // minor version (2.1: the optional multi-index sections)
     int sections = b.getInt(24);
     assertEquals(6, sections);
     assertEquals(32, b.getInt(20)); // format fields length
@@ -457,7 +457,7 @@ class IndexFileTest {
     }
     patchHeader(file, b -> b.putShort(12, (short) 3));
     e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
-    assertEquals("x.dh: header: format version 3.0 is not supported (this build reads versions 1 and 2): use a newer"
+    assertEquals("x.dh: header: format version 3.1 is not supported (this build reads versions 1 and 2): use a newer"
         + " deephash, or rebuild it with this one", e.getMessage());
     patchHeader(file, b -> b.putShort(12, (short) 0xffff));
     e = assertThrows(IndexFormatException.class, () -> IndexFile.open(file));
