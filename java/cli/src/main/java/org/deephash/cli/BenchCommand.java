@@ -64,6 +64,16 @@ final class BenchCommand extends CliCommand {
       description = "java, native, cuda or scalar (default: the JVM's choice, -Dengine.backend).")
   String backend;
 
+  @Option(names = "--planted", paramLabel = "P", arity = "0..1", fallbackValue = "1",
+      description = "Plant P codes within the radius (--radius, else 2) of every query (no value: 1), so result sets"
+          + " are not empty; queries stay random.")
+  Integer planted;
+
+  @Option(names = "--mih", paramLabel = "M", arity = "0..1", fallbackValue = "0",
+      description = "Also build multi-index hash tables (M tables, 0 or no value: automatic) and time the Hamming"
+          + " search with them beside the scan (both checked against the oracle).")
+  Integer mih;
+
   @Option(names = "--threads", paramLabel = "T", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
   int threads = 0;
 
@@ -124,6 +134,15 @@ final class BenchCommand extends CliCommand {
     }
     requireRange("--threads", threads, 0, 4096);
     requireRange("--dim", dim, 0, 65536);
+    if (planted != null) {
+      requireRange("--planted", planted, 1, 1000);
+      if ((long) planted * queries > n) {
+        throw usage("--planted " + planted + " x --queries " + queries + " is more than the " + n + " rows");
+      }
+    }
+    if (mih != null) {
+      requireRange("--mih", mih, 0, org.deephash.mih.MultiIndex.MAX_TABLES);
+    }
     pool = poolOption != null ? poolOption : Math.max(1000, k);
     requireRange("--pool", pool, 1, CodeTable.MAX_ROWS);
     if (pool < k) {
@@ -147,6 +166,11 @@ final class BenchCommand extends CliCommand {
   @Override
   protected int execute() throws Exception {
     return new Run(this, progress(), out, err).execute();
+  }
+
+  /** The distance planted codes lie within: the radius searched, else 2. */
+  int plantedWithin() {
+    return radius >= 0 ? radius : 2;
   }
 
   int resolvedThreads() {
@@ -183,13 +207,25 @@ final class BenchCommand extends CliCommand {
         this.table = table;
         try (var p = progress.phase(String.format(Locale.ROOT, "generating %,d random %d-bit codes%s", c.n, c.bits,
             c.dim > 0 ? " and " + c.dim + "-d features" : ""))) {
-          fillTable(table, dbRandom);
           queryRandom.nextBytes(qCodes);
           for (int i = 0; i < qFeatures.length; i++) {
             qFeatures[i] = nextFeature(queryRandom);
           }
+          fillTable(table, dbRandom, c.planted == null ? null : new Planted(qCodes, root.split()));
         }
-        SearchOptions options = SearchOptions.defaults().withThreads(c.threads);
+        MihFigures mihFigures = null;
+        if (c.mih != null) {
+          try (var p = progress.phase("building multi-index tables")) {
+            long b0 = System.nanoTime();
+            table.buildMultiIndex(c.mih);
+            double buildMs = (System.nanoTime() - b0) / 1e6;
+            try (CodeTable.LockedView v = table.view()) {
+              mihFigures = new MihFigures(buildMs, v.multiIndex().tables(), (double) v.multiIndex().bytes() / c.n);
+            }
+          }
+        }
+        // with --mih the main figures are the scan's; the tables are timed beside them
+        SearchOptions options = SearchOptions.defaults().withThreads(c.threads).withMethod(c.mih != null ? "scan" : null);
         if (c.backend != null) {
           options = options.withBackend(c.backend);
         }
@@ -200,6 +236,16 @@ final class BenchCommand extends CliCommand {
           for (String failure : failures) {
             err.println("bench: verification failed: " + failure);
           }
+          if (mihFigures != null && c.verify > 0) {
+            try (GpuHashSearch tables = GpuHashSearch.open(table, options.withMethod("mih"))) {
+              List<String> mihFailures = verify(tables, oracle, qCodes, null);
+              for (String failure : mihFailures) {
+                err.println("bench: verification of the multi-index search failed: " + failure);
+              }
+              failures = new ArrayList<>(failures);
+              failures.addAll(mihFailures);
+            }
+          }
           boolean verified = c.verify > 0 && failures.isEmpty();
 
           Pool pool = Pool.topM(c.pool);
@@ -208,6 +254,12 @@ final class BenchCommand extends CliCommand {
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
+          if (mihFigures != null) {
+            try (GpuHashSearch tables = GpuHashSearch.open(table, options.withMethod("mih"))) {
+              mihFigures.runs = time((c.radius >= 0 ? "Hamming radius " + c.radius : "Hamming top-" + c.k)
+                  + " with multi-index tables", c.runs, c.warmup, () -> bcs(tables, qCodes));
+            }
+          }
           double[] hds = null;
           double[] es = null;
           Map<String, Double> hdsTimings = Map.of();
@@ -224,7 +276,7 @@ final class BenchCommand extends CliCommand {
               es[i] *= scale;
             }
           }
-          report(search, verified, failures.size(), bcs, hds, es, timings, hdsTimings);
+          report(search, verified, failures.size(), bcs, hds, es, timings, hdsTimings, mihFigures);
           return c.verify > 0 && !verified ? 1 : 0;
         }
       }
@@ -236,7 +288,7 @@ final class BenchCommand extends CliCommand {
     }
 
     /** Fills the table in chunks so that only the table itself holds the whole data set. */
-    private void fillTable(CodeTable table, SplittableRandom random) {
+    private void fillTable(CodeTable table, SplittableRandom random, Planted planted) {
       int chunk = Math.min(c.n, 1 << 16);
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment codes = arena.allocate((long) chunk * codeBytes, 8);
@@ -251,6 +303,9 @@ final class BenchCommand extends CliCommand {
           for (long b = words * 8; b < bytes; b++) {
             codes.set(JAVA_BYTE, b, (byte) random.nextInt());
           }
+          if (planted != null) {
+            planted.into(codes, start, m);
+          }
           if (features != null) {
             for (long i = 0, len = (long) m * c.dim; i < len; i++) {
               features.setAtIndex(JAVA_FLOAT_UNALIGNED, i, nextFeature(random));
@@ -258,6 +313,55 @@ final class BenchCommand extends CliCommand {
           }
           table.addAll(m, null, codes, features, null); // ids = row numbers
         }
+      }
+    }
+
+    /**
+     * The planted neighbours: P rows a query, spread evenly over the table (row j of query q is
+     * row (q * P + j) * N / (Q * P)), each the query's code with 0 to R random bits flipped.
+     */
+    private final class Planted {
+      private final byte[] queries;
+      private final SplittableRandom random;
+      private final long total;
+
+      Planted(byte[] queries, SplittableRandom random) {
+        this.queries = queries;
+        this.random = random;
+        this.total = (long) c.queries * c.planted;
+      }
+
+      void into(MemorySegment codes, int start, int m) {
+        // the planted rows in [start, start + m): indices i with floor(i * N / total) in range
+        long first = (start * total + c.n - 1) / c.n;
+        for (long i = first; i < total; i++) {
+          long row = i * c.n / total;
+          if (row >= start + m) {
+            break;
+          }
+          int q = (int) (i / c.planted);
+          long at = (row - start) * codeBytes;
+          MemorySegment.copy(queries, q * codeBytes, codes, JAVA_BYTE, at, codeBytes);
+          int flips = random.nextInt(c.plantedWithin() + 1);
+          for (int f = 0; f < flips; f++) {
+            int bit = random.nextInt(c.bits);
+            codes.set(JAVA_BYTE, at + bit / 8, (byte) (codes.get(JAVA_BYTE, at + bit / 8) ^ (1 << (bit % 8))));
+          }
+        }
+      }
+    }
+
+    /** The multi-index tables' figures: build, size, and the timed runs. */
+    private static final class MihFigures {
+      final double buildMs;
+      final int tables;
+      final double bytesPerCode;
+      double[] runs;
+
+      MihFigures(double buildMs, int tables, double bytesPerCode) {
+        this.buildMs = buildMs;
+        this.tables = tables;
+        this.bytesPerCode = bytesPerCode;
       }
     }
 
@@ -301,15 +405,17 @@ final class BenchCommand extends CliCommand {
       int s = c.verify;
       int[] picked = new int[s];
       byte[] sCodes = new byte[s * codeBytes];
-      float[] sFeatures = new float[s * c.dim];
+      float[] sFeatures = new float[qFeatures == null ? 0 : s * c.dim];
       for (int i = 0; i < s; i++) {
         int q = (int) ((long) i * c.queries / s); // spread over the batch
         picked[i] = q;
         System.arraycopy(qCodes, q * codeBytes, sCodes, i * codeBytes, codeBytes);
-        System.arraycopy(qFeatures, q * c.dim, sFeatures, i * c.dim, c.dim);
+        if (qFeatures != null) {
+          System.arraycopy(qFeatures, q * c.dim, sFeatures, i * c.dim, c.dim);
+        }
       }
       List<String> failures = new ArrayList<>();
-      int sl = c.verifyL2;
+      int sl = qFeatures == null ? 0 : c.verifyL2; // no features: the Hamming search alone
       try (var p = progress.phase("checking " + s + " queries against the scalar oracle")) {
         // The oracle is one thread and sorts every row: run sample queries on all cores.
         SearchResult[] want = oracleInParallel(oracle, sCodes, sFeatures, s, sl);
@@ -346,7 +452,8 @@ final class BenchCommand extends CliCommand {
           List<Future<SearchResult>> perQuery = new ArrayList<>();
           for (int i = 0; i < (op == 0 ? s : sl); i++) {
             byte[] code = Arrays.copyOfRange(sCodes, i * codeBytes, (i + 1) * codeBytes);
-            float[] feature = Arrays.copyOfRange(sFeatures, i * c.dim, (i + 1) * c.dim);
+            float[] feature = sFeatures.length == 0 ? new float[0]
+                : Arrays.copyOfRange(sFeatures, i * c.dim, (i + 1) * c.dim);
             int o = op;
             perQuery.add(pool.submit(() -> switch (o) {
               case 0 -> bcs(oracle, code);
@@ -442,7 +549,7 @@ final class BenchCommand extends CliCommand {
     }
 
     private void report(GpuHashSearch search, boolean verified, int failures, double[] bcs, double[] hds,
-        double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings) {
+        double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings, MihFigures mihFigures) {
       Figures f = Figures.of(c.n, c.queries, bcs);
       double median = f.medianMs();
       double qps = f.qps();
@@ -488,6 +595,19 @@ final class BenchCommand extends CliCommand {
               .put("speedup_es_over_bcs", Json.round(esMedian / median, 2))
               .put("speedup_es_over_hds", Json.round(esMedian / median(hds), 2));
         }
+        if (c.planted != null) {
+          j.put("planted", c.planted).put("planted_within", c.plantedWithin());
+        }
+        if (mihFigures != null) {
+          j.put("method", "scan")
+              .put("mih_tables", mihFigures.tables)
+              .put("mih_build_ms", Json.round(mihFigures.buildMs, 1))
+              .put("mih_bytes_per_code", Json.round(mihFigures.bytesPerCode, 2))
+              .put("mih_median_ms", Json.round(median(mihFigures.runs), 3))
+              .put("mih_min_ms", Json.round(min(mihFigures.runs), 3))
+              .put("mih_max_ms", Json.round(max(mihFigures.runs), 3))
+              .put("speedup_mih_over_scan", Json.round(median / median(mihFigures.runs), 2));
+        }
         j.put("runs_ms", roundAll(bcs));
         if (!timings.isEmpty()) {
           j.put("backend_timings_ms", timings);
@@ -512,6 +632,11 @@ final class BenchCommand extends CliCommand {
           "Gcodes/s");
       row(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")" : "BCS  exact Hamming top-" + c.k, bcs,
           c.queries);
+      if (mihFigures != null) {
+        row("  the same with " + mihFigures.tables + " multi-index tables", mihFigures.runs, c.queries);
+        out.printf(Locale.ROOT, "  tables: built in %.0f ms, %.1f bytes a code; scan / tables: %.1fx%n",
+            mihFigures.buildMs, mihFigures.bytesPerCode, median / median(mihFigures.runs));
+      }
       if (hds != null) {
         row("HDS  Hamming pool m=" + c.pool + ", L2 re-rank (d=" + c.dim + ")", hds, c.queries);
         row("ES   exhaustive L2" + (c.esQueries != c.queries ? " (" + c.esQueries + " q, scaled)" : ""), es, c.queries);

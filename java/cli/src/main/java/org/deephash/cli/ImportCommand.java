@@ -48,8 +48,17 @@ final class ImportCommand extends CliCommand {
   @Option(names = "--force", description = "Replace --out if it exists.")
   boolean force;
 
+  @Option(names = "--mih", paramLabel = "M", arity = "0..1", fallbackValue = "0",
+      description = "Also build multi-index hash tables (M tables of B/M-bit substrings; 0 or no value: automatic,"
+          + " B / log2 N) for sub-linear exact radius and small-k search; saved in the index. About 5 bytes a code"
+          + " per table.")
+  Integer mih;
+
   @Override
   protected void validate() {
+    if (mih != null) {
+      requireRange("--mih", mih, 0, org.deephash.mih.MultiIndex.MAX_TABLES);
+    }
     if (Files.exists(outFile) && !force) {
       throw usage(outFile + " exists; pass --force to replace it");
     }
@@ -100,6 +109,11 @@ final class ImportCommand extends CliCommand {
         try (var p = progress.phase(String.format(Locale.ROOT, "copying %,d rows into the table", rows))) {
           table.addAll(rows, segment(ids), segment(codes), segment(features), segment(labels));
         }
+        if (mih != null) {
+          try (var p = progress.phase("building multi-index tables")) {
+            table.buildMultiIndex(mih);
+          }
+        }
         try (var p = progress.phase("writing " + outFile)) {
           if (paths != null) {
             IndexFile.save(table, outFile, paths);
@@ -110,7 +124,8 @@ final class ImportCommand extends CliCommand {
         long bytes = Files.size(outFile);
         out.printf(Locale.ROOT, "wrote %s: %,d rows of %d-bit codes%s%s%s%s, %.1f MB in %.2f s%n", outFile, rows,
             table.bits(), dim > 0 ? ", " + dim + "-d features" : "", ids != null ? ", ids" : "",
-            labels != null ? ", labels" : "", paths != null ? ", paths" : "", bytes / 1e6,
+            labels != null ? ", labels" : "", (paths != null ? ", paths" : "") + (mih != null ? ", multi-index tables" : ""),
+            bytes / 1e6,
             (System.nanoTime() - t0) / 1e9);
       }
     }

@@ -42,6 +42,17 @@ final class InfoCommand extends CliCommand {
         bad.add(s.name());
       }
     }
+    int mihTables = 0;
+    long mihBytes = 0;
+    for (IndexInfo.Section s : info.sections()) {
+      if (s.name().startsWith("mih.r.")) {
+        mihTables++;
+      }
+      if (s.name().startsWith("mih")) {
+        mihBytes += s.length();
+      }
+    }
+    double mihPerCode = info.rows() == 0 ? 0 : (double) mihBytes / info.rows();
     if (json) {
       List<Json> sections = new ArrayList<>();
       for (IndexInfo.Section s : info.sections()) {
@@ -54,6 +65,7 @@ final class InfoCommand extends CliCommand {
           .put("rows", info.rows()).put("deleted_rows", info.deletedRows()).put("live_rows", info.liveRows())
           .put("features", info.hasFeatures()).put("labels", info.hasLabels())
           .put("tombstones", info.hasTombstones()).put("paths", info.hasPaths())
+          .put("mih_tables", mihTables).put("mih_bytes_per_code", Json.round(mihPerCode, 2))
           .put("sections", sections).put("ok", bad.isEmpty()).put("corrupt_sections", bad));
     } else {
       out.printf(Locale.ROOT, "%s: deephash index, format version %d, %,d bytes%n", file, info.formatVersion(),
@@ -64,6 +76,8 @@ final class InfoCommand extends CliCommand {
       out.printf(Locale.ROOT, "  features    %s%n", info.hasFeatures() ? info.dim() + "-d float32" : "none");
       out.printf(Locale.ROOT, "  labels      %s%n", info.hasLabels() ? "int32" : "none");
       out.printf(Locale.ROOT, "  paths       %s%n", info.hasPaths() ? "yes" : "none");
+      out.printf(Locale.ROOT, "  mih tables  %s%n", mihTables == 0 ? "none (every search scans)"
+          : String.format(Locale.ROOT, "%d (%.1f bytes a code)", mihTables, mihPerCode));
       out.printf(Locale.ROOT, "  header      %,d bytes, CRC32C %s ok%n", info.headerBytes(), hex(info.headerCrc()));
       out.printf(Locale.ROOT, "%n  %-11s %14s %14s  %-10s %-10s %s%n", "section", "offset", "bytes", "CRC32C",
           "computed", "status");

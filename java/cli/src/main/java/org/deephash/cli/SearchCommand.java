@@ -74,6 +74,11 @@ final class SearchCommand extends CliCommand {
   @Option(names = "--threads", paramLabel = "T", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
   int threads = 0;
 
+  @Option(names = "--method", paramLabel = "M",
+      description = "How the Hamming stage finds codes: auto (default: the index's multi-index tables when they are"
+          + " cheaper than a scan), scan, or mih (the tables; the index must have them: import --mih).")
+  String method;
+
   @Option(names = "--no-verify", description = "Skip the section checksums when opening (for large indexes you trust).")
   boolean noVerify;
 
@@ -98,13 +103,16 @@ final class SearchCommand extends CliCommand {
           : "give either --pool (top-m pool) or --radius/--cap (radius pool), not both");
     }
     requireRange("--threads", threads, 0, 4096);
+    if (method != null && !method.equals("auto") && !method.equals("scan") && !method.equals("mih")) {
+      throw usage("--method must be auto, scan or mih (passed '" + method + "')");
+    }
   }
 
   @Override
   protected int execute() throws IOException {
     boolean radiusMode = radiusOption != null;
     int radius = radiusMode ? radiusOption : 0;
-    SearchOptions options = SearchOptions.defaults().withThreads(threads);
+    SearchOptions options = SearchOptions.defaults().withThreads(threads).withMethod(method);
     if (backend != null) {
       options = options.withBackend(backend);
     }
@@ -168,8 +176,9 @@ final class SearchCommand extends CliCommand {
         double ms = (System.nanoTime() - t0) / 1e6;
         phase.close();
         write(r, format, radiusMode && features == null, outFile, out);
-        err.printf(Locale.ROOT, "search: %,d queries, %s over %,d rows with backend %s: %.1f ms, %,d results%s%n",
-            r.queryCount(), what, table.liveCount(), search.backendName(), ms, r.totalCount(),
+        err.printf(Locale.ROOT, "search: %,d queries, %s over %,d rows with backend %s (%s): %.1f ms, %,d results%s%n",
+            r.queryCount(), what, table.liveCount(), search.backendName(),
+            r.method().equals("mih") ? "multi-index tables" : "scan", ms, r.totalCount(),
             outFile != null ? " written to " + outFile : "");
       }
     }
@@ -221,7 +230,7 @@ final class SearchCommand extends CliCommand {
 
   private static void jsonl(SearchResult r, boolean withTruncated, Writer w) throws IOException {
     for (int q = 0; q < r.queryCount(); q++) {
-      Json j = new Json().put("query", q).put("ids", r.ids(q));
+      Json j = new Json().put("query", q).put("method", r.method()).put("ids", r.ids(q));
       if (r.hasHamming()) {
         j.put("hamming", r.hammings(q));
       }

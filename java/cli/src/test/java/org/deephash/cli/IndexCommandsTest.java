@@ -249,4 +249,43 @@ class IndexCommandsTest {
     assertEquals(2, r.status(), r.toString());
     assertTrue(r.err().contains(fragment), "expected '" + fragment + "' in:\n" + r);
   }
+
+  /** import --mih writes the tables, info shows them, search --method mih answers as the oracle. */
+  @Test
+  void multiIndexTablesEndToEnd() throws IOException {
+    // queries near table rows: radius 3 finds something
+    byte[] near = queries.clone();
+    for (int q = 0; q < Q; q++) {
+      System.arraycopy(codes, (q * 101) * BITS / 8, near, q * BITS / 8, BITS / 8);
+      near[q * BITS / 8 + q % (BITS / 8)] ^= 0x11;
+    }
+    Npy.write(dir.resolve("near.npy"), near, Q, BITS / 8);
+    CliRun r = CliRun.of("import", "--codes", p("codes.npy"), "--ids", p("ids.npy"), "--mih", "3", "--out",
+        p("mih.dh"));
+    assertEquals(0, r.status(), r.toString());
+    assertTrue(r.out().contains("multi-index tables"), r.toString());
+    CliRun info = CliRun.of("info", p("mih.dh"), "--json");
+    assertEquals(0, info.status(), info.toString());
+    assertEquals(3.0, Json.object(info.out().strip()).get("mih_tables"), info.out());
+    for (String method : new String[] {"mih", "scan"}) {
+      CliRun s = CliRun.of("search", "--index", p("mih.dh"), "--queries", p("near.npy"), "--radius", "3", "--cap",
+          "50", "--method", method, "--format", "jsonl");
+      assertEquals(0, s.status(), s.toString());
+      SearchResult want = oracle(codes, features, ids, o -> o.radius(near, 3, 50));
+      List<String> lines = s.out().lines().toList();
+      for (int q = 0; q < Q; q++) {
+        Map<String, Object> j = Json.object(lines.get(q));
+        assertEquals(method, j.get("method"));
+        List<?> got = (List<?>) j.get("ids");
+        assertEquals(want.count(q), got.size(), "query " + q);
+        for (int i = 0; i < got.size(); i++) {
+          assertEquals((double) want.id(q, i), ((Number) got.get(i)).doubleValue(), "query " + q + " rank " + i);
+        }
+        assertTrue(want.count(q) >= 1, "query " + q + " has its planted row");
+      }
+    }
+    CliRun bad = CliRun.of("search", "--index", p("index.dh").replace("index.dh", "mih.dh"), "--queries",
+        p("near.npy"), "--method", "fast");
+    assertEquals(2, bad.status(), bad.toString());
+  }
 }

@@ -202,7 +202,11 @@ public final class IndexFile {
       }
       // the multi-index tables, built for the rows as written (compaction renumbers them)
       int mihTables = table.multiIndexTables();
-      org.deephash.mih.MultiIndex mih = mihTables < 0 ? null : org.deephash.mih.MultiIndex.build(v, mihTables, compact);
+      org.deephash.mih.MultiIndex live = lv.multiIndex();
+      // the table's own tables when they cover every row as written; else built for the output
+      boolean reuse = live != null && !compact && live.rows() == n;
+      org.deephash.mih.MultiIndex mih = mihTables < 0 ? null
+          : reuse ? live : org.deephash.mih.MultiIndex.build(v, mihTables, compact);
       if (mih != null) {
         plan.add(new SectionFileWriter.Planned(MIH, 0));
         for (int i = 0; i < mih.tables(); i++) {
@@ -235,7 +239,7 @@ public final class IndexFile {
           hook.sectionsWritten(out);
         }
       });
-      if (mih != null) {
+      if (mih != null && !reuse) {
         mih.close();
       }
     }
