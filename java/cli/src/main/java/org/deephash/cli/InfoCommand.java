@@ -53,6 +53,7 @@ final class InfoCommand extends CliCommand {
       }
     }
     double mihPerCode = info.rows() == 0 ? 0 : (double) mihBytes / info.rows();
+    List<Path> debris = org.deephash.io.AtomicFiles.debris(file);
     if (json) {
       List<Json> sections = new ArrayList<>();
       for (IndexInfo.Section s : info.sections()) {
@@ -66,6 +67,7 @@ final class InfoCommand extends CliCommand {
           .put("features", info.hasFeatures()).put("labels", info.hasLabels())
           .put("tombstones", info.hasTombstones()).put("paths", info.hasPaths())
           .put("mih_tables", mihTables).put("mih_bytes_per_code", Json.round(mihPerCode, 2))
+          .put("debris", debris.stream().map(Path::toString).toList())
           .put("sections", sections).put("ok", bad.isEmpty()).put("corrupt_sections", bad));
     } else {
       out.printf(Locale.ROOT, "%s: deephash index, format version %d, %,d bytes%n", file, info.formatVersion(),
@@ -85,6 +87,10 @@ final class InfoCommand extends CliCommand {
         out.printf(Locale.ROOT, "  %-11s %,14d %,14d  %-10s %-10s %s%n", s.name(), s.offset(), s.length(),
             hex(s.storedCrc()), hex(s.computedCrc()), s.ok() ? "ok" : "CORRUPT");
       }
+    }
+    for (Path d : debris) {
+      err.printf(Locale.ROOT, "info: %s (%,d bytes) is left from a save of this file that did not finish; the next"
+          + " save removes it (or delete it)%n", d, java.nio.file.Files.size(d));
     }
     if (!bad.isEmpty()) {
       err.println("info: FAILED: checksum mismatch in section" + (bad.size() > 1 ? "s " : " ") + String.join(", ", bad)

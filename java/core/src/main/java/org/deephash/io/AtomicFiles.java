@@ -48,14 +48,16 @@ public final class AtomicFiles {
     if (!Files.isDirectory(dir)) {
       throw new IOException(target + ": directory " + dir + " does not exist or is not a directory; create it first");
     }
+    removeDebris(abs);
     Path temp = null;
     boolean done = false;
     try {
       FileChannel ch = null;
       // Not Files.createTempFile: it makes the file owner-only (0600), and the rename would keep that.
+      // The writer's process id is in the name, so a later write can tell debris from a live write.
       for (int attempt = 0; ch == null; attempt++) {
-        temp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-            + ".tmp");
+        temp = dir.resolve(TEMP_PREFIX_OF.apply(abs) + ProcessHandle.current().pid() + "."
+            + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
         try {
           ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
         } catch (FileAlreadyExistsException e) {
@@ -84,6 +86,59 @@ public final class AtomicFiles {
           // The original failure matters more; a stray hidden .tmp file is harmless.
         }
       }
+    }
+  }
+
+  private static final java.util.function.Function<Path, String> TEMP_PREFIX_OF = p -> "." + p.getFileName() + ".";
+
+  /**
+   * The temporary files that writes of {@code target} left behind when their process died (a kill
+   * -9 or a power cut during a save): hidden {@code .NAME.PID.HEX.tmp} files in its folder whose
+   * process is gone. Files of a live process (a save in progress) are not listed.
+   */
+  public static java.util.List<Path> debris(Path target) throws IOException {
+    Path abs = target.toAbsolutePath();
+    Path dir = abs.getParent();
+    java.util.List<Path> out = new java.util.ArrayList<>();
+    if (dir == null || !Files.isDirectory(dir)) {
+      return out;
+    }
+    String prefix = TEMP_PREFIX_OF.apply(abs);
+    try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String n = p.getFileName().toString();
+        if (!n.startsWith(prefix) || !n.endsWith(".tmp")) {
+          continue;
+        }
+        String[] parts = n.substring(prefix.length(), n.length() - 4).split("\\.");
+        long pid;
+        try {
+          pid = parts.length == 2 ? Long.parseLong(parts[0]) : -1;
+        } catch (NumberFormatException e) {
+          pid = -1; // the format of older builds (no process id): debris, as no build writes it any more
+        }
+        boolean live = pid == ProcessHandle.current().pid()
+            || pid >= 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        if (!live) {
+          out.add(p);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Deletes {@link #debris} of {@code target}; a file that cannot be deleted is left for later. */
+  private static void removeDebris(Path target) {
+    try {
+      for (Path p : debris(target)) {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // left for the next save; `engine-cli info` reports it
+        }
+      }
+    } catch (IOException e) {
+      // an unreadable folder: the write itself will say so
     }
   }
 
