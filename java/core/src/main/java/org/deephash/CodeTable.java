@@ -107,9 +107,19 @@ public final class CodeTable implements AutoCloseable {
   }
 
   /**
+   * The owner of mapped segments a table wraps (an index file): says when the file under the
+   * mapping changed, so no search reads a mapping that is no longer backed by the file.
+   */
+  public interface Mapping extends AutoCloseable {
+    /** Null while the mapped file is intact; else a one-line description of the change. */
+    String changedOnDisk();
+  }
+
+  /**
    * Wraps existing segments (for example sections of a memory-mapped index file) without copying.
    * The table treats them as read-only: the first {@link #add} or {@link #delete} copies them to
-   * memory the table owns. {@code owner} is closed with the table.
+   * memory the table owns. {@code owner} is closed with the table; when it is a {@link Mapping},
+   * every view first checks that the file under it is intact.
    *
    * @param tombstones deletion bitmap of ceil(rows/64) words, or null when none is deleted
    */
@@ -523,6 +533,14 @@ public final class CodeTable implements AutoCloseable {
     lock.readLock().lock();
     try {
       ensureOpen();
+      if (external instanceof Mapping m) {
+        String change = m.changedOnDisk();
+        if (change != null) {
+          throw new IllegalStateException(change + ": reopen the index. Replace an index by writing the new one"
+              + " beside it and renaming it over the old (engine-cli import and IndexFile.save do), never by copying"
+              + " over a file that is open");
+        }
+      }
     } catch (RuntimeException e) {
       lock.readLock().unlock();
       throw e;

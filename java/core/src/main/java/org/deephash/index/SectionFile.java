@@ -48,7 +48,7 @@ import org.deephash.io.Hex;
  * }
  * }</pre>
  */
-public final class SectionFile implements AutoCloseable {
+public final class SectionFile implements org.deephash.CodeTable.Mapping {
   /** "\x89DHF\r\n\x1a\n": as PNG's, a non-ASCII first byte and CR/LF/EOF catch text-mode mangling. */
   static final byte[] MAGIC = {(byte) 0x89, 'D', 'H', 'F', '\r', '\n', 0x1A, '\n'};
   static final byte[] NPY_MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -109,8 +109,16 @@ public final class SectionFile implements AutoCloseable {
   private final boolean[] verified;
   private final Arena arena;
   private final MemorySegment map;
+  /** Kept open: its size is the mapped file's, whatever the path names later. */
+  private final FileChannel channel;
+  private final Object fileKey;
+  private final java.nio.file.attribute.FileTime modified;
 
-  private SectionFile(Path file, Header header, boolean verify, Arena arena, MemorySegment map) {
+  private SectionFile(Path file, Header header, boolean verify, Arena arena, MemorySegment map, FileChannel channel,
+      java.nio.file.attribute.BasicFileAttributes attributes) {
+    this.channel = channel;
+    this.fileKey = attributes.fileKey();
+    this.modified = attributes.lastModifiedTime();
     this.file = file;
     this.header = header;
     this.verify = verify;
@@ -132,16 +140,48 @@ public final class SectionFile implements AutoCloseable {
       throw new IllegalArgumentException("file and schema must not be null");
     }
     requireLittleEndian();
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+    try {
+      java.nio.file.attribute.BasicFileAttributes attributes = java.nio.file.Files.readAttributes(file,
+          java.nio.file.attribute.BasicFileAttributes.class);
       Header h = HeaderReader.read(file, ch, schema);
       Arena arena = Arena.ofShared();
       try {
         MemorySegment map = ch.map(MapMode.READ_ONLY, 0, h.fileBytes(), arena);
-        return new SectionFile(file, h, verify, arena, map);
+        return new SectionFile(file, h, verify, arena, map, ch, attributes);
       } catch (IOException | RuntimeException e) {
         arena.close();
         throw e;
       }
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Null while the mapped file is as it was opened; else what happened to it. A file replaced by
+   * renaming another over its path is fine (the mapping keeps the old one); a file shortened or
+   * rewritten in place (cp over it) is not: reading the mapping past its new end would crash the
+   * process (SIGBUS), and its old bytes are gone.
+   */
+  @Override
+  public String changedOnDisk() {
+    try {
+      long size = channel.size();
+      if (size < header.fileBytes()) {
+        return file + " shrank from " + header.fileBytes() + " to " + size + " bytes while open (overwritten in place)";
+      }
+      java.nio.file.attribute.BasicFileAttributes now = java.nio.file.Files.readAttributes(file,
+          java.nio.file.attribute.BasicFileAttributes.class);
+      if (fileKey != null && fileKey.equals(now.fileKey()) && !modified.equals(now.lastModifiedTime())) {
+        return file + " was modified in place while open";
+      }
+      return null;
+    } catch (java.nio.file.NoSuchFileException e) {
+      return null; // deleted or being replaced: the mapping keeps the file it opened
+    } catch (IOException e) {
+      return file + " cannot be checked: " + e.getMessage();
     }
   }
 
@@ -274,6 +314,11 @@ public final class SectionFile implements AutoCloseable {
   /** Unmaps the file: every slice handed out becomes unusable. Idempotent. */
   @Override
   public void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // closing a read-only channel: nothing was written that could be lost
+    }
     if (arena.scope().isAlive()) {
       arena.close();
     }
