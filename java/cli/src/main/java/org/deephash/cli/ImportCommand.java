@@ -99,7 +99,7 @@ final class ImportCommand extends CliCommand {
       if (labels != null) {
         NpyInput.requireRows(labelsFile, labels, n, "a 1-D int32 array [N]", codesFile);
       }
-      List<String> paths = pathsFile == null ? null : Files.readAllLines(pathsFile, StandardCharsets.UTF_8);
+      List<String> paths = pathsFile == null ? null : readPaths(pathsFile);
       if (paths != null && paths.size() != n) {
         throw bad(file(pathsFile) + ": expected " + n + " lines (one path per row of "
             + file(codesFile) + "), got " + paths.size());
@@ -130,6 +130,16 @@ final class ImportCommand extends CliCommand {
       }
     }
     return 0;
+  }
+
+  /** The paths file's lines; errors name the file and say what it must be. */
+  private static List<String> readPaths(Path file) throws IOException {
+    org.deephash.io.InputFiles.requireRegular(file, "a text file of paths, one per line, in UTF-8");
+    try {
+      return Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IllegalArgumentException(file + " is not UTF-8 text: write the paths file in UTF-8, one path a line");
+    }
   }
 
   private static MemorySegment segment(NpyArray a) {

@@ -140,6 +140,8 @@ public final class SectionFile implements org.deephash.CodeTable.Mapping {
       throw new IllegalArgumentException("file and schema must not be null");
     }
     requireLittleEndian();
+    org.deephash.io.InputFiles.requireRegular(file, schema.kind().description() + " file ("
+        + schema.kind().howToMake() + ")");
     FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
     try {
       java.nio.file.attribute.BasicFileAttributes attributes = java.nio.file.Files.readAttributes(file,

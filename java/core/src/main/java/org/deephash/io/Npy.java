@@ -51,6 +51,7 @@ public final class Npy {
    * the data the header announces.
    */
   public static NpyHeader header(Path file) throws IOException {
+    InputFiles.requireRegular(file, "a .npy file");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       return readHeader(file, ch, null);
     }
@@ -70,6 +71,7 @@ public final class Npy {
    * rejected with a message saying how to convert it.
    */
   public static NpyArray read(Path file, NpyDType expected) throws IOException {
+    InputFiles.requireRegular(file, "a .npy file");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       NpyHeader h = readHeader(file, ch, expected);
       Arena arena = Arena.ofShared();
