@@ -116,7 +116,9 @@ public final class Cli {
       return command.execute();
     } catch (ParameterException e) {
       throw e;
-    } catch (Exception | OutOfMemoryError | LinkageError e) {
+    } catch (Exception | Error e) {
+      // every failure is one line (StackOverflowError from hostile input, InternalError from a
+      // damaged mapping...); ENGINE_DEBUG=1 shows the stack trace
       return failure(path(cl), e, err);
     } finally {
       command.closeProgress();
@@ -255,6 +257,11 @@ public final class Cli {
             + "ENGINE_JAVA_OPTS='-Xmx16g -XX:MaxDirectMemorySize=16g', or work on less data at once.");
         return FAILURE;
       }
+      case StackOverflowError so -> {
+        err.println(who + ": failed: the input is nested too deeply to process (stack overflow); check the file");
+        debugTrace(so, err);
+        return FAILURE;
+      }
       case LinkageError l -> {
         boolean vector = String.valueOf(l.getMessage()).contains("jdk/incubator/vector");
         err.println(who + ": failed: " + l + (vector ? ". The Java backend needs the Vector API here: run with"
@@ -268,7 +275,7 @@ public final class Cli {
         return FAILURE;
       }
       default -> {
-        err.println(who + ": failed: " + e);
+        err.println(who + ": failed: " + String.valueOf(e).lines().findFirst().orElse(""));
         debugTrace(e, err);
         return FAILURE;
       }
