@@ -288,4 +288,19 @@ class IndexCommandsTest {
         p("near.npy"), "--method", "fast");
     assertEquals(2, bad.status(), bad.toString());
   }
+
+  /** A .npy header nested 3,000 levels deep: exit 2 and one line naming the file, no stack trace. */
+  @Test
+  void hostileNpyHeaderIsOneLine() throws IOException {
+    String dict = "{'descr': '|u1', 'fortran_order': False, 'shape': " + "(".repeat(3000) + ")".repeat(3000) + ", }";
+    byte[] text = (dict + "\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    ByteBuffer b = ByteBuffer.allocate(10 + text.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}).putShort((short) text.length).put(text);
+    Files.write(dir.resolve("deep.npy"), b.array());
+    CliRun r = CliRun.of("import", "--codes", p("deep.npy"), "--out", p("deep.dh"));
+    assertEquals(2, r.status(), r.toString());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("deep.npy") && r.err().contains("nested deeper"), r.err());
+    assertFalse(Files.exists(dir.resolve("deep.dh")));
+  }
 }

@@ -247,9 +247,12 @@ public final class Cli {
         return FAILURE;
       }
       case IllegalArgumentException i -> {
-        // The engine validates at its boundary with messages that say what to fix.
+        // The engine validates at its boundary with messages that say what to fix: one line, no hint
+        // about stack traces (the message is the whole story; ENGINE_DEBUG still prints the trace).
         err.println(who + ": " + i.getMessage());
-        debugTrace(i, err);
+        if (debug()) {
+          i.printStackTrace(err);
+        }
         return USAGE;
       }
       case OutOfMemoryError o -> {
