@@ -79,6 +79,11 @@ final class SearchCommand extends CliCommand {
           + " cheaper than a scan), scan, or mih (the tables; the index must have them: import --mih).")
   String method;
 
+  @Option(names = "--repeat", paramLabel = "N",
+      description = "Time the search: warm up (at least one run and half a second), then run it N-1 more times and"
+          + " report the median (for side-by-side timings; default: ${DEFAULT-VALUE}, one untimed-warm-up-free run).")
+  int repeat = 1;
+
   @Option(names = "--no-verify", description = "Skip the section checksums when opening (for large indexes you trust).")
   boolean noVerify;
 
@@ -103,6 +108,7 @@ final class SearchCommand extends CliCommand {
           : "give either --pool (top-m pool) or --radius/--cap (radius pool), not both");
     }
     requireRange("--threads", threads, 0, 4096);
+    requireRange("--repeat", repeat, 1, 10_000);
     if (method != null && !method.equals("auto") && !method.equals("scan") && !method.equals("mih")) {
       throw usage("--method must be auto, scan or mih (passed '" + method + "')");
     }
@@ -159,30 +165,50 @@ final class SearchCommand extends CliCommand {
       try (GpuHashSearch search = GpuHashSearch.open(table, options);
           var phase = progress().phase(String.format(Locale.ROOT, "searching %,d queries over %,d rows", q.rows(),
               table.liveCount()))) {
-        long t0 = System.nanoTime();
-        SearchResult r;
+        SearchResult r = null;
         String what;
         if (features != null) {
-          Pool p = radiusMode ? Pool.radius(radius, cap) : Pool.topM(pool);
-          r = search.coarseToFine(codes, features, p, k);
           what = "coarse-to-fine (" + (radiusMode ? "radius " + radius + ", cap " + cap : "pool " + pool) + "), k=" + k;
         } else if (radiusMode) {
-          r = search.radius(codes, radius, cap);
           what = "radius " + radius + " (cap " + cap + ")";
         } else {
-          r = search.query(codes, k);
           what = "Hamming top-" + k;
         }
-        double ms = (System.nanoTime() - t0) / 1e6;
+        double[] runs = new double[repeat];
+        long warmUntil = System.nanoTime() + (repeat > 1 ? 500_000_000L : 0);
+        for (int i = 0; i < repeat; i++) {
+          if (i == 1) {
+            // warm-up: the JIT compiles the search loops in the first calls
+            while (System.nanoTime() < warmUntil) {
+              search(search, features, codes, radiusMode, radius, cap, k);
+            }
+          }
+          long t0 = System.nanoTime();
+          r = search(search, features, codes, radiusMode, radius, cap, k);
+          runs[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        double[] timed = repeat == 1 ? runs : Arrays.copyOfRange(runs, 1, repeat);
+        Arrays.sort(timed);
+        double ms = timed.length % 2 == 1 ? timed[timed.length / 2]
+            : (timed[timed.length / 2 - 1] + timed[timed.length / 2]) / 2;
         phase.close();
         write(r, format, radiusMode && features == null, outFile, out);
-        err.printf(Locale.ROOT, "search: %,d queries, %s over %,d rows with backend %s (%s): %.1f ms, %,d results%s%n",
+        err.printf(Locale.ROOT, "search: %,d queries, %s over %,d rows with backend %s (%s): %.3f ms%s, %,d results%s%n",
             r.queryCount(), what, table.liveCount(), search.backendName(),
-            r.method().equals("mih") ? "multi-index tables" : "scan", ms, r.totalCount(),
+            r.method().equals("mih") ? "multi-index tables" : "scan", ms,
+            repeat > 1 ? " (median of " + (repeat - 1) + " after a warm-up)" : "", r.totalCount(),
             outFile != null ? " written to " + outFile : "");
       }
     }
     return 0;
+  }
+
+  private SearchResult search(GpuHashSearch search, float[] features, byte[] codes, boolean radiusMode, int radius,
+      int cap, int k) {
+    if (features != null) {
+      return search.coarseToFine(codes, features, radiusMode ? Pool.radius(radius, cap) : Pool.topM(pool), k);
+    }
+    return radiusMode ? search.radius(codes, radius, cap) : search.query(codes, k);
   }
 
   private static void write(SearchResult r, Format format, boolean withTruncated, Path outFile, PrintStream stdout)
