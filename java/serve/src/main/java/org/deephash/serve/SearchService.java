@@ -118,12 +118,11 @@ public final class SearchService implements AutoCloseable {
     this.current = first;
     this.batcher = new MicroBatcher<>("deephash-serve-batcher", config.batchWindowMicros(), config.maxBatch(),
         config.maxQueued(), this::switchIfStaged, this::run);
-    if (loader != null && config.reloadCheckMs() > 0) {
-      this.reloader = new IndexReloader(first, loader, this::stage, log);
+    this.reloader = loader == null ? null : new IndexReloader(first, loader, this::stage, log);
+    if (reloader != null && config.reloadCheckMs() > 0) {
       long every = config.reloadCheckMs();
       this.watcher = Thread.ofPlatform().name("deephash-serve-reload").daemon().start(() -> watch(every));
     } else {
-      this.reloader = null;
       this.watcher = null;
     }
   }
@@ -237,12 +236,15 @@ public final class SearchService implements AutoCloseable {
     return new long[] {batches.get(), batchedQueries.get(), maxBatchSeen};
   }
 
-  /** Reload counts for /stats, or null when the file is not watched. */
+  /** Reload counts for /stats, or null when the service was not opened from a file. */
   Json reloadStats() {
     return reloader == null ? null : reloader.stats();
   }
 
-  /** Runs one check of the index file now (tests; the watcher does it every reloadCheckMs). */
+  /**
+   * Runs one check of the index file now, as the watcher does every {@code reloadCheckMs} (tests
+   * drive it by hand with the watcher off); a replacement it opens is served from the next batch.
+   */
   void checkIndexFile() {
     if (reloader != null) {
       reloader.check();
