@@ -5,11 +5,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
@@ -80,6 +84,12 @@ public final class HttpApi implements AutoCloseable {
   private final RequestParser parser;
   private final ResponseRenderer renderer;
   private final ImageDecoder decoder;
+  /**
+   * Decodes uploads on platform threads, one per core: decoding is CPU-bound, and on the request's
+   * virtual thread it would hold a carrier for its whole length (virtual threads are not time
+   * sliced), so a few large uploads would starve every other connection, even its reads.
+   */
+  private final ThreadPoolExecutor decodePool;
   private final SearchStats stats = new SearchStats();
   private final ConnectionGuard guard;
   private final Server server;
@@ -95,6 +105,10 @@ public final class HttpApi implements AutoCloseable {
         config));
     this.renderer = new ResponseRenderer(service.model());
     this.decoder = new ImageDecoder(new DecodeBudget(config.decodeBudgetBytes()));
+    int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
+    this.decodePool = new ThreadPoolExecutor(cores, cores, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(256),
+        Thread.ofPlatform().name("deephash-serve-decode-", 0).daemon().factory());
+    decodePool.allowCoreThreadTimeOut(true);
     try (InputStream in = HttpApi.class.getResourceAsStream("index.html")) {
       if (in == null) {
         throw new IOException("the web page (org/deephash/serve/index.html) is missing from the jar");
@@ -174,6 +188,7 @@ public final class HttpApi implements AutoCloseable {
   @Override
   public void close() {
     sweeper.shutdownNow();
+    decodePool.shutdownNow();
     try {
       server.stop();
     } catch (Exception e) {
@@ -281,9 +296,7 @@ public final class HttpApi implements AutoCloseable {
       case SearchRequest.ByCode c -> new SearchService.Query(null, c.code(), c.feature(), null, o.mode(), o.k(),
           o.pool(), o.radius(), o.cap());
       case SearchRequest.ByImage img -> {
-        HashNetConfig m = service.model();
-        float[] pixels = decoder.decode(img.bytes(), config, m.height(), m.width(),
-            Pixels.Channels.of(m.channels())).pixels();
+        float[] pixels = decode(img.bytes(), t0);
         yield new SearchService.Query(pixels, null, null, null, o.mode(), o.k(), o.pool(), o.radius(), o.cap());
       }
     };
@@ -294,6 +307,35 @@ public final class HttpApi implements AutoCloseable {
       return sendJson(resp, 200, renderer.search(sr, q, a, timings));
     } finally {
       a.release();
+    }
+  }
+
+  /** An upload's model input, decoded on the decode pool within what is left of the request's time. */
+  private float[] decode(byte[] bytes, long t0) {
+    HashNetConfig m = service.model();
+    Future<ImageDecoder.Decoded> f;
+    try {
+      f = decodePool.submit(() -> decoder.decode(bytes, config, m.height(), m.width(),
+          Pixels.Channels.of(m.channels())));
+    } catch (RejectedExecutionException e) {
+      throw new ApiException(503, "the server is decoding too many images now; retry in a moment");
+    }
+    try {
+      long left = config.timeoutMs() - (System.nanoTime() - t0) / 1_000_000;
+      return f.get(Math.max(1, left), TimeUnit.MILLISECONDS).pixels();
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      throw new ApiException(503, "the image was not decoded within " + config.timeoutMs() + " ms (server"
+          + " overloaded?)");
+    } catch (InterruptedException e) {
+      f.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new ApiException(503, "interrupted");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ApiException api) {
+        throw api;
+      }
+      throw new ApiException(500, "decoding failed: " + e.getCause());
     }
   }
 
@@ -470,12 +512,15 @@ public final class HttpApi implements AutoCloseable {
       int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : 500;
       Object message = request.getAttribute(ERROR_MESSAGE);
       String why = message == null ? "" : RequestParser.safe(message.toString());
-      if (status >= 400 && status < 500) {
+      // 501 and 505 are the parser's too: a transfer coding or an HTTP version it does not take
+      boolean client = status >= 400 && status < 500 || status == 501 || status == 505;
+      if (client) {
         guard.malformed();
       }
-      String text = status >= 400 && status < 500
-          ? "malformed request" + (why.isEmpty() ? "" : " (" + why + ")") + ": check the request line (a path with"
-              + " valid %XX escapes), the Host, Content-Length and Transfer-Encoding headers, and their sizes"
+      String text = status == 505 ? "unsupported HTTP version (" + why + "): use HTTP/1.1"
+          : status == 501 ? "not implemented (" + why + "): send the body with Content-Length or chunked"
+          : client ? "malformed request" + (why.isEmpty() ? "" : " (" + why + ")") + ": check the request line (a path"
+              + " with valid %XX escapes), the Host, Content-Length and Transfer-Encoding headers, and their sizes"
           : "the server could not answer (" + why + ")";
       response.setStatus(status);
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");

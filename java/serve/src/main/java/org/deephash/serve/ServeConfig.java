@@ -40,10 +40,10 @@ public record ServeConfig(
         || batchWindowMicros < 0 || maxBatch < 1 || maxQueued < 1) {
       throw new IllegalArgumentException("limits must be positive (body >= 1 KiB, image side >= 8): " + this);
     }
-    if (idleTimeoutMs < 1 || requestTimeoutMs < 1 || maxConnections < 1 || decodeBudgetBytes < (1 << 20)
+    if (idleTimeoutMs < 1 || requestTimeoutMs < 1 || maxConnections < 1 || decodeBudgetBytes < (64 << 10)
         || reloadCheckMs < 0) {
       throw new IllegalArgumentException("idle and request timeouts and the connection cap must be positive, the"
-          + " decode budget at least 1 MiB and the reload check 0 (off) or more: " + this);
+          + " decode budget at least 64 KiB and the reload check 0 (off) or more: " + this);
     }
   }
 

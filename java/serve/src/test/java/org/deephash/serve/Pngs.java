@@ -62,6 +62,17 @@ final class Pngs {
     return out.toByteArray();
   }
 
+  /** A PNG whose header announces {@code width x height} grey pixels, with the pixels of one row only. */
+  static byte[] announcing(int width, int height) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
+    chunk(out, "IHDR", ByteBuffer.allocate(13).putInt(width).putInt(height).put((byte) 8).put((byte) GREY)
+        .put((byte) 0).put((byte) 0).put((byte) 0).array());
+    chunk(out, "IDAT", deflateZeros(1 + width, 1 << 16, (byte) 0));
+    chunk(out, "IEND", new byte[0]);
+    return out.toByteArray();
+  }
+
   private static byte[] deflateRows(long rowBytes, int rows) {
     return deflateZeros(rowBytes * rows, (int) Math.min(rowBytes, 1 << 20), (byte) 0);
   }
