@@ -276,8 +276,10 @@ public final class HttpApi implements AutoCloseable {
   private Json stats() {
     IndexGeneration g = service.acquire();
     try {
-      return renderer.stats(g, stats, service.batchStats(), service.reloadStats(), connectionStats(),
-          decoder.budget().stats(), config, (System.nanoTime() - startNanos) / 1e9);
+      Json decode = decoder.budget().stats().put("threads", decodePool.getMaximumPoolSize())
+          .put("queued", decodePool.getQueue().size());
+      return renderer.stats(g, stats, service.batchStats(), service.reloadStats(), connectionStats(), decode, config,
+          (System.nanoTime() - startNanos) / 1e9);
     } finally {
       g.release();
     }
@@ -525,6 +527,7 @@ public final class HttpApi implements AutoCloseable {
       response.setStatus(status);
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
       response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      response.getHeaders().put("X-Content-Type-Options", "nosniff");
       response.write(true, ByteBuffer.wrap(ResponseRenderer.error(status, text).toString()
           .getBytes(StandardCharsets.UTF_8)), callback);
       return true;

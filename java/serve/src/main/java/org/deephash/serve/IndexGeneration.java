@@ -64,6 +64,12 @@ final class IndexGeneration {
    */
   IndexGeneration(long number, Path file, FileIdentity identity, LoadedIndex index, GpuHashSearch search,
       boolean owned) {
+    this(number, file, identity, index, search, owned, new IndexImages.PackedFiles());
+  }
+
+  /** @param packed the packed image files, shared with the other generations of the same service */
+  IndexGeneration(long number, Path file, FileIdentity identity, LoadedIndex index, GpuHashSearch search,
+      boolean owned, IndexImages.PackedFiles packed) {
     this.number = number;
     this.file = file;
     this.identity = identity;
@@ -71,7 +77,7 @@ final class IndexGeneration {
     this.index = index;
     this.search = search;
     this.owned = owned;
-    this.images = new IndexImages(index);
+    this.images = new IndexImages(index, packed);
   }
 
   long number() {

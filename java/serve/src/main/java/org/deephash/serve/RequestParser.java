@@ -274,15 +274,20 @@ final class RequestParser {
     return f;
   }
 
-  /** The id in {@code GET /images/{id}}: digits only, so no path trick reaches the file system. */
+  /**
+   * The id in {@code GET /images/{id}}: digits only, after an optional minus sign (ids are 64-bit
+   * and may be negative), so no path trick reaches the file system.
+   */
   static long imageId(String raw) {
-    if (raw.isEmpty() || raw.length() > 19 || !raw.chars().allMatch(c -> c >= '0' && c <= '9')) {
+    String digits = raw.startsWith("-") ? raw.substring(1) : raw;
+    if (digits.isEmpty() || digits.length() > 19 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
       throw ApiException.badRequest("an image is addressed by its numeric id: /images/{id}");
     }
     try {
       return Long.parseLong(raw);
     } catch (NumberFormatException e) {
-      throw ApiException.badRequest("an image id is at most " + Long.MAX_VALUE + " (got " + raw + ")");
+      throw ApiException.badRequest("an image id is a 64-bit number, in [" + Long.MIN_VALUE + ", " + Long.MAX_VALUE
+          + "] (got " + raw + ")");
     }
   }
 

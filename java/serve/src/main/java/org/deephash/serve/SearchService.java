@@ -138,10 +138,12 @@ public final class SearchService implements AutoCloseable {
    */
   public static SearchService open(Path file, SearchOptions options, Encoder encoder, ServeConfig config,
       Consumer<String> log) throws IOException {
+    IndexImages.PackedFiles packed = new IndexImages.PackedFiles();
     IndexReloader.Loader loader = (f, number, identity) -> {
       LoadedIndex index = IndexFile.load(f, IndexFile.Verify.FULL);
       try {
-        return new IndexGeneration(number, f, identity, index, GpuHashSearch.open(index.table(), options), true);
+        return new IndexGeneration(number, f, identity, index, GpuHashSearch.open(index.table(), options), true,
+            packed);
       } catch (RuntimeException e) {
         index.close();
         throw e;

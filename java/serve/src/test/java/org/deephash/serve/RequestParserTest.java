@@ -185,13 +185,16 @@ class RequestParserTest {
   @Test
   void imageIdsAreDigitsOnly() {
     assertEquals(42, RequestParser.imageId("42"));
+    assertEquals(-7, RequestParser.imageId("-7"));
     assertEquals(Long.MAX_VALUE, RequestParser.imageId("9223372036854775807"));
-    for (String evil : new String[] {"", "-1", "1e3", "..%2f..%2fetc%2fpasswd", "99999999999999999999", "4 2",
-        "9223372036854775808"}) {
+    assertEquals(Long.MIN_VALUE, RequestParser.imageId("-9223372036854775808"));
+    for (String evil : new String[] {"", "-", "--1", "+1", "1e3", "..%2f..%2fetc%2fpasswd", "99999999999999999999",
+        "4 2", "9223372036854775808", "-9223372036854775809"}) {
       ApiException e = assertThrows(ApiException.class, () -> RequestParser.imageId(evil), evil);
       assertEquals(400, e.status());
     }
-    assertEquals("an image id is at most 9223372036854775807 (got 9223372036854775808)",
+    assertEquals("an image id is a 64-bit number, in [-9223372036854775808, 9223372036854775807] (got"
+        + " 9223372036854775808)",
         assertThrows(ApiException.class, () -> RequestParser.imageId("9223372036854775808")).getMessage());
   }
 

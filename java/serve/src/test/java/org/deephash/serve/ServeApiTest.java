@@ -154,13 +154,14 @@ class ServeApiTest {
       assertTrue(Json.object(e.body()).get("error").toString().startsWith("malformed request (Ambiguous URI path"),
           e.body());
     }
-    for (String evil : List.of("/images/-1", "/images/1e3", "/images/", "/images/99999999999999999999999",
+    for (String evil : List.of("/images/+1", "/images/1e3", "/images/", "/images/99999999999999999999999",
         "/images/9223372036854775808")) {
       HttpResponse<String> e = f.get(evil);
       assertEquals(400, e.statusCode(), evil + " -> " + e.body());
-      assertTrue(Json.object(e.body()).get("error").toString().contains("an image id is at most")
+      assertTrue(Json.object(e.body()).get("error").toString().contains("an image id is a 64-bit number")
           || Json.object(e.body()).get("error").toString().contains("numeric id"), e.body());
     }
+    assertEquals(404, f.get("/images/-1").statusCode(), "a negative id is an id, just not one of this index");
   }
 
   /** Through the socket, a few of the refusals RequestParserTest covers one by one, and the 404 only the index knows. */
@@ -225,7 +226,7 @@ class ServeApiTest {
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', textBlock = """
-      id over 2^63 in a path       | GET /images/9223372036854775808 HTTP/1.1~~                                   | 400 | an image id is at most
+      id over 2^63 in a path       | GET /images/9223372036854775808 HTTP/1.1~~                                   | 400 | an image id is a 64-bit number
       malformed chunk size         | POST /search HTTP/1.1~Content-Type: application/json~Transfer-Encoding: chunked~~zz~{}~0~~ | 400 | malformed
       Content-Length not a number  | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: abc~~{} | 400 | malformed request (Invalid Content-Length
       negative Content-Length     | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: -5~~{}  | 400 | malformed request
