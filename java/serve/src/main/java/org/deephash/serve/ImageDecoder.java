@@ -26,7 +26,7 @@ import org.deephash.model.data.Pixels;
  *       is refused (413).
  *   <li>{@link #decode}: decodes with source subsampling (ImageIO's {@link ImageReadParam}) down to
  *       no less than twice the model's input size in each direction, so a 4096 x 4096 upload for a
- *       28 x 28 network becomes a 114 x 114 raster, never a 4096 x 4096 one; the final resize to
+ *       28 x 28 network becomes a 57 x 57 raster, never a 4096 x 4096 one; the final resize to
  *       the model's input is {@link Pixels#of} (bilinear) as before. The raster's bytes are
  *       reserved in the {@link DecodeBudget} first: an upload that does not fit now gets 503.
  * </ul>

@@ -82,6 +82,7 @@ class ServeHostileClientTest {
     try (ServeFixture f = new ServeFixture(dir, config)) {
       int port = f.api.port();
       long heapBefore = heapAfterGc();
+      Long rssBefore = rssMib();
       long t0 = System.nanoTime();
 
       malformedAndOversizedRequests(port);
@@ -132,6 +133,8 @@ class ServeHostileClientTest {
               .put("request_timeout_ms", REQUEST_MS).put("decode_budget_bytes", BUDGET))
           .put("server", new Json().put("queries", queries).put("connections", connections).put("decode", decode))
           .put("heap_mib_after_gc", new Json().put("before", heapBefore >> 20).put("after", heapAfter >> 20))
+          // for information only: the process's resident memory also holds the heap the JVM chose to grow
+          .put("rss_mib", new Json().put("before", rssBefore).put("after", rssMib()))
           .put("healthy_after", true);
       System.out.println("serve hostile-client suite: " + report);
       Path out = Path.of(System.getProperty("serve.artifacts", "target/serve-artifacts"));
@@ -432,6 +435,20 @@ class ServeHostileClientTest {
         count("hang-ups", e.getKey());
       }
     }
+  }
+
+  /** The process's resident set (Linux /proc/self/status VmRSS), or null where there is none. */
+  private static Long rssMib() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("\\D", "")) >> 10;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return null;
   }
 
   private static long heapAfterGc() throws InterruptedException {

@@ -340,6 +340,25 @@ class ServeReloadTest {
 
   @Test
   @Order(4)
+  void aDeletedFileIsLoggedOnceAndTheIndexKeepsServing() throws Exception {
+    long gen = generation();
+    CodeTable b = indexB.table();
+    int logLines = f.log.size();
+    Files.delete(f.file);
+    for (int i = 0; i < 4; i++) {
+      f.service.checkIndexFile();
+    }
+    List<String> lines = f.log.subList(logLines, f.log.size());
+    assertEquals(List.of("serve: " + f.file + " is gone; still serving generation " + gen + " until a file is there"
+        + " again"), lines);
+    HttpResponse<String> r = f.postJson(codeQuery(b, 12, 5, true));
+    assertAnsweredBy(gen, directB, b, 12, 5, true, Json.object(r.body()));
+    replaceByRename(fileA);
+    reloadTo(gen + 1);
+  }
+
+  @Test
+  @Order(5)
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void theWatcherPicksUpARenameByItself() throws Exception {
     Path file = dir.resolve("watched.dhx");
