@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -95,6 +96,7 @@ public final class HttpApi implements AutoCloseable {
   private final Server server;
   private final ServerConnector connector;
   private final ScheduledExecutorService sweeper;
+  private final ExecutorService requestThreads = Executors.newVirtualThreadPerTaskExecutor();
   private final byte[] page;
   private final long startNanos = System.nanoTime();
 
@@ -119,7 +121,7 @@ public final class HttpApi implements AutoCloseable {
 
     QueuedThreadPool threads = new QueuedThreadPool();
     threads.setName("deephash-serve");
-    threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+    threads.setVirtualThreadsExecutor(requestThreads);
     this.server = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
@@ -159,8 +161,8 @@ public final class HttpApi implements AutoCloseable {
       api.server.start();
     } catch (Exception e) {
       api.close();
-      throw e instanceof IOException io ? io : new IOException("cannot start the server on " + config.host() + ":"
-          + config.port() + ": " + e.getMessage(), e);
+      throw new IOException("cannot listen on " + config.host() + ":" + config.port() + " (" + e.getMessage()
+          + "): is another server using that port? Choose another with --port (0: any free port)", e);
     }
     return api;
   }
@@ -180,11 +182,6 @@ public final class HttpApi implements AutoCloseable {
     return guard.stats(config.maxConnections());
   }
 
-  /** The decode budget (its counters are in {@code /stats}). */
-  DecodeBudget decodeBudget() {
-    return decoder.budget();
-  }
-
   @Override
   public void close() {
     sweeper.shutdownNow();
@@ -194,6 +191,7 @@ public final class HttpApi implements AutoCloseable {
     } catch (Exception e) {
       // stopping: connections are closed either way
     }
+    requestThreads.shutdownNow();
   }
 
   // ---- routing ------------------------------------------------------------------------------

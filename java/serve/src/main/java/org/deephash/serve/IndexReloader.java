@@ -95,6 +95,9 @@ final class IndexReloader {
     try {
       g = loader.open(file, lastNumber + 1, now);
     } catch (IOException | RuntimeException | InternalError e) {
+      if (Thread.currentThread().isInterrupted()) {
+        return; // the service is closing: not the file's fault
+      }
       // InternalError: the file shrank under the checksum pass (a read past the end of a mapping)
       refuse(now, oneLine(e));
       return;
