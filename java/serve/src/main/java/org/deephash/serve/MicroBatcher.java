@@ -16,6 +16,10 @@ import java.util.function.Consumer;
  * answer back. The queue is bounded: when it is full {@link #submit} fails at once rather than
  * letting latency grow without limit.
  *
+ * <p>{@code between} runs on the worker thread before every batch and at least every 100 ms while
+ * idle: the place to change what the handler works on (the served index) without ever changing it
+ * under a batch.
+ *
  * @param <Q> a request
  * @param <R> its answer
  */
@@ -27,14 +31,17 @@ final class MicroBatcher<Q, R> implements AutoCloseable {
   private final BlockingQueue<Pending<Q, R>> queue;
   private final long windowNanos;
   private final int maxBatch;
+  private final Runnable between;
   private final Consumer<List<Pending<Q, R>>> handler;
   private final Thread worker;
   private volatile boolean closed;
 
-  MicroBatcher(String name, long windowMicros, int maxBatch, int maxQueued, Consumer<List<Pending<Q, R>>> handler) {
+  MicroBatcher(String name, long windowMicros, int maxBatch, int maxQueued, Runnable between,
+      Consumer<List<Pending<Q, R>>> handler) {
     this.queue = new ArrayBlockingQueue<>(maxQueued);
     this.windowNanos = windowMicros * 1000;
     this.maxBatch = maxBatch;
+    this.between = between;
     this.handler = handler;
     this.worker = Thread.ofPlatform().name(name).daemon().start(this::loop);
   }
@@ -56,6 +63,7 @@ final class MicroBatcher<Q, R> implements AutoCloseable {
     List<Pending<Q, R>> batch = new ArrayList<>(maxBatch);
     while (!closed) {
       try {
+        between.run();
         Pending<Q, R> first = queue.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
           continue;
@@ -80,6 +88,9 @@ final class MicroBatcher<Q, R> implements AutoCloseable {
         batch.clear();
       } catch (InterruptedException e) {
         break;
+      } catch (RuntimeException e) {
+        // `between` failed: the batcher must outlive it (the next pass tries again)
+        batch.clear();
       }
     }
     Pending<Q, R> p;

@@ -1,18 +1,11 @@
 package org.deephash.serve;
 
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 import org.deephash.io.Json;
 
 /**
@@ -21,9 +14,15 @@ import org.deephash.io.Json;
  * says what to fix. Pure: no socket, no index, no model; what a request is checked against is a
  * {@link Context} of plain values, so every rule is testable on its own.
  *
- * <p>Options may come from the query string (strings) and, for a JSON query, from the body's
- * fields (numbers or strings); each value is read as what it is, never turned back into text, and
- * an option given in both places is refused rather than one silently winning.
+ * <p>Options may come from the query string (text) and, for a JSON query, from the body's fields,
+ * typed as JSON types them (numbers; mode a string): each value is read as what it is, never
+ * turned back into text; a null, a number in quotes or an option without a value ({@code k=}) is
+ * refused rather than guessed at, and an option given in both places is refused rather than one
+ * silently winning. An id is a JSON number, or a decimal string when it is too large for a JSON
+ * number to hold exactly (2^53 and more): the same rule as the ids in answers.
+ *
+ * <p>An upload's header is read here (format and size, refused over the limits); its pixels are
+ * decoded later, within the server's decode budget ({@link ImageDecoder}).
  */
 final class RequestParser {
   /** The options, in the query string or as JSON fields. */
@@ -74,7 +73,8 @@ final class RequestParser {
             + " with JSON (id or code)");
       }
       SearchRequest.Options o = options(new LinkedHashMap<>(query));
-      return new SearchRequest(new SearchRequest.ByImage(decodeImage(body)), o);
+      ImageDecoder.Header h = ImageDecoder.header(body, context.limits());
+      return new SearchRequest(new SearchRequest.ByImage(body, h.width(), h.height()), o);
     }
     throw new ApiException(415, "unsupported Content-Type '" + safe(type) + "': POST an image (image/png,"
         + " image/jpeg, ...) or a JSON query (application/json)");
@@ -98,7 +98,7 @@ final class RequestParser {
         if (values.containsKey(key)) {
           throw ApiException.badRequest(key + " is given both in the query string and in the JSON body: give it once");
         }
-        values.put(key, e.getValue());
+        values.put(key, jsonOption(key, e.getValue()));
       }
     }
     SearchRequest.Options o = options(values);
@@ -106,11 +106,7 @@ final class RequestParser {
       if (j.containsKey("code") || j.containsKey("feature")) {
         throw ApiException.badRequest("give either id or code/feature, not both");
       }
-      Object id = j.get("id");
-      if (id == null || (id instanceof String s && s.isBlank())) {
-        throw ApiException.badRequest("id must be the number of an indexed image");
-      }
-      return new SearchRequest(new SearchRequest.ById(integer("id", id, Long.MIN_VALUE, Long.MAX_VALUE, 0)), o);
+      return new SearchRequest(new SearchRequest.ById(jsonId(j.get("id"))), o);
     }
     if (j.get("code") instanceof String hex) {
       byte[] code = hex(hex, context.codeBytes());
@@ -130,11 +126,69 @@ final class RequestParser {
         + " image/jpeg");
   }
 
-  /** The options from query-string values (strings) and JSON fields (numbers, strings, null = default). */
+  /**
+   * A JSON field of an option, typed as JSON types it: numbers for k, pool, radius and cap, a string
+   * for mode. A null or a number in quotes is a mistake of the client's encoder, refused rather
+   * than guessed at; a field left out takes the default.
+   */
+  private static Object jsonOption(String key, Object value) {
+    boolean text = key.equals("mode");
+    if (value == null) {
+      throw ApiException.badRequest(key + " is null: leave the field out for the default, or give "
+          + (text ? "hds or bcs" : "a whole number"));
+    }
+    if (text && !(value instanceof String)) {
+      throw ApiException.badRequest("mode is hds (Hamming pool re-ranked by Euclidean distance) or bcs (codes"
+          + " only), as a JSON string (got " + safe(jsonText(value)) + ")");
+    }
+    if (!text && value instanceof String s) {
+      throw ApiException.badRequest(key + " must be a JSON number, not a string (got " + safe(jsonText(s)) + ")");
+    }
+    return value;
+  }
+
+  /**
+   * An id from JSON: a number when a double holds it exactly (|id| below 2^53), a decimal string
+   * only when it does not; ids in answers follow the same rule, so a client sends back what it got.
+   */
+  static long jsonId(Object value) {
+    switch (value) {
+      case Double d -> {
+        return integer("id", d, Long.MIN_VALUE, Long.MAX_VALUE, 0);
+      }
+      case String s -> {
+        long x;
+        try {
+          x = Long.parseLong(s.strip());
+        } catch (NumberFormatException e) {
+          throw ApiException.badRequest("id must be a whole number (got '" + safe(s) + "')");
+        }
+        if (Math.abs((double) x) < 0x1p53) {
+          throw ApiException.badRequest("id " + x + " must be a JSON number (" + x + "), not a string: strings are"
+              + " for ids of magnitude 2^53 and more only, which a JSON number cannot hold exactly");
+        }
+        return x;
+      }
+      case null -> throw ApiException.badRequest("id must be the number of an indexed image (got null)");
+      default -> throw ApiException.badRequest("id must be the number of an indexed image (got "
+          + safe(jsonText(value)) + ")");
+    }
+  }
+
+  /**
+   * The options from query-string values (strings) and JSON fields (numbers; mode a string); an
+   * option left out takes its default, one given without a value ({@code k=}) is refused.
+   */
   SearchRequest.Options options(Map<String, Object> v) {
     ServeConfig l = context.limits();
+    for (Map.Entry<String, Object> e : v.entrySet()) {
+      if (e.getValue() instanceof String s && s.isBlank()) {
+        throw ApiException.badRequest(e.getKey() + " has no value: give " + (e.getKey().equals("mode") ? "hds or bcs"
+            : "a whole number") + ", or leave " + e.getKey() + " out for the default");
+      }
+    }
     Object m = v.get("mode");
-    String mode = m == null || (m instanceof String s && s.isEmpty())
+    String mode = m == null
         ? (context.dim() > 0 ? "hds" : "bcs")
         : m instanceof String s ? s.strip().toLowerCase(Locale.ROOT) : String.valueOf(m);
     SearchService.Mode parsed = switch (mode) {
@@ -154,17 +208,13 @@ final class RequestParser {
   }
 
   /**
-   * A whole number in [min, max] from a query-string string or a JSON number or string; null or an
-   * empty string is {@code dflt}. A JSON number must be integral and exact in a double (|x| below
-   * 2^53); larger ids go as strings.
+   * A whole number in [min, max] from a query-string string or a JSON number; absent (null) is
+   * {@code dflt}. A JSON number must be integral and exact in a double (|x| below 2^53).
    */
   static long integer(String key, Object value, long min, long max, long dflt) {
     long x;
     switch (value) {
       case null -> {
-        return dflt;
-      }
-      case String s when s.isEmpty() -> {
         return dflt;
       }
       case String s -> {
@@ -181,8 +231,8 @@ final class RequestParser {
         }
         x = d.longValue();
       }
-      case List<?> a -> throw ApiException.badRequest(key + " must be a number or a string, not an array");
-      case Map<?, ?> o -> throw ApiException.badRequest(key + " must be a number or a string, not an object");
+      case List<?> a -> throw ApiException.badRequest(key + " must be a number, not an array");
+      case Map<?, ?> o -> throw ApiException.badRequest(key + " must be a number, not an object");
       default -> throw ApiException.badRequest(key + " must be a whole number (got " + safe(String.valueOf(value))
           + ")");
     }
@@ -224,47 +274,21 @@ final class RequestParser {
     return f;
   }
 
-  /** Decodes an upload after checking the size its header announces (before decoding any pixel). */
-  BufferedImage decodeImage(byte[] body) {
-    ServeConfig l = context.limits();
-    if (body.length == 0) {
-      throw ApiException.badRequest("the body is empty: POST the image's bytes");
-    }
-    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(body))) {
-      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-      if (readers == null || !readers.hasNext()) {
-        throw ApiException.badRequest("the body is not an image this server can read (PNG, JPEG, GIF or BMP)");
-      }
-      ImageReader reader = readers.next();
-      try {
-        reader.setInput(in, true, true);
-        long w = reader.getWidth(0);
-        long h = reader.getHeight(0);
-        if (w < 1 || h < 1 || w > l.maxImageSide() || h > l.maxImageSide() || w * h > l.maxImagePixels()) {
-          throw new ApiException(413, "the image is " + w + "x" + h + " pixels; the limit is " + l.maxImageSide()
-              + " a side and " + l.maxImagePixels() + " pixels: send a smaller image");
-        }
-        BufferedImage img = reader.read(0);
-        if (img == null) {
-          throw ApiException.badRequest("the image could not be decoded");
-        }
-        return img;
-      } finally {
-        reader.dispose();
-      }
-    } catch (ApiException e) {
-      throw e;
-    } catch (IOException | RuntimeException e) {
-      throw ApiException.badRequest("the image could not be decoded (" + safe(String.valueOf(e.getMessage())) + ")");
-    }
-  }
-
-  /** The id in {@code GET /images/{id}}: digits only, so no path trick reaches the file system. */
+  /**
+   * The id in {@code GET /images/{id}}: digits only, after an optional minus sign (ids are 64-bit
+   * and may be negative), so no path trick reaches the file system.
+   */
   static long imageId(String raw) {
-    if (raw.isEmpty() || raw.length() > 19 || !raw.chars().allMatch(c -> c >= '0' && c <= '9')) {
+    String digits = raw.startsWith("-") ? raw.substring(1) : raw;
+    if (digits.isEmpty() || digits.length() > 19 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
       throw ApiException.badRequest("an image is addressed by its numeric id: /images/{id}");
     }
-    return Long.parseLong(raw);
+    try {
+      return Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw ApiException.badRequest("an image id is a 64-bit number, in [" + Long.MIN_VALUE + ", " + Long.MAX_VALUE
+          + "] (got " + raw + ")");
+    }
   }
 
   /** The media type of a Content-Type header, lower case, without parameters; "" when absent. */
@@ -300,6 +324,13 @@ final class RequestParser {
       }
     }
     return p;
+  }
+
+  /** A JSON value as the client wrote it (near enough: numbers as JSON prints them). */
+  private static String jsonText(Object value) {
+    StringBuilder sb = new StringBuilder();
+    Json.write(sb, value);
+    return sb.toString();
   }
 
   /** Echoes a piece of the request in a message, shortened and without control characters. */

@@ -13,17 +13,19 @@ import org.deephash.model.net.HashNetConfig;
 /**
  * The JSON answers of the HTTP API (docs/SERVE.md describes every field): a search's results with
  * what the index knows of each row (id, path, label and its class name), the error object, and
- * {@code /stats}. Pure: it reads the index and the model's class names, and sends nothing.
+ * {@code /stats}. Pure: it reads the generation an answer was computed on and the model's class
+ * names, and sends nothing.
  */
 final class ResponseRenderer {
-  private final LoadedIndex index;
+  /** Ids of this magnitude and more are written as strings: a JSON number (a double) cannot hold them exactly. */
+  static final double EXACT_JSON_INTEGER = 0x1p53;
+
   private final HashNetConfig model;
 
   /**
    * @param model the model that names the classes, or null (labels are then shown as numbers)
    */
-  ResponseRenderer(LoadedIndex index, HashNetConfig model) {
-    this.index = index;
+  ResponseRenderer(HashNetConfig model) {
     this.model = model;
   }
 
@@ -31,34 +33,33 @@ final class ResponseRenderer {
   record Timings(double decodeMs, double totalMs) {}
 
   /**
-   * A search's answer.
-   *
-   * @param queryRow the table row of a query by id, else -1
+   * A search's answer, with every row read from the generation the answer was computed on.
    */
-  Json search(SearchRequest request, int queryRow, SearchService.Query q, SearchService.Answer a, Timings t,
-      String backend) {
+  Json search(SearchRequest request, SearchService.Query q, SearchService.Answer a, Timings t) {
+    IndexGeneration gen = a.generation();
+    LoadedIndex index = gen.index();
     CodeTable table = index.table();
     Json query = new Json();
     switch (request.source()) {
-      case SearchRequest.ById byId -> query.put("source", "id").put("id", byId.id());
+      case SearchRequest.ById byId -> query.put("source", "id").put("id", id(byId.id()));
       case SearchRequest.ByCode c -> query.put("source", "code");
-      case SearchRequest.ByImage img -> query.put("source", "upload").put("width", img.image().getWidth())
-          .put("height", img.image().getHeight());
+      case SearchRequest.ByImage img -> query.put("source", "upload").put("width", img.width())
+          .put("height", img.height());
     }
     if (a.predicted() >= 0) {
       query.put("predicted", label(a.predicted())).put("confidence", Json.round(a.confidence(), 4));
     }
-    if (queryRow >= 0) {
-      int known = table.hasLabels() ? table.label(queryRow) : -1;
+    if (a.queryRow() >= 0) {
+      int known = table.hasLabels() ? table.label(a.queryRow()) : -1;
       if (known >= 0) {
         query.put("label", known).put("label_name", label(known));
       }
-      query.put("image", "/images/" + table.id(queryRow));
+      query.put("image", "/images/" + table.id(a.queryRow()));
     }
     List<Object> results = new ArrayList<>(a.rows().length);
     for (int r = 0; r < a.rows().length; r++) {
       int row = a.rows()[r];
-      Json res = new Json().put("rank", r + 1).put("id", table.id(row));
+      Json res = new Json().put("rank", r + 1).put("id", id(table.id(row)));
       if (index.hasPaths()) {
         res.put("path", index.path(row));
       }
@@ -84,8 +85,13 @@ final class ResponseRenderer {
     } else if (q.mode() == SearchService.Mode.HDS) {
       out.put("pool", q.pool());
     }
-    return out.put("backend", backend).put("batch_size", a.batchSize()).put("timings_ms", timings)
-        .put("results", results);
+    return out.put("backend", gen.search().backendName()).put("generation", gen.number())
+        .put("batch_size", a.batchSize()).put("timings_ms", timings).put("results", results);
+  }
+
+  /** An id as JSON: a number below 2^53 in magnitude, else its decimal string (a double would round it). */
+  static Object id(long id) {
+    return Math.abs((double) id) < EXACT_JSON_INTEGER ? (Object) id : Long.toString(id);
   }
 
   /** What every refusal looks like: {@code {"error": ..., "status": N}}. */
@@ -96,22 +102,34 @@ final class ResponseRenderer {
   /**
    * {@code GET /stats}.
    *
+   * @param gen the generation being served (acquired by the caller)
    * @param batches batches run, queries they held, the largest batch ({@link SearchService#batchStats})
+   * @param reloads the reload counts, or null when the index file is not watched
+   * @param connections the connection counts
+   * @param decode the decode budget's counts
    */
-  Json stats(String backend, String device, SearchStats queries, long[] batches, ServeConfig config, double uptimeS) {
-    CodeTable t = index.table();
-    Json idx = new Json().put("rows", t.liveCount()).put("bits", t.bits()).put("dim", t.dim())
-        .put("labels", t.hasLabels()).put("paths", index.hasPaths());
+  Json stats(IndexGeneration gen, SearchStats queries, long[] batches, Json reloads, Json connections, Json decode,
+      ServeConfig config, double uptimeS) {
+    CodeTable t = gen.table();
+    Json idx = new Json().put("generation", gen.number())
+        .put("file", gen.file() == null ? null : gen.file().toString())
+        .put("loaded_at", gen.loadedAt().toString()).put("rows", t.liveCount()).put("bits", t.bits())
+        .put("dim", t.dim()).put("labels", t.hasLabels()).put("paths", gen.index().hasPaths());
     Json m = model == null ? null : new Json().put("bits", model.bits()).put("input", model.height() + "x"
         + model.width() + "x" + model.channels()).put("classes", model.classNames());
     Json b = new Json().put("count", batches[0]).put("queries", batches[1])
         .put("mean_size", batches[0] == 0 ? 0.0 : Json.round((double) batches[1] / batches[0], 2))
         .put("max_size", batches[2]);
-    return new Json().put("index", idx).put("model", m).put("backend", backend).put("device", device)
+    return new Json().put("index", idx).put("reloads", reloads).put("model", m)
+        .put("backend", gen.search().backendName()).put("device", gen.search().device())
         .put("queries", queries.counts()).put("latency_ms", queries.latency()).put("batches", b)
+        .put("connections", connections).put("decode", decode)
         .put("limits", new Json().put("max_k", config.maxK()).put("max_pool", config.maxPool())
             .put("max_body_bytes", config.maxBodyBytes()).put("max_image_side", config.maxImageSide())
-            .put("timeout_ms", config.timeoutMs()))
+            .put("max_image_pixels", config.maxImagePixels()).put("timeout_ms", config.timeoutMs())
+            .put("idle_timeout_ms", config.idleTimeoutMs()).put("request_timeout_ms", config.requestTimeoutMs())
+            .put("max_connections", config.maxConnections()).put("decode_budget_bytes", config.decodeBudgetBytes())
+            .put("reload_check_ms", config.reloadCheckMs()))
         .put("uptime_s", Json.round(uptimeS, 1));
   }
 

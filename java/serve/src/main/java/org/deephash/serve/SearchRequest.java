@@ -1,7 +1,5 @@
 package org.deephash.serve;
 
-import java.awt.image.BufferedImage;
-
 /**
  * A {@code POST /search} after parsing and validation ({@link RequestParser}): what to search
  * with and how. Nothing in it has touched the index or the model yet.
@@ -20,8 +18,11 @@ record SearchRequest(Source source, Options options) {
   /** A packed code and, for HDS, its feature vector (null for BCS). */
   record ByCode(byte[] code, float[] feature) implements Source {}
 
-  /** An uploaded picture, decoded; the model encodes it. */
-  record ByImage(BufferedImage image) implements Source {}
+  /**
+   * An uploaded picture: its bytes and the size its header announces (within the limits); decoded
+   * later, within the server's decode budget, and encoded by the model.
+   */
+  record ByImage(byte[] bytes, int width, int height) implements Source {}
 
   /**
    * @param mode HDS (Hamming pool re-ranked by Euclidean distance) or BCS (codes only)

@@ -6,7 +6,8 @@ import org.deephash.io.Json;
 /**
  * Query counts and latencies of {@code POST /search} for {@code GET /stats}: every request by
  * status class, and p50/p99 over the latencies of the last {@value #WINDOW} successful ones.
- * Thread-safe.
+ * A client that hung up before its answer was written is counted apart ({@code client_gone}):
+ * neither a server error nor a client error the server could answer. Thread-safe.
  */
 final class SearchStats {
   static final int WINDOW = 10_000;
@@ -15,6 +16,7 @@ final class SearchStats {
   private long ok;
   private long clientErrors;
   private long serverErrors;
+  private long clientGone;
   private final double[] ring = new double[WINDOW];
   private int filled;
   private int next;
@@ -36,9 +38,15 @@ final class SearchStats {
     }
   }
 
+  /** Records a request whose client went away before the answer could be written. */
+  synchronized void recordGone() {
+    total++;
+    clientGone++;
+  }
+
   synchronized Json counts() {
     return new Json().put("total", total).put("ok", ok).put("client_errors", clientErrors)
-        .put("server_errors", serverErrors);
+        .put("server_errors", serverErrors).put("client_gone", clientGone);
   }
 
   /** p50 and p99 (nearest rank) of the window, and the mean of every successful request; null when none. */

@@ -2,12 +2,9 @@ package org.deephash.serve;
 
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
-import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
 import org.deephash.cli.api.Cli;
 import org.deephash.cli.api.CliCommand;
-import org.deephash.index.IndexFile;
-import org.deephash.index.LoadedIndex;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.TensorFlowLog;
 import picocli.CommandLine.Command;
@@ -58,6 +55,29 @@ public final class ServeCommand extends CliCommand {
   @Option(names = "--max-batch", paramLabel = "N", description = "Most queries per engine call (default: ${DEFAULT-VALUE}).")
   int maxBatch = D.maxBatch();
 
+  @Option(names = "--idle-timeout-ms", paramLabel = "N",
+      description = "Close a connection on which no byte moves for this long (default: ${DEFAULT-VALUE}).")
+  long idleTimeoutMs = D.idleTimeoutMs();
+
+  @Option(names = "--request-timeout-ms", paramLabel = "N",
+      description = "A request (head and body) must arrive within this long, else 408 / closed (default:"
+          + " ${DEFAULT-VALUE}).")
+  long requestTimeoutMs = D.requestTimeoutMs();
+
+  @Option(names = "--max-connections", paramLabel = "N",
+      description = "Most connections open at once; more wait to be accepted (default: ${DEFAULT-VALUE}).")
+  int maxConnections = D.maxConnections();
+
+  @Option(names = "--decode-budget-mb", paramLabel = "N",
+      description = "Most MiB of decoded upload pixels in flight, all requests together; beyond it 503 (default:"
+          + " ${DEFAULT-VALUE}).")
+  int decodeBudgetMb = (int) (D.decodeBudgetBytes() >> 20);
+
+  @Option(names = "--reload-check-ms", paramLabel = "N",
+      description = "Check the index file for a replacement this often and serve a valid one without a pause;"
+          + " 0 = never (default: ${DEFAULT-VALUE}).")
+  long reloadCheckMs = D.reloadCheckMs();
+
   private ServeConfig config;
 
   @Override
@@ -69,8 +89,15 @@ public final class ServeCommand extends CliCommand {
     requireRange("--timeout-ms", timeoutMs, 1, Long.MAX_VALUE);
     requireRange("--batch-window-us", batchWindowUs, 0, 60_000_000);
     requireRange("--max-batch", maxBatch, 1, 1 << 20);
+    requireRange("--idle-timeout-ms", idleTimeoutMs, 1, Long.MAX_VALUE / 1_000_000);
+    requireRange("--request-timeout-ms", requestTimeoutMs, 1, Long.MAX_VALUE / 1_000_000);
+    requireRange("--max-connections", maxConnections, 1, 1 << 20);
+    requireRange("--decode-budget-mb", decodeBudgetMb, 1, 1 << 20);
+    requireRange("--reload-check-ms", reloadCheckMs, 0, 86_400_000);
     config = D.withHost(host).withPort(port).withLimits(maxBodyMb << 20, maxK, maxPool, timeoutMs)
-        .withBatching(batchWindowUs, maxBatch, D.maxQueued());
+        .withBatching(batchWindowUs, maxBatch, D.maxQueued())
+        .withConnections(idleTimeoutMs, requestTimeoutMs, maxConnections)
+        .withDecodeBudget((long) decodeBudgetMb << 20).withReloadCheck(reloadCheckMs);
   }
 
   @Override
@@ -83,15 +110,18 @@ public final class ServeCommand extends CliCommand {
 
   private int serve() throws Exception {
     Encoder encoder = model != null ? Encoder.open(model).batchSize(config.maxBatch()) : null;
-    try (LoadedIndex index = IndexFile.load(indexFile);
-        GpuHashSearch search = GpuHashSearch.open(index.table(),
-            new SearchOptions(backend, Runtime.getRuntime().availableProcessors()));
-        SearchService service = new SearchService(index, search, encoder, config);
+    SearchOptions options = new SearchOptions(backend, Runtime.getRuntime().availableProcessors());
+    try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log);
         HttpApi api = HttpApi.start(service, config)) {
-      err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%n", indexFile,
-          index.table().liveCount(), index.table().bits(), index.table().hasFeatures()
-              ? ", " + index.table().dim() + "-d features" : "", search.backendName(),
-          encoder == null ? "; no model: JSON queries only" : "");
+      IndexGeneration g = service.acquire();
+      try {
+        err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%s%n", indexFile,
+            g.table().liveCount(), g.table().bits(), g.table().hasFeatures() ? ", " + g.table().dim()
+                + "-d features" : "", g.search().backendName(), encoder == null ? "; no model: JSON queries only"
+                : "", config.reloadCheckMs() > 0 ? "; a new file renamed over it is served without a pause" : "");
+      } finally {
+        g.release();
+      }
       out.println("open " + api.url() + "  (Ctrl-C stops)");
       out.flush();
       CountDownLatch stop = new CountDownLatch(1);
@@ -103,5 +133,13 @@ public final class ServeCommand extends CliCommand {
       }
     }
     return 0;
+  }
+
+  /** A reload or a refused replacement: one line on stderr. */
+  private void log(String line) {
+    synchronized (err) {
+      err.println(line);
+      err.flush();
+    }
   }
 }

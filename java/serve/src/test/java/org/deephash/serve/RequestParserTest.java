@@ -64,7 +64,8 @@ class RequestParserTest {
     SearchRequest r = json("k=7&mode=BCS&radius=%203%20", "{\"id\": \"9007199254740993\", \"cap\": 40.0}");
     assertEquals(new SearchRequest.ById(9_007_199_254_740_993L), r.source()); // above 2^53: only as a string
     assertEquals(new SearchRequest.Options(SearchService.Mode.BCS, 7, 100, 3, 40), r.options());
-    assertEquals(new SearchRequest.ById(-5), json(null, "{\"id\": -5, \"k\": null}").source());
+    assertEquals(new SearchRequest.ById(-5), json(null, "{\"id\": -5}").source());
+    assertEquals(new SearchRequest.ById(-9_007_199_254_740_992L), json(null, "{\"id\": \"-9007199254740992\"}").source());
     ApiException e = refused("application/json", null, "{\"id\": 9007199254740993}");
     assertTrue(e.getMessage().contains("below 2^53 as a JSON number (pass larger ones as a string)"), e.getMessage());
     e = refused("application/json", "k=3", "{\"id\": 1, \"k\": 3}");
@@ -74,7 +75,7 @@ class RequestParserTest {
     e = refused("application/json", null, "{\"id\": 1, \"k\": true}");
     assertEquals("k must be a whole number (got true)", e.getMessage());
     e = refused("application/json", null, "{\"id\": 1, \"pool\": [100]}");
-    assertEquals("pool must be a number or a string, not an array", e.getMessage());
+    assertEquals("pool must be a number, not an array", e.getMessage());
   }
 
   @Test
@@ -89,20 +90,53 @@ class RequestParserTest {
     assertEquals("feature[3] is not a finite number", e.getMessage());
   }
 
+  /** JSON fields are typed: a number in quotes, a null, an option without a value are mistakes, not defaults. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      small id as a string     |            | {"id": "1"}                 | id 1 must be a JSON number (1), not a string
+      id true                  |            | {"id": true}                | id must be the number of an indexed image (got true)
+      k as a string            |            | {"id": 1, "k": "5"}         | k must be a JSON number, not a string (got "5")
+      k null                   |            | {"id": 1, "k": null}        | k is null: leave the field out for the default
+      mode null                |            | {"id": 1, "mode": null}     | mode is null: leave the field out for the default, or give hds or bcs
+      radius null              |            | {"id": 1, "radius": null}   | radius is null
+      k without a value        | k=         | {"id": 1}                   | k has no value: give a whole number, or leave k out
+      k without =              | k          | {"id": 1}                   | k has no value
+      mode without a value     | mode=      | {"id": 1}                   | mode has no value: give hds or bcs
+      empty mode in JSON       |            | {"id": 1, "mode": ""}       | mode has no value
+      """)
+  void typedJsonAndValuelessOptionsAreRefused(String name, String query, String body, String message) {
+    ApiException e = refused("application/json", query, body);
+    assertEquals(400, e.status(), name);
+    assertTrue(e.getMessage().startsWith(message), name + ": " + e.getMessage());
+    // the same holds for an upload's query string
+    if (query != null) {
+      e = assertThrows(ApiException.class, () -> PARSER.parse("image/png", query, png(30, 20)));
+      assertTrue(e.getMessage().startsWith(message), name + ": " + e.getMessage());
+    }
+  }
+
   @Test
   void imageUploads() throws IOException {
-    SearchRequest r = PARSER.parse("image/png", "k=4&pool=9", png(30, 20));
-    BufferedImage img = assertInstanceOf(SearchRequest.ByImage.class, r.source()).image();
-    assertEquals(30, img.getWidth());
-    assertEquals(20, img.getHeight());
+    byte[] good = png(30, 20);
+    SearchRequest r = PARSER.parse("image/png", "k=4&pool=9", good);
+    SearchRequest.ByImage img = assertInstanceOf(SearchRequest.ByImage.class, r.source());
+    assertEquals(30, img.width());
+    assertEquals(20, img.height());
+    assertArrayEquals(good, img.bytes());
     assertEquals(9, r.options().pool());
     // Refused by the size its header announces, before decoding.
     ApiException e = assertThrows(ApiException.class, () -> PARSER.parse("image/png", null, png(3000, 10)));
     assertEquals(413, e.status());
     assertTrue(e.getMessage().startsWith("the image is 3000x10 pixels; the limit is 2048 a side"), e.getMessage());
-    byte[] good = png(30, 20);
-    e = assertThrows(ApiException.class, () -> PARSER.parse("image/png", null, Arrays.copyOf(good, good.length / 2)));
+    // A header cut off; (a PNG cut later is refused when decoded: ImageDecoderTest)
+    e = assertThrows(ApiException.class, () -> PARSER.parse("image/png", null, Arrays.copyOf(good, 20)));
     assertEquals(400, e.status());
+    // TIFF and WBMP are ImageIO formats too, but not ones this server reads
+    ByteArrayOutputStream tiff = new ByteArrayOutputStream();
+    ImageIO.write(new BufferedImage(30, 20, BufferedImage.TYPE_BYTE_GRAY), "tiff", tiff);
+    e = assertThrows(ApiException.class, () -> PARSER.parse("image/tiff", null, tiff.toByteArray()));
+    assertEquals(400, e.status());
+    assertTrue(e.getMessage().contains("(PNG, JPEG, GIF or BMP)"), e.getMessage());
     RequestParser noModel = new RequestParser(new RequestParser.Context(48, 4, false, LIMITS));
     e = assertThrows(ApiException.class, () -> noModel.parse("image/png", null, good));
     assertTrue(e.getMessage().startsWith("this server has no model to encode images"), e.getMessage());
@@ -123,12 +157,13 @@ class RequestParserTest {
       id not a number              | application/json |             | {"id": "x1"}         | 400 | id must be a whole number
       k zero                       | application/json |             | {"id": 3, "k": 0}    | 400 | k must be in [1, 500] (got 0)
       k over the cap               | application/json |             | {"id": 3, "k": 100000} | 400 | k must be in
-      k not a number               | application/json |             | {"id": 3, "k": "ten"} | 400 | whole number (got 'ten')
+      k not a number               | application/json |             | {"id": 3, "k": "ten"} | 400 | k must be a JSON number, not a string
+      k not a number in the query  | image/png        | k=ten       | x                    | 400 | whole number (got 'ten')
       pool below k                 | application/json |             | {"id": 3, "k": 20, "pool": 5} | 400 | pool must be in [20, 2000]
       radius over the code width   | application/json |             | {"id": 3, "radius": 49} | 400 | radius must be in [-1, 48]
       cap zero                     | image/png        | cap=0       | x                    | 400 | cap must be in [1, 2000]
       bad mode                     | application/json |             | {"id": 3, "mode": "fast"} | 400 | mode is hds
-      mode a number                | application/json |             | {"id": 3, "mode": 1} | 400 | not '1.0'
+      mode a number                | application/json |             | {"id": 3, "mode": 1} | 400 | as a JSON string (got 1)
       code too short               | application/json |             | {"code": "abcd", "mode": "bcs"} | 400 | 12 hex digits
       code not hex                 | application/json |             | {"code": "zz0000000000", "mode": "bcs"} | 400 | found 'zz'
       hds without feature          | application/json |             | {"code": "000000000000"} | 400 | give feature
@@ -150,11 +185,17 @@ class RequestParserTest {
   @Test
   void imageIdsAreDigitsOnly() {
     assertEquals(42, RequestParser.imageId("42"));
+    assertEquals(-7, RequestParser.imageId("-7"));
     assertEquals(Long.MAX_VALUE, RequestParser.imageId("9223372036854775807"));
-    for (String evil : new String[] {"", "-1", "1e3", "..%2f..%2fetc%2fpasswd", "99999999999999999999", "4 2"}) {
+    assertEquals(Long.MIN_VALUE, RequestParser.imageId("-9223372036854775808"));
+    for (String evil : new String[] {"", "-", "--1", "+1", "1e3", "..%2f..%2fetc%2fpasswd", "99999999999999999999",
+        "4 2", "9223372036854775808", "-9223372036854775809"}) {
       ApiException e = assertThrows(ApiException.class, () -> RequestParser.imageId(evil), evil);
       assertEquals(400, e.status());
     }
+    assertEquals("an image id is a 64-bit number, in [-9223372036854775808, 9223372036854775807] (got"
+        + " 9223372036854775808)",
+        assertThrows(ApiException.class, () -> RequestParser.imageId("9223372036854775808")).getMessage());
   }
 
   @Test

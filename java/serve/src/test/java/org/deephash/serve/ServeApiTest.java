@@ -76,7 +76,7 @@ class ServeApiTest {
     assertEquals("ok", Json.object(h.body()).get("status"));
     Map<String, Object> s = Json.object(f.get("/stats").body());
     assertEquals((double) ServeFixture.ROWS, ((Map<?, ?>) s.get("index")).get("rows"));
-    assertEquals(f.search.backendName(), s.get("backend"));
+    assertEquals(f.backend, s.get("backend"));
     HttpResponse<String> page = f.get("/");
     assertEquals(200, page.statusCode());
     assertTrue(page.headers().firstValue("Content-Type").orElse("").startsWith("text/html"));
@@ -146,13 +146,22 @@ class ServeApiTest {
       assertEquals(want[i], px[i], 0.5f / 255, "pixel " + i);
     }
     assertEquals(404, f.get("/images/" + ServeFixture.ROWS).statusCode());
-    for (String evil : List.of("/images/..%2f..%2fetc%2fpasswd", "/images/-1", "/images/1e3", "/images/",
-        "/images/%2Fetc%2Fhostname", "/images/" + f.dir.resolve("train-images-idx3-ubyte").toString().replace("/", "%2F"),
-        "/images/99999999999999999999999")) {
+    // encoded slashes never reach a route: the HTTP parser refuses them as ambiguous paths
+    for (String evil : List.of("/images/..%2f..%2fetc%2fpasswd", "/images/%2Fetc%2Fhostname",
+        "/images/" + f.dir.resolve("train-images-idx3-ubyte").toString().replace("/", "%2F"))) {
       HttpResponse<String> e = f.get(evil);
       assertEquals(400, e.statusCode(), evil + " -> " + e.body());
-      assertTrue(Json.object(e.body()).get("error").toString().contains("numeric id"), e.body());
+      assertTrue(Json.object(e.body()).get("error").toString().startsWith("malformed request (Ambiguous URI path"),
+          e.body());
     }
+    for (String evil : List.of("/images/+1", "/images/1e3", "/images/", "/images/99999999999999999999999",
+        "/images/9223372036854775808")) {
+      HttpResponse<String> e = f.get(evil);
+      assertEquals(400, e.statusCode(), evil + " -> " + e.body());
+      assertTrue(Json.object(e.body()).get("error").toString().contains("an image id is a 64-bit number")
+          || Json.object(e.body()).get("error").toString().contains("numeric id"), e.body());
+    }
+    assertEquals(404, f.get("/images/-1").statusCode(), "a negative id is an id, just not one of this index");
   }
 
   /** Through the socket, a few of the refusals RequestParserTest covers one by one, and the 404 only the index knows. */
@@ -182,6 +191,11 @@ class ServeApiTest {
     // a body over the limit (1 MiB here)
     r = f.post("/search", "image/png", new byte[(1 << 20) + 10]);
     assertEquals(413, r.statusCode(), r.body());
+    // JSON types are what they say: a null option or a number in quotes is refused, not taken for the default
+    assertEquals(400, f.postJson("{\"id\": 3, \"mode\": null}").statusCode());
+    assertEquals(400, f.postJson("{\"id\": \"3\"}").statusCode());
+    assertEquals(400, f.post("/search?k=", "application/json", "{\"id\": 3}".getBytes(StandardCharsets.UTF_8))
+        .statusCode());
     // an image whose header announces more pixels than allowed: refused before decoding
     BufferedImage huge = new BufferedImage(3000, 3000, BufferedImage.TYPE_BYTE_GRAY);
     ByteArrayOutputStream png = new ByteArrayOutputStream();
@@ -204,6 +218,58 @@ class ServeApiTest {
     assertEquals(200, f.post("/search?k=3", "image/png", good).statusCode());
     Map<String, Object> s = Json.object(f.get("/stats").body());
     assertTrue((double) ((Map<?, ?>) s.get("queries")).get("client_errors") >= 6, s.toString());
+  }
+
+  /**
+   * The client mistakes that used to get 500 or the JDK server's HTML page, through a raw socket:
+   * each is a 4xx with the JSON error object, and none counts as a server error.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      id over 2^63 in a path       | GET /images/9223372036854775808 HTTP/1.1~~                                   | 400 | an image id is a 64-bit number
+      malformed chunk size         | POST /search HTTP/1.1~Content-Type: application/json~Transfer-Encoding: chunked~~zz~{}~0~~ | 400 | malformed
+      Content-Length not a number  | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: abc~~{} | 400 | malformed request (Invalid Content-Length
+      negative Content-Length     | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: -5~~{}  | 400 | malformed request
+      two Content-Lengths          | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: 2~Content-Length: 3~~{} | 400 | malformed request
+      %zz in the path              | GET /he%zzalth HTTP/1.1~~                                                    | 400 | malformed request
+      %zz in the query             | POST /search?k=%zz HTTP/1.1~Content-Type: application/json~Content-Length: @CL@~~{"id": 1} | 400 | malformed query string
+      small id as a string         | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: @CL@~~{"id": "1"} | 400 | id 1 must be a JSON number
+      k without a value            | POST /search?k= HTTP/1.1~Content-Type: application/json~Content-Length: @CL@~~{"id": 1} | 400 | k has no value
+      mode null                    | POST /search HTTP/1.1~Content-Type: application/json~Content-Length: @CL@~~{"id": 1, "mode": null} | 400 | mode is null
+      no Host header               | GET /health HTTP/1.1~X: y~~                                                  | 400 | malformed request (No Host)
+      header too large             | GET /health HTTP/1.1~X: @BIG@~~                                              | 431 | malformed request
+      """)
+  void clientMistakesAreJsonClientErrors(String name, String request, int status, String message) throws Exception {
+    long serverErrors = serverErrors();
+    String raw = request.strip().replace("@BIG@", "x".repeat(20_000)).replace("~", "\r\n");
+    raw = raw.replace("@CL@", Integer.toString(raw.length() - raw.indexOf("\r\n\r\n") - 4));
+    if (!raw.contains("Host:") && !name.equals("no Host header")) {
+      raw = raw.replaceFirst("\r\n", "\r\nHost: 127.0.0.1\r\n");
+    }
+    RawHttp.Reply r = RawHttp.exchange(f.api.port(), raw, 10_000);
+    assertEquals(status, r.status(), name + ": " + r);
+    assertTrue(r.isJson(), name + ": " + r);
+    assertTrue(Json.object(r.body()).get("error").toString().startsWith(message)
+        || Json.object(r.body()).get("error").toString().contains(message), name + ": " + r.body());
+    assertEquals((double) status, Json.object(r.body()).get("status"));
+    assertEquals(serverErrors, serverErrors(), name);
+  }
+
+  private long serverErrors() throws Exception {
+    return (long) (double) ((Map<?, ?>) f.stats().get("queries")).get("server_errors");
+  }
+
+  @Test
+  void headAnswersEveryGetRouteWithoutABody() throws Exception {
+    for (String path : List.of("/health", "/stats", "/", "/images/3")) {
+      RawHttp.Reply r = RawHttp.exchange(f.api.port(), "HEAD " + path + " HTTP/1.1\r\nHost: a\r\nConnection: close"
+          + "\r\n\r\n", 10_000);
+      assertEquals(200, r.status(), path + ": " + r);
+      assertEquals("", r.body(), path);
+    }
+    RawHttp.Reply r = RawHttp.exchange(f.api.port(), "HEAD /search HTTP/1.1\r\nHost: a\r\nConnection: close"
+        + "\r\n\r\n", 10_000);
+    assertEquals(405, r.status(), r.toString());
   }
 
   @Test

@@ -8,8 +8,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
+import org.deephash.io.Json;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.model.Pipeline;
@@ -21,9 +25,10 @@ import org.deephash.model.net.TrainOptions;
 /**
  * A real, small deployment for the tests, on generated pictures ({@link SyntheticImages}) so it
  * needs no data set: a network trained for a few steps on them, an index of 3,000 of them written
- * through the CLI's pipeline, and the service and HTTP API over it on a free loopback port.
- * {@link #direct} is a second search over the same table, the reference the HTTP answers are
- * compared with.
+ * through the CLI's pipeline, and the service (which opens and watches the index file, as
+ * {@code engine-cli serve} does) and HTTP API over it on a free loopback port. {@link #index} and
+ * {@link #direct} are a second opening of the same file and a search over it, the reference the
+ * HTTP answers are compared with; {@link #log} collects the service's log lines.
  */
 final class ServeFixture implements AutoCloseable {
   static final int ROWS = 3000;
@@ -31,9 +36,12 @@ final class ServeFixture implements AutoCloseable {
   final Path dir;
   final Dataset train;
   final Dataset test;
+  final Path file;
+  final Path model;
   final LoadedIndex index;
-  final GpuHashSearch search;
   final GpuHashSearch direct;
+  final String backend;
+  final List<String> log = new CopyOnWriteArrayList<>();
   final Encoder encoder;
   final Encoder directEncoder;
   final SearchService service;
@@ -44,18 +52,23 @@ final class ServeFixture implements AutoCloseable {
     this.dir = dir;
     train = SyntheticImages.write(dir.resolve("train-images-idx3-ubyte"), ROWS, 1);
     test = SyntheticImages.write(dir.resolve("t10k-images-idx3-ubyte"), 200, 2);
-    Path model = dir.resolve("model");
+    model = dir.resolve("model");
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
     HashNetConfig net = HashNetConfig.of(28, 28, 1, 48, SyntheticImages.CLASSES).withWidths(8, 16, 64);
     Pipeline.train(train, null, model, net, TrainOptions.defaults().withEpochs(1).withMaxSteps(40), false, quiet);
-    Path file = dir.resolve("index.dhx");
+    file = dir.resolve("index.dhx");
     Pipeline.index(model, train, file, quiet);
     index = IndexFile.load(file);
-    search = GpuHashSearch.open(index.table(), new SearchOptions(null, 2));
-    direct = GpuHashSearch.open(index.table(), new SearchOptions(search.backendName(), 2));
     encoder = Encoder.open(model);
     directEncoder = Encoder.open(model);
-    service = new SearchService(index, search, encoder, config);
+    service = SearchService.open(file, new SearchOptions(null, 2), encoder, config, log::add);
+    IndexGeneration g = service.acquire();
+    try {
+      backend = g.search().backendName();
+    } finally {
+      g.release();
+    }
+    direct = GpuHashSearch.open(index.table(), new SearchOptions(backend, 2));
     api = HttpApi.start(service, config.withPort(0));
   }
 
@@ -80,6 +93,11 @@ final class ServeFixture implements AutoCloseable {
     return post("/search", "application/json", json.getBytes(StandardCharsets.UTF_8));
   }
 
+  /** {@code /stats} as parsed JSON. */
+  Map<String, Object> stats() throws Exception {
+    return Json.object(get("/stats").body());
+  }
+
   /** Test image {@code i} as a PNG file's bytes. */
   byte[] testPng(int i) {
     return IndexImages.png(test, i);
@@ -87,7 +105,7 @@ final class ServeFixture implements AutoCloseable {
 
   @Override
   public void close() {
-    for (AutoCloseable c : new AutoCloseable[] {api, service, search, direct, encoder, directEncoder, index}) {
+    for (AutoCloseable c : new AutoCloseable[] {api, service, direct, encoder, directEncoder, index}) {
       try {
         if (c != null) {
           c.close();

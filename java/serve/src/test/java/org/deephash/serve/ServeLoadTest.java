@@ -102,7 +102,7 @@ class ServeLoadTest {
       String report = String.format(Locale.ROOT, "{\"clients\":%d,\"requests\":%d,\"seconds\":%.3f,\"qps\":%.1f,"
           + "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"batches\":%d,\"mean_batch\":%.2f,\"max_batch\":%d,\"rows\":%d,"
           + "\"backend\":\"%s\",\"all_matched_direct\":true}", CLIENTS, all.length, seconds, all.length / seconds, p50,
-          p99, b[0], (double) b[1] / b[0], b[2], ServeFixture.ROWS, f.search.backendName());
+          p99, b[0], (double) b[1] / b[0], b[2], ServeFixture.ROWS, f.backend);
       System.out.println("serve load test: " + report);
       Path out = Path.of(System.getProperty("serve.artifacts", "target/serve-artifacts"));
       Files.createDirectories(out);
