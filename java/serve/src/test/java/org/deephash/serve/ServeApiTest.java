@@ -189,7 +189,7 @@ class ServeApiTest {
     HttpResponse<String> r = f.postJson(deep);
     assertEquals(400, r.statusCode(), r.body());
     // a body over the limit (1 MiB here)
-    r = f.post("/search", "image/png", new byte[(1 << 20) + 10]);
+    r = f.postAsking("/search", "image/png", new byte[(1 << 20) + 10]);
     assertEquals(413, r.statusCode(), r.body());
     // JSON types are what they say: a null option or a number in quotes is refused, not taken for the default
     assertEquals(400, f.postJson("{\"id\": 3, \"mode\": null}").statusCode());

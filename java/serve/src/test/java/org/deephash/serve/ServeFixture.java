@@ -89,6 +89,17 @@ final class ServeFixture implements AutoCloseable {
         .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /**
+   * A POST that asks before sending its body ({@code Expect: 100-continue}), as well-behaved clients
+   * of large uploads do: a refusal of the announced size (413) then arrives before any body byte,
+   * instead of racing the upload (the server closes the connection after refusing it, which a
+   * client still sending may see as a reset before it reads the answer).
+   */
+  HttpResponse<String> postAsking(String path, String contentType, byte[] body) throws Exception {
+    return http.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType).expectContinue(true)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   HttpResponse<String> postJson(String json) throws Exception {
     return post("/search", "application/json", json.getBytes(StandardCharsets.UTF_8));
   }
