@@ -53,6 +53,11 @@ public final class SparkSearchMain {
       conf.setMaster("local[*]"); // not under spark-submit
     }
     SparkSearch.rejectGpuInLocalMode(conf); // before the session: its first job would hang
+    // A cluster's executors need the job's classes: ship the submit jar unless spark-submit did.
+    java.nio.file.Path shipped = SubmitJar.shipTo(conf);
+    if (shipped != null) {
+      err.println("spark-search: shipping " + shipped + " to the executors (spark.jars)");
+    }
 
     long t0 = System.nanoTime();
     // A session that already runs in this JVM (a test, a notebook) is used and left running.
@@ -87,19 +92,27 @@ public final class SparkSearchMain {
         job.writeParquet(output);
         double searchSeconds = (System.nanoTime() - s1) / 1e9;
         long results = spark.read().parquet(output).count();
+        List<TaskReport> reports = job.taskReports();
         Map<String, Integer> backends = new TreeMap<>();
-        for (TaskReport r : job.taskReports()) {
+        for (TaskReport r : reports) {
           backends.merge(r.backend() + (r.gpuAddresses().isEmpty() ? "" : "@gpu" + r.gpuAddresses()), 1, Integer::sum);
         }
-        err.printf(Locale.ROOT, "spark-search: %s over %d shards -> %d rows in %s (%.2f s; backends %s)%n", spec,
-            shards.size(), results, output, searchSeconds, backends);
+        List<ExecutorReport> executors = ExecutorReport.of(reports);
+        int units = job.units();
+        err.printf(Locale.ROOT, "spark-search: %s over %d shards -> %d rows in %s (%.2f s; %d tasks, %d attempts;"
+            + " backends %s)%n", spec, shards.size(), results, output, searchSeconds, units, reports.size(), backends);
+        for (ExecutorReport e : executors) {
+          err.println("spark-search: " + e.line());
+        }
         if (a.json) {
           out.println(new Json().put("command", "spark-search").put("master", spark.sparkContext().master())
+              .put("application", spark.sparkContext().applicationId())
               .put("search", spec.toString()).put("shards", shards.size()).put("queries", queryCount)
               .put("results", results).put("stage_seconds", Json.round(stageSeconds, 3))
               .put("search_seconds", Json.round(searchSeconds, 3))
               .put("total_seconds", Json.round((System.nanoTime() - t0) / 1e9, 3))
-              .put("tasks", job.taskReports().size()).put("backends", backends).put("output", output));
+              .put("tasks", units).put("task_attempts", reports.size()).put("backends", backends)
+              .put("executors", executors.stream().map(ExecutorReport::json).toList()).put("output", output));
         }
       }
       return 0;

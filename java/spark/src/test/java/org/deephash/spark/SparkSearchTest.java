@@ -264,6 +264,16 @@ class SparkSearchTest {
     assertEquals(40.0, report.get("queries"), json);
     assertEquals(3.0, report.get("shards"), json);
     assertEquals(out, report.get("output"), json);
+    assertEquals(3.0, report.get("tasks"), "3 shards x 1 block of queries: " + json);
+    assertEquals(3.0, report.get("task_attempts"), json);
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> executors = (List<Map<String, Object>>) report.get("executors");
+    assertEquals(1, executors.size(), json);
+    assertEquals("driver", executors.get(0).get("id"), "local mode searches in the driver: " + json);
+    assertEquals(3.0, executors.get(0).get("task_attempts"), json);
+    if (!"cuda".equals(executors.get(0).get("backend"))) {
+      assertTrue(String.valueOf(executors.get(0).get("cuda_skipped")).length() > 10, "why not CUDA? " + json);
+    }
     Collection.assertSame(q, c.oracle(q, SearchSpec.coarseToFine(Pool.topM(20), 4)),
         SharedSpark.local().read().parquet(out).collectAsList(), true);
   }
