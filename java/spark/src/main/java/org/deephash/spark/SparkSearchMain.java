@@ -89,7 +89,15 @@ public final class SparkSearchMain {
         job = SparkSearch.run(spark, shards, q, spec, opts);
       }
       try (job) {
-        job.writeParquet(output);
+        try {
+          job.writeParquet(output);
+        } catch (Exception e) { // SparkException is checked in Java, yet Scala code throws it from here
+          IllegalArgumentException clear = olderJavaOnExecutors(e);
+          if (clear != null) {
+            throw clear;
+          }
+          throw e;
+        }
         double searchSeconds = (System.nanoTime() - s1) / 1e9;
         long results = spark.read().parquet(output).count();
         List<TaskReport> reports = job.taskReports();
@@ -121,6 +129,28 @@ public final class SparkSearchMain {
         spark.stop();
       }
     }
+  }
+
+  private static final java.util.regex.Pattern CLASS_VERSION =
+      java.util.regex.Pattern.compile("class file versions up to (\\d+)\\.0");
+
+  /**
+   * The failure of a job whose executors run a Java older than 25 (they cannot load the job's
+   * classes), said in one line with the fix; null for any other failure. On standalone, executors
+   * run their worker's JAVA_HOME unless spark.executorEnv.JAVA_HOME names another.
+   */
+  static IllegalArgumentException olderJavaOnExecutors(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (t instanceof UnsupportedClassVersionError || m.contains("UnsupportedClassVersionError")) {
+        java.util.regex.Matcher v = CLASS_VERSION.matcher(m);
+        String java = v.find() ? "Java " + (Integer.parseInt(v.group(1)) - 44) : "a Java older than 25";
+        return new IllegalArgumentException("the executors run " + java + " and the job needs JDK 25: set JAVA_HOME"
+            + " of the workers to a JDK 25 (conf/spark-env.sh), or pass --conf spark.executorEnv.JAVA_HOME=/path/to/jdk-25"
+            + " (the same path on every worker)", failure);
+      }
+    }
+    return null;
   }
 
   /** Comma-separated index files, or a directory: its *.dh files in name order. */
