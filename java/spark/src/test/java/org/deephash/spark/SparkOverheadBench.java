@@ -80,6 +80,10 @@ class SparkOverheadBench {
       SubmitJar.shipTo(conf);
       SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
       try {
+        // Executors start after the session: let them register and settle before the engine alone is
+        // timed on the same cores.
+        spark.range(0, 1000, 1, 4).count();
+        Thread.sleep(5000);
         run(spark, c, q, paths, whole, n, nq, shards, dim);
       } finally {
         spark.stop();

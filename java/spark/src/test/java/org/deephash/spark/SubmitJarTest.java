@@ -118,6 +118,25 @@ class SubmitJarTest {
   }
 
   @Test
+  void jcudaLoadsItsNativeLibraryFromTheSubmitJar(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    // A JVM with the submit jar alone (and the probe class): JCuda finds its native library inside
+    // the jar, extracts and loads it. No driver here is fine: the runtime binding still loads and
+    // answers (cudaErrorInsufficientDriver, 35); a missing library would be an UnsatisfiedLinkError.
+    Path classes = Path.of(JCudaProbe.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path jar = StandaloneClusterTest.submitJar().toAbsolutePath();
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + tmp,
+        "-cp", jar + ":" + classes, JCudaProbe.class.getName()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the probe hung");
+    assertEquals(0, p.exitValue(), out);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("status=(\\d+) devices=(\\d+) from (\\S+)").matcher(out);
+    assertTrue(m.find(), out);
+    assertTrue(m.group(1).equals("0") || m.group(1).equals("35"), "cudaGetDeviceCount: " + out);
+    assertEquals(jar, Path.of(java.net.URI.create(m.group(3))), "JCuda came from elsewhere: " + out);
+  }
+
+  @Test
   void leavesOutWhatTheClusterProvides() throws IOException {
     List<String> bad = entries().stream().filter(n -> n.startsWith("org/apache/spark/") || n.startsWith("scala/")
         || n.startsWith("org/apache/hadoop/") || n.startsWith("org/apache/parquet/") || n.startsWith("org/slf4j/")
