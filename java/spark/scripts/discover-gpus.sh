@@ -15,7 +15,8 @@ set -euo pipefail
 
 name=gpu
 if ! command -v nvidia-smi >/dev/null 2>&1; then
-  echo "discover-gpus: nvidia-smi is not on the PATH: install the NVIDIA driver on this worker, or configure no GPU resource for it" >&2
+  echo "discover-gpus: nvidia-smi is not on the PATH: install the NVIDIA driver on this worker," \
+    "or configure no GPU resource for it" >&2
   exit 1
 fi
 if ! out=$(nvidia-smi --query-gpu=index --format=csv,noheader 2>&1); then

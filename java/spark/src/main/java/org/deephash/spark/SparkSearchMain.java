@@ -146,7 +146,8 @@ public final class SparkSearchMain {
         java.util.regex.Matcher v = CLASS_VERSION.matcher(m);
         String java = v.find() ? "Java " + (Integer.parseInt(v.group(1)) - 44) : "a Java older than 25";
         return new IllegalArgumentException("the executors run " + java + " and the job needs JDK 25: set JAVA_HOME"
-            + " of the workers to a JDK 25 (conf/spark-env.sh), or pass --conf spark.executorEnv.JAVA_HOME=/path/to/jdk-25"
+            + " of the workers to a JDK 25 (conf/spark-env.sh), or pass"
+            + " --conf spark.executorEnv.JAVA_HOME=/path/to/jdk-25"
             + " (the same path on every worker)", failure);
       }
     }

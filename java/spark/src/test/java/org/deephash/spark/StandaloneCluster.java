@@ -266,7 +266,8 @@ final class StandaloneCluster implements AutoCloseable {
   /** The master's view (its web UI's JSON), or null while it does not answer. */
   Map<String, Object> masterState() throws InterruptedException {
     try {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + masterUiPort + "/json/"))
+      URI json = URI.create("http://127.0.0.1:" + masterUiPort + "/json/");
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(json)
           .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
       return r.statusCode() == 200 ? Json.object(r.body()) : null;
     } catch (IOException e) {

@@ -302,7 +302,8 @@ class StandaloneClusterTest {
   private static Path probeJar() throws IOException {
     Path jar = dir.resolve("slow-probe.jar");
     Path classes = Path.of(SlowProbeProvider.class.getProtectionDomain().getCodeSource().getLocation().getPath());
-    try (JarOutputStream j = new JarOutputStream(Files.newOutputStream(jar)); Stream<Path> files = Files.walk(classes)) {
+    try (JarOutputStream j = new JarOutputStream(Files.newOutputStream(jar));
+        Stream<Path> files = Files.walk(classes)) {
       for (Path f : files.filter(p -> p.getFileName().toString().startsWith("SlowProbeProvider")).toList()) {
         j.putNextEntry(new JarEntry(classes.relativize(f).toString()));
         Files.copy(f, j);

@@ -63,9 +63,9 @@ class SubmitJarTest {
     // only one module's copy would drop the CUDA backend silently).
     List<String> providers = text("META-INF/services/org.deephash.spi.BackendProvider").lines()
         .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).sorted().toList();
-    assertEquals(List.of("org.deephash.backend.cuda.CudaBackendProvider", "org.deephash.backend.java.JavaBackendProvider",
-        "org.deephash.backend.nativ.NativeBackendProvider", "org.deephash.backend.scalar.ScalarBackendProvider"),
-        providers);
+    assertEquals(List.of("org.deephash.backend.cuda.CudaBackendProvider",
+        "org.deephash.backend.java.JavaBackendProvider", "org.deephash.backend.nativ.NativeBackendProvider",
+        "org.deephash.backend.scalar.ScalarBackendProvider"), providers);
     assertTrue(text("META-INF/MANIFEST.MF").contains("Main-Class: org.deephash.spark.SparkSearchMain"));
   }
 
@@ -130,7 +130,8 @@ class SubmitJarTest {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the probe hung");
     assertEquals(0, p.exitValue(), out);
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("status=(\\d+) devices=(\\d+) from (\\S+)").matcher(out);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("status=(\\d+) devices=(\\d+) from (\\S+)").matcher(out);
     assertTrue(m.find(), out);
     assertTrue(m.group(1).equals("0") || m.group(1).equals("35"), "cudaGetDeviceCount: " + out);
     assertEquals(jar, Path.of(java.net.URI.create(m.group(3))), "JCuda came from elsewhere: " + out);
