@@ -44,9 +44,23 @@ public final class SearchJob implements AutoCloseable {
     results.write().mode(SaveMode.Overwrite).parquet(path);
   }
 
-  /** One report per search task of the actions run so far. */
+  /**
+   * One report per completed search attempt of the actions run so far. A unit of work that Spark
+   * ran again (its executor was lost after it finished, taking its shuffle output along) reports
+   * once per attempt: count {@link #units()} for the work itself.
+   */
   public List<TaskReport> taskReports() {
     return List.copyOf(reports.value());
+  }
+
+  /** Units of work (one shard, one block of queries) searched so far, each counted once. */
+  public int units() {
+    return (int) taskReports().stream().map(TaskReport::unit).distinct().count();
+  }
+
+  /** Per executor: its backend, device, GPU addresses and why CUDA was skipped there. */
+  public List<ExecutorReport> executorReports() {
+    return ExecutorReport.of(taskReports());
   }
 
   @Override

@@ -7,6 +7,8 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
@@ -24,9 +26,13 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.CollectionAccumulator;
+import org.deephash.Backends;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchResult;
+import org.deephash.spi.BackendProvider;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import scala.Tuple2;
 
 /**
@@ -73,6 +79,18 @@ public final class SparkSearch {
       DataTypes.createStructField("id", DataTypes.LongType, false),
       DataTypes.createStructField("hamming", DataTypes.IntegerType, false),
       DataTypes.createStructField("distance", DataTypes.FloatType, true)});
+
+  /**
+   * The logger of the one line each executor writes when it first searches: backend, device, the
+   * GPU address Spark gave the task, and why CUDA was skipped. Through SLF4J, i.e. Spark's own
+   * logging, so the line lands in the executor's log (stderr under the worker's work directory on
+   * standalone) with Spark's format, one line.
+   */
+  public static final String EXECUTOR_LOG = "org.deephash.spark.executor";
+
+  private static final Logger EXECUTOR_LOGGER = LoggerFactory.getLogger(EXECUTOR_LOG);
+  /** (backend, device) pairs this JVM has logged: one line per executor, unless its backend changes. */
+  private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
 
   private SparkSearch() {}
 
@@ -243,6 +261,13 @@ public final class SparkSearch {
             + "-dimensional ones: every shard needs features of the queries' dimension");
       }
       GpuHashSearch search = lease.search(spec.backend(), hint, threads);
+      String backend = search.backendName();
+      String executor = SparkEnv.get() == null ? "?" : SparkEnv.get().executorId();
+      String host = host();
+      String cudaSkipped = cudaSkipped(backend, spec.backend());
+      if (LOGGED.add(backend + "|" + search.device())) {
+        EXECUTOR_LOGGER.info(executorLine(executor, host, backend, search.device(), Arrays.asList(gpus), cudaSkipped));
+      }
       long start = System.nanoTime();
       SearchResult r = spec.isCoarseToFine()
           ? search.coarseToFine(block.codes(), block.features(), spec.pool(), spec.listLimit())
@@ -260,13 +285,65 @@ public final class SparkSearch {
         out.add(new Tuple2<>(qids[q], c));
       }
       if (reports != null) {
-        String executor = SparkEnv.get() == null ? "?" : SparkEnv.get().executorId();
-        reports.add(new TaskReport(shard, block.count(), t.liveCount(), executor, Arrays.asList(gpus), hint,
-            search.backendName(), search.device(), threads, openedHere, millis));
+        reports.add(new TaskReport(shard, qids.length == 0 ? Long.MIN_VALUE : qids[0], block.count(), t.liveCount(),
+            executor, host, Arrays.asList(gpus), hint, backend, search.device(), cudaSkipped, threads, openedHere,
+            millis));
       }
       return out.iterator();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open shard " + shard + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Why the CUDA backend is not the one that searched here, or null when it is: the reasons its
+   * provider gave (no driver, no device, no kernels...), or that another backend was forced, or
+   * that the class path has no CUDA backend at all (the job's classes came from a jar without it).
+   */
+  static String cudaSkipped(String backendUsed, String forced) {
+    if ("cuda".equals(backendUsed)) {
+      return null;
+    }
+    if (forced != null && !forced.isBlank()) {
+      return "not tried: backend " + forced + " was asked for";
+    }
+    String property = System.getProperty(Backends.PROPERTY);
+    if (property == null || property.isBlank()) {
+      property = System.getenv("ENGINE_BACKEND");
+    }
+    if (property != null && !property.isBlank()) {
+      return "not tried: backend " + property.trim() + " was forced (" + Backends.PROPERTY + " or ENGINE_BACKEND)";
+    }
+    List<String> reasons = Backends.notChosen().get("cuda");
+    if (reasons != null) {
+      return String.join("; ", reasons);
+    }
+    for (BackendProvider p : Backends.providers()) {
+      if (p.name().equals("cuda")) {
+        List<String> now = p.unavailableReasons();
+        return now.isEmpty() ? "not tried" : String.join("; ", now);
+      }
+    }
+    return "no cuda backend on the class path (submit the deephash-spark submit jar, docs/SPARK.md)";
+  }
+
+  /** The executor's line about its backend (logged there; the driver prints it per executor too). */
+  static String executorLine(String executor, String host, String backend, String device, List<String> gpus,
+      String cudaSkipped) {
+    return "deephash executor " + executor + " on " + host + ": backend " + backend + " (" + device + ")"
+        + (gpus.isEmpty() ? ", no GPU from Spark" : ", GPU " + String.join(",", gpus) + " from Spark")
+        + (cudaSkipped == null ? "" : "; cuda skipped: " + cudaSkipped);
+  }
+
+  private static String host() {
+    SparkEnv env = SparkEnv.get();
+    if (env != null && env.blockManager() != null && env.blockManager().blockManagerId() != null) {
+      return env.blockManager().blockManagerId().host();
+    }
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "?";
     }
   }
 

@@ -75,7 +75,9 @@ public final class SparkSearchCommand extends CliCommand {
       description = "Results as Parquet: query_id, rank, id, hamming, distance (squared L2, null for Hamming top-k).")
   String output;
 
-  @Option(names = "--master", paramLabel = "URL", description = "Spark master when not launched by spark-submit (default: local[*]).")
+  @Option(names = "--master", paramLabel = "URL",
+      description = "Spark master when not launched by spark-submit (default: local[*]); a cluster master"
+          + " (spark://...) is sent the submit jar (spark.jars).")
   String master;
 
   @Option(names = "--backend", paramLabel = "NAME",

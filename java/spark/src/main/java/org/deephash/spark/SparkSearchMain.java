@@ -53,6 +53,11 @@ public final class SparkSearchMain {
       conf.setMaster("local[*]"); // not under spark-submit
     }
     SparkSearch.rejectGpuInLocalMode(conf); // before the session: its first job would hang
+    // A cluster's executors need the job's classes: ship the submit jar unless spark-submit did.
+    java.nio.file.Path shipped = SubmitJar.shipTo(conf);
+    if (shipped != null) {
+      err.println("spark-search: shipping " + shipped + " to the executors (spark.jars)");
+    }
 
     long t0 = System.nanoTime();
     // A session that already runs in this JVM (a test, a notebook) is used and left running.
@@ -84,22 +89,38 @@ public final class SparkSearchMain {
         job = SparkSearch.run(spark, shards, q, spec, opts);
       }
       try (job) {
-        job.writeParquet(output);
+        try {
+          job.writeParquet(output);
+        } catch (Exception e) { // SparkException is checked in Java, yet Scala code throws it from here
+          IllegalArgumentException clear = olderJavaOnExecutors(e);
+          if (clear != null) {
+            throw clear;
+          }
+          throw e;
+        }
         double searchSeconds = (System.nanoTime() - s1) / 1e9;
         long results = spark.read().parquet(output).count();
+        List<TaskReport> reports = job.taskReports();
         Map<String, Integer> backends = new TreeMap<>();
-        for (TaskReport r : job.taskReports()) {
+        for (TaskReport r : reports) {
           backends.merge(r.backend() + (r.gpuAddresses().isEmpty() ? "" : "@gpu" + r.gpuAddresses()), 1, Integer::sum);
         }
-        err.printf(Locale.ROOT, "spark-search: %s over %d shards -> %d rows in %s (%.2f s; backends %s)%n", spec,
-            shards.size(), results, output, searchSeconds, backends);
+        List<ExecutorReport> executors = ExecutorReport.of(reports);
+        int units = job.units();
+        err.printf(Locale.ROOT, "spark-search: %s over %d shards -> %d rows in %s (%.2f s; %d tasks, %d attempts;"
+            + " backends %s)%n", spec, shards.size(), results, output, searchSeconds, units, reports.size(), backends);
+        for (ExecutorReport e : executors) {
+          err.println("spark-search: " + e.line());
+        }
         if (a.json) {
           out.println(new Json().put("command", "spark-search").put("master", spark.sparkContext().master())
+              .put("application", spark.sparkContext().applicationId())
               .put("search", spec.toString()).put("shards", shards.size()).put("queries", queryCount)
               .put("results", results).put("stage_seconds", Json.round(stageSeconds, 3))
               .put("search_seconds", Json.round(searchSeconds, 3))
               .put("total_seconds", Json.round((System.nanoTime() - t0) / 1e9, 3))
-              .put("tasks", job.taskReports().size()).put("backends", backends).put("output", output));
+              .put("tasks", units).put("task_attempts", reports.size()).put("backends", backends)
+              .put("executors", executors.stream().map(ExecutorReport::json).toList()).put("output", output));
         }
       }
       return 0;
@@ -108,6 +129,29 @@ public final class SparkSearchMain {
         spark.stop();
       }
     }
+  }
+
+  private static final java.util.regex.Pattern CLASS_VERSION =
+      java.util.regex.Pattern.compile("class file versions up to (\\d+)\\.0");
+
+  /**
+   * The failure of a job whose executors run a Java older than 25 (they cannot load the job's
+   * classes), said in one line with the fix; null for any other failure. On standalone, executors
+   * run their worker's JAVA_HOME unless spark.executorEnv.JAVA_HOME names another.
+   */
+  static IllegalArgumentException olderJavaOnExecutors(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String m = String.valueOf(t.getMessage());
+      if (t instanceof UnsupportedClassVersionError || m.contains("UnsupportedClassVersionError")) {
+        java.util.regex.Matcher v = CLASS_VERSION.matcher(m);
+        String java = v.find() ? "Java " + (Integer.parseInt(v.group(1)) - 44) : "a Java older than 25";
+        return new IllegalArgumentException("the executors run " + java + " and the job needs JDK 25: set JAVA_HOME"
+            + " of the workers to a JDK 25 (conf/spark-env.sh), or pass"
+            + " --conf spark.executorEnv.JAVA_HOME=/path/to/jdk-25"
+            + " (the same path on every worker)", failure);
+      }
+    }
+    return null;
   }
 
   /** Comma-separated index files, or a directory: its *.dh files in name order. */

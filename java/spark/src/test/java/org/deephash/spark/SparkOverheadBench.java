@@ -25,16 +25,22 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The overhead Spark adds: the same search by the engine alone (one table, every core) and by the
- * Spark job in local mode (the table cut into shards), on the same data. Opt-in, it takes minutes:
+ * Spark job (the table cut into shards), on the same data. Opt-in, it takes minutes:
  *
  * <pre>
  * mvn -q test -pl java/spark -am -Dtest=SparkOverheadBench -Ddeephash.bench=true \
- *     -Dsurefire.failIfNoSpecifiedTests=false [-Dbench.n=1000000 -Dbench.q=1000 -Dbench.shards=4]
+ *     -Dsurefire.failIfNoSpecifiedTests=false [-Dbench.n=1000000 -Dbench.q=1000 -Dbench.shards=4] \
+ *     [-Dbench.master=standalone]
  * </pre>
  *
- * Prints one JSON line per search. Database and queries use independent seeds; a sample is checked
+ * {@code bench.master}: {@code local} (default, local[2] in this JVM) or {@code standalone}: a real
+ * standalone cluster on 127.0.0.1 ({@link StandaloneCluster}: a master, two workers of one core,
+ * executors in their own JVMs fed the submit jar) driven from this JVM; the standalone run then also
+ * times one whole {@code spark-submit} of the submit jar, cold (JVM starts, executors, shard mapping).
+ *
+ * <p>Prints one JSON line per search. Database and queries use independent seeds; a sample is checked
  * against the engine before timing; each figure is the median of 3 timed runs after a warm-up, with
- * the shards already mapped on the executor (the steady state of a long job).
+ * the shards already mapped on the executors (the steady state of a long job).
  */
 @EnabledIfSystemProperty(named = "deephash.bench", matches = "true")
 class SparkOverheadBench {
@@ -50,12 +56,71 @@ class SparkOverheadBench {
     int dim = 32;
     Collection c = new Collection(1, n, 64, dim);
     QuerySet q = c.queries(2, nq, true);
-    List<String> paths = c.save(dir, shards, 0, 3);
+    Path shardDir = java.nio.file.Files.createDirectories(dir.resolve("shards"));
+    List<String> paths = c.save(shardDir, shards, 0, 3);
     Path whole = dir.resolve("whole.dh");
     try (CodeTable t = c.table()) {
       IndexFile.save(t, whole);
     }
-    SparkSession spark = SharedSpark.local();
+    boolean standalone = System.getProperty("bench.master", "local").equals("standalone");
+    if (!standalone) {
+      run(SharedSpark.local(), c, q, paths, whole, n, nq, shards, dim);
+      return;
+    }
+    SharedSpark.stop();
+    try (StandaloneCluster cluster = new StandaloneCluster(dir.resolve("cluster"),
+        StandaloneCluster.moduleSparkClassPath())) {
+      cluster.startMaster();
+      cluster.startWorker(1, "2g", List.of());
+      cluster.startWorker(1, "2g", List.of());
+      cluster.awaitWorkers(2);
+      org.apache.spark.SparkConf conf = new org.apache.spark.SparkConf().setMaster(cluster.masterUrl())
+          .setAppName("deephash-spark-overhead").set("spark.driver.host", "127.0.0.1").set("spark.ui.enabled", "false")
+          .set("spark.executor.memory", "1500m").set("spark.executor.cores", "1");
+      SubmitJar.shipTo(conf);
+      SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+      try {
+        // Executors start after the session: let them register and settle before the engine alone is
+        // timed on the same cores.
+        spark.range(0, 1000, 1, 4).count();
+        Thread.sleep(5000);
+        run(spark, c, q, paths, whole, n, nq, shards, dim);
+      } finally {
+        spark.stop();
+        SparkSession.clearActiveSession();
+        SparkSession.clearDefaultSession();
+      }
+      // One whole spark-submit, cold: what a user waits for, JVM starts and shard mapping included.
+      Path queries = dir.resolve("queries.dh");
+      try (CodeTable t = CodeTable.create(64, dim, false)) {
+        t.addAll(q.ids(), q.codes(), q.features(), null);
+        IndexFile.save(t, queries);
+      }
+      for (SearchSpec spec : List.of(SearchSpec.hamming(10), SearchSpec.coarseToFine(Pool.topM(100), 10))) {
+        List<String> args = new java.util.ArrayList<>(List.of("--conf", "spark.driver.host=127.0.0.1", "--conf",
+            "spark.ui.enabled=false", "--conf", "spark.executor.memory=1500m", "--conf", "spark.executor.cores=1",
+            StandaloneClusterTest.submitJar().toString(), "--shards", shardDir.toString(), "--queries",
+            queries.toString(), "--k", "10", "--query-block", String.valueOf(nq), "--output",
+            dir.resolve("submit.parquet").toString(), "--json"));
+        if (spec.isCoarseToFine()) {
+          args.addAll(List.of("--pool-top", "100"));
+        }
+        long t0 = System.nanoTime();
+        StandaloneCluster.Submission sub = cluster.submit(args).await(java.time.Duration.ofSeconds(600));
+        double wall = (System.nanoTime() - t0) / 1e9;
+        assertEquals(0, sub.exitCode(), () -> StandaloneCluster.tail(sub.stderr()));
+        java.util.Map<String, Object> report = sub.report();
+        System.out.printf(Locale.ROOT, "{\"bench\":\"spark-submit-cold\",\"search\":\"%s\",\"n\":%d,\"queries\":%d,"
+            + "\"shards\":%d,\"submit_wall_s\":%.3f,\"job_search_s\":%s,\"job_total_s\":%s,\"executors\":%s,"
+            + "\"load_avg\":%.1f}%n", spec, n, nq, shards, wall, report.get("search_seconds"),
+            report.get("total_seconds"), ((List<?>) report.get("executors")).size(),
+            ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+      }
+    }
+  }
+
+  private void run(SparkSession spark, Collection c, QuerySet q, List<String> paths, Path whole, int n, int nq,
+      int shards, int dim) throws Exception {
     LongAdder shuffleBytes = new LongAdder();
     LongAdder taskEnds = new LongAdder();
     spark.sparkContext().addSparkListener(new SparkListener() {

@@ -228,6 +228,20 @@ class SparkSearchTest {
   }
 
   @Test
+  void executorsOnAnOlderJavaAreToldInOneLine() {
+    // As Spark reports it when a worker launches executors with its JDK 17 (seen on a standalone cluster).
+    Exception failure = new org.apache.spark.SparkException("Job aborted due to stage failure: Task 1 in"
+        + " stage 0.0 failed 2 times, most recent failure: Lost task 1.1 in stage 0.0 (TID 3) (127.0.0.1 executor 0):"
+        + " java.lang.UnsupportedClassVersionError: org/deephash/spark/SearchSpec has been compiled by a more recent"
+        + " version of the Java Runtime (class file version 69.0), this version of the Java Runtime only recognizes"
+        + " class file versions up to 61.0");
+    IllegalArgumentException e = SparkSearchMain.olderJavaOnExecutors(failure);
+    assertTrue(e != null && e.getMessage().startsWith("the executors run Java 17 and the job needs JDK 25")
+        && e.getMessage().contains("spark.executorEnv.JAVA_HOME"), String.valueOf(e));
+    assertTrue(SparkSearchMain.olderJavaOnExecutors(new RuntimeException("disk full")) == null);
+  }
+
+  @Test
   void mismatchedCodeWidthSaysWhatToFix() throws Exception {
     Collection c = new Collection(81, 50, 64, 0);
     List<String> shards = c.save(dir, 2, 0, 82);
@@ -264,6 +278,16 @@ class SparkSearchTest {
     assertEquals(40.0, report.get("queries"), json);
     assertEquals(3.0, report.get("shards"), json);
     assertEquals(out, report.get("output"), json);
+    assertEquals(3.0, report.get("tasks"), "3 shards x 1 block of queries: " + json);
+    assertEquals(3.0, report.get("task_attempts"), json);
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> executors = (List<Map<String, Object>>) report.get("executors");
+    assertEquals(1, executors.size(), json);
+    assertEquals("driver", executors.get(0).get("id"), "local mode searches in the driver: " + json);
+    assertEquals(3.0, executors.get(0).get("task_attempts"), json);
+    if (!"cuda".equals(executors.get(0).get("backend"))) {
+      assertTrue(String.valueOf(executors.get(0).get("cuda_skipped")).length() > 10, "why not CUDA? " + json);
+    }
     Collection.assertSame(q, c.oracle(q, SearchSpec.coarseToFine(Pool.topM(20), 4)),
         SharedSpark.local().read().parquet(out).collectAsList(), true);
   }
