@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /** Bumped whenever a signature or a meaning below changes; Java refuses a mismatch. */
-#define DH_ABI_VERSION 1
+#define DH_ABI_VERSION 2
 
 /* Status codes. */
 #define DH_OK 0
@@ -43,6 +43,9 @@ extern "C" {
 #define DH_TIER_SCALAR 1 /* 64-bit POPCNT */
 #define DH_TIER_AVX2 2   /* AVX2, nibble-lookup popcount (vpshufb) */
 #define DH_TIER_AVX512 3 /* AVX-512F/BW with VPOPCNTQ (avx512vpopcntdq) */
+
+/* Options of dh_hamming_topk. */
+#define DH_IDS_ASCENDING 1 /* ids[r] < ids[r + 1] for every row: ties are ordered by row, no id is read */
 
 /* Result flags, per query. */
 #define DH_FLAG_TRUNCATED 1 /* more than k rows were within max_dist (radius search was capped) */
@@ -78,11 +81,12 @@ DH_API int32_t dh_cpu_tier(void);
  * @param nq         number of queries, >= 0
  * @param k          results wanted per query, >= 1
  * @param max_dist   accept only distances <= max_dist, in [0, 8*code_bytes]
+ * @param options    DH_IDS_ASCENDING or 0
  * @return DH_OK or a negative DH_E* status
  */
 DH_API int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
                                int64_t row_end, const int64_t *ids, const uint64_t *tombstones,
-                               const uint8_t *queries, int32_t nq, int32_t k, int32_t max_dist,
+                               const uint8_t *queries, int32_t nq, int32_t k, int32_t max_dist, int32_t options,
                                int32_t *out_dist, int32_t *out_row, int32_t *out_count, int32_t *out_flags);
 
 /**

@@ -40,17 +40,23 @@ static int failures = 0;
 
 static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, int32_t nq, int32_t k,
                   int32_t max_dist, int dup, int tomb) {
+  /* every other check gives ascending ids and says so (ties then ordered by row, no id read) */
+  static int call = 0;
+  const int asc = (call++ & 1) != 0;
   uint8_t *codes = calloc((size_t)n * cb + 64, 1);
   uint8_t *queries = calloc((size_t)nq * cb + 64, 1);
   int64_t *ids = malloc(sizeof(int64_t) * (size_t)(n + 1));
   uint64_t *tb = calloc((size_t)(n / 64 + 1), 8);
   for (int32_t r = 0; r < n; r++) {
-    if (dup && r > 0 && next64() % 2 == 0) {
+    if (dup == 2) {
+      /* sparse codes: few bits set, so distances cluster and most rows tie with others */
+      for (int32_t i = 0; i < cb; i++) codes[(size_t)r * cb + i] = next64() % 8 == 0 ? (uint8_t)(1u << (next64() % 8)) : 0;
+    } else if (dup && r > 0 && next64() % 2 == 0) {
       memcpy(codes + (size_t)r * cb, codes + (size_t)(next64() % (uint64_t)r) * cb, (size_t)cb);
     } else {
       for (int32_t i = 0; i < cb; i++) codes[(size_t)r * cb + i] = (uint8_t)next64();
     }
-    ids[r] = (int64_t)(next64() >> 1) * (next64() % 2 ? 1 : -1);
+    ids[r] = asc ? (int64_t)r * 3 - 1000 : (int64_t)(next64() >> 1) * (next64() % 2 ? 1 : -1);
     if (tomb && next64() % 5 == 0) tb[r / 64] |= 1ULL << (r % 64);
   }
   for (int32_t q = 0; q < nq; q++) {
@@ -62,7 +68,8 @@ static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, i
   }
   int32_t *od = malloc(sizeof(int32_t) * (size_t)nq * k), *orow = malloc(sizeof(int32_t) * (size_t)nq * k);
   int32_t *oc = malloc(sizeof(int32_t) * (size_t)nq), *of = malloc(sizeof(int32_t) * (size_t)nq);
-  int32_t st = dh_hamming_topk(tier, codes, cb, r0, r1, ids, tomb ? tb : NULL, queries, nq, k, max_dist, od, orow,
+  int32_t st = dh_hamming_topk(tier, codes, cb, r0, r1, ids, tomb ? tb : NULL, queries, nq, k, max_dist,
+                               asc ? DH_IDS_ASCENDING : 0, od, orow,
                                oc, of);
   if (st != DH_OK) {
     printf("FAIL status %d tier=%d cb=%d n=%d\n", st, tier, cb, n);
@@ -83,8 +90,8 @@ static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, i
       ok = od[(size_t)q * k + i] == all[i].d && orow[(size_t)q * k + i] == all[i].row;
     }
     if (!ok) {
-      printf("FAIL tier=%d cb=%d n=%d range=[%d,%d) k=%d max_dist=%d dup=%d tomb=%d q=%d: count %d want %d flag %d\n",
-             tier, cb, n, r0, r1, k, max_dist, dup, tomb, q, oc[q], want, of[q]);
+      printf("FAIL tier=%d cb=%d n=%d range=[%d,%d) k=%d max_dist=%d dup=%d tomb=%d asc=%d q=%d: count %d want %d flag %d\n",
+             tier, cb, n, r0, r1, k, max_dist, dup, tomb, asc, q, oc[q], want, of[q]);
       failures++;
       break;
     }
@@ -132,14 +139,61 @@ int main(void) {
     }
     /* a tier above the CPU's is refused, never executed */
   }
-  if (dh_hamming_topk(top + 1, NULL, 8, 0, 0, NULL, NULL, NULL, 0, 1, 0, NULL, NULL, NULL, NULL) !=
+  if (dh_hamming_topk(top + 1, NULL, 8, 0, 0, NULL, NULL, NULL, 0, 1, 0, 0, NULL, NULL, NULL, NULL) !=
       (top + 1 > DH_TIER_AVX512 ? DH_EINVAL : DH_EUNSUPPORTED)) {
     printf("FAIL unsupported tier accepted\n");
     failures++;
   }
-  if (dh_hamming_topk(DH_TIER_SCALAR, NULL, 8, 0, 10, NULL, NULL, NULL, 1, 0, 0, NULL, NULL, NULL, NULL) != DH_EINVAL) {
+  if (dh_hamming_topk(DH_TIER_SCALAR, NULL, 8, 0, 10, NULL, NULL, NULL, 1, 0, 0, 0, NULL, NULL, NULL, NULL) != DH_EINVAL) {
     printf("FAIL k=0 accepted\n");
     failures++;
+  }
+  /* Large tables and large k: many compactions, the tie cut (sparse codes tie massively), row ranges
+   * that start mid-table, tombstones, and every vector kernel's tail. */
+  const int32_t big_widths[] = {1, 5, 8, 16, 25, 32, 64};
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    for (size_t w = 0; w < sizeof(big_widths) / sizeof(big_widths[0]); w++) {
+      int32_t cb = big_widths[w], bits = 8 * cb;
+      const int32_t ks[] = {1, 37, 1000, 4099};
+      for (size_t ki = 0; ki < 4; ki++) {
+        for (int mode = 0; mode < 3; mode++) {
+          check(tier, cb, 30011, 0, 30011, 13, ks[ki], bits, mode, mode == 1);
+          check(tier, cb, 30011, 1001, 29000, 70, ks[ki], bits, mode, mode != 1);
+          check(tier, cb, 30011, 0, 30011, 3, ks[ki], bits / 3, mode, 1);
+          checks += 3;
+        }
+      }
+    }
+  }
+  /* A sample that misleads: the rows the starting threshold of a large k is sampled from (every
+   * rows/4096-th) equal the query, all others are its complement, so the sample puts the k-th
+   * distance at 0 while only 4096 rows are there: the query must be searched again from B. */
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    const int32_t n = 40000, cb = 8, k = 5000;
+    uint8_t *codes = calloc((size_t)n * cb + 64, 1), *query = calloc(64, 1);
+    int64_t *ids = malloc(sizeof(int64_t) * n);
+    char *sampled = calloc((size_t)n, 1);
+    for (int64_t i = 0; i < 4096; i++) sampled[i * n / 4096] = 1;
+    for (int32_t r = 0; r < n; r++) {
+      memset(codes + (size_t)r * cb, sampled[r] ? 0 : 0xff, (size_t)cb);
+      ids[r] = r;
+    }
+    int32_t *od = malloc(sizeof(int32_t) * k), *orow = malloc(sizeof(int32_t) * k), oc = 0, of = 0;
+    int32_t st = dh_hamming_topk(tier, codes, cb, 0, n, ids, NULL, query, 1, k, 64, DH_IDS_ASCENDING, od, orow, &oc, &of);
+    int ok = st == DH_OK && oc == k && of == DH_FLAG_TRUNCATED && od[4095] == 0 && od[4096] == 64;
+    for (int32_t i = 4096; ok && i < k; i++) ok = !sampled[orow[i]] && (i == 4096 || orow[i] > orow[i - 1]);
+    if (!ok) {
+      printf("FAIL misleading sample tier=%d: status %d count %d d[4095] %d d[4096] %d\n", tier, st, oc, od[4095],
+             od[4096]);
+      failures++;
+    }
+    checks++;
+    free(codes);
+    free(query);
+    free(ids);
+    free(sampled);
+    free(od);
+    free(orow);
   }
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;

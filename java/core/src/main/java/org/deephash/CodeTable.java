@@ -58,6 +58,14 @@ public final class CodeTable implements AutoCloseable {
   private int capacity;
   private int deleted;
   private long version;
+  /**
+   * Whether ids[r] < ids[r + 1] for every row: then an id is found by binary search, a batch of
+   * ascending ids needs no duplicate check, and backends order ties by row without reading ids.
+   * No id map is built while it holds (100M rows would need 3 GB of heap for one). 1 yes, 0 no,
+   * -1 not yet known (a wrapped index: computed on first use).
+   */
+  private volatile int ascending = 1;
+  /** id to row; built only once the ids stop ascending. */
   private LongIntHashMap idToRow;
   private boolean closed;
 
@@ -130,6 +138,7 @@ public final class CodeTable implements AutoCloseable {
     t.capacity = rows;
     t.external = owner;
     t.writable = false;
+    t.ascending = -1;
     t.tombstones = MemorySegment.NULL;
     if (tombstones != null) {
       requireSize("tombstones", tombstones, bitmapBytes(rows));
@@ -283,21 +292,31 @@ public final class CodeTable implements AutoCloseable {
       if ((long) rows + n > MAX_ROWS) {
         throw new IllegalArgumentException("a table holds at most " + MAX_ROWS + " rows; shard larger collections");
       }
-      LongIntHashMap map = idMap();
-      // Check every id before touching the table so a bad batch changes nothing.
-      LongIntHashMap batch = new LongIntHashMap(n);
-      for (int i = 0; i < n; i++) {
-        long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
-        if (map.get(id) >= 0 || batch.put(id, i) >= 0) {
-          throw new IllegalArgumentException("duplicate id " + id + " (row " + i + " of the batch): ids must be unique");
+      boolean stillAscending = idsAscending() && batchAscends(ids, n);
+      if (!stillAscending) {
+        // Check every id before touching the table so a bad batch changes nothing.
+        LongIntHashMap map = idMap();
+        LongIntHashMap batch = new LongIntHashMap(n);
+        for (int i = 0; i < n; i++) {
+          long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
+          if (map.get(id) >= 0 || batch.put(id, i) >= 0) {
+            throw new IllegalArgumentException("duplicate id " + id + " (row " + i + " of the batch): ids must be unique");
+          }
         }
       }
       makeWritable(rows + n);
       MemorySegment.copy(codes, 0, this.codes, (long) rows * codeBytes, (long) n * codeBytes);
-      for (int i = 0; i < n; i++) {
-        long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
-        this.ids.setAtIndex(JAVA_LONG_UNALIGNED, rows + i, id);
-        map.put(id, rows + i);
+      if (ids != null) {
+        MemorySegment.copy(ids, 0, this.ids, rows * 8L, n * 8L);
+      } else {
+        for (int i = 0; i < n; i++) {
+          this.ids.setAtIndex(JAVA_LONG_UNALIGNED, rows + i, (long) rows + i);
+        }
+      }
+      if (idToRow != null) {
+        for (int i = 0; i < n; i++) {
+          idToRow.put(this.ids.getAtIndex(JAVA_LONG_UNALIGNED, rows + i), rows + i);
+        }
       }
       if (dim > 0) {
         MemorySegment.copy(features, 0, this.features, (long) rows * dim * 4, (long) n * dim * 4);
@@ -306,10 +325,67 @@ public final class CodeTable implements AutoCloseable {
         MemorySegment.copy(labels, 0, this.labels, rows * 4L, n * 4L);
       }
       rows += n;
+      ascending = stillAscending ? 1 : 0;
       version++;
     } finally {
       lock.writeLock().unlock();
     }
+  }
+
+  /**
+   * Whether the batch's ids (null: row numbers from {@link #rows}) ascend strictly and start above
+   * the table's last id. Caller holds the write lock and knows the table's ids ascend.
+   */
+  private boolean batchAscends(MemorySegment batchIds, int n) {
+    if (batchIds == null) {
+      return rows == 0 || ids.getAtIndex(JAVA_LONG_UNALIGNED, rows - 1) < rows;
+    }
+    long prev = rows == 0 ? Long.MIN_VALUE : ids.getAtIndex(JAVA_LONG_UNALIGNED, rows - 1);
+    for (int i = 0; i < n; i++) {
+      long id = batchIds.getAtIndex(JAVA_LONG_UNALIGNED, i);
+      if (id <= prev && !(i == 0 && rows == 0)) {
+        return false;
+      }
+      prev = id;
+    }
+    return true;
+  }
+
+  /** Whether ids ascend with rows (computed once for a wrapped table). */
+  private boolean idsAscending() {
+    int a = ascending;
+    if (a < 0) {
+      a = 1;
+      for (long r = 1; r < rows; r++) {
+        if (ids.getAtIndex(JAVA_LONG_UNALIGNED, r - 1) >= ids.getAtIndex(JAVA_LONG_UNALIGNED, r)) {
+          a = 0;
+          break;
+        }
+      }
+      ascending = a; // idempotent: racing readers compute the same value
+    }
+    return a == 1;
+  }
+
+  /** The row holding this id (deleted or not), or -1. */
+  private int rowOf(long id) {
+    if (!idsAscending()) {
+      return idMap().get(id);
+    }
+    int lo = 0;
+    int hi = rows - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      long v = ids.getAtIndex(JAVA_LONG_UNALIGNED, mid);
+      if (v < id) {
+        lo = mid + 1;
+      } else if (v > id) {
+        hi = mid - 1;
+      } else {
+        return mid;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -320,7 +396,7 @@ public final class CodeTable implements AutoCloseable {
     lock.writeLock().lock();
     try {
       ensureOpen();
-      int row = idMap().get(id);
+      int row = rowOf(id);
       if (row < 0 || !isLiveLocked(row)) {
         return false;
       }
@@ -342,10 +418,10 @@ public final class CodeTable implements AutoCloseable {
 
   /** Whether a live row has this id. */
   public boolean contains(long id) {
-    lock.writeLock().lock(); // builds the id map lazily
+    lock.writeLock().lock(); // may build the id map lazily
     try {
       ensureOpen();
-      int row = idMap().get(id);
+      int row = rowOf(id);
       return row >= 0 && isLiveLocked(row);
     } finally {
       lock.writeLock().unlock();
@@ -424,7 +500,7 @@ public final class CodeTable implements AutoCloseable {
       throw e;
     }
     return new LockedView(new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids, labels,
-        tombstones, version));
+        tombstones, version, idsAscending()));
   }
 
   /** A {@link TableView} whose read lock is released on close. */

@@ -88,6 +88,57 @@ class CodeTableTest {
     }
   }
 
+  /** Ascending ids need no id map (binary search); the first id out of order switches to the map. */
+  @Test
+  void idLookupBeforeAndAfterTheIdsStopAscending() {
+    try (CodeTable t = CodeTable.create(8, 0, false)) {
+      t.addAll(null, new byte[3], null, null); // ids 0, 1, 2
+      t.addAll(new long[] {7, 9}, new byte[2], null, null);
+      assertTrue(ascending(t));
+      assertTrue(t.contains(0) && t.contains(2) && t.contains(7) && t.contains(9));
+      assertFalse(t.contains(3) || t.contains(8) || t.contains(-1) || t.contains(10));
+      var dup = assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {10, 9}, new byte[2], null, null));
+      assertTrue(dup.getMessage().contains("duplicate id 9"), dup.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {7}, new byte[1], null, null));
+      assertTrue(ascending(t), "a rejected batch changes nothing");
+      assertTrue(t.delete(7));
+      assertFalse(t.contains(7));
+      t.addAll(new long[] {-5, 100}, new byte[2], null, null); // -5 < 9: no longer ascending
+      assertFalse(ascending(t));
+      assertTrue(t.contains(-5) && t.contains(100) && t.contains(0) && t.contains(9));
+      assertFalse(t.contains(7), "still deleted");
+      assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {2}, new byte[1], null, null));
+      assertThrows(IllegalArgumentException.class, () -> t.addAll(null, new byte[1], null, null), "row number 7 is taken");
+      t.addAll(new long[] {101}, new byte[1], null, null);
+      assertFalse(ascending(t), "once out of order, the table keeps its map");
+      assertEquals(8, t.size());
+      assertEquals(101, t.id(7));
+    }
+  }
+
+  @Test
+  void wrappedTableFindsWhetherItsIdsAscend() {
+    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+      var codes = a.allocate(3 + 8);
+      var up = a.allocateFrom(ValueLayout.JAVA_LONG, 4, 5, 9);
+      var down = a.allocateFrom(ValueLayout.JAVA_LONG, 4, 9, 5);
+      try (CodeTable t = CodeTable.wrap(8, 0, 3, codes, null, up, null, null, null)) {
+        assertTrue(ascending(t));
+        assertTrue(t.contains(9) && !t.contains(6));
+      }
+      try (CodeTable t = CodeTable.wrap(8, 0, 3, codes, null, down, null, null, null)) {
+        assertFalse(ascending(t));
+        assertTrue(t.contains(9) && t.contains(5) && !t.contains(6));
+      }
+    }
+  }
+
+  private static boolean ascending(CodeTable t) {
+    try (var v = t.view()) {
+      return v.get().idsAscending();
+    }
+  }
+
   @Test
   void closedTableRejectsUse() {
     CodeTable t = CodeTable.create(8, 0, false);

@@ -45,6 +45,9 @@ class ParityTest {
     if (n == 1000) {
       new ParitySuite(backend, 1).hamming(bits, n, SEED + bits);
     }
+    if (n == 100003) {
+      new ParitySuite(backend, 2).hamming(bits, n, SEED + bits * 17L, true);
+    }
   }
 
   static Stream<Arguments> euclideanCases() {

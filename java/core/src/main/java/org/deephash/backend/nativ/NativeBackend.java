@@ -31,7 +31,7 @@ final class NativeBackend implements SearchBackend {
   /** A row range smaller than this is not worth a thread of its own. */
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
-  private static final long TASK_BYTES = 32L << 20;
+  private static final long TASK_BYTES = 16L << 20;
 
   private final NativeLib lib;
   private final int tier;
@@ -120,6 +120,10 @@ final class NativeBackend implements SearchBackend {
   /**
    * The best {@code limit} live rows by (distance, id) among those within {@code maxDist} of each
    * query; truncated where more qualified.
+   *
+   * <p>A batch of queries is split by queries only: each task scans every row for its block of
+   * queries, so no lists need merging and the sampled starting threshold of a large k sees the whole
+   * table. Fewer queries than 4 per thread are split by rows as well, so one query uses every core.
    */
   private Hits hamming(TableView t, Queries qs, int limit, int maxDist) {
     int q = qs.count();
@@ -128,7 +132,7 @@ final class NativeBackend implements SearchBackend {
     }
     int rows = t.rows();
     int cb = t.codeBytes();
-    int parts = rowParts(rows);
+    int parts = q >= 4 * threads ? 1 : rowParts(rows);
     long[] bounds = new long[parts + 1];
     for (int p = 0; p <= parts; p++) {
       bounds[p] = (long) rows * p / parts;
@@ -138,10 +142,12 @@ final class NativeBackend implements SearchBackend {
       widest = Math.max(widest, bounds[p + 1] - bounds[p]);
     }
     int stride = (int) Math.min(limit, widest);
-    // scratch of the selection (<= 2k + 32 candidates of 8 bytes) plus the outputs, per query
-    long perQuery = (2L * stride + 32) * 8 + stride * 8L + 16;
+    // scratch of the selection (<= 4k + 80 candidates of 8 bytes) plus the outputs, per query
+    long perQuery = (4L * stride + 80) * 8 + stride * 8L + 16;
     int block = (int) Math.max(1, Math.min(q, TASK_BYTES / perQuery));
-    if (parts < threads) {
+    if (parts == 1) {
+      block = Math.min(block, ceilDiv(q, 2 * threads)); // two tasks a thread: balance on a busy machine
+    } else if (parts < threads) {
       block = Math.min(block, ceilDiv(q, threads / parts));
     }
     int blocks = ceilDiv(q, block);
@@ -151,6 +157,7 @@ final class NativeBackend implements SearchBackend {
     MemorySegment ids = offHeap(t.ids());
     MemorySegment tomb = t.hasTombstones() ? offHeap(t.tombstones()) : MemorySegment.NULL;
     MemorySegment queries = offHeap(qs.codes());
+    int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
     parallelFor(blocks * parts, task -> {
       int b = task / parts;
       int p = task % parts;
@@ -163,7 +170,7 @@ final class NativeBackend implements SearchBackend {
         MemorySegment oc = a.allocate(JAVA_INT, nq);
         MemorySegment of = a.allocate(JAVA_INT, nq);
         lib.hammingTopk(tier, codes, cb, bounds[p], bounds[p + 1], ids, tomb, queries.asSlice((long) q0 * cb), nq,
-            k, maxDist, od, or, oc, of);
+            k, maxDist, options, od, or, oc, of);
         partials[b][p] = new Partial(k, od.toArray(JAVA_INT), or.toArray(JAVA_INT), oc.toArray(JAVA_INT),
             of.toArray(JAVA_INT));
       }
@@ -171,7 +178,10 @@ final class NativeBackend implements SearchBackend {
     return merge(t, partials, q, qb, limit);
   }
 
-  /** Exact k-way merge of the row ranges' lists of each query, by (distance, id). */
+  /**
+   * The lists of each query, concatenated (one row range) or merged exactly by (distance, id)
+   * over the row ranges (each range's list is sorted; ids are read once per entry).
+   */
   private static Hits merge(TableView t, Partial[][] partials, int q, int qb, int limit) {
     int parts = partials[0].length;
     int[] offsets = new int[q + 1];
@@ -188,23 +198,45 @@ final class NativeBackend implements SearchBackend {
     }
     int[] dist = new int[offsets[q]];
     int[] rows = new int[dist.length];
+    if (parts == 1) {
+      for (int i = 0; i < q; i++) {
+        Partial p = partials[i / qb][0];
+        int from = (i % qb) * p.stride;
+        int n = offsets[i + 1] - offsets[i];
+        System.arraycopy(p.dist, from, dist, offsets[i], n);
+        System.arraycopy(p.rows, from, rows, offsets[i], n);
+      }
+      return new Hits(offsets, dist, rows, truncated);
+    }
     int[] pos = new int[parts];
+    long[][] keys = new long[parts][];
+    boolean byRow = t.idsAscending();
     for (int i = 0; i < q; i++) {
       Partial[] ps = partials[i / qb];
       int local = i % qb;
+      for (int p = 0; p < parts; p++) {
+        int c = ps[p].count[local];
+        if (keys[p] == null || keys[p].length < c) {
+          keys[p] = new long[Math.max(c, 16)];
+        }
+        for (int j = 0; j < c; j++) {
+          int row = ps[p].rows[local * ps[p].stride + j];
+          keys[p][j] = byRow ? row : t.id(row);
+        }
+      }
       java.util.Arrays.fill(pos, 0);
       for (int o = offsets[i]; o < offsets[i + 1]; o++) {
         int best = -1;
         int bd = 0;
-        long bid = 0;
+        long bk = 0;
         for (int p = 0; p < parts; p++) {
           if (pos[p] < ps[p].count[local]) {
-            int at = local * ps[p].stride + pos[p];
-            int d = ps[p].dist[at];
-            if (best < 0 || d < bd || (d == bd && t.id(ps[p].rows[at]) < bid)) {
+            int d = ps[p].dist[local * ps[p].stride + pos[p]];
+            long key = keys[p][pos[p]];
+            if (best < 0 || d < bd || (d == bd && key < bk)) {
               best = p;
               bd = d;
-              bid = t.id(ps[p].rows[at]);
+              bk = key;
             }
           }
         }

@@ -31,11 +31,14 @@ import java.util.Optional;
  */
 final class NativeLib {
   /** Must equal {@code DH_ABI_VERSION} of the library. */
-  static final int ABI_VERSION = 1;
+  static final int ABI_VERSION = 2;
 
   static final int TIER_SCALAR = 1;
   static final int TIER_AVX2 = 2;
   static final int TIER_AVX512 = 3;
+
+  /** Option of dh_hamming_topk: ids ascend with rows, so ties are ordered by row. */
+  static final int IDS_ASCENDING = 1;
 
   /** Bit of the per-query flags: more than k rows qualified. */
   static final int FLAG_TRUNCATED = 1;
@@ -165,7 +168,7 @@ final class NativeLib {
     MethodHandle tier = bind(linker, lookup, "dh_cpu_tier", FunctionDescriptor.of(JAVA_INT), reasons);
     MethodHandle topk = bind(linker, lookup, "dh_hamming_topk", FunctionDescriptor.of(JAVA_INT,
         JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
-        ADDRESS, ADDRESS, ADDRESS, ADDRESS), reasons);
+        JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS), reasons);
     MethodHandle dist = bind(linker, lookup, "dh_hamming_distances", FunctionDescriptor.of(JAVA_INT,
         JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS), reasons);
     if (!reasons.isEmpty()) {
@@ -203,14 +206,17 @@ final class NativeLib {
     return linker.downcallHandle(sym.get(), fd);
   }
 
-  /** {@code dh_hamming_topk}: see deephash.h. Outputs are nq*k ints (dist, row) and nq ints (count, flags). */
+  /**
+   * {@code dh_hamming_topk}: see deephash.h. Outputs are nq*k ints (dist, row) and nq ints (count,
+   * flags); options is {@link #IDS_ASCENDING} or 0.
+   */
   void hammingTopk(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment ids,
-      MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, MemorySegment outDist,
+      MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, int options, MemorySegment outDist,
       MemorySegment outRow, MemorySegment outCount, MemorySegment outFlags) {
     int status;
     try {
       status = (int) hammingTopk.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, ids, tombstones, queries, nq,
-          k, maxDist, outDist, outRow, outCount, outFlags);
+          k, maxDist, options, outDist, outRow, outCount, outFlags);
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable t) {
