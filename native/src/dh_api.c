@@ -43,7 +43,7 @@ static dh_scan_fn scan_for(int32_t tier) {
   }
 }
 
-static int32_t check_tier(int32_t tier) {
+int32_t dh_check_tier(int32_t tier) {
   if (tier < DH_TIER_SCALAR || tier > DH_TIER_AVX512) {
     return DH_EINVAL;
   }
@@ -135,7 +135,7 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
                         const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq, int32_t k,
                         int32_t max_dist, int32_t options, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                         int32_t *out_flags) {
-  int32_t st = check_tier(tier);
+  int32_t st = dh_check_tier(tier);
   if (st != DH_OK) {
     return st;
   }
@@ -208,15 +208,19 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
       return DH_ENOMEM;
     }
   }
-  const dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
+  dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
                       .ids_ascending = (options & DH_IDS_ASCENDING) != 0, .hist = hist, .hist_stride = max_dist + 2, .pairs = pairs, .planes = planes};
   int planar_done = 0;
+  /* Every kernel but the nibble-planar one (which visits a block's rows in lane order) appends
+   * candidates in ascending row order. */
+  const int planar = tier == DH_TIER_AVX2 &&
+                     nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) && code_bytes <= 64;
+  ctx.in_row_order = !planar;
 #ifdef DH_HAVE_X86_TIERS
   /* AVX2: a block of queries amortises the transposition of the nibble-planar kernel. (The AVX-512
    * kernels are word-planar themselves.) Should its scratch memory be unavailable, the tiled
    * kernels below still give the answer. */
-  if (tier == DH_TIER_AVX2 && nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) &&
-      code_bytes <= 64) {
+  if (planar) {
     planar_done = dh_scan_planar(&ctx, queries, nq, sels, row_begin, row_end) == DH_OK;
   }
 #endif
@@ -256,7 +260,7 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
 
 int32_t dh_hamming_distances(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
                              int64_t row_end, const uint8_t *query, int32_t *out) {
-  int32_t st = check_tier(tier);
+  int32_t st = dh_check_tier(tier);
   if (st != DH_OK) {
     return st;
   }

@@ -44,6 +44,7 @@ typedef struct dh_ctx {
   int32_t code_bytes;
   int32_t k;
   int32_t ids_ascending; /* ids[r] < ids[r + 1]: ties are ordered by row, no id is read */
+  int32_t in_row_order;  /* kernels append each query's candidates in ascending row order */
   int32_t *hist;         /* 4 x hist_stride bins */
   int32_t hist_stride;   /* max_dist + 2 */
   struct dh_pair *pairs; /* cap + DH_SEL_SLACK entries */
@@ -95,6 +96,9 @@ DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_
 DH_HIDDEN void dh_dist_scalar(const uint8_t *codes, int32_t cb, int64_t r0, int64_t r1, const uint8_t *q, int32_t *out);
 
 DH_HIDDEN int32_t dh_detect_tier(void);
+
+/* DH_OK when tier is valid and this CPU runs it (DH_EINVAL / DH_EUNSUPPORTED otherwise). */
+DH_HIDDEN int32_t dh_check_tier(int32_t tier);
 
 static inline uint64_t dh_load64(const uint8_t *p) {
   uint64_t v;

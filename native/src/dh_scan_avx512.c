@@ -62,14 +62,24 @@ DH_TARGET_AVX512 DH_INLINE __mmask8 any_pass(const __m512i *d, const __m512i *bi
   return (__mmask8)~_mm512_movepi64_mask(all);
 }
 
-/* Appends the passing lanes of every query to its buffer, with no branch per query: a compress
- * and a store each (zero lanes store nothing that counts). */
+/* Appends the passing lanes of each query to its buffer. Usually one query of the block has a
+ * candidate in the group: only queries with one are visited (one compress and one store each). */
 DH_TARGET_AVX512 DH_INLINE void push_group(const dh_ctx *c, dh_sel *sels, __m512i *bias, const __m512i *d,
                                           int64_t row0, __mmask8 valid, const int QB) {
-  const __m512i rowv = _mm512_add_epi64(_mm512_set1_epi64(row0), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+  uint64_t hits = 0;
   for (int j = 0; j < QB; j++) {
-    dh_sel *s = &sels[j];
     const __mmask8 m = (__mmask8)(valid & ~_mm512_movepi64_mask(_mm512_add_epi64(d[j], bias[j])));
+    hits |= (uint64_t)m << (8 * j);
+  }
+  if (hits == 0) {
+    return;
+  }
+  const __m512i rowv = _mm512_add_epi64(_mm512_set1_epi64(row0), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+  do {
+    const int j = __builtin_ctzll(hits) >> 3;
+    const __mmask8 m = (__mmask8)(hits >> (8 * j));
+    hits &= ~((uint64_t)0xFF << (8 * j));
+    dh_sel *s = &sels[j];
     const __m512i e = _mm512_or_si512(_mm512_slli_epi64(d[j], 32), rowv);
     _mm512_storeu_si512((void *)(s->buf + s->n), _mm512_maskz_compress_epi64(m, e));
     s->n += __builtin_popcount((unsigned)m);
@@ -77,7 +87,7 @@ DH_TARGET_AVX512 DH_INLINE void push_group(const dh_ctx *c, dh_sel *sels, __m512
       dh_sel_compact(c, s);
       bias[j] = bias_of(s->thr);
     }
-  }
+  } while (hits != 0);
 }
 
 /*

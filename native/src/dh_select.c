@@ -65,6 +65,15 @@ static inline int is_deleted(const uint64_t *tomb, uint32_t row) {
   return tomb != NULL && ((tomb[row >> 6] >> (row & 63)) & 1);
 }
 
+static int32_t min_distance(const dh_sel *s) {
+  uint64_t dmin = (uint64_t)(uint32_t)(s->thr + 1) << 32;
+  for (int32_t i = 0; i < s->n; i++) {
+    const uint64_t e = s->buf[i] & ~(uint64_t)0xffffffffu;
+    dmin = e < dmin ? e : dmin;
+  }
+  return (int32_t)(dmin >> 32);
+}
+
 /* Drops deleted rows and, in tie mode, entries at thr whose id is above tie_id; returns the
  * smallest distance left (thr + 1 when none is). Branch-free: which entries go is unpredictable. */
 static int32_t filter(const dh_ctx *c, dh_sel *s) {
@@ -73,11 +82,8 @@ static int32_t filter(const dh_ctx *c, dh_sel *s) {
   uint64_t dmin = (uint64_t)(uint32_t)(s->thr + 1) << 32;
   int32_t w = 0;
   if (c->tomb == NULL && !s->tie) {
-    for (int32_t i = 0; i < s->n; i++) {
-      const uint64_t e = s->buf[i] & hi;
-      dmin = e < dmin ? e : dmin;
-    }
-    return (int32_t)(dmin >> 32);
+    /* nothing to drop: skip the pass, and let the caller count from 0 (bins are few up to thr) */
+    return s->thr + 1 < 4096 ? 0 : min_distance(s);
   }
   for (int32_t i = 0; i < s->n; i++) {
     const uint64_t e = s->buf[i];
@@ -152,6 +158,30 @@ static void cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int keep_ties) {
     return;
   }
   const int32_t need = k - less;
+  if (c->ids_ascending && c->in_row_order) {
+    /* the buffer is in row order and rows order the ids: the first `need` entries at t are the
+     * smallest ids there */
+    int32_t last = -1; /* index of the need-th entry at t */
+    for (int32_t i = 0, seen = 0; i < s->n && seen < need; i++) {
+      if ((int32_t)(s->buf[i] >> 32) == t) {
+        seen++;
+        last = i;
+      }
+    }
+    const int64_t max_key = (int64_t)(uint32_t)s->buf[last]; /* need >= 1: last is set */
+    int32_t w = 0;
+    for (int32_t i = 0; i < s->n; i++) { /* branch-free: whether an entry stays is unpredictable */
+      const uint64_t e = s->buf[i];
+      const int32_t d = (int32_t)(e >> 32);
+      s->buf[w] = e;
+      w += (d < t) | ((d == t) & (i <= last));
+    }
+    s->n = w;
+    s->thr = t;
+    s->tie = 1;
+    s->tie_id = max_key;
+    return;
+  }
   dh_pair *ties_at_t = c->pairs;
   int32_t w = 0, nt = 0;
   for (int32_t i = 0; i < s->n; i++) {
@@ -228,7 +258,7 @@ void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_r
     p[at].entry = e;
     p[at].id = dh_tie_key(c, (uint32_t)e);
   }
-  for (int32_t g0 = 0; g0 < n;) {
+  for (int32_t g0 = c->ids_ascending && c->in_row_order ? n : 0; g0 < n;) { /* already ordered if so */
     const uint32_t d = (uint32_t)(p[g0].entry >> 32);
     int32_t g1 = g0 + 1, sorted = 1;
     for (; g1 < n && (uint32_t)(p[g1].entry >> 32) == d; g1++) {

@@ -3,11 +3,13 @@
  * on T threads split as the native backend splits them (a batch of queries by queries, in calls of
  * at most 256 queries; fewer queries than 4 per thread by rows), median of R runs. Prints one JSON
  * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
+ * Exhaustive Euclidean search: dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs].
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "deephash.h"
@@ -64,7 +66,91 @@ static void fill(uint8_t *p, size_t n, uint64_t seed) {
   }
 }
 
+typedef struct {
+  int32_t tier, dim, nq, k;
+  int64_t n;
+  const float *f, *norms, *queries;
+  const int64_t *ids;
+  float *od;
+  int32_t *orow, *oc;
+  int32_t status;
+  double cpu;
+} l2job;
+
+static void *run_l2(void *arg) {
+  l2job *j = arg;
+  double c0 = cpu_now();
+  j->status = DH_OK;
+  for (int32_t q0 = 0; q0 < j->nq && j->status == DH_OK; q0 += CALL_QUERIES) {
+    const int32_t m = j->nq - q0 < CALL_QUERIES ? j->nq - q0 : CALL_QUERIES;
+    j->status = dh_l2_topk(j->tier, j->f, j->dim, j->norms, 0, j->n, j->ids, NULL, j->queries + (size_t)q0 * j->dim,
+                           m, j->k, DH_IDS_ASCENDING, j->od + (size_t)q0 * j->k, j->orow + (size_t)q0 * j->k,
+                           j->oc + q0);
+  }
+  j->cpu = cpu_now() - c0;
+  return NULL;
+}
+
+/* dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs]: exhaustive Euclidean top-k, queries split
+ * over the threads; reports GFLOP/s of the dot products (2 n nq dim flops). */
+static int bench_l2(int argc, char **argv) {
+  int32_t dim = argc > 2 ? atoi(argv[2]) : 128;
+  int64_t n = argc > 3 ? atoll(argv[3]) : 1000000;
+  int32_t nq = argc > 4 ? atoi(argv[4]) : 100;
+  int32_t k = argc > 5 ? atoi(argv[5]) : 10;
+  int32_t threads = argc > 6 ? atoi(argv[6]) : 2;
+  int32_t tier = argc > 7 ? atoi(argv[7]) : dh_cpu_tier();
+  int32_t runs = argc > 8 ? atoi(argv[8]) : 5;
+  float *f = malloc(sizeof(float) * (size_t)n * dim), *qs = malloc(sizeof(float) * (size_t)nq * dim);
+  float *norms = malloc(sizeof(float) * (size_t)n);
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+  uint64_t seed = 0x1234567ULL;
+  for (size_t i = 0; i < (size_t)n * dim; i++) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    f[i] = (float)(seed >> 40) * 0x1.0p-24f;
+  }
+  for (size_t i = 0; i < (size_t)nq * dim; i++) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    qs[i] = (float)(seed >> 40) * 0x1.0p-24f;
+  }
+  for (int64_t i = 0; i < n; i++) ids[i] = i;
+  dh_l2_norms(f, dim, 0, n, norms);
+  l2job *jobs = calloc((size_t)threads, sizeof(l2job));
+  pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
+  for (int t = 0; t < threads; t++) {
+    const int32_t q0 = (int32_t)((int64_t)nq * t / threads), q1 = (int32_t)((int64_t)nq * (t + 1) / threads);
+    jobs[t] = (l2job){tier, dim, q1 - q0, k, n, f, norms, qs + (size_t)q0 * dim, ids,
+                      malloc(sizeof(float) * (size_t)nq * k), malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq), 0, 0};
+  }
+  double *times = malloc(sizeof(double) * (size_t)(runs + 1)), *cpus = malloc(sizeof(double) * (size_t)(runs + 1));
+  for (int run = 0; run <= runs; run++) {
+    double t0 = now();
+    for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, run_l2, &jobs[t]);
+    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    times[run] = now() - t0;
+    cpus[run] = 0;
+    for (int t = 0; t < threads; t++) {
+      cpus[run] = jobs[t].cpu > cpus[run] ? jobs[t].cpu : cpus[run];
+      if (jobs[t].status != DH_OK) {
+        fprintf(stderr, "status %d\n", jobs[t].status);
+        return 1;
+      }
+    }
+  }
+  qsort(times + 1, (size_t)runs, sizeof(double), cmp_double);
+  qsort(cpus + 1, (size_t)runs, sizeof(double), cmp_double);
+  const double med = times[1 + runs / 2], cpu_med = cpus[1 + runs / 2], flops = 2.0 * n * nq * dim;
+  printf("{\"l2\":true,\"dim\":%d,\"n\":%lld,\"queries\":%d,\"k\":%d,\"threads\":%d,\"tier\":%d,\"median_ms\":%.3f,"
+         "\"min_ms\":%.3f,\"gflops\":%.1f,\"slowest_thread_cpu_ms\":%.3f,\"gflops_per_cpu_s\":%.1f}\n",
+         dim, (long long)n, nq, k, threads, tier, med * 1e3, times[1] * 1e3, flops / med * 1e-9, cpu_med * 1e3,
+         flops / threads / cpu_med * 1e-9);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "l2") == 0) {
+    return bench_l2(argc, argv);
+  }
   int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
   int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;
   int32_t nq = argc > 3 ? atoi(argv[3]) : 1000;
