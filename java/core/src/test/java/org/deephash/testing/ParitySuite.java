@@ -23,10 +23,24 @@ public final class ParitySuite {
 
   private final String backend;
   private final int threads;
+  private final boolean exactEuclidean;
 
   public ParitySuite(String backend, int threads) {
+    this(backend, threads, false);
+  }
+
+  private ParitySuite(String backend, int threads, boolean exactEuclidean) {
     this.backend = backend;
     this.threads = threads;
+    this.exactEuclidean = exactEuclidean;
+  }
+
+  /**
+   * The same suite demanding the oracle's Euclidean distances bit for bit (and so its ids in its
+   * order): for backends that rank by the reference sum (java, native). Others (cuBLAS) may round.
+   */
+  public ParitySuite exactEuclidean() {
+    return new ParitySuite(backend, threads, true);
   }
 
   private GpuHashSearch open(CodeTable t, String name) {
@@ -114,9 +128,35 @@ public final class ParitySuite {
             Pool.radius(0, 10)}) {
           SearchResult e = oracle.coarseToFine(queries, qf, pool, k);
           SearchResult a = fast.coarseToFine(queries, qf, pool, k);
-          assertSameFloat(e, a, true, ctx + " k=" + k + " pool=" + pool);
+          check(e, a, true, ctx + " k=" + k + " pool=" + pool);
         }
-        assertSameFloat(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
+        check(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
+      }
+    }
+  }
+
+  private void check(SearchResult e, SearchResult a, boolean hamming, String ctx) {
+    if (exactEuclidean) {
+      assertExactFloat(e, a, hamming, ctx);
+    } else {
+      assertSameFloat(e, a, hamming, ctx);
+    }
+  }
+
+  /** Bitwise equality of Euclidean results: distances, ids in order, and Hamming distances. */
+  public static void assertExactFloat(SearchResult e, SearchResult a, boolean hamming, String ctx) {
+    assertEquals(e.queryCount(), a.queryCount(), ctx);
+    for (int q = 0; q < e.queryCount(); q++) {
+      assertEquals(e.count(q), a.count(q), ctx + ": result count of query " + q);
+      float[] ed = e.distances(q);
+      float[] ad = a.distances(q);
+      for (int i = 0; i < ed.length; i++) {
+        assertEquals(Float.floatToRawIntBits(ed[i]), Float.floatToRawIntBits(ad[i]),
+            ctx + ": distance " + ad[i] + " != " + ed[i] + " at rank " + i + " of query " + q);
+      }
+      assertArrayEquals(e.ids(q), a.ids(q), ctx + ": ids of query " + q + " (ties must be by ascending id)");
+      if (hamming) {
+        assertArrayEquals(e.hammings(q), a.hammings(q), ctx + ": Hamming distances of query " + q);
       }
     }
   }
