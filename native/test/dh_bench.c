@@ -4,6 +4,7 @@
  * at most 256 queries; fewer queries than 4 per thread by rows), median of R runs. Prints one JSON
  * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
  * Exhaustive Euclidean search: dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs].
+ * The core clock while busy: dh_bench clock.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -147,9 +148,35 @@ static int bench_l2(int argc, char **argv) {
   return 0;
 }
 
+/* dh_bench clock: the core clock while busy, from a chain of dependent adds (one per cycle), for
+ * the bounds that bench/cpu-matrix.sh reports in codes per cycle. */
+static int bench_clock(void) {
+#if defined(__x86_64__)
+  double best = 0;
+  for (int rep = 0; rep < 5; rep++) {
+    uint64_t x = 0;
+    const int64_t iters = 400000000;
+    double c0 = cpu_now();
+    for (int64_t i = 0; i < iters; i += 4) {
+      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    }
+    const double ghz = (double)iters / (cpu_now() - c0) * 1e-9;
+    best = ghz > best ? ghz : best;
+  }
+  printf("{\"clock_ghz\":%.3f}\n", best);
+  return 0;
+#else
+  printf("{\"clock_ghz\":null}\n");
+  return 0;
+#endif
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "l2") == 0) {
     return bench_l2(argc, argv);
+  }
+  if (argc > 1 && strcmp(argv[1], "clock") == 0) {
+    return bench_clock();
   }
   int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
   int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;

@@ -174,6 +174,15 @@ public final class CodeTable implements AutoCloseable {
     return codeBytes;
   }
 
+  /**
+   * Memory per row, everything included: the code, the int64 id, the features and the label
+   * (B/8 + 8 + 4d, + 4 with labels). Fixed sections add 64 bytes each and the deletion bitmap one
+   * bit per row once a row is deleted.
+   */
+  public int bytesPerRow() {
+    return codeBytes + 8 + 4 * dim + (hasLabels ? 4 : 0);
+  }
+
   /** Feature dimension d, 0 when the table has no features. */
   public int dim() {
     return dim;
