@@ -52,18 +52,21 @@ RAW="$ROOT/bench/results/cpu-matrix-$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$RAW"
 emit() { echo "$1" >>"$RAW"; }
 
-# The machine: CPU, the flags the kernels use, the clock while busy (C harness, built on demand).
+# The machine: CPU, the flags the kernels use, the clock while busy and the throughput of each
+# tier's scan instructions alone (C harness dh_bench bounds, built on demand).
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512f|avx512bw|avx512_vpopcntdq' | tr '\n' ' ')
 model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-clock=null
+bounds='"clock_ghz":null'
 if [[ ! -x "$ROOT/build/native/native/dh_bench" ]] && command -v cmake >/dev/null; then
   (cmake -S "$ROOT/cmake" -B "$ROOT/build/native" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
     cmake --build "$ROOT/build/native" --target dh_bench >/dev/null) || true
 fi
 if [[ -x "$ROOT/build/native/native/dh_bench" ]]; then
-  clock=$("$ROOT/build/native/native/dh_bench" clock | sed 's/.*: *\([0-9.]*\).*/\1/')
+  echo "cpu-matrix: clock and instruction bounds ..." >&2
+  b=$("$ROOT/build/native/native/dh_bench" bounds)
+  bounds=${b:1:${#b}-2}
 fi
-emit "{\"machine\":true,\"cpu\":\"$model\",\"cores\":$(nproc),\"flags\":\"${flags% }\",\"clock_ghz\":$clock,\"threads\":$THREADS,\"load_before\":$(load1),\"n\":$N}"
+emit "{\"machine\":true,\"cpu\":\"$model\",\"cores\":$(nproc),\"flags\":\"${flags% }\",$bounds,\"threads\":$THREADS,\"load_before\":$(load1),\"n\":$N}"
 
 have_faiss=0
 if "$FAISS_PY" -c 'import faiss, numpy' 2>/dev/null; then

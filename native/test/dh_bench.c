@@ -4,7 +4,7 @@
  * at most 256 queries; fewer queries than 4 per thread by rows), median of R runs. Prints one JSON
  * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
  * Exhaustive Euclidean search: dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs].
- * The core clock while busy: dh_bench clock.
+ * The clock and the instruction-mix bounds of the scans: dh_bench bounds.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -148,14 +148,21 @@ static int bench_l2(int argc, char **argv) {
   return 0;
 }
 
-/* dh_bench clock: the core clock while busy, from a chain of dependent adds (one per cycle), for
- * the bounds that bench/cpu-matrix.sh reports in codes per cycle. */
-static int bench_clock(void) {
+/*
+ * dh_bench bounds: the core clock while busy (a chain of dependent adds, one per cycle) and the
+ * throughput of each tier's scan instructions alone (registers and L1, no selection), in 64-bit
+ * codes per cycle per core: what bench/cpu-matrix.sh sets the measured scans against.
+ *   AVX-512: per 8 rows x 8 queries: load, 8 x (XOR, VPOPCNTQ, add bias), 4 ternary ANDs, a mask.
+ *   AVX2 (nibble planes): per 32 rows x 1 query: 16 VPSHUFB and 16 saturating byte adds.
+ */
 #if defined(__x86_64__)
+#include <immintrin.h>
+
+static double clock_ghz(void) {
   double best = 0;
   for (int rep = 0; rep < 5; rep++) {
     uint64_t x = 0;
-    const int64_t iters = 400000000;
+    const int64_t iters = 200000000;
     double c0 = cpu_now();
     for (int64_t i = 0; i < iters; i += 4) {
       __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
@@ -163,20 +170,79 @@ static int bench_clock(void) {
     const double ghz = (double)iters / (cpu_now() - c0) * 1e-9;
     best = ghz > best ? ghz : best;
   }
-  printf("{\"clock_ghz\":%.3f}\n", best);
-  return 0;
-#else
-  printf("{\"clock_ghz\":null}\n");
-  return 0;
-#endif
+  return best;
 }
+
+__attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static double mix_avx512(double ghz) {
+  _Alignas(64) static uint64_t data[8 * 1024];
+  uint8_t flags[1024];
+  for (int i = 0; i < 8 * 1024; i++) data[i] = (uint64_t)i * 0x9E3779B97F4A7C15ULL;
+  __m512i q[8];
+  for (int j = 0; j < 8; j++) q[j] = _mm512_set1_epi64(j * 77 + 1);
+  const __m512i b = _mm512_set1_epi64(INT64_MAX - 10);
+  const long reps = 4000;
+  double c0 = cpu_now();
+  for (long it = 0; it < reps; it++) {
+    for (int g = 0; g < 1024; g++) {
+      const __m512i p = _mm512_load_si512(data + 8 * g);
+      __m512i all = _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[0])), b);
+      for (int j = 1; j < 7; j += 2) {
+        all = _mm512_ternarylogic_epi64(all, _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[j])), b),
+                                        _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[j + 1])), b),
+                                        0x80);
+      }
+      all = _mm512_and_si512(all, _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[7])), b));
+      flags[g] = (uint8_t)~_mm512_movepi64_mask(all);
+    }
+    __asm__ volatile("" ::"r"(flags) : "memory");
+  }
+  const double cycles = (cpu_now() - c0) * ghz * 1e9 / (reps * 1024.0);
+  return 64 / cycles;
+}
+
+__attribute__((target("avx2"))) static double mix_avx2(double ghz) {
+  __m256i l = _mm256_set1_epi8(3), h = _mm256_set1_epi8(5);
+  __m256i x0, x1, x2, x3, x4, x5, x6, x7, a0, a1, a2, a3, a4, a5, a6, a7;
+  x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = _mm256_set1_epi8(1);
+  a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_si256();
+  const long iters = 20000000;
+  double c0 = cpu_now();
+  for (long i = 0; i < iters; i++) {
+#define DH_MIX(a, x) a = _mm256_adds_epu8(a, _mm256_adds_epu8(_mm256_shuffle_epi8(l, x), _mm256_shuffle_epi8(h, x)));
+    DH_MIX(a0, x0) DH_MIX(a1, x1) DH_MIX(a2, x2) DH_MIX(a3, x3) DH_MIX(a4, x4) DH_MIX(a5, x5) DH_MIX(a6, x6)
+    DH_MIX(a7, x7)
+#undef DH_MIX
+    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
+    __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7));
+  }
+  /* one iteration: 16 lookups and 16 adds = 32 rows x 16 nibble planes of one query */
+  const double cycles = (cpu_now() - c0) * ghz * 1e9 / iters;
+  return 32 / cycles;
+}
+
+static int bench_bounds(void) {
+  const double ghz = clock_ghz();
+  const int32_t tier = dh_cpu_tier();
+  printf("{\"clock_ghz\":%.3f,\"avx2_mix_codes_per_cycle\":", ghz);
+  if (tier >= DH_TIER_AVX2) printf("%.2f", mix_avx2(ghz)); else printf("null");
+  printf(",\"avx512_mix_codes_per_cycle\":");
+  if (tier >= DH_TIER_AVX512) printf("%.2f", mix_avx512(ghz)); else printf("null");
+  printf("}\n");
+  return 0;
+}
+#else
+static int bench_bounds(void) {
+  printf("{\"clock_ghz\":null,\"avx2_mix_codes_per_cycle\":null,\"avx512_mix_codes_per_cycle\":null}\n");
+  return 0;
+}
+#endif
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "l2") == 0) {
     return bench_l2(argc, argv);
   }
-  if (argc > 1 && strcmp(argv[1], "clock") == 0) {
-    return bench_clock();
+  if (argc > 1 && strcmp(argv[1], "bounds") == 0) {
+    return bench_bounds();
   }
   int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
   int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;
