@@ -11,14 +11,15 @@
 # Environment: N (rows, 1000000), RUNS (5), SINGLE_RUNS (21, for one query), THREADS (2),
 # MAX_LOAD (0.5: waits, up to WAIT seconds (900), for the 1-minute load average to fall below it
 # before starting, and reports the load it ran under), ENGINES ("native native-avx2 java"),
-# FAISS_PY (/usr/bin/python3, the interpreter of Debian's python3-faiss).
+# FAISS_PY (/usr/bin/python3, the interpreter of Debian's python3-faiss), CLI (the engine-cli to
+# measure, this checkout's by default).
 #
 # Every engine run checks a sample of its results against the scalar oracle (verified: true) before
 # timing. Progress goes to stderr; raw JSON lines are kept under bench/results/ (ignored by git).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-CLI="$ROOT/engine-cli"
+CLI=${CLI:-"$ROOT/engine-cli"} # another checkout's engine-cli measures its engine (before/after)
 FAISS_PY=${FAISS_PY:-/usr/bin/python3}
 N=${N:-1000000}
 RUNS=${RUNS:-5}
