@@ -153,7 +153,25 @@ final class JavaBackend implements SearchBackend {
     for (TopK k : st) {
       k.finish();
     }
+    if (start != null) {
+      // every live row is within B: more than k qualified iff more than k are live (a radius of B
+      // with a cap needs the flag; rows beyond the sampled threshold were never looked at)
+      boolean more = liveRows(t, s.r0, s.r1) > keff;
+      for (TopK k : st) {
+        k.overflowed = more;
+      }
+    }
     return st;
+  }
+
+  private static long liveRows(TableView t, int r0, int r1) {
+    long dead = 0;
+    if (t.hasTombstones()) {
+      for (int r = r0; r < r1; r++) {
+        dead += t.isLive(r) ? 0 : 1;
+      }
+    }
+    return r1 - r0 - dead;
   }
 
   /** A tile of rows at a time, every query of the split over it (the kernels block the queries). */
