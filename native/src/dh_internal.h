@@ -30,7 +30,7 @@ typedef struct dh_sel {
   int32_t n;
   int32_t cap;
   int32_t overflowed; /* some live row within max_dist was left out: more than k qualified */
-  int32_t pad_;
+  int32_t below;      /* entries with d < thr: at k the threshold can drop, so compact at once */
 } dh_sel;
 
 /* Entries a vector kernel may write past n in one store (one 512-bit vector of entries). */
@@ -67,7 +67,8 @@ DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinlin
 /* Appends one candidate that passed d <= s->thr. */
 static inline void dh_sel_add(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
   s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
-  if (__builtin_expect(s->n >= s->cap, 0)) {
+  s->below += d < s->thr;
+  if (__builtin_expect(s->n >= s->cap || s->below >= c->k, 0)) {
     dh_sel_compact(c, s);
   }
 }

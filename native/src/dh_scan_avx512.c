@@ -7,9 +7,9 @@
  * widths are transposed once per tile into c->planes, which every query of the call then reuses.
  * Queries are register-blocked: one plane vector is compared with up to 8 queries.
  *
- * The threshold test of a group is one chain of masked compares (lanes where every query so far
- * fails), so the common case costs one compare per query and one branch per group. Passing lanes
- * are written to the query's candidate buffer with one compress and one store.
+ * The threshold test of a group costs one add per query and a three-way AND per two (see
+ * any_pass), its outcome stored as a byte per group; only flagged groups are recomputed and their
+ * passing lanes written to the query's candidate buffer with one compress and one store.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -83,7 +83,10 @@ DH_TARGET_AVX512 DH_INLINE void push_group(const dh_ctx *c, dh_sel *sels, __m512
     const __m512i e = _mm512_or_si512(_mm512_slli_epi64(d[j], 32), rowv);
     _mm512_storeu_si512((void *)(s->buf + s->n), _mm512_maskz_compress_epi64(m, e));
     s->n += __builtin_popcount((unsigned)m);
-    if (DH_UNLIKELY(s->n >= s->cap)) {
+    /* lanes below the threshold: d + bias + 1 still has its sign bit clear */
+    s->below += __builtin_popcount((unsigned)(m & ~_mm512_movepi64_mask(
+                                                   _mm512_add_epi64(d[j], _mm512_add_epi64(bias[j], _mm512_set1_epi64(1))))));
+    if (DH_UNLIKELY(s->n >= s->cap || s->below >= c->k)) {
       dh_sel_compact(c, s);
       bias[j] = bias_of(s->thr);
     }

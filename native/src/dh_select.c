@@ -217,6 +217,12 @@ void dh_sel_compact(const dh_ctx *c, dh_sel *s) {
   if (s->n > c->k) {
     cut(c, s, dmin, 1);
   }
+  /* recount: deleted rows may have been among them, and the threshold may have dropped */
+  int32_t below = 0;
+  for (int32_t i = 0; i < s->n; i++) {
+    below += (int32_t)(s->buf[i] >> 32) < s->thr;
+  }
+  s->below = below;
 }
 
 void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {

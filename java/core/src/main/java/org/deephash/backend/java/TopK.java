@@ -38,6 +38,8 @@ final class TopK {
   private long tieKey;
   private long[] buf;
   private int n;
+  /** Entries below thr: at k the threshold can drop, so the buffer is compacted at once. */
+  private int below;
   private int[] hist;
 
   /**
@@ -67,6 +69,9 @@ final class TopK {
       }
     }
     buf[n++] = (long) d << 32 | row;
+    if (d < thr && ++below >= k) {
+      compact();
+    }
   }
 
   /** Number of entries held (for the sampled threshold's check). */
@@ -77,6 +82,7 @@ final class TopK {
   /** Back to an empty list with threshold {@code bound} (a query searched again). */
   void reset(int bound) {
     n = 0;
+    below = 0;
     thr = bound;
     tie = false;
     overflowed = false;
@@ -125,6 +131,12 @@ final class TopK {
     if (n > k) {
       cut(true);
     }
+    // recount: deleted rows may have been among them, and the threshold may have dropped
+    int b = 0;
+    for (int i = 0; i < n; i++) {
+      b += (int) (buf[i] >>> 32) < thr ? 1 : 0;
+    }
+    below = b;
   }
 
   private void cut(boolean keepTies) {
