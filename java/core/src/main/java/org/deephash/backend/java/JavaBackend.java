@@ -30,8 +30,6 @@ final class JavaBackend implements SearchBackend {
   private static final int MIN_ROWS_PER_SPLIT = 8192;
   /** Rows sampled per query for the starting threshold of a large k (see sampleBounds). */
   private static final int SAMPLE_ROWS = 4096;
-  /** Pool rows whose features are copied next to each other for the dot products of the fine stage. */
-  private static final int POOL_BLOCK = 64;
 
   private final int threads;
   private final Kernels kernels;
@@ -382,7 +380,7 @@ final class JavaBackend implements SearchBackend {
       int qa = (int) ((long) queries * c / chunks);
       int qb = (int) ((long) queries * (c + 1) / chunks);
       tasks.add(() -> {
-        float[] block = new float[POOL_BLOCK * dim];
+        float[] dots = new float[0];
         for (int q = qa; q < qb; q++) {
           int from = coarse.offsets[q];
           int n = coarse.offsets[q + 1] - from;
@@ -395,17 +393,12 @@ final class JavaBackend implements SearchBackend {
           }
           boolean ok = FloatTopK.inRange(qq, xxmax);
           if (ok) {
-            MemorySegment f = t.features();
-            for (int b0 = 0; b0 < n; b0 += POOL_BLOCK) {
-              int bn = Math.min(POOL_BLOCK, n - b0);
-              for (int i = 0; i < bn; i++) {
-                MemorySegment.copy(f, JAVA_FLOAT_UNALIGNED, (long) rows[b0 + i] * dim * 4, block, i * dim, dim);
-              }
-              float[] dots = new float[bn];
-              kernels.dots(block, bn, dim, qf, q * dim, dots);
-              for (int i = 0; i < bn; i++) {
-                a[b0 + i] = (qq + norms[rows[b0 + i]]) - 2 * dots[i];
-              }
+            if (dots.length < n) {
+              dots = new float[n];
+            }
+            kernels.dots(t.features(), rows, 0, n, dim, qf, q * dim, dots);
+            for (int i = 0; i < n; i++) {
+              a[i] = (qq + norms[rows[i]]) - 2 * dots[i];
             }
           }
           int out = offsets[q];

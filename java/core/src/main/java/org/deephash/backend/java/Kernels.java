@@ -33,8 +33,12 @@ interface Kernels {
   void euclidean(TableView t, float[] norms, float[] queries, int q0, int qn, FloatTopK[] st, int r0, int r1,
       Scratch scratch);
 
-  /** out[i] = q . row i of {@code block} (n rows of dim floats), q at {@code qOff} of {@code queries}. */
-  void dots(float[] block, int n, int dim, float[] queries, int qOff, float[] out);
+  /**
+   * out[i] = q . feature row {@code rows[from + i]} of {@code f} (dim floats each), for i < n; q at
+   * {@code qOff} of {@code queries}. The fine stage of coarse-to-fine search: scattered rows read
+   * in place (copying them into a block first measured slower in Java: the bytes move twice).
+   */
+  void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out);
 
   /** Reusable arrays of one task. */
   final class Scratch {

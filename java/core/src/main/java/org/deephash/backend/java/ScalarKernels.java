@@ -163,11 +163,12 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
-  public void dots(float[] block, int n, int dim, float[] queries, int qOff, float[] out) {
+  public void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out) {
     for (int i = 0; i < n; i++) {
+      long fo = (long) rows[from + i] * dim * 4;
       float dot = 0;
       for (int p = 0; p < dim; p++) {
-        dot += queries[qOff + p] * block[i * dim + p];
+        dot += queries[qOff + p] * f.get(JAVA_FLOAT_UNALIGNED, fo + 4L * p);
       }
       out[i] = dot;
     }

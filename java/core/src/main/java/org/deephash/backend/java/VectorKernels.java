@@ -399,53 +399,47 @@ final class VectorKernels implements Kernels {
   }
 
   @Override
-  public void dots(float[] block, int n, int dim, float[] queries, int qOff, float[] out) {
-    int lanes = FLOATS.length();
-    int full = dim / lanes * lanes;
+  public void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out) {
     int i = 0;
     for (; i + 4 <= n; i += 4) {
-      int x0 = i * dim;
-      int x1 = x0 + dim;
-      int x2 = x1 + dim;
-      int x3 = x2 + dim;
-      FloatVector s0 = FloatVector.zero(FLOATS);
-      FloatVector s1 = s0;
-      FloatVector s2 = s0;
-      FloatVector s3 = s0;
-      for (int p = 0; p < full; p += lanes) {
-        FloatVector u = FloatVector.fromArray(FLOATS, queries, qOff + p);
-        s0 = u.fma(FloatVector.fromArray(FLOATS, block, x0 + p), s0);
-        s1 = u.fma(FloatVector.fromArray(FLOATS, block, x1 + p), s1);
-        s2 = u.fma(FloatVector.fromArray(FLOATS, block, x2 + p), s2);
-        s3 = u.fma(FloatVector.fromArray(FLOATS, block, x3 + p), s3);
-      }
-      float d0 = s0.reduceLanes(VectorOperators.ADD);
-      float d1 = s1.reduceLanes(VectorOperators.ADD);
-      float d2 = s2.reduceLanes(VectorOperators.ADD);
-      float d3 = s3.reduceLanes(VectorOperators.ADD);
-      for (int p = full; p < dim; p++) {
-        float u = queries[qOff + p];
-        d0 += u * block[x0 + p];
-        d1 += u * block[x1 + p];
-        d2 += u * block[x2 + p];
-        d3 += u * block[x3 + p];
-      }
-      out[i] = d0;
-      out[i + 1] = d1;
-      out[i + 2] = d2;
-      out[i + 3] = d3;
+      dots4(f, (long) rows[from + i] * dim * 4, (long) rows[from + i + 1] * dim * 4,
+          (long) rows[from + i + 2] * dim * 4, (long) rows[from + i + 3] * dim * 4, dim, queries, qOff, out, i);
     }
     for (; i < n; i++) {
-      int x = i * dim;
-      FloatVector s = FloatVector.zero(FLOATS);
-      for (int p = 0; p < full; p += lanes) {
-        s = FloatVector.fromArray(FLOATS, queries, qOff + p).fma(FloatVector.fromArray(FLOATS, block, x + p), s);
-      }
-      float d = s.reduceLanes(VectorOperators.ADD);
-      for (int p = full; p < dim; p++) {
-        d += queries[qOff + p] * block[x + p];
-      }
-      out[i] = d;
+      out[i] = dot(f, (long) rows[from + i] * dim * 4, queries, qOff, dim);
     }
+  }
+
+  /** Four rows (byte offsets x0..x3 of f) sharing each load of the query; out[at..at+3]. */
+  private static void dots4(MemorySegment f, long x0, long x1, long x2, long x3, int dim, float[] q, int qo,
+      float[] out, int at) {
+    int lanes = FLOATS.length();
+    int full = dim / lanes * lanes;
+    FloatVector s0 = FloatVector.zero(FLOATS);
+    FloatVector s1 = s0;
+    FloatVector s2 = s0;
+    FloatVector s3 = s0;
+    for (int p = 0; p < full; p += lanes) {
+      FloatVector u = FloatVector.fromArray(FLOATS, q, qo + p);
+      s0 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE), s0);
+      s1 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE), s1);
+      s2 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x2 + 4L * p, LE), s2);
+      s3 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x3 + 4L * p, LE), s3);
+    }
+    float d0 = s0.reduceLanes(VectorOperators.ADD);
+    float d1 = s1.reduceLanes(VectorOperators.ADD);
+    float d2 = s2.reduceLanes(VectorOperators.ADD);
+    float d3 = s3.reduceLanes(VectorOperators.ADD);
+    for (int p = full; p < dim; p++) {
+      float u = q[qo + p];
+      d0 += u * f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
+      d1 += u * f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
+      d2 += u * f.get(JAVA_FLOAT_UNALIGNED, x2 + 4L * p);
+      d3 += u * f.get(JAVA_FLOAT_UNALIGNED, x3 + 4L * p);
+    }
+    out[at] = d0;
+    out[at + 1] = d1;
+    out[at + 2] = d2;
+    out[at + 3] = d3;
   }
 }
