@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
@@ -17,13 +18,14 @@ import org.deephash.internal.Ranking;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
+import org.deephash.spi.TimedBackend;
 
 /**
  * The pure-Java backend: exact, parallel over row ranges as well as query blocks (so a single
  * query uses every core), with the k-selection fused into the scan ({@link TopK}); the Euclidean
  * stages rank by the oracle's own distances ({@link FloatTopK}). The loops are {@link Kernels}.
  */
-final class JavaBackend implements SearchBackend {
+final class JavaBackend implements SearchBackend, TimedBackend {
   /** Rows scanned per tile before moving to the next query block (L2-sized for 64-bit codes). */
   private static final int ROW_TILE = 32768;
   /** Below this many rows per split, splitting the table costs more than it saves. */
@@ -34,6 +36,8 @@ final class JavaBackend implements SearchBackend {
   private final int threads;
   private final Kernels kernels;
   private final ForkJoinPool pool;
+  /** Phases of the most recent call (milliseconds), for engine-cli bench. */
+  private volatile Map<String, Double> timings = Map.of();
   /** Squared norms of the rows [0, normRows) of the table's features (see norms). */
   private float[] normCache = new float[0];
   private int normRows;
@@ -42,6 +46,15 @@ final class JavaBackend implements SearchBackend {
     this.threads = Math.max(1, threads);
     this.kernels = kernels;
     this.pool = this.threads > 1 ? new ForkJoinPool(this.threads) : null;
+  }
+
+  @Override
+  public Map<String, Double> lastTimingsMs() {
+    return timings;
+  }
+
+  private static double ms(long from, long to) {
+    return Math.round((to - from) / 1e4) / 100.0;
   }
 
   @Override
@@ -361,6 +374,7 @@ final class JavaBackend implements SearchBackend {
     if (m == 0 || qs.count() == 0) {
       return empty(qs.count(), true, true, false);
     }
+    long t0 = System.nanoTime();
     Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits());
     int queries = qs.count();
     int[] offsets = new int[queries + 1];
@@ -370,6 +384,7 @@ final class JavaBackend implements SearchBackend {
     long[] ids = new long[offsets[queries]];
     int[] ham = new int[ids.length];
     float[] l2 = new float[ids.length];
+    long t1 = System.nanoTime();
     float[] norms = norms(t);
     int dim = t.dim();
     float[] qf = heapQueries(qs, dim);
@@ -418,6 +433,8 @@ final class JavaBackend implements SearchBackend {
       });
     }
     runAll(tasks);
+    long t2 = System.nanoTime();
+    timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
     return SearchResult.of(offsets, ids, ham, l2, null);
   }
 

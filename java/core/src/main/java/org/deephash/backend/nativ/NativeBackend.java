@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
@@ -15,6 +16,7 @@ import org.deephash.SearchResult;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
+import org.deephash.spi.TimedBackend;
 
 /**
  * Every search in the native kernels: Hamming top-k and radius, the fine stage of coarse-to-fine
@@ -26,7 +28,7 @@ import org.deephash.spi.TableView;
  * partial lists are merged exactly by (distance, id). Row ranges are cut so that every thread has
  * one even when there is a single query. Arguments were validated by the facade.
  */
-final class NativeBackend implements SearchBackend {
+final class NativeBackend implements SearchBackend, TimedBackend {
   /** A row range smaller than this is not worth a thread of its own. */
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
@@ -36,6 +38,8 @@ final class NativeBackend implements SearchBackend {
   private final int tier;
   private final int threads;
   private final ForkJoinPool pool;
+  /** Phases of the most recent call (milliseconds), for engine-cli bench. */
+  private volatile Map<String, Double> timings = Map.of();
   /** Squared norms of rows [0, normRows) of the table's features (see norms). */
   private MemorySegment normSegment;
   private long normRows;
@@ -45,6 +49,15 @@ final class NativeBackend implements SearchBackend {
     this.tier = tier;
     this.threads = Math.max(1, threads);
     this.pool = this.threads > 1 ? new ForkJoinPool(this.threads) : null;
+  }
+
+  @Override
+  public Map<String, Double> lastTimingsMs() {
+    return timings;
+  }
+
+  private static double ms(long from, long to) {
+    return Math.round((to - from) / 1e4) / 100.0;
   }
 
   @Override
@@ -63,9 +76,14 @@ final class NativeBackend implements SearchBackend {
 
   @Override
   public SearchResult knn(TableView t, Queries qs, int k) {
+    long t0 = System.nanoTime();
     int kk = Math.min(k, t.liveRows());
     Hits h = hamming(t, qs, kk, t.bits());
-    return SearchResult.fixed(qs.count(), kk, ids(t, h.rows), h.dist, null);
+    long t1 = System.nanoTime();
+    SearchResult r = SearchResult.fixed(qs.count(), kk, ids(t, h.rows), h.dist, null);
+    long t2 = System.nanoTime();
+    timings = Map.of("scan", ms(t0, t1), "ids", ms(t1, t2), "total", ms(t0, t2));
+    return r;
   }
 
   @Override
@@ -76,6 +94,7 @@ final class NativeBackend implements SearchBackend {
 
   @Override
   public SearchResult coarseToFine(TableView t, Queries qs, Pool p, int k) {
+    long t0 = System.nanoTime();
     Hits coarse = p.kind() == Pool.Kind.RADIUS
         ? hamming(t, qs, Math.min(p.size(), t.liveRows()), p.radius())
         : hamming(t, qs, Math.min(p.size(), t.liveRows()), t.bits());
@@ -90,6 +109,7 @@ final class NativeBackend implements SearchBackend {
     if (ids.length == 0) {
       return SearchResult.of(offsets, ids, ham, l2, null);
     }
+    long t1 = System.nanoTime();
     MemorySegment nrm = norms(t);
     MemorySegment feats = offHeap(t.features());
     MemorySegment tids = offHeap(t.ids());
@@ -130,6 +150,8 @@ final class NativeBackend implements SearchBackend {
         }
       }
     });
+    long t2 = System.nanoTime();
+    timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
     return SearchResult.of(offsets, ids, ham, l2, null);
   }
 
