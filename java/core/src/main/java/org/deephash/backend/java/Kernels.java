@@ -43,12 +43,28 @@ interface Kernels {
   /** Reusable arrays of one task. */
   final class Scratch {
     long[] longs = new long[0];
+    float[] floats = new float[0];
+    float[] row = new float[0];
 
     long[] longs(int n) {
       if (longs.length < n) {
         longs = new long[n];
       }
       return longs;
+    }
+
+    float[] floats(int n) {
+      if (floats.length < n) {
+        floats = new float[n];
+      }
+      return floats;
+    }
+
+    float[] row(int n) {
+      if (row.length < n) {
+        row = new float[n];
+      }
+      return row;
     }
   }
 }

@@ -22,8 +22,9 @@ import org.deephash.spi.TableView;
  * group is one AND of biased distances (d + (2^63 - 1 - thr) has its sign bit clear exactly when
  * d <= thr) and one sign test, instead of a mask compare per query.
  *
- * <p>Euclidean: dot products of 4 queries with 2 rows per loop (8 accumulators) and the squared
- * norms; {@link FloatTopK} bounds their rounding.
+ * <p>Euclidean: exhaustive search over transposed panels of 2L rows, 4 queries x 2 vectors of
+ * accumulators; the fine stage's scattered rows 4 at a time in place; with the squared norms, and
+ * {@link FloatTopK} bounding the rounding.
  */
 final class VectorKernels implements Kernels {
   private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
@@ -283,54 +284,55 @@ final class VectorKernels implements Kernels {
     }
   }
 
+  /**
+   * Exhaustive scan as a blocked matrix product: each panel of 2L rows is transposed once into
+   * dimension-major order (2L consecutive floats per dimension) and every block of 4 queries runs
+   * over it with 8 accumulators, one broadcast query value and two FMAs per query and dimension: no
+   * horizontal sums (with rows in lanes, one reduction per query and row halved the rate).
+   */
   @Override
   public void euclidean(TableView t, float[] norms, float[] queries, int q0, int qn, FloatTopK[] st, int r0, int r1,
       Scratch scratch) {
     MemorySegment f = t.features();
     int dim = t.dim();
-    float[] d = new float[8];
-    // a tile of rows stays in L2 while every block of 4 queries passes over it
-    int tile = Math.max(2, (256 * 1024) / Math.max(1, dim * 4));
-    for (int t0 = r0; t0 < r1; t0 += tile) {
-      int t1 = Math.min(r1, t0 + tile);
-      int j = 0;
-      for (; j + 4 <= qn; j += 4) {
-        int r = t0;
-        for (; r + 2 <= t1; r += 2) {
-          dots4x2(f, (long) r * dim * 4, queries, (q0 + j) * dim, dim, d);
-          float n0 = norms[r];
-          float n1 = norms[r + 1];
-          offer(st[j], n0, d[0], r);
-          offer(st[j], n1, d[1], r + 1);
-          offer(st[j + 1], n0, d[2], r);
-          offer(st[j + 1], n1, d[3], r + 1);
-          offer(st[j + 2], n0, d[4], r);
-          offer(st[j + 2], n1, d[5], r + 1);
-          offer(st[j + 3], n0, d[6], r);
-          offer(st[j + 3], n1, d[7], r + 1);
-        }
-        for (; r < t1; r++) {
-          for (int i = 0; i < 4; i++) {
-            offer(st[j + i], norms[r], dot(f, (long) r * dim * 4, queries, (q0 + j + i) * dim, dim), r);
-          }
+    int lanes = FLOATS.length();
+    int nr = 2 * lanes;
+    float[] panel = scratch.floats(nr * dim);
+    float[] row = scratch.row(dim);
+    float[] a = new float[4 * nr];
+    int r = r0;
+    for (; r + nr <= r1; r += nr) {
+      for (int i = 0; i < nr; i++) {
+        MemorySegment.copy(f, JAVA_FLOAT_UNALIGNED, (long) (r + i) * dim * 4, row, 0, dim);
+        for (int p = 0; p < dim; p++) {
+          panel[p * nr + i] = row[p];
         }
       }
+      int j = 0;
+      for (; j + 4 <= qn; j += 4) {
+        panel4(panel, dim, queries, (q0 + j) * dim, norms, st, j, r, a);
+      }
       for (; j < qn; j++) {
-        for (int r = t0; r < t1; r++) {
-          offer(st[j], norms[r], dot(f, (long) r * dim * 4, queries, (q0 + j) * dim, dim), r);
+        for (int i = 0; i < nr; i++) {
+          offer(st[j], norms[r + i], dot(f, (long) (r + i) * dim * 4, queries, (q0 + j) * dim, dim), r + i);
         }
+      }
+    }
+    for (; r < r1; r++) { // the last, partial panel
+      for (int j = 0; j < qn; j++) {
+        offer(st[j], norms[r], dot(f, (long) r * dim * 4, queries, (q0 + j) * dim, dim), r);
       }
     }
   }
 
   /**
-   * Dot products of 4 queries (at qo, qo + dim, ...) with 2 rows (at byte x0 and x0 + 4 dim of f):
-   * out[2i + r] = query i . row r. Eight accumulators, kept small so that C2 compiles it whole.
+   * 4 queries (at qo, qo + dim, ...) over one packed panel of 2L rows starting at row r. No vector
+   * crosses a call: C2 boxes vectors passed to a method it does not inline.
    */
-  private static void dots4x2(MemorySegment f, long x0, float[] q, int qo, int dim, float[] out) {
+  private static void panel4(float[] panel, int dim, float[] q, int qo, float[] norms, FloatTopK[] st, int j, int r,
+      float[] a) {
     int lanes = FLOATS.length();
-    int full = dim / lanes * lanes;
-    long x1 = x0 + dim * 4L;
+    int nr = 2 * lanes;
     int a1 = qo + dim;
     int a2 = a1 + dim;
     int a3 = a2 + dim;
@@ -342,37 +344,53 @@ final class VectorKernels implements Kernels {
     FloatVector s21 = s00;
     FloatVector s30 = s00;
     FloatVector s31 = s00;
-    for (int p = 0; p < full; p += lanes) {
-      FloatVector v0 = FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE);
-      FloatVector v1 = FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE);
-      FloatVector u = FloatVector.fromArray(FLOATS, q, qo + p);
-      s00 = u.fma(v0, s00);
-      s01 = u.fma(v1, s01);
-      u = FloatVector.fromArray(FLOATS, q, a1 + p);
-      s10 = u.fma(v0, s10);
-      s11 = u.fma(v1, s11);
-      u = FloatVector.fromArray(FLOATS, q, a2 + p);
-      s20 = u.fma(v0, s20);
-      s21 = u.fma(v1, s21);
-      u = FloatVector.fromArray(FLOATS, q, a3 + p);
-      s30 = u.fma(v0, s30);
-      s31 = u.fma(v1, s31);
+    for (int p = 0; p < dim; p++) {
+      FloatVector x0 = FloatVector.fromArray(FLOATS, panel, p * nr);
+      FloatVector x1 = FloatVector.fromArray(FLOATS, panel, p * nr + lanes);
+      FloatVector u = FloatVector.broadcast(FLOATS, q[qo + p]);
+      s00 = u.fma(x0, s00);
+      s01 = u.fma(x1, s01);
+      u = FloatVector.broadcast(FLOATS, q[a1 + p]);
+      s10 = u.fma(x0, s10);
+      s11 = u.fma(x1, s11);
+      u = FloatVector.broadcast(FLOATS, q[a2 + p]);
+      s20 = u.fma(x0, s20);
+      s21 = u.fma(x1, s21);
+      u = FloatVector.broadcast(FLOATS, q[a3 + p]);
+      s30 = u.fma(x0, s30);
+      s31 = u.fma(x1, s31);
     }
-    out[0] = s00.reduceLanes(VectorOperators.ADD);
-    out[1] = s01.reduceLanes(VectorOperators.ADD);
-    out[2] = s10.reduceLanes(VectorOperators.ADD);
-    out[3] = s11.reduceLanes(VectorOperators.ADD);
-    out[4] = s20.reduceLanes(VectorOperators.ADD);
-    out[5] = s21.reduceLanes(VectorOperators.ADD);
-    out[6] = s30.reduceLanes(VectorOperators.ADD);
-    out[7] = s31.reduceLanes(VectorOperators.ADD);
-    for (int p = full; p < dim; p++) {
-      float v0 = f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
-      float v1 = f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
+    FloatVector xx0 = FloatVector.fromArray(FLOATS, norms, r);
+    FloatVector xx1 = FloatVector.fromArray(FLOATS, norms, r + lanes);
+    // a = ||q||^2 + ||x||^2 - 2 q.x; offered only where some lane is within the admission threshold
+    FloatVector a00 = xx0.add(st[j].qq).sub(s00.add(s00));
+    FloatVector a01 = xx1.add(st[j].qq).sub(s01.add(s01));
+    FloatVector a10 = xx0.add(st[j + 1].qq).sub(s10.add(s10));
+    FloatVector a11 = xx1.add(st[j + 1].qq).sub(s11.add(s11));
+    FloatVector a20 = xx0.add(st[j + 2].qq).sub(s20.add(s20));
+    FloatVector a21 = xx1.add(st[j + 2].qq).sub(s21.add(s21));
+    FloatVector a30 = xx0.add(st[j + 3].qq).sub(s30.add(s30));
+    FloatVector a31 = xx1.add(st[j + 3].qq).sub(s31.add(s31));
+    boolean any = a00.min(a01).compare(VectorOperators.LE, st[j].adm).anyTrue()
+        | a10.min(a11).compare(VectorOperators.LE, st[j + 1].adm).anyTrue()
+        | a20.min(a21).compare(VectorOperators.LE, st[j + 2].adm).anyTrue()
+        | a30.min(a31).compare(VectorOperators.LE, st[j + 3].adm).anyTrue();
+    if (any) {
+      a00.intoArray(a, 0);
+      a01.intoArray(a, lanes);
+      a10.intoArray(a, nr);
+      a11.intoArray(a, nr + lanes);
+      a20.intoArray(a, 2 * nr);
+      a21.intoArray(a, 2 * nr + lanes);
+      a30.intoArray(a, 3 * nr);
+      a31.intoArray(a, 3 * nr + lanes);
       for (int i = 0; i < 4; i++) {
-        float u = q[qo + i * dim + p];
-        out[2 * i] += u * v0;
-        out[2 * i + 1] += u * v1;
+        FloatTopK s = st[j + i];
+        for (int l = 0; l < nr; l++) {
+          if (a[i * nr + l] <= s.adm) {
+            s.add(a[i * nr + l], r + l);
+          }
+        }
       }
     }
   }
