@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /** Bumped whenever a signature or a meaning below changes; Java refuses a mismatch. */
-#define DH_ABI_VERSION 1
+#define DH_ABI_VERSION 2
 
 /* Status codes. */
 #define DH_OK 0
@@ -41,8 +41,11 @@ extern "C" {
 
 /* Instruction-set tiers, ordered: a higher one implies the CPU can run the lower ones. */
 #define DH_TIER_SCALAR 1 /* 64-bit POPCNT */
-#define DH_TIER_AVX2 2   /* AVX2, nibble-lookup popcount (vpshufb) */
+#define DH_TIER_AVX2 2   /* AVX2 + FMA, nibble-lookup popcount (vpshufb) */
 #define DH_TIER_AVX512 3 /* AVX-512F/BW with VPOPCNTQ (avx512vpopcntdq) */
+
+/* Options of dh_hamming_topk. */
+#define DH_IDS_ASCENDING 1 /* ids[r] < ids[r + 1] for every row: ties are ordered by row, no id is read */
 
 /* Result flags, per query. */
 #define DH_FLAG_TRUNCATED 1 /* more than k rows were within max_dist (radius search was capped) */
@@ -78,11 +81,12 @@ DH_API int32_t dh_cpu_tier(void);
  * @param nq         number of queries, >= 0
  * @param k          results wanted per query, >= 1
  * @param max_dist   accept only distances <= max_dist, in [0, 8*code_bytes]
+ * @param options    DH_IDS_ASCENDING or 0
  * @return DH_OK or a negative DH_E* status
  */
 DH_API int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
                                int64_t row_end, const int64_t *ids, const uint64_t *tombstones,
-                               const uint8_t *queries, int32_t nq, int32_t k, int32_t max_dist,
+                               const uint8_t *queries, int32_t nq, int32_t k, int32_t max_dist, int32_t options,
                                int32_t *out_dist, int32_t *out_row, int32_t *out_count, int32_t *out_flags);
 
 /**
@@ -91,6 +95,43 @@ DH_API int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_
  */
 DH_API int32_t dh_hamming_distances(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
                                     int64_t row_end, const uint8_t *query, int32_t *out);
+
+/*
+ * Euclidean search on float32 features (row-major, dim floats per row; queries likewise).
+ *
+ * Distances are the reference squared Euclidean distance, bit for bit: the sum over dimensions in
+ * order, in float, of the rounded square of the rounded difference, without fused multiply-adds
+ * (what the Java oracle computes). The kernels find the candidates with blocked FMA dot products
+ * and the precomputed squared norms of dh_l2_norms (||q-x||^2 = ||q||^2 + ||x||^2 - 2 q.x) within a
+ * proven bound of their rounding, then compute the reference distance of the few rows that can be
+ * in the answer. Ranked by (distance, id) ascending.
+ */
+
+/** out[i] = squared norm of row row_begin + i (float, any summation order), for dh_l2_topk and dh_l2_rerank. */
+DH_API int32_t dh_l2_norms(const float *features, int32_t dim, int64_t row_begin, int64_t row_end, float *out);
+
+/**
+ * Exhaustive Euclidean top-k (the paper's ES) of nq queries over the live rows in
+ * [row_begin, row_end): the best min(k, live rows) by (distance, id) in out_dist[q*k + i] and
+ * out_row[q*k + i], i < out_count[q].
+ *
+ * @param norms   dh_l2_norms of the whole table (indexed by row)
+ * @param options DH_IDS_ASCENDING or 0
+ */
+DH_API int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float *norms, int64_t row_begin,
+                          int64_t row_end, const int64_t *ids, const uint64_t *tombstones, const float *queries,
+                          int32_t nq, int32_t k, int32_t options, float *out_dist, int32_t *out_row,
+                          int32_t *out_count);
+
+/**
+ * The fine stage of coarse-to-fine search: for each query q, the pool rows
+ * pool_rows[pool_offsets[q] .. pool_offsets[q+1]) ranked by (distance, id); the best min(k, pool
+ * size) in out_dist[q*k + i] with out_index[q*k + i] = the entry's index in the query's pool (so
+ * the caller keeps its Hamming distance), i < out_count[q]. Pool rows must be live and distinct.
+ */
+DH_API int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const float *norms, const int64_t *ids,
+                            const float *queries, int32_t nq, const int32_t *pool_offsets, const int32_t *pool_rows,
+                            int32_t k, int32_t options, float *out_dist, int32_t *out_index, int32_t *out_count);
 
 #ifdef __cplusplus
 }

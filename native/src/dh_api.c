@@ -1,5 +1,6 @@
 /* The exported entry points: validation, tier dispatch, tiling, scratch memory. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "deephash.h"
 #include "dh_internal.h"
@@ -42,7 +43,7 @@ static dh_scan_fn scan_for(int32_t tier) {
   }
 }
 
-static int32_t check_tier(int32_t tier) {
+int32_t dh_check_tier(int32_t tier) {
   if (tier < DH_TIER_SCALAR || tier > DH_TIER_AVX512) {
     return DH_EINVAL;
   }
@@ -52,11 +53,89 @@ static int32_t check_tier(int32_t tier) {
   return DH_OK;
 }
 
+/* Rows sampled per query for the starting threshold of a large k (see sample_bounds). */
+#define DH_SAMPLE_ROWS 4096
+
+/*
+ * A starting threshold for each query of a top-k whose k is large for the range: the distances to
+ * DH_SAMPLE_ROWS rows spread over the range estimate how far the k-th nearest row lies. If the
+ * range held fewer than k rows within the threshold T, the sample's count at T would follow a
+ * binomial of mean below lambda = S k / rows; T is the first distance whose sample count reaches
+ * lambda + 2 sqrt(lambda) + 1, which that binomial does with probability of a few percent at
+ * most (well under 1% in practice: the count at T is usually far above k). So T is nearly always
+ * an upper bound of the k-th distance, and rows beyond it need not be looked at (2-4k rows pass
+ * instead of k (1 + ln(rows / k)) with a threshold that starts at B); when it is not, the query is
+ * searched again from B (the caller checks that at least k rows were found). A tighter margin
+ * would rarely help: the rescan of one query costs less than the admissions a wider one adds.
+ * Returns 0 when k is too small for the sample to tell anything (no bounds were written).
+ */
+static int sample_bounds(const uint8_t *codes, int32_t cb, int64_t row_begin, int64_t rows, const uint8_t *queries,
+                         int32_t nq, int32_t k, int32_t bits, int32_t *bounds) {
+  const int64_t s = DH_SAMPLE_ROWS;
+  const double lambda = (double)s * k / (double)rows;
+  if (rows < 8 * s || lambda < 2) {
+    return 0;
+  }
+  double root = lambda; /* sqrt(lambda) by Newton's method: no libm dependency for one square root */
+  for (int i = 0; i < 32; i++) {
+    root = 0.5 * (root + lambda / root);
+  }
+  const double need = lambda + 2 * root + 1;
+  uint8_t *sample = malloc((size_t)s * (size_t)cb + 8);
+  int32_t *dist = malloc(sizeof(int32_t) * (size_t)s);
+  int32_t *hist = malloc(sizeof(int32_t) * (size_t)(bits + 1));
+  if (sample == NULL || dist == NULL || hist == NULL) {
+    free(sample);
+    free(dist);
+    free(hist);
+    return 0;
+  }
+  for (int64_t i = 0; i < s; i++) {
+    const int64_t row = row_begin + i * rows / s;
+    memcpy(sample + (size_t)i * (size_t)cb, codes + (size_t)row * (size_t)cb, (size_t)cb);
+  }
+  memset(sample + (size_t)s * (size_t)cb, 0, 8);
+  for (int32_t q = 0; q < nq; q++) {
+    dh_dist_scalar(sample, cb, 0, s, queries + (size_t)q * (size_t)cb, dist);
+    memset(hist, 0, sizeof(int32_t) * (size_t)(bits + 1));
+    for (int64_t i = 0; i < s; i++) {
+      hist[dist[i]]++;
+    }
+    int32_t t = 0;
+    double count = hist[0];
+    while (count < need && t < bits) {
+      count += hist[++t];
+    }
+    bounds[q] = t;
+  }
+  free(sample);
+  free(dist);
+  free(hist);
+  return 1;
+}
+
+/* Live rows in [r0, r1): the range less its tombstones. */
+static int64_t live_rows(const uint64_t *tomb, int64_t r0, int64_t r1) {
+  int64_t dead = 0;
+  if (tomb != NULL) {
+    for (int64_t r = r0; r < r1;) {
+      const int64_t w = r >> 6, end = ((w + 1) << 6) < r1 ? (w + 1) << 6 : r1;
+      uint64_t bits = tomb[w] >> (r & 63);
+      if (end - r < 64) {
+        bits &= ((uint64_t)1 << (end - r)) - 1;
+      }
+      dead += __builtin_popcountll(bits);
+      r = end;
+    }
+  }
+  return r1 - r0 - dead;
+}
+
 int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin, int64_t row_end,
                         const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq, int32_t k,
-                        int32_t max_dist, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
+                        int32_t max_dist, int32_t options, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                         int32_t *out_flags) {
-  int32_t st = check_tier(tier);
+  int32_t st = dh_check_tier(tier);
   if (st != DH_OK) {
     return st;
   }
@@ -80,21 +159,20 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
     }
     return DH_OK;
   }
-  /* Room for at least k more candidates between compactions, and never more than the range. */
-  int64_t cap = 2 * (int64_t)keff;
-  if (cap < keff + 32) {
-    cap = keff + 32;
-  }
+  /* Room for at least 3k more candidates between compactions (a compaction leaves at most half the
+   * buffer, or k), and never more than the range. */
+  int64_t cap = 4 * (int64_t)keff + 64;
   if (cap > rows + 1) {
     cap = rows + 1;
   }
-  if ((uint64_t)nq * (uint64_t)cap > (uint64_t)(SIZE_MAX / 16)) {
+  const size_t stride = (size_t)cap + DH_SEL_SLACK;
+  if ((uint64_t)nq * (uint64_t)stride > (uint64_t)(SIZE_MAX / 16)) {
     return DH_ENOMEM;
   }
   dh_sel *sels = malloc(sizeof(dh_sel) * (size_t)nq);
-  uint64_t *buf = malloc(sizeof(uint64_t) * (size_t)nq * (size_t)cap);
-  int32_t *hist = malloc(sizeof(int32_t) * (size_t)(max_dist + 2));
-  dh_pair *pairs = malloc(sizeof(dh_pair) * (size_t)cap);
+  uint64_t *buf = malloc(sizeof(uint64_t) * (size_t)nq * stride);
+  int32_t *hist = malloc(sizeof(int32_t) * 4 * (size_t)(max_dist + 2));
+  dh_pair *pairs = malloc(sizeof(dh_pair) * stride);
   if (sels == NULL || buf == NULL || hist == NULL || pairs == NULL) {
     free(sels);
     free(buf);
@@ -103,44 +181,86 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
     return DH_ENOMEM;
   }
   for (int32_t q = 0; q < nq; q++) {
-    sels[q] = (dh_sel){.thr = max_dist, .buf = buf + (size_t)q * (size_t)cap, .cap = (int32_t)cap};
+    sels[q] = (dh_sel){.thr = max_dist, .buf = buf + (size_t)q * stride, .cap = (int32_t)cap};
   }
-  const dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
-                      .hist = hist, .pairs = pairs};
+  /* A top-k (max_dist = B) with a large k starts from a sampled threshold; out_flags doubles as
+   * its scratch until the results are written. */
+  const int sampled = max_dist == 8 * code_bytes &&
+                      sample_bounds(codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
+  if (sampled) {
+    for (int32_t q = 0; q < nq; q++) {
+      sels[q].thr = out_flags[q];
+    }
+  }
+  int64_t tile = DH_TILE_BYTES / code_bytes;
+  if (tile < 64) {
+    tile = 64;
+  }
+  uint64_t *planes = NULL;
+  if (tier == DH_TIER_AVX512 && code_bytes != 8) {
+    const size_t words = (size_t)(code_bytes + 7) / 8;
+    planes = aligned_alloc(64, words * 8 * (size_t)(tile + 8));
+    if (planes == NULL) {
+      free(sels);
+      free(buf);
+      free(hist);
+      free(pairs);
+      return DH_ENOMEM;
+    }
+  }
+  dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
+                      .ids_ascending = (options & DH_IDS_ASCENDING) != 0, .hist = hist, .hist_stride = max_dist + 2, .pairs = pairs, .planes = planes};
   int planar_done = 0;
+  /* Every kernel but the nibble-planar one (which visits a block's rows in lane order) appends
+   * candidates in ascending row order. */
+  const int planar = tier == DH_TIER_AVX2 &&
+                     nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) && code_bytes <= 64;
+  ctx.in_row_order = !planar;
 #ifdef DH_HAVE_X86_TIERS
-  /* A block of queries amortises the transposition of the planar kernel; VPOPCNTQ beats it at 64 bits.
-   * Should its scratch memory be unavailable, the tiled kernels below still give the answer. */
-  if (tier >= DH_TIER_AVX2 && nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) &&
-      code_bytes <= 64 && !(tier == DH_TIER_AVX512 && code_bytes == 8)) {
+  /* AVX2: a block of queries amortises the transposition of the nibble-planar kernel. (The AVX-512
+   * kernels are word-planar themselves.) Should its scratch memory be unavailable, the tiled
+   * kernels below still give the answer. */
+  if (planar) {
     planar_done = dh_scan_planar(&ctx, queries, nq, sels, row_begin, row_end) == DH_OK;
   }
 #endif
+  const dh_scan_fn scan = scan_for(tier);
   if (!planar_done) {
-    const dh_scan_fn scan = scan_for(tier);
-    int64_t tile = DH_TILE_BYTES / code_bytes;
-    if (tile < 64) {
-      tile = 64;
-    }
     for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
       const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;
       scan(&ctx, queries, nq, sels, t0, t1);
     }
   }
+  const int64_t live = sampled ? live_rows(tombstones, row_begin, row_end) : 0;
   for (int32_t q = 0; q < nq; q++) {
-    dh_sel_finish(&ctx, &sels[q], out_dist + (size_t)q * (size_t)k, out_row + (size_t)q * (size_t)k, out_count + q,
-                  out_flags + q);
+    int32_t *od = out_dist + (size_t)q * (size_t)k, *orow = out_row + (size_t)q * (size_t)k;
+    const int32_t bound = sampled ? out_flags[q] : max_dist; /* the starting threshold */
+    dh_sel_finish(&ctx, &sels[q], od, orow, out_count + q, out_flags + q);
+    if (sampled) {
+      if (out_count[q] < keff && bound < max_dist) {
+        /* the sampled threshold was below the k-th distance: search this query again from B */
+        sels[q] = (dh_sel){.thr = max_dist, .buf = buf + (size_t)q * stride, .cap = (int32_t)cap};
+        for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
+          const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;
+          scan(&ctx, queries + (size_t)q * (size_t)code_bytes, 1, &sels[q], t0, t1);
+        }
+        dh_sel_finish(&ctx, &sels[q], od, orow, out_count + q, out_flags + q);
+      }
+      /* every live row is within B: more than k qualified iff more than k are live */
+      out_flags[q] = live > k ? DH_FLAG_TRUNCATED : 0;
+    }
   }
   free(sels);
   free(buf);
   free(hist);
   free(pairs);
+  free(planes);
   return DH_OK;
 }
 
 int32_t dh_hamming_distances(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
                              int64_t row_end, const uint8_t *query, int32_t *out) {
-  int32_t st = check_tier(tier);
+  int32_t st = dh_check_tier(tier);
   if (st != DH_OK) {
     return st;
   }

@@ -18,6 +18,7 @@ int32_t dh_detect_tier(void) {
   const int popcnt = (c >> 23) & 1;
   const int osxsave = (c >> 27) & 1;
   const int avx = (c >> 28) & 1;
+  const int fma = (c >> 12) & 1;
   if (!popcnt) {
     return 0;
   }
@@ -32,7 +33,7 @@ int32_t dh_detect_tier(void) {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     return tier;
   }
-  if ((b >> 5) & 1) { /* AVX2 */
+  if (((b >> 5) & 1) && fma) { /* AVX2, and FMA for the Euclidean kernels (every AVX2 CPU has it) */
     tier = 2;
   }
   const int avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, vpopcntdq = (c >> 14) & 1;

@@ -13,21 +13,28 @@
 #define DH_HIDDEN __attribute__((visibility("hidden")))
 
 /*
- * Per-query selection state. Candidates with d <= thr are appended to buf as (d << 32 | row);
- * when buf is full it is compacted to the best k by (distance, id), and thr drops to the k-th
- * distance. When tie is set, a candidate at d == thr is better than the current k-th only if its
- * id is below tie_id, so equal distances cannot refill the buffer over and over.
+ * Per-query selection state. Candidates with d <= thr are appended to buf as (d << 32 | row), with
+ * no other test in the scan loop (vector kernels store them with compress instructions); deleted
+ * rows and ties are sorted out when the buffer is compacted. Compaction counts the distances in
+ * bins (0..thr), finds the k-th distance T, and keeps every entry below T and, while they fit in
+ * half the buffer, every entry at T: no comparison sort, whatever k is. Only when the entries at T
+ * do not fit are they cut by id (the smallest ids kept), and then tie is set: an entry at thr with
+ * an id above tie_id is worse than k kept ones and is dropped by the next compaction. (With
+ * DH_IDS_ASCENDING, "id" is the row number throughout, and no id is read.)
  */
 typedef struct dh_sel {
   int32_t thr;
   int32_t tie;
   int64_t tie_id;
-  uint64_t *buf;
+  uint64_t *buf; /* cap + DH_SEL_SLACK entries: vector kernels store whole vectors past n */
   int32_t n;
   int32_t cap;
-  int32_t overflowed;
-  int32_t pad_;
+  int32_t overflowed; /* some live row within max_dist was left out: more than k qualified */
+  int32_t below;      /* entries with d < thr: at k the threshold can drop, so compact at once */
 } dh_sel;
+
+/* Entries a vector kernel may write past n in one store (one 512-bit vector of entries). */
+#define DH_SEL_SLACK 16
 
 /* What every kernel of one call shares: the table, k, and scratch for compaction. */
 typedef struct dh_ctx {
@@ -36,14 +43,35 @@ typedef struct dh_ctx {
   const uint64_t *tomb;
   int32_t code_bytes;
   int32_t k;
-  int32_t *hist;         /* max_dist + 2 bins */
-  struct dh_pair *pairs; /* cap entries */
+  int32_t ids_ascending; /* ids[r] < ids[r + 1]: ties are ordered by row, no id is read */
+  int32_t in_row_order;  /* kernels append each query's candidates in ascending row order */
+  int32_t *hist;         /* 4 x hist_stride bins */
+  int32_t hist_stride;   /* max_dist + 2 */
+  struct dh_pair *pairs; /* cap + DH_SEL_SLACK entries */
+  uint64_t *planes;      /* AVX-512 tier, widths other than 64 bits: one tile in word-planar layout */
 } dh_ctx;
 
 typedef struct dh_pair {
   int64_t id;
   uint64_t entry;
 } dh_pair;
+
+/* The key that orders ties: the id, or the row itself when ids ascend with rows. */
+static inline int64_t dh_tie_key(const dh_ctx *c, uint32_t row) {
+  return c->ids_ascending ? (int64_t)row : c->ids[row];
+}
+
+/* Compacts s's buffer (see dh_sel); kernels call it when n reaches cap. */
+DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
+
+/* Appends one candidate that passed d <= s->thr. */
+static inline void dh_sel_add(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
+  s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
+  s->below += d < s->thr;
+  if (__builtin_expect(s->n >= s->cap || s->below >= c->k, 0)) {
+    dh_sel_compact(c, s);
+  }
+}
 
 /* Out of line on purpose: the scan loops stay small, and this runs for a tiny fraction of rows. */
 DH_HIDDEN void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) __attribute__((noinline));
@@ -69,6 +97,9 @@ DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_
 DH_HIDDEN void dh_dist_scalar(const uint8_t *codes, int32_t cb, int64_t r0, int64_t r1, const uint8_t *q, int32_t *out);
 
 DH_HIDDEN int32_t dh_detect_tier(void);
+
+/* DH_OK when tier is valid and this CPU runs it (DH_EINVAL / DH_EUNSUPPORTED otherwise). */
+DH_HIDDEN int32_t dh_check_tier(int32_t tier);
 
 static inline uint64_t dh_load64(const uint8_t *p) {
   uint64_t v;

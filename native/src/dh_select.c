@@ -1,10 +1,13 @@
 /*
- * k-selection fused into the scan. Distances live in 0..B, so the k-th distance of a full buffer
- * is found with a histogram (no heap, no comparisons per row); only entries tied at that
- * distance are ordered by id.
+ * k-selection fused into the scan (see dh_sel in dh_internal.h). Distances live in 0..B, so the
+ * k-th distance of a buffer is found by counting them in bins: no heap, no comparisons per row,
+ * and no sort of the entries tied at the k-th distance unless they overflow half the buffer, so
+ * the cost per candidate does not grow with k. The final list is ordered by a counting pass over
+ * the distances; only groups of equal distance whose ids are out of order are sorted.
  */
 #include <stdlib.h>
 
+#include "deephash.h"
 #include "dh_internal.h"
 
 static int cmp_pair_id(const void *a, const void *b) {
@@ -12,93 +15,270 @@ static int cmp_pair_id(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Ranks by (distance, id): the id is the tie-break of the contract. */
-static int cmp_pair_dist_id(const void *a, const void *b) {
-  const dh_pair *p = a, *q = b;
-  uint32_t dp = (uint32_t)(p->entry >> 32), dq = (uint32_t)(q->entry >> 32);
-  if (dp != dq) {
-    return dp < dq ? -1 : 1;
-  }
-  return (p->id > q->id) - (p->id < q->id);
+static inline void swap_pair(dh_pair *a, dh_pair *b) {
+  dh_pair t = *a;
+  *a = *b;
+  *b = t;
 }
 
-/* Keeps the best k of s->buf (s->n > k): all entries below the k-th distance T, then the
- * smallest ids at T. Afterwards only candidates better than the k-th kept one are admitted. */
-static void compact(const dh_ctx *c, dh_sel *s) {
-  const int32_t k = c->k;
-  int32_t *hist = c->hist;
-  memset(hist, 0, sizeof(int32_t) * (size_t)(s->thr + 1));
-  for (int32_t i = 0; i < s->n; i++) {
-    hist[s->buf[i] >> 32]++;
-  }
-  int32_t t = 0, less = 0;
-  for (;; t++) {
-    if (less + hist[t] >= k) {
-      break;
+/* Moves the `need` smallest ids of p[0, n) into p[0, need), in any order (quickselect). */
+static void select_smallest_ids(dh_pair *p, int32_t n, int32_t need) {
+  int32_t lo = 0, hi = n - 1;
+  const int32_t nth = need - 1;
+  while (hi - lo > 16) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (p[mid].id < p[lo].id) swap_pair(&p[mid], &p[lo]);
+    if (p[hi].id < p[lo].id) swap_pair(&p[hi], &p[lo]);
+    if (p[hi].id < p[mid].id) swap_pair(&p[hi], &p[mid]);
+    const int64_t pivot = p[mid].id;
+    int32_t i = lo, j = hi;
+    while (i <= j) {
+      while (p[i].id < pivot) i++;
+      while (p[j].id > pivot) j--;
+      if (i <= j) {
+        swap_pair(&p[i], &p[j]);
+        i++;
+        j--;
+      }
     }
-    less += hist[t];
+    if (nth <= j) {
+      hi = j;
+    } else if (nth >= i) {
+      lo = i;
+    } else {
+      return; /* p[j+1 .. i-1] equal the pivot, and nth is among them */
+    }
   }
-  int32_t need = k - less, w = 0, nt = 0;
-  dh_pair *ties = c->pairs;
+  /* a short range: insertion sort settles it */
+  for (int32_t i = lo + 1; i <= hi; i++) {
+    dh_pair x = p[i];
+    int32_t j = i - 1;
+    while (j >= lo && p[j].id > x.id) {
+      p[j + 1] = p[j];
+      j--;
+    }
+    p[j + 1] = x;
+  }
+}
+
+static inline int is_deleted(const uint64_t *tomb, uint32_t row) {
+  return tomb != NULL && ((tomb[row >> 6] >> (row & 63)) & 1);
+}
+
+static int32_t min_distance(const dh_sel *s) {
+  uint64_t dmin = (uint64_t)(uint32_t)(s->thr + 1) << 32;
   for (int32_t i = 0; i < s->n; i++) {
-    uint64_t e = s->buf[i];
-    int32_t d = (int32_t)(e >> 32);
-    if (d < t) {
-      s->buf[w++] = e;
-    } else if (d == t) {
-      ties[nt].id = c->ids[(uint32_t)e];
-      ties[nt].entry = e;
+    const uint64_t e = s->buf[i] & ~(uint64_t)0xffffffffu;
+    dmin = e < dmin ? e : dmin;
+  }
+  return (int32_t)(dmin >> 32);
+}
+
+/* Drops deleted rows and, in tie mode, entries at thr whose id is above tie_id; returns the
+ * smallest distance left (thr + 1 when none is). Branch-free: which entries go is unpredictable. */
+static int32_t filter(const dh_ctx *c, dh_sel *s) {
+  const uint64_t hi = ~(uint64_t)0xffffffffu;
+  const uint64_t tie_entry_hi = (uint64_t)(uint32_t)s->thr << 32;
+  uint64_t dmin = (uint64_t)(uint32_t)(s->thr + 1) << 32;
+  int32_t w = 0;
+  if (c->tomb == NULL && !s->tie) {
+    /* nothing to drop: skip the pass, and let the caller count from 0 (bins are few up to thr) */
+    return s->thr + 1 < 4096 ? 0 : min_distance(s);
+  }
+  for (int32_t i = 0; i < s->n; i++) {
+    const uint64_t e = s->buf[i];
+    const uint32_t row = (uint32_t)e;
+    int drop = is_deleted(c->tomb, row);
+    if (s->tie && (e & hi) == tie_entry_hi) {
+      drop |= dh_tie_key(c, row) > s->tie_id;
+    }
+    s->buf[w] = e;
+    w += !drop;
+    const uint64_t keyed = drop ? hi : (e & hi);
+    dmin = keyed < dmin ? keyed : dmin;
+  }
+  s->n = w;
+  return (int32_t)(dmin >> 32);
+}
+
+/*
+ * Counts the distances of buf[0, n) (all in [dmin, dmax]) in c->hist[dmin..dmax] and returns
+ * c->hist. Four interleaved histograms: most entries share two or three distances, and one
+ * histogram would serialise them on store-to-load forwarding.
+ */
+static int32_t *count_distances(const dh_ctx *c, const uint64_t *buf, int32_t n, int32_t dmin, int32_t dmax) {
+  int32_t *h = c->hist;
+  const size_t stride = (size_t)c->hist_stride;
+  const size_t span = (size_t)(dmax + 1 - dmin);
+  for (int i = 0; i < 4; i++) {
+    memset(h + i * stride + dmin, 0, sizeof(int32_t) * span);
+  }
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    h[buf[i] >> 32]++;
+    h[stride + (buf[i + 1] >> 32)]++;
+    h[2 * stride + (buf[i + 2] >> 32)]++;
+    h[3 * stride + (buf[i + 3] >> 32)]++;
+  }
+  for (; i < n; i++) {
+    h[buf[i] >> 32]++;
+  }
+  for (int32_t d = dmin; d <= dmax; d++) {
+    h[d] += h[stride + d] + h[2 * stride + d] + h[3 * stride + d];
+  }
+  return h;
+}
+
+/*
+ * Cuts a filtered buffer of more than k entries down at the k-th distance T. With keep_ties, all
+ * entries at T stay when they fit in half the buffer; otherwise exactly k stay, the smallest ids
+ * at T, and tie mode records the largest kept id.
+ */
+static void cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int keep_ties) {
+  const int32_t k = c->k;
+  int32_t *hist = count_distances(c, s->buf, s->n, dmin, s->thr);
+  int32_t t = dmin, less = 0;
+  while (less + hist[t] < k) {
+    less += hist[t++];
+  }
+  const int32_t ties = hist[t];
+  s->overflowed = 1; /* more than k live rows within max_dist */
+  if (keep_ties && less + ties <= s->cap / 2) {
+    int32_t w = 0;
+    for (int32_t i = 0; i < s->n; i++) {
+      const uint64_t e = s->buf[i];
+      s->buf[w] = e; /* branch-free: whether an entry stays is unpredictable */
+      w += (int32_t)(e >> 32) <= t;
+    }
+    s->n = w;
+    if (t < s->thr) {
+      s->thr = t;
+      s->tie = 0;
+    }
+    return;
+  }
+  const int32_t need = k - less;
+  if (c->ids_ascending && c->in_row_order) {
+    /* the buffer is in row order and rows order the ids: the first `need` entries at t are the
+     * smallest ids there */
+    int32_t last = -1; /* index of the need-th entry at t */
+    for (int32_t i = 0, seen = 0; i < s->n && seen < need; i++) {
+      if ((int32_t)(s->buf[i] >> 32) == t) {
+        seen++;
+        last = i;
+      }
+    }
+    const int64_t max_key = (int64_t)(uint32_t)s->buf[last]; /* need >= 1: last is set */
+    int32_t w = 0;
+    for (int32_t i = 0; i < s->n; i++) { /* branch-free: whether an entry stays is unpredictable */
+      const uint64_t e = s->buf[i];
+      const int32_t d = (int32_t)(e >> 32);
+      s->buf[w] = e;
+      w += (d < t) | ((d == t) & (i <= last));
+    }
+    s->n = w;
+    s->thr = t;
+    s->tie = 1;
+    s->tie_id = max_key;
+    return;
+  }
+  dh_pair *ties_at_t = c->pairs;
+  int32_t w = 0, nt = 0;
+  for (int32_t i = 0; i < s->n; i++) {
+    const uint64_t e = s->buf[i];
+    const int32_t d = (int32_t)(e >> 32);
+    if (!c->ids_ascending && i + 16 < s->n) {
+      __builtin_prefetch(&c->ids[(uint32_t)s->buf[i + 16]]); /* ids of ties are scattered reads */
+    }
+    s->buf[w] = e;
+    w += d < t;
+    if (d == t) {
+      ties_at_t[nt].id = dh_tie_key(c, (uint32_t)e);
+      ties_at_t[nt].entry = e;
       nt++;
     }
   }
   if (nt > need) {
-    qsort(ties, (size_t)nt, sizeof(dh_pair), cmp_pair_id);
+    select_smallest_ids(ties_at_t, nt, need);
   }
   int64_t max_id = INT64_MIN;
   for (int32_t i = 0; i < need; i++) {
-    s->buf[w++] = ties[i].entry;
-    if (ties[i].id > max_id) {
-      max_id = ties[i].id;
-    }
+    s->buf[w++] = ties_at_t[i].entry;
+    max_id = ties_at_t[i].id > max_id ? ties_at_t[i].id : max_id;
   }
   s->n = w;
   s->thr = t;
   s->tie = 1;
   s->tie_id = max_id;
-  s->overflowed = 1;
+}
+
+void dh_sel_compact(const dh_ctx *c, dh_sel *s) {
+  const int32_t dmin = filter(c, s);
+  if (s->n > c->k) {
+    cut(c, s, dmin, 1);
+  }
+  /* recount: deleted rows may have been among them, and the threshold may have dropped */
+  int32_t below = 0;
+  for (int32_t i = 0; i < s->n; i++) {
+    below += (int32_t)(s->buf[i] >> 32) < s->thr;
+  }
+  s->below = below;
 }
 
 void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
-  if (d > s->thr) {
-    return;
-  }
-  if (c->tomb != NULL && ((c->tomb[row >> 6] >> (row & 63)) & 1)) {
-    return;
-  }
-  if (d == s->thr && s->tie && c->ids[row] > s->tie_id) {
-    return;
-  }
-  s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
-  if (s->n == s->cap) {
-    compact(c, s);
+  if (d <= s->thr) {
+    dh_sel_add(c, s, d, row);
   }
 }
 
 void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                    int32_t *out_flags) {
+  int32_t dmin = filter(c, s);
   if (s->n > c->k) {
-    compact(c, s);
+    cut(c, s, dmin, 0);
+  }
+  const int32_t n = s->n;
+  /* Order by distance with a counting pass (stable), then by id inside each distance. */
+  int32_t dmax = dmin;
+  for (int32_t i = 0; i < n; i++) {
+    const int32_t d = (int32_t)(s->buf[i] >> 32);
+    dmin = d < dmin ? d : dmin;
+    dmax = d > dmax ? d : dmax;
+  }
+  int32_t *hist = c->hist;
+  if (n > 0) {
+    count_distances(c, s->buf, n, dmin, dmax);
+    for (int32_t d = dmin, at = 0; d <= dmax; d++) {
+      const int32_t m = hist[d];
+      hist[d] = at; /* first position of distance d */
+      at += m;
+    }
   }
   dh_pair *p = c->pairs;
-  for (int32_t i = 0; i < s->n; i++) {
-    p[i].entry = s->buf[i];
-    p[i].id = c->ids[(uint32_t)s->buf[i]];
+  for (int32_t i = 0; i < n; i++) {
+    const uint64_t e = s->buf[i];
+    if (!c->ids_ascending && i + 16 < n) {
+      __builtin_prefetch(&c->ids[(uint32_t)s->buf[i + 16]]);
+    }
+    const int32_t at = hist[e >> 32]++;
+    p[at].entry = e;
+    p[at].id = dh_tie_key(c, (uint32_t)e);
   }
-  qsort(p, (size_t)s->n, sizeof(dh_pair), cmp_pair_dist_id);
-  for (int32_t i = 0; i < s->n; i++) {
+  for (int32_t g0 = c->ids_ascending && c->in_row_order ? n : 0; g0 < n;) { /* already ordered if so */
+    const uint32_t d = (uint32_t)(p[g0].entry >> 32);
+    int32_t g1 = g0 + 1, sorted = 1;
+    for (; g1 < n && (uint32_t)(p[g1].entry >> 32) == d; g1++) {
+      sorted &= p[g1 - 1].id < p[g1].id;
+    }
+    if (!sorted) {
+      qsort(p + g0, (size_t)(g1 - g0), sizeof(dh_pair), cmp_pair_id);
+    }
+    g0 = g1;
+  }
+  for (int32_t i = 0; i < n; i++) {
     out_dist[i] = (int32_t)(p[i].entry >> 32);
     out_row[i] = (int32_t)(uint32_t)p[i].entry;
   }
-  *out_count = s->n;
-  *out_flags = s->overflowed ? 1 : 0;
+  *out_count = n;
+  *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
 }

@@ -1,12 +1,16 @@
 /*
  * Kernel throughput without the JVM: N random codes, Q random queries (independent seeds), top-k
- * on T threads that split the rows (as the Java backend does), median of R runs. Prints one JSON
+ * on T threads split as the native backend splits them (a batch of queries by queries, in calls of
+ * at most 256 queries; fewer queries than 4 per thread by rows), median of R runs. Prints one JSON
  * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
+ * Exhaustive Euclidean search: dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs].
+ * The clock and the instruction-mix bounds of the scans: dh_bench bounds.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "deephash.h"
@@ -27,11 +31,18 @@ static double cpu_now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+#define CALL_QUERIES 256
+
 static void *run_job(void *arg) {
   job *j = arg;
   double c0 = cpu_now();
-  j->status = dh_hamming_topk(j->tier, j->codes, j->cb, j->r0, j->r1, j->ids, NULL, j->queries, j->nq, j->k,
-                              8 * j->cb, j->od, j->orow, j->oc, j->of);
+  j->status = DH_OK;
+  for (int32_t q0 = 0; q0 < j->nq && j->status == DH_OK; q0 += CALL_QUERIES) {
+    const int32_t m = j->nq - q0 < CALL_QUERIES ? j->nq - q0 : CALL_QUERIES;
+    j->status = dh_hamming_topk(j->tier, j->codes, j->cb, j->r0, j->r1, j->ids, NULL, j->queries + (size_t)q0 * j->cb,
+                                m, j->k, 8 * j->cb, DH_IDS_ASCENDING, j->od + (size_t)q0 * j->k,
+                                j->orow + (size_t)q0 * j->k, j->oc + q0, j->of + q0);
+  }
   j->cpu = cpu_now() - c0;
   return NULL;
 }
@@ -56,7 +67,183 @@ static void fill(uint8_t *p, size_t n, uint64_t seed) {
   }
 }
 
+typedef struct {
+  int32_t tier, dim, nq, k;
+  int64_t n;
+  const float *f, *norms, *queries;
+  const int64_t *ids;
+  float *od;
+  int32_t *orow, *oc;
+  int32_t status;
+  double cpu;
+} l2job;
+
+static void *run_l2(void *arg) {
+  l2job *j = arg;
+  double c0 = cpu_now();
+  j->status = DH_OK;
+  for (int32_t q0 = 0; q0 < j->nq && j->status == DH_OK; q0 += CALL_QUERIES) {
+    const int32_t m = j->nq - q0 < CALL_QUERIES ? j->nq - q0 : CALL_QUERIES;
+    j->status = dh_l2_topk(j->tier, j->f, j->dim, j->norms, 0, j->n, j->ids, NULL, j->queries + (size_t)q0 * j->dim,
+                           m, j->k, DH_IDS_ASCENDING, j->od + (size_t)q0 * j->k, j->orow + (size_t)q0 * j->k,
+                           j->oc + q0);
+  }
+  j->cpu = cpu_now() - c0;
+  return NULL;
+}
+
+/* dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs]: exhaustive Euclidean top-k, queries split
+ * over the threads; reports GFLOP/s of the dot products (2 n nq dim flops). */
+static int bench_l2(int argc, char **argv) {
+  int32_t dim = argc > 2 ? atoi(argv[2]) : 128;
+  int64_t n = argc > 3 ? atoll(argv[3]) : 1000000;
+  int32_t nq = argc > 4 ? atoi(argv[4]) : 100;
+  int32_t k = argc > 5 ? atoi(argv[5]) : 10;
+  int32_t threads = argc > 6 ? atoi(argv[6]) : 2;
+  int32_t tier = argc > 7 ? atoi(argv[7]) : dh_cpu_tier();
+  int32_t runs = argc > 8 ? atoi(argv[8]) : 5;
+  float *f = malloc(sizeof(float) * (size_t)n * dim), *qs = malloc(sizeof(float) * (size_t)nq * dim);
+  float *norms = malloc(sizeof(float) * (size_t)n);
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+  uint64_t seed = 0x1234567ULL;
+  for (size_t i = 0; i < (size_t)n * dim; i++) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    f[i] = (float)(seed >> 40) * 0x1.0p-24f;
+  }
+  for (size_t i = 0; i < (size_t)nq * dim; i++) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    qs[i] = (float)(seed >> 40) * 0x1.0p-24f;
+  }
+  for (int64_t i = 0; i < n; i++) ids[i] = i;
+  dh_l2_norms(f, dim, 0, n, norms);
+  l2job *jobs = calloc((size_t)threads, sizeof(l2job));
+  pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
+  for (int t = 0; t < threads; t++) {
+    const int32_t q0 = (int32_t)((int64_t)nq * t / threads), q1 = (int32_t)((int64_t)nq * (t + 1) / threads);
+    jobs[t] = (l2job){tier, dim, q1 - q0, k, n, f, norms, qs + (size_t)q0 * dim, ids,
+                      malloc(sizeof(float) * (size_t)nq * k), malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq), 0, 0};
+  }
+  double *times = malloc(sizeof(double) * (size_t)(runs + 1)), *cpus = malloc(sizeof(double) * (size_t)(runs + 1));
+  for (int run = 0; run <= runs; run++) {
+    double t0 = now();
+    for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, run_l2, &jobs[t]);
+    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    times[run] = now() - t0;
+    cpus[run] = 0;
+    for (int t = 0; t < threads; t++) {
+      cpus[run] = jobs[t].cpu > cpus[run] ? jobs[t].cpu : cpus[run];
+      if (jobs[t].status != DH_OK) {
+        fprintf(stderr, "status %d\n", jobs[t].status);
+        return 1;
+      }
+    }
+  }
+  qsort(times + 1, (size_t)runs, sizeof(double), cmp_double);
+  qsort(cpus + 1, (size_t)runs, sizeof(double), cmp_double);
+  const double med = times[1 + runs / 2], cpu_med = cpus[1 + runs / 2], flops = 2.0 * n * nq * dim;
+  printf("{\"l2\":true,\"dim\":%d,\"n\":%lld,\"queries\":%d,\"k\":%d,\"threads\":%d,\"tier\":%d,\"median_ms\":%.3f,"
+         "\"min_ms\":%.3f,\"gflops\":%.1f,\"slowest_thread_cpu_ms\":%.3f,\"gflops_per_cpu_s\":%.1f}\n",
+         dim, (long long)n, nq, k, threads, tier, med * 1e3, times[1] * 1e3, flops / med * 1e-9, cpu_med * 1e3,
+         flops / threads / cpu_med * 1e-9);
+  return 0;
+}
+
+/*
+ * dh_bench bounds: the core clock while busy (a chain of dependent adds, one per cycle) and the
+ * throughput of each tier's scan instructions alone (registers and L1, no selection), in 64-bit
+ * codes per cycle per core: what bench/cpu-matrix.sh sets the measured scans against.
+ *   AVX-512: per 8 rows x 8 queries: load, 8 x (XOR, VPOPCNTQ, add bias), 4 ternary ANDs, a mask.
+ *   AVX2 (nibble planes): per 32 rows x 1 query: 16 VPSHUFB and 16 saturating byte adds.
+ */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+static double clock_ghz(void) {
+  double best = 0;
+  for (int rep = 0; rep < 5; rep++) {
+    uint64_t x = 0;
+    const int64_t iters = 200000000;
+    double c0 = cpu_now();
+    for (int64_t i = 0; i < iters; i += 4) {
+      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    }
+    const double ghz = (double)iters / (cpu_now() - c0) * 1e-9;
+    best = ghz > best ? ghz : best;
+  }
+  return best;
+}
+
+__attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static double mix_avx512(double ghz) {
+  _Alignas(64) static uint64_t data[8 * 1024];
+  uint8_t flags[1024];
+  for (int i = 0; i < 8 * 1024; i++) data[i] = (uint64_t)i * 0x9E3779B97F4A7C15ULL;
+  __m512i q[8];
+  for (int j = 0; j < 8; j++) q[j] = _mm512_set1_epi64(j * 77 + 1);
+  const __m512i b = _mm512_set1_epi64(INT64_MAX - 10);
+  const long reps = 4000;
+  double c0 = cpu_now();
+  for (long it = 0; it < reps; it++) {
+    for (int g = 0; g < 1024; g++) {
+      const __m512i p = _mm512_load_si512(data + 8 * g);
+      __m512i all = _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[0])), b);
+      for (int j = 1; j < 7; j += 2) {
+        all = _mm512_ternarylogic_epi64(all, _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[j])), b),
+                                        _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[j + 1])), b),
+                                        0x80);
+      }
+      all = _mm512_and_si512(all, _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p, q[7])), b));
+      flags[g] = (uint8_t)~_mm512_movepi64_mask(all);
+    }
+    __asm__ volatile("" ::"r"(flags) : "memory");
+  }
+  const double cycles = (cpu_now() - c0) * ghz * 1e9 / (reps * 1024.0);
+  return 64 / cycles;
+}
+
+__attribute__((target("avx2"))) static double mix_avx2(double ghz) {
+  __m256i l = _mm256_set1_epi8(3), h = _mm256_set1_epi8(5);
+  __m256i x0, x1, x2, x3, x4, x5, x6, x7, a0, a1, a2, a3, a4, a5, a6, a7;
+  x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = _mm256_set1_epi8(1);
+  a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_si256();
+  const long iters = 20000000;
+  double c0 = cpu_now();
+  for (long i = 0; i < iters; i++) {
+#define DH_MIX(a, x) a = _mm256_adds_epu8(a, _mm256_adds_epu8(_mm256_shuffle_epi8(l, x), _mm256_shuffle_epi8(h, x)));
+    DH_MIX(a0, x0) DH_MIX(a1, x1) DH_MIX(a2, x2) DH_MIX(a3, x3) DH_MIX(a4, x4) DH_MIX(a5, x5) DH_MIX(a6, x6)
+    DH_MIX(a7, x7)
+#undef DH_MIX
+    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
+    __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7));
+  }
+  /* one iteration: 16 lookups and 16 adds = 32 rows x 16 nibble planes of one query */
+  const double cycles = (cpu_now() - c0) * ghz * 1e9 / iters;
+  return 32 / cycles;
+}
+
+static int bench_bounds(void) {
+  const double ghz = clock_ghz();
+  const int32_t tier = dh_cpu_tier();
+  printf("{\"clock_ghz\":%.3f,\"avx2_mix_codes_per_cycle\":", ghz);
+  if (tier >= DH_TIER_AVX2) printf("%.2f", mix_avx2(ghz)); else printf("null");
+  printf(",\"avx512_mix_codes_per_cycle\":");
+  if (tier >= DH_TIER_AVX512) printf("%.2f", mix_avx512(ghz)); else printf("null");
+  printf("}\n");
+  return 0;
+}
+#else
+static int bench_bounds(void) {
+  printf("{\"clock_ghz\":null,\"avx2_mix_codes_per_cycle\":null,\"avx512_mix_codes_per_cycle\":null}\n");
+  return 0;
+}
+#endif
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "l2") == 0) {
+    return bench_l2(argc, argv);
+  }
+  if (argc > 1 && strcmp(argv[1], "bounds") == 0) {
+    return bench_bounds();
+  }
   int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
   int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;
   int32_t nq = argc > 3 ? atoi(argv[3]) : 1000;
@@ -72,8 +259,12 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < n; i++) ids[i] = i;
   job *jobs = calloc((size_t)threads, sizeof(job));
   pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
+  const int by_queries = nq >= 4 * threads;
   for (int t = 0; t < threads; t++) {
-    jobs[t] = (job){tier, cb, nq, k, n * t / threads, n * (t + 1) / threads, codes, queries, ids,
+    const int32_t q0 = by_queries ? (int32_t)((int64_t)nq * t / threads) : 0;
+    const int32_t q1 = by_queries ? (int32_t)((int64_t)nq * (t + 1) / threads) : nq;
+    const int64_t r0 = by_queries ? 0 : n * t / threads, r1 = by_queries ? n : n * (t + 1) / threads;
+    jobs[t] = (job){tier, cb, q1 - q0, k, r0, r1, codes, queries + (size_t)q0 * cb, ids,
                     malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq * k), malloc(4 * (size_t)nq), malloc(4 * (size_t)nq), 0};
   }
   double *times = malloc(sizeof(double) * (size_t)(runs + 1));
@@ -100,5 +291,6 @@ int main(int argc, char **argv) {
          "\"min_ms\":%.3f,\"gcodes_per_s\":%.2f,\"slowest_thread_cpu_ms\":%.3f,\"gcodes_per_cpu_s\":%.2f}\n",
          bits, (long long)n, nq, k, threads, tier, med * 1e3, times[1] * 1e3, (double)n * nq / med * 1e-9, cpu_med * 1e3,
          (double)n * nq / threads / cpu_med * 1e-9);
+  (void)by_queries;
   return 0;
 }

@@ -38,19 +38,155 @@ static int32_t ref_dist(const uint8_t *a, const uint8_t *b, int32_t cb) {
 
 static int failures = 0;
 
+/* The reference distance, as the Java oracle sums it (this file is built with -ffp-contract=off). */
+static float ref_l2(const float *a, const float *b, int32_t dim) {
+  float s = 0;
+  for (int32_t j = 0; j < dim; j++) {
+    const float d = a[j] - b[j];
+    s += d * d;
+  }
+  return s;
+}
+
+typedef struct {
+  float d;
+  int64_t id;
+  int32_t row;
+} fent;
+
+static int cmp_fent(const void *a, const void *b) {
+  const fent *x = a, *y = b;
+  if (x->d != y->d) return x->d < y->d ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Euclidean search against brute force, bit for bit: exhaustive top-k and the re-ranking of random
+ * pools. mode 0: uniform features; 1: many exact duplicates (ties broken by id); 2: near-duplicates
+ * (distances within the kernels' rounding of each other); 3: values near 1e19 whose squares
+ * overflow float (the exact fallback).
+ */
+static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k, int mode, int tomb, int asc) {
+  float *f = malloc(sizeof(float) * ((size_t)n * dim + 16)), *qs = malloc(sizeof(float) * ((size_t)nq * dim + 16));
+  float *norms = malloc(sizeof(float) * (size_t)(n + 1));
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)(n + 1));
+  uint64_t *tb = calloc((size_t)(n / 64 + 1), 8);
+  for (int32_t r = 0; r < n; r++) {
+    for (int32_t j = 0; j < dim; j++) {
+      float v = (float)((next64() >> 11) * 0x1.0p-53) * 2 - 1;
+      if (mode == 1 && r > 0 && r % 3 != 0) v = f[(size_t)(r - 1) * dim + j];
+      if (mode == 2 && r > 0 && r % 2 == 1) v = f[(size_t)(r - 1) * dim + j] * (1 + 1e-7f * (float)(int)(next64() % 5));
+      if (mode == 3) v *= 3e19f;
+      f[(size_t)r * dim + j] = v;
+    }
+    ids[r] = asc ? (int64_t)r * 5 - 7 : (int64_t)(next64() >> 2) - (int64_t)(next64() >> 3);
+    if (tomb && next64() % 4 == 0) tb[r / 64] |= 1ULL << (r % 64);
+  }
+  for (int32_t q = 0; q < nq; q++) {
+    for (int32_t j = 0; j < dim; j++) {
+      float v = (float)((next64() >> 11) * 0x1.0p-53) * 2 - 1;
+      if (q % 2 == 1 && n > 0) v = f[(size_t)(next64() % (uint64_t)n) * dim + j];
+      if (mode == 3) v = q % 2 ? v : v * 3e19f;
+      qs[(size_t)q * dim + j] = v;
+    }
+  }
+  if (dh_l2_norms(f, dim, 0, n, norms) != DH_OK) {
+    printf("FAIL l2 norms\n");
+    failures++;
+  }
+  float *od = malloc(sizeof(float) * (size_t)nq * k);
+  int32_t *orow = malloc(sizeof(int32_t) * (size_t)nq * k), *oc = malloc(sizeof(int32_t) * (size_t)nq);
+  const int32_t opt = asc ? DH_IDS_ASCENDING : 0;
+  int32_t st = dh_l2_topk(tier, f, dim, norms, 0, n, ids, tomb ? tb : NULL, qs, nq, k, opt, od, orow, oc);
+  fent *all = malloc(sizeof(fent) * (size_t)(n + 1));
+  for (int32_t q = 0; q < nq; q++) {
+    int32_t m = 0;
+    for (int32_t r = 0; r < n; r++) {
+      if (tomb && ((tb[r / 64] >> (r % 64)) & 1)) continue;
+      all[m++] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], r};
+    }
+    qsort(all, (size_t)m, sizeof(fent), cmp_fent);
+    const int32_t want = m < k ? m : k;
+    int ok = st == DH_OK && oc[q] == want;
+    for (int32_t i = 0; ok && i < want; i++) {
+      ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
+    }
+    if (!ok) {
+      printf("FAIL l2 topk tier=%d dim=%d n=%d k=%d mode=%d tomb=%d asc=%d q=%d: status %d count %d want %d\n", tier,
+             dim, n, k, mode, tomb, asc, q, st, st == DH_OK ? oc[q] : -1, want);
+      failures++;
+      break;
+    }
+  }
+  /* pools: random distinct live rows, of varying sizes (some empty) */
+  int32_t *off = malloc(sizeof(int32_t) * (size_t)(nq + 1)), *pool = malloc(sizeof(int32_t) * (size_t)nq * (n + 1));
+  char *used = calloc((size_t)n + 1, 1);
+  off[0] = 0;
+  for (int32_t q = 0; q < nq; q++) {
+    int32_t want = n == 0 ? 0 : (int32_t)(next64() % (uint64_t)(n + 1));
+    memset(used, 0, (size_t)n + 1);
+    int32_t m = 0;
+    for (int32_t t = 0; t < want; t++) {
+      int32_t r = (int32_t)(next64() % (uint64_t)n);
+      if (used[r] || (tomb && ((tb[r / 64] >> (r % 64)) & 1))) continue;
+      used[r] = 1;
+      pool[off[q] + m++] = r;
+    }
+    off[q + 1] = off[q] + m;
+  }
+  st = dh_l2_rerank(tier, f, dim, norms, ids, qs, nq, off, pool, k, opt, od, orow, oc);
+  for (int32_t q = 0; q < nq; q++) {
+    const int32_t m = off[q + 1] - off[q];
+    for (int32_t i = 0; i < m; i++) {
+      const int32_t r = pool[off[q] + i];
+      all[i] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], i};
+    }
+    qsort(all, (size_t)m, sizeof(fent), cmp_fent);
+    const int32_t want = m < k ? m : k;
+    int ok = st == DH_OK && oc[q] == want;
+    for (int32_t i = 0; ok && i < want; i++) {
+      ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
+    }
+    if (!ok) {
+      printf("FAIL l2 rerank tier=%d dim=%d n=%d k=%d mode=%d asc=%d q=%d: status %d count %d want %d\n", tier, dim,
+             n, k, mode, asc, q, st, st == DH_OK ? oc[q] : -1, want);
+      failures++;
+      break;
+    }
+  }
+  free(f);
+  free(qs);
+  free(norms);
+  free(ids);
+  free(tb);
+  free(od);
+  free(orow);
+  free(oc);
+  free(all);
+  free(off);
+  free(pool);
+  free(used);
+}
+
 static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, int32_t nq, int32_t k,
                   int32_t max_dist, int dup, int tomb) {
+  /* every other check gives ascending ids and says so (ties then ordered by row, no id read) */
+  static int call = 0;
+  const int asc = (call++ & 1) != 0;
   uint8_t *codes = calloc((size_t)n * cb + 64, 1);
   uint8_t *queries = calloc((size_t)nq * cb + 64, 1);
   int64_t *ids = malloc(sizeof(int64_t) * (size_t)(n + 1));
   uint64_t *tb = calloc((size_t)(n / 64 + 1), 8);
   for (int32_t r = 0; r < n; r++) {
-    if (dup && r > 0 && next64() % 2 == 0) {
+    if (dup == 2) {
+      /* sparse codes: few bits set, so distances cluster and most rows tie with others */
+      for (int32_t i = 0; i < cb; i++) codes[(size_t)r * cb + i] = next64() % 8 == 0 ? (uint8_t)(1u << (next64() % 8)) : 0;
+    } else if (dup && r > 0 && next64() % 2 == 0) {
       memcpy(codes + (size_t)r * cb, codes + (size_t)(next64() % (uint64_t)r) * cb, (size_t)cb);
     } else {
       for (int32_t i = 0; i < cb; i++) codes[(size_t)r * cb + i] = (uint8_t)next64();
     }
-    ids[r] = (int64_t)(next64() >> 1) * (next64() % 2 ? 1 : -1);
+    ids[r] = asc ? (int64_t)r * 3 - 1000 : (int64_t)(next64() >> 1) * (next64() % 2 ? 1 : -1);
     if (tomb && next64() % 5 == 0) tb[r / 64] |= 1ULL << (r % 64);
   }
   for (int32_t q = 0; q < nq; q++) {
@@ -62,7 +198,8 @@ static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, i
   }
   int32_t *od = malloc(sizeof(int32_t) * (size_t)nq * k), *orow = malloc(sizeof(int32_t) * (size_t)nq * k);
   int32_t *oc = malloc(sizeof(int32_t) * (size_t)nq), *of = malloc(sizeof(int32_t) * (size_t)nq);
-  int32_t st = dh_hamming_topk(tier, codes, cb, r0, r1, ids, tomb ? tb : NULL, queries, nq, k, max_dist, od, orow,
+  int32_t st = dh_hamming_topk(tier, codes, cb, r0, r1, ids, tomb ? tb : NULL, queries, nq, k, max_dist,
+                               asc ? DH_IDS_ASCENDING : 0, od, orow,
                                oc, of);
   if (st != DH_OK) {
     printf("FAIL status %d tier=%d cb=%d n=%d\n", st, tier, cb, n);
@@ -83,8 +220,8 @@ static void check(int32_t tier, int32_t cb, int32_t n, int32_t r0, int32_t r1, i
       ok = od[(size_t)q * k + i] == all[i].d && orow[(size_t)q * k + i] == all[i].row;
     }
     if (!ok) {
-      printf("FAIL tier=%d cb=%d n=%d range=[%d,%d) k=%d max_dist=%d dup=%d tomb=%d q=%d: count %d want %d flag %d\n",
-             tier, cb, n, r0, r1, k, max_dist, dup, tomb, q, oc[q], want, of[q]);
+      printf("FAIL tier=%d cb=%d n=%d range=[%d,%d) k=%d max_dist=%d dup=%d tomb=%d asc=%d q=%d: count %d want %d flag %d\n",
+             tier, cb, n, r0, r1, k, max_dist, dup, tomb, asc, q, oc[q], want, of[q]);
       failures++;
       break;
     }
@@ -132,14 +269,80 @@ int main(void) {
     }
     /* a tier above the CPU's is refused, never executed */
   }
-  if (dh_hamming_topk(top + 1, NULL, 8, 0, 0, NULL, NULL, NULL, 0, 1, 0, NULL, NULL, NULL, NULL) !=
+  if (dh_hamming_topk(top + 1, NULL, 8, 0, 0, NULL, NULL, NULL, 0, 1, 0, 0, NULL, NULL, NULL, NULL) !=
       (top + 1 > DH_TIER_AVX512 ? DH_EINVAL : DH_EUNSUPPORTED)) {
     printf("FAIL unsupported tier accepted\n");
     failures++;
   }
-  if (dh_hamming_topk(DH_TIER_SCALAR, NULL, 8, 0, 10, NULL, NULL, NULL, 1, 0, 0, NULL, NULL, NULL, NULL) != DH_EINVAL) {
+  if (dh_hamming_topk(DH_TIER_SCALAR, NULL, 8, 0, 10, NULL, NULL, NULL, 1, 0, 0, 0, NULL, NULL, NULL, NULL) != DH_EINVAL) {
     printf("FAIL k=0 accepted\n");
     failures++;
+  }
+  /* Large tables and large k: many compactions, the tie cut (sparse codes tie massively), row ranges
+   * that start mid-table, tombstones, and every vector kernel's tail. */
+  const int32_t big_widths[] = {1, 5, 8, 16, 25, 32, 64};
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    for (size_t w = 0; w < sizeof(big_widths) / sizeof(big_widths[0]); w++) {
+      int32_t cb = big_widths[w], bits = 8 * cb;
+      const int32_t ks[] = {1, 37, 1000, 4099};
+      for (size_t ki = 0; ki < 4; ki++) {
+        for (int mode = 0; mode < 3; mode++) {
+          check(tier, cb, 30011, 0, 30011, 13, ks[ki], bits, mode, mode == 1);
+          check(tier, cb, 30011, 1001, 29000, 70, ks[ki], bits, mode, mode != 1);
+          check(tier, cb, 30011, 0, 30011, 3, ks[ki], bits / 3, mode, 1);
+          checks += 3;
+        }
+      }
+    }
+  }
+  /* Euclidean search: every tier, dims that hit every tail, sizes around the panel widths. */
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    const int32_t dims[] = {1, 3, 7, 16, 17, 33, 128, 300};
+    const int32_t ns[] = {0, 1, 5, 31, 33, 100, 2000};
+    for (size_t di = 0; di < sizeof(dims) / sizeof(dims[0]); di++) {
+      for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++) {
+        for (int mode = 0; mode < 4; mode++) {
+          const int32_t ks[] = {1, 10, 257};
+          for (int ki = 0; ki < 3; ki++) {
+            check_l2(tier, dims[di], ns[ni], ki == 1 ? 13 : 5, ks[ki], mode, (ki + mode) % 2, (ki + (int)ni) % 2);
+            checks++;
+          }
+        }
+      }
+    }
+    check_l2(tier, 64, 20000, 21, 10, 0, 1, 0); /* many buffer compactions */
+    check_l2(tier, 64, 20000, 9, 1000, 2, 0, 1);
+    checks += 2;
+  }
+  /* A sample that misleads: the rows the starting threshold of a large k is sampled from (every
+   * rows/4096-th) equal the query, all others are its complement, so the sample puts the k-th
+   * distance at 0 while only 4096 rows are there: the query must be searched again from B. */
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    const int32_t n = 40000, cb = 8, k = 5000;
+    uint8_t *codes = calloc((size_t)n * cb + 64, 1), *query = calloc(64, 1);
+    int64_t *ids = malloc(sizeof(int64_t) * n);
+    char *sampled = calloc((size_t)n, 1);
+    for (int64_t i = 0; i < 4096; i++) sampled[i * n / 4096] = 1;
+    for (int32_t r = 0; r < n; r++) {
+      memset(codes + (size_t)r * cb, sampled[r] ? 0 : 0xff, (size_t)cb);
+      ids[r] = r;
+    }
+    int32_t *od = malloc(sizeof(int32_t) * k), *orow = malloc(sizeof(int32_t) * k), oc = 0, of = 0;
+    int32_t st = dh_hamming_topk(tier, codes, cb, 0, n, ids, NULL, query, 1, k, 64, DH_IDS_ASCENDING, od, orow, &oc, &of);
+    int ok = st == DH_OK && oc == k && of == DH_FLAG_TRUNCATED && od[4095] == 0 && od[4096] == 64;
+    for (int32_t i = 4096; ok && i < k; i++) ok = !sampled[orow[i]] && (i == 4096 || orow[i] > orow[i - 1]);
+    if (!ok) {
+      printf("FAIL misleading sample tier=%d: status %d count %d d[4095] %d d[4096] %d\n", tier, st, oc, od[4095],
+             od[4096]);
+      failures++;
+    }
+    checks++;
+    free(codes);
+    free(query);
+    free(ids);
+    free(sampled);
+    free(od);
+    free(orow);
   }
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;

@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Per-call cost of an exact Hamming top-k over a random table: the whole path (facade, backend,
- * native kernels, merge). {@code -p backend=native,java -p tier=avx2,scalar}.
+ * native kernels, merge). {@code -p backend=native,java -p tier=avx2,scalar -p k=10,1000}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,7 +46,8 @@ public class HammingKnnBenchmark {
   @Param({"1", "1000"})
   public int queries;
 
-  @Param({"10"})
+  /** 1000: the selection's cost beside the scan's (the same scan as k = 10). */
+  @Param({"10", "1000"})
   public int k;
 
   /** 0 = every core. */

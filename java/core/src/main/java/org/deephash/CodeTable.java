@@ -59,6 +59,14 @@ public final class CodeTable implements AutoCloseable {
   private int capacity;
   private int deleted;
   private long version;
+  /**
+   * Whether ids[r] < ids[r + 1] for every row: then an id is found by binary search, a batch of
+   * ascending ids needs no duplicate check, and backends order ties by row without reading ids.
+   * No id map is built while it holds (100M rows would need 3 GB of heap for one). 1 yes, 0 no,
+   * -1 not yet known (a wrapped index: computed on first use).
+   */
+  private volatile int ascending = 1;
+  /** id to row (the newest row of an id); built only once the ids stop ascending. */
   private volatile LongIntHashMap idToRow;
   private final Object idMapBuild = new Object();
   private boolean closed;
@@ -146,6 +154,7 @@ public final class CodeTable implements AutoCloseable {
     t.capacity = rows;
     t.external = owner;
     t.writable = false;
+    t.ascending = -1;
     t.tombstones = MemorySegment.NULL;
     if (tombstones != null) {
       requireSize("tombstones", tombstones, bitmapBytes(rows));
@@ -179,6 +188,15 @@ public final class CodeTable implements AutoCloseable {
   /** B/8: bytes per code. */
   public int codeBytes() {
     return codeBytes;
+  }
+
+  /**
+   * Memory per row, everything included: the code, the int64 id, the features and the label
+   * (B/8 + 8 + 4d, + 4 with labels). Fixed sections add 64 bytes each and the deletion bitmap one
+   * bit per row once a row is deleted.
+   */
+  public int bytesPerRow() {
+    return codeBytes + 8 + 4 * dim + (hasLabels ? 4 : 0);
   }
 
   /** Feature dimension d, 0 when the table has no features. */
@@ -299,21 +317,33 @@ public final class CodeTable implements AutoCloseable {
       if ((long) rows + n > MAX_ROWS) {
         throw new IllegalArgumentException("a table holds at most " + MAX_ROWS + " rows; shard larger collections");
       }
-      LongIntHashMap map = idMap();
-      // Check every id before touching the table so a bad batch changes nothing.
-      LongIntHashMap batch = new LongIntHashMap(n);
-      for (int i = 0; i < n; i++) {
-        long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
-        if (map.get(id) >= 0 || batch.put(id, i) >= 0) {
-          throw new IllegalArgumentException("duplicate id " + id + " (row " + i + " of the batch): ids must be unique");
+      boolean stillAscending = idsAscending() && batchAscends(ids, n);
+      if (!stillAscending) {
+        // Check every id before touching the table so a bad batch changes nothing. A deleted id may
+        // be added again: its new row is the one the id names from then on.
+        LongIntHashMap map = idMap();
+        LongIntHashMap batch = new LongIntHashMap(n);
+        for (int i = 0; i < n; i++) {
+          long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
+          int existing = map.get(id);
+          if (existing >= 0 && isLiveLocked(existing) || batch.put(id, i) >= 0) {
+            throw new IllegalArgumentException("duplicate id " + id + " (row " + i + " of the batch): ids must be unique");
+          }
         }
       }
       makeWritable(rows + n);
       MemorySegment.copy(codes, 0, this.codes, (long) rows * codeBytes, (long) n * codeBytes);
-      for (int i = 0; i < n; i++) {
-        long id = ids == null ? (long) rows + i : ids.getAtIndex(JAVA_LONG_UNALIGNED, i);
-        this.ids.setAtIndex(JAVA_LONG_UNALIGNED, rows + i, id);
-        map.put(id, rows + i);
+      if (ids != null) {
+        MemorySegment.copy(ids, 0, this.ids, rows * 8L, n * 8L);
+      } else {
+        for (int i = 0; i < n; i++) {
+          this.ids.setAtIndex(JAVA_LONG_UNALIGNED, rows + i, (long) rows + i);
+        }
+      }
+      if (idToRow != null) {
+        for (int i = 0; i < n; i++) {
+          idToRow.put(this.ids.getAtIndex(JAVA_LONG_UNALIGNED, rows + i), rows + i);
+        }
       }
       if (dim > 0) {
         MemorySegment.copy(features, 0, this.features, (long) rows * dim * 4, (long) n * dim * 4);
@@ -322,6 +352,7 @@ public final class CodeTable implements AutoCloseable {
         MemorySegment.copy(labels, 0, this.labels, rows * 4L, n * 4L);
       }
       rows += n;
+      ascending = stillAscending ? 1 : 0;
       if (multiIndex != null && rows - multiIndex.rows() > Math.max(1 << 16, multiIndex.rows() / 8)) {
         // rows added since the build are scanned; rebuild once they are a noticeable share
         rebuildMultiIndex();
@@ -333,6 +364,62 @@ public final class CodeTable implements AutoCloseable {
   }
 
   /**
+   * Whether the batch's ids (null: row numbers from {@link #rows}) ascend strictly and start above
+   * the table's last id. Caller holds the write lock and knows the table's ids ascend.
+   */
+  private boolean batchAscends(MemorySegment batchIds, int n) {
+    if (batchIds == null) {
+      return rows == 0 || ids.getAtIndex(JAVA_LONG_UNALIGNED, rows - 1) < rows;
+    }
+    long prev = rows == 0 ? Long.MIN_VALUE : ids.getAtIndex(JAVA_LONG_UNALIGNED, rows - 1);
+    for (int i = 0; i < n; i++) {
+      long id = batchIds.getAtIndex(JAVA_LONG_UNALIGNED, i);
+      if (id <= prev && !(i == 0 && rows == 0)) {
+        return false;
+      }
+      prev = id;
+    }
+    return true;
+  }
+
+  /** Whether ids ascend with rows (computed once for a wrapped table). */
+  private boolean idsAscending() {
+    int a = ascending;
+    if (a < 0) {
+      a = 1;
+      for (long r = 1; r < rows; r++) {
+        if (ids.getAtIndex(JAVA_LONG_UNALIGNED, r - 1) >= ids.getAtIndex(JAVA_LONG_UNALIGNED, r)) {
+          a = 0;
+          break;
+        }
+      }
+      ascending = a; // idempotent: racing readers compute the same value
+    }
+    return a == 1;
+  }
+
+  /** The row holding this id (deleted or not; the newest when an id was deleted and added again), or -1. */
+  private int anyRowOf(long id) {
+    if (!idsAscending()) {
+      return idMap().get(id);
+    }
+    int lo = 0;
+    int hi = rows - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      long v = ids.getAtIndex(JAVA_LONG_UNALIGNED, mid);
+      if (v < id) {
+        lo = mid + 1;
+      } else if (v > id) {
+        hi = mid - 1;
+      } else {
+        return mid;
+      }
+    }
+    return -1;
+  }
+
+  /**
    * Deletes the row with this id (a tombstone: the row stays until the table is rewritten, but
    * is never returned by a search). Returns false when no live row has the id.
    */
@@ -340,7 +427,7 @@ public final class CodeTable implements AutoCloseable {
     lock.writeLock().lock();
     try {
       ensureOpen();
-      int row = idMap().get(id);
+      int row = anyRowOf(id);
       if (row < 0 || !isLiveLocked(row)) {
         return false;
       }
@@ -380,7 +467,7 @@ public final class CodeTable implements AutoCloseable {
     lock.readLock().lock();
     try {
       ensureOpen();
-      int row = idMap().get(id);
+      int row = anyRowOf(id);
       return row >= 0 && isLiveLocked(row) ? row : -1;
     } finally {
       lock.readLock().unlock();
@@ -518,7 +605,7 @@ public final class CodeTable implements AutoCloseable {
   /** Under the write lock. */
   private void rebuildMultiIndex() {
     MultiIndex next = MultiIndex.build(new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids,
-        labels, tombstones, version), multiIndexTables);
+        labels, tombstones, version, idsAscending()), multiIndexTables);
     if (multiIndex != null) {
       multiIndex.close();
     }
@@ -545,8 +632,8 @@ public final class CodeTable implements AutoCloseable {
       lock.readLock().unlock();
       throw e;
     }
-    return new LockedView(multiIndex, new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids, labels,
-        tombstones, version));
+    return new LockedView(multiIndex, new TableView(bits, codeBytes, dim, rows, rows - deleted, codes, features, ids,
+        labels, tombstones, version, idsAscending()));
   }
 
   /** A {@link TableView} whose read lock is released on close. */

@@ -91,8 +91,101 @@ class CodeTableTest {
       assertEquals(1, t.liveCount());
       t.add(11, zero, null, 0);
       assertEquals(11, s.query(zero, 1).id(0, 0), "an added row is visible to the next query");
-      // a deleted id may not come back as a duplicate of a live one, but may be reused? It stays taken.
-      assertThrows(IllegalArgumentException.class, () -> t.add(10, zero, null, 0));
+      // a live id is taken; a deleted id may be added again: its new row is the one it names
+      assertThrows(IllegalArgumentException.class, () -> t.add(11, one, null, 0));
+      t.add(10, one, null, 0);
+      assertTrue(t.contains(10));
+      assertEquals(1, t.size() - t.liveCount(), "the old row of 10 stays deleted");
+      SearchResult again = s.query(one, 3);
+      assertArrayEquals(new long[] {5, 10, 11}, again.ids(0), "10 at its new code, ties by id");
+      assertArrayEquals(new int[] {0, 0, 1}, again.hammings(0));
+    }
+  }
+
+  /** A deleted id added again: found by lookups and searches at its new row, saved consistently. */
+  @Test
+  void deletedIdsCanBeAddedAgain(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    byte[] a = {1, 0, 0, 0, 0, 0, 0, 0};
+    byte[] b = {(byte) 0xff, 0, 0, 0, 0, 0, 0, 0};
+    for (org.deephash.index.IndexFile.SaveOption[] opts : new org.deephash.index.IndexFile.SaveOption[][] {
+        {}, {org.deephash.index.IndexFile.SaveOption.KEEP_DELETED}}) {
+      try (CodeTable t = CodeTable.create(64, 0, false)) {
+        t.add(42, a, null, 0);
+        t.add(43, a, null, 0);
+        assertTrue(t.delete(42));
+        t.add(42, b, null, 0);
+        assertEquals(2, t.rowOf(42));
+        assertArrayEquals(b, t.code(t.rowOf(42)));
+        java.nio.file.Path f = dir.resolve("t" + opts.length + ".dh");
+        org.deephash.index.IndexFile.save(t, f, opts);
+        try (CodeTable u = org.deephash.index.IndexFile.open(f);
+            GpuHashSearch s = GpuHashSearch.open(u, SearchOptions.defaults().withBackend("java"))) {
+          assertArrayEquals(b, u.code(u.rowOf(42)), "the newest row of 42 after a reopen");
+          SearchResult r = s.query(b, 5);
+          assertEquals(2, r.count(0));
+          assertEquals(42, r.id(0, 0));
+          assertEquals(0, r.hamming(0, 0));
+          assertTrue(u.delete(42));
+          assertFalse(u.contains(42));
+          u.add(42, a, null, 0); // a third row for 42, on the reopened (mapped) table
+          SearchResult r3 = s.query(b, 5);
+          assertArrayEquals(new long[] {42, 43}, r3.ids(0));
+          assertArrayEquals(new int[] {7, 7}, r3.hammings(0));
+        }
+      }
+    }
+  }
+
+  /** Ascending ids need no id map (binary search); the first id out of order switches to the map. */
+  @Test
+  void idLookupBeforeAndAfterTheIdsStopAscending() {
+    try (CodeTable t = CodeTable.create(8, 0, false)) {
+      t.addAll(null, new byte[3], null, null); // ids 0, 1, 2
+      t.addAll(new long[] {7, 9}, new byte[2], null, null);
+      assertTrue(ascending(t));
+      assertTrue(t.contains(0) && t.contains(2) && t.contains(7) && t.contains(9));
+      assertFalse(t.contains(3) || t.contains(8) || t.contains(-1) || t.contains(10));
+      var dup = assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {10, 9}, new byte[2], null, null));
+      assertTrue(dup.getMessage().contains("duplicate id 9"), dup.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {7}, new byte[1], null, null));
+      assertTrue(ascending(t), "a rejected batch changes nothing");
+      assertTrue(t.delete(7));
+      assertFalse(t.contains(7));
+      t.addAll(new long[] {-5, 100}, new byte[2], null, null); // -5 < 9: no longer ascending
+      assertFalse(ascending(t));
+      assertTrue(t.contains(-5) && t.contains(100) && t.contains(0) && t.contains(9));
+      assertFalse(t.contains(7), "still deleted");
+      assertThrows(IllegalArgumentException.class, () -> t.addAll(new long[] {2}, new byte[1], null, null));
+      t.addAll(null, new byte[1], null, null); // row number 7: id 7 was deleted, so it may come back
+      assertTrue(t.contains(7));
+      t.addAll(new long[] {101}, new byte[1], null, null);
+      assertFalse(ascending(t), "once out of order, the table keeps its map");
+      assertEquals(9, t.size());
+      assertEquals(7, t.id(7));
+      assertEquals(101, t.id(8));
+    }
+  }
+
+  @Test
+  void wrappedTableFindsWhetherItsIdsAscend() {
+    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+      var codes = a.allocate(3 + 8);
+      var up = a.allocateFrom(ValueLayout.JAVA_LONG, 4, 5, 9);
+      var down = a.allocateFrom(ValueLayout.JAVA_LONG, 4, 9, 5);
+      try (CodeTable t = CodeTable.wrap(8, 0, 3, codes, null, up, null, null, null)) {
+        assertTrue(ascending(t));
+        assertTrue(t.contains(9) && !t.contains(6));
+      }
+      try (CodeTable t = CodeTable.wrap(8, 0, 3, codes, null, down, null, null, null)) {
+        assertFalse(ascending(t));
+        assertTrue(t.contains(9) && t.contains(5) && !t.contains(6));
+      }
+    }
+  }
+
+  private static boolean ascending(CodeTable t) {
+    try (var v = t.view()) {
+      return v.get().idsAscending();
     }
   }
 

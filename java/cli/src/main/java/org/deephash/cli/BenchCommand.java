@@ -574,6 +574,7 @@ final class BenchCommand extends CliCommand {
             .put("max_ms", Json.round(max(bcs), 3))
             .put("qps", Json.round(qps, 1))
             .put("gcodes_per_s", Json.round(gcodes, 3))
+            .put("bytes_per_code", table.bytesPerRow())
             .put("verified", verified)
             .put("verify_queries", c.verify)
             .put("verify_l2_queries", c.verifyL2);
@@ -627,6 +628,8 @@ final class BenchCommand extends CliCommand {
       out.printf(Locale.ROOT,
           "  %,d codes of %d bits, %,d queries, k=%d, seed %d, median of %d runs after %d warm-up%n",
           c.n, c.bits, c.queries, c.k, c.seed, c.runs, c.warmup);
+      out.printf(Locale.ROOT, "  table: %d bytes per code (%.2f GB)%n", table.bytesPerRow(),
+          (double) table.bytesPerRow() * c.n / 1e9);
       out.printf(Locale.ROOT, "%n  %-44s %10s %10s %10s %12s %10s%n", "search", "median ms", "min ms", "max ms",
           "queries/s",
           "Gcodes/s");

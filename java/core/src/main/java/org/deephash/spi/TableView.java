@@ -25,6 +25,8 @@ import java.lang.foreign.ValueLayout;
  * @param tombstones bitmap of deleted rows (bit r of little-endian word r/64), or {@link
  *     MemorySegment#NULL} when no row is deleted
  * @param version changes whenever rows are added or deleted
+ * @param idsAscending whether ids[r] < ids[r + 1] for every row, so that ordering ties by id is
+ *     ordering them by row
  */
 public record TableView(
     int bits,
@@ -37,7 +39,8 @@ public record TableView(
     MemorySegment ids,
     MemorySegment labels,
     MemorySegment tombstones,
-    long version) {
+    long version,
+    boolean idsAscending) {
 
   public boolean hasTombstones() {
     return tombstones.byteSize() != 0;

@@ -1,5 +1,7 @@
 package org.deephash.testing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -23,10 +25,24 @@ public final class ParitySuite {
 
   private final String backend;
   private final int threads;
+  private final boolean exactEuclidean;
 
   public ParitySuite(String backend, int threads) {
+    this(backend, threads, false);
+  }
+
+  private ParitySuite(String backend, int threads, boolean exactEuclidean) {
     this.backend = backend;
     this.threads = threads;
+    this.exactEuclidean = exactEuclidean;
+  }
+
+  /**
+   * The same suite demanding the oracle's Euclidean distances bit for bit (and so its ids in its
+   * order): for backends that rank by the reference sum (java, native). Others (cuBLAS) may round.
+   */
+  public ParitySuite exactEuclidean() {
+    return new ParitySuite(backend, threads, true);
   }
 
   /**
@@ -46,11 +62,22 @@ public final class ParitySuite {
 
   /** Top-k, radius and tombstones for one width and size; every k of the issue. */
   public void hamming(int bits, int n, long seed) {
-    String ctx = backend + " bits=" + bits + " n=" + n + " seed=" + seed;
+    hamming(bits, n, seed, false);
+  }
+
+  /**
+   * The same with ascending ids when {@code ascendingIds} (backends then order ties by row without
+   * reading ids: the common case of ids numbered as rows are added).
+   */
+  public void hamming(int bits, int n, long seed, boolean ascendingIds) {
+    String ctx = backend + " bits=" + bits + " n=" + n + " seed=" + seed + (ascendingIds ? " ascending ids" : "");
     SplittableRandom rnd = new SplittableRandom(seed);
     int cb = bits / 8;
     byte[] codes = TestData.codes(rnd, n, cb);
     long[] ids = TestData.ids(rnd, n);
+    if (ascendingIds) {
+      java.util.Arrays.sort(ids);
+    }
     int nq = n > 10000 ? 3 : 9;
     byte[] queries = TestData.queries(rnd.split(), codes, n, nq, cb);
     try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
@@ -58,7 +85,8 @@ public final class ParitySuite {
         GpuHashSearch fast = open(t, backend)) {
       // The oracle's full ranking; every top-k is a prefix of it by definition of the contract.
       SearchResult full = oracle.query(queries, Math.max(1, n));
-      for (int k : new int[] {1, 10, n, n + 5}) {
+      // 1000 on a large table: the sampled starting threshold of a large k
+      for (int k : new int[] {1, 10, n > 2000 ? 1000 : 0, n, n + 5}) {
         if (k < 1) {
           continue;
         }
@@ -68,7 +96,8 @@ public final class ParitySuite {
         if (r < 0) {
           continue;
         }
-        for (int cap : new int[] {1, 10, Math.max(1, n)}) {
+        // 1000 on a large table: a cap large enough for the sampled threshold (at r = B)
+        for (int cap : new int[] {1, 10, n > 2000 ? 1000 : 1, Math.max(1, n)}) {
           assertSame(oracle.radius(queries, r, cap), fast.radius(queries, r, cap),
               ctx + " radius=" + r + " cap=" + cap);
         }
@@ -113,9 +142,35 @@ public final class ParitySuite {
             Pool.radius(0, 10)}) {
           SearchResult e = oracle.coarseToFine(queries, qf, pool, k);
           SearchResult a = fast.coarseToFine(queries, qf, pool, k);
-          assertSameFloat(e, a, true, ctx + " k=" + k + " pool=" + pool);
+          check(e, a, true, ctx + " k=" + k + " pool=" + pool);
         }
-        assertSameFloat(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
+        check(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
+      }
+    }
+  }
+
+  private void check(SearchResult e, SearchResult a, boolean hamming, String ctx) {
+    if (exactEuclidean) {
+      assertExactFloat(e, a, hamming, ctx);
+    } else {
+      assertSameFloat(e, a, hamming, ctx);
+    }
+  }
+
+  /** Bitwise equality of Euclidean results: distances, ids in order, and Hamming distances. */
+  public static void assertExactFloat(SearchResult e, SearchResult a, boolean hamming, String ctx) {
+    assertEquals(e.queryCount(), a.queryCount(), ctx);
+    for (int q = 0; q < e.queryCount(); q++) {
+      assertEquals(e.count(q), a.count(q), ctx + ": result count of query " + q);
+      float[] ed = e.distances(q);
+      float[] ad = a.distances(q);
+      for (int i = 0; i < ed.length; i++) {
+        assertEquals(Float.floatToRawIntBits(ed[i]), Float.floatToRawIntBits(ad[i]),
+            ctx + ": distance " + ad[i] + " != " + ed[i] + " at rank " + i + " of query " + q);
+      }
+      assertArrayEquals(e.ids(q), a.ids(q), ctx + ": ids of query " + q + " (ties must be by ascending id)");
+      if (hamming) {
+        assertArrayEquals(e.hammings(q), a.hammings(q), ctx + ": Hamming distances of query " + q);
       }
     }
   }

@@ -1,8 +1,13 @@
 package org.deephash.backend.java;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
@@ -10,33 +15,46 @@ import java.util.concurrent.Future;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.internal.Ranking;
-import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
+import org.deephash.spi.TimedBackend;
 
 /**
  * The pure-Java backend: exact, parallel over row ranges as well as query blocks (so a single
- * query uses every core), with threshold/bin k-selection fused into the scan.
+ * query uses every core), with the k-selection fused into the scan ({@link TopK}); the Euclidean
+ * stages rank by the oracle's own distances ({@link FloatTopK}). The loops are {@link Kernels}.
  */
-final class JavaBackend implements SearchBackend {
-  /** Queries compared per loaded code row. */
-  private static final int QUERY_BLOCK = 16;
+final class JavaBackend implements SearchBackend, TimedBackend {
   /** Rows scanned per tile before moving to the next query block (L2-sized for 64-bit codes). */
   private static final int ROW_TILE = 32768;
   /** Below this many rows per split, splitting the table costs more than it saves. */
   private static final int MIN_ROWS_PER_SPLIT = 8192;
+  /** Rows sampled per query for the starting threshold of a large k (see sampleBounds). */
+  private static final int SAMPLE_ROWS = 4096;
 
   private final int threads;
-  private final boolean vector;
-  /** Compaction of Hamming candidates by counting B+1 bins (default) or by sorting, for benchmarks. */
-  private final boolean bins = !"sort".equals(System.getProperty("engine.java.selection"));
+  private final Kernels kernels;
   private final ForkJoinPool pool;
+  /** Phases of the most recent call (milliseconds), for engine-cli bench. */
+  private volatile Map<String, Double> timings = Map.of();
+  /** Squared norms of the rows [0, normRows) of the table's features (see norms). */
+  private float[] normCache = new float[0];
+  private int normRows;
 
-  JavaBackend(int threads, boolean vector) {
-    this.threads = threads;
-    this.vector = vector;
-    this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
+  JavaBackend(int threads, Kernels kernels) {
+    this.threads = Math.max(1, threads);
+    this.kernels = kernels;
+    this.pool = this.threads > 1 ? new ForkJoinPool(this.threads) : null;
+  }
+
+  @Override
+  public Map<String, Double> lastTimingsMs() {
+    return timings;
+  }
+
+  private static double ms(long from, long to) {
+    return Math.round((to - from) / 1e4) / 100.0;
   }
 
   @Override
@@ -46,15 +64,21 @@ final class JavaBackend implements SearchBackend {
 
   @Override
   public String device() {
-    return "java (" + threads + " threads, " + (vector ? "Vector API popcount" : "scalar popcount") + ")";
+    return "java (" + threads + (threads == 1 ? " thread, " : " threads, ") + kernels.describe() + ")";
   }
 
-  /** One query range x row range of work and its per-query partial results. */
+  /** One query range x row range of work. */
   private record Split(int q0, int q1, int r0, int r1) {}
 
+  /**
+   * Query chunks x row ranges. A batch of queries is split by queries only (every chunk scans the
+   * whole table, so no lists need merging and a sampled threshold sees every row); a few queries
+   * are split by rows too, so that one query uses every core.
+   */
   private List<Split> plan(int queries, int rows) {
-    int qChunks = Math.max(1, Math.min(queries, 4 * threads));
-    int rowSplits = (int) Math.max(1, Math.min((4L * threads + qChunks - 1) / qChunks, rows / MIN_ROWS_PER_SPLIT));
+    int qChunks = Math.max(1, Math.min(queries, 2 * threads));
+    int rowSplits = queries >= 4 * threads ? 1
+        : (int) Math.max(1, Math.min((2L * threads + qChunks - 1) / qChunks, rows / MIN_ROWS_PER_SPLIT));
     if (threads == 1) {
       qChunks = 1;
       rowSplits = 1;
@@ -104,26 +128,116 @@ final class JavaBackend implements SearchBackend {
     return out;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Hamming
+
   /** Per-query selection states of a split, for the Hamming scan. */
   private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound) {
     int qn = s.q1 - s.q0;
+    int rows = s.r1 - s.r0;
+    int keff = Math.min(kk, rows);
     TopK[] st = new TopK[qn];
-    for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(kk, bound, bins);
+    if (keff == 0) {
+      for (int j = 0; j < qn; j++) {
+        st[j] = new TopK(1, bound, t.ids(), t.tombstones(), t.idsAscending());
+        st[j].finish();
+      }
+      return st;
     }
-    TopK[] block = new TopK[QUERY_BLOCK];
-    for (int r = s.r0; r < s.r1; r += ROW_TILE) {
-      int re = Math.min(s.r1, r + ROW_TILE);
-      for (int j = 0; j < qn; j += QUERY_BLOCK) {
-        int bn = Math.min(QUERY_BLOCK, qn - j);
-        System.arraycopy(st, j, block, 0, bn);
-        HammingKernels.scan(t, qs.codes(), s.q0 + j, bn, block, r, re, vector);
+    // a top-k (bound = B) with a large k starts from a sampled threshold
+    int[] start = bound == t.bits() ? sampleBounds(t, qs.codes(), s, keff) : null;
+    for (int j = 0; j < qn; j++) {
+      st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending());
+    }
+    Kernels.Scratch scratch = new Kernels.Scratch();
+    scanRows(t, qs, s.q0, st, s.r0, s.r1, scratch);
+    if (start != null) {
+      for (int j = 0; j < qn; j++) {
+        st[j].compact();
+        if (st[j].count() < keff && start[j] < bound) {
+          // the sample put the threshold below the k-th distance: search this query again from B
+          st[j].reset(bound);
+          kernels.hamming(t, qs.codes(), s.q0 + j, 1, new TopK[] {st[j]}, s.r0, s.r1, scratch);
+        }
       }
     }
     for (TopK k : st) {
       k.finish();
     }
+    if (start != null) {
+      // every live row is within B: more than k qualified iff more than k are live (a radius of B
+      // with a cap needs the flag; rows beyond the sampled threshold were never looked at)
+      boolean more = liveRows(t, s.r0, s.r1) > keff;
+      for (TopK k : st) {
+        k.overflowed = more;
+      }
+    }
     return st;
+  }
+
+  private static long liveRows(TableView t, int r0, int r1) {
+    long dead = 0;
+    if (t.hasTombstones()) {
+      for (int r = r0; r < r1; r++) {
+        dead += t.isLive(r) ? 0 : 1;
+      }
+    }
+    return r1 - r0 - dead;
+  }
+
+  /** A tile of rows at a time, every query of the split over it (the kernels block the queries). */
+  private void scanRows(TableView t, Queries qs, int q0, TopK[] st, int r0, int r1, Kernels.Scratch scratch) {
+    for (int r = r0; r < r1; r += ROW_TILE) {
+      kernels.hamming(t, qs.codes(), q0, st.length, st, r, Math.min(r1, r + ROW_TILE), scratch);
+    }
+  }
+
+  /**
+   * Starting thresholds of a large k, as the native core computes them (native/src/dh_api.c,
+   * sample_bounds): the distances to SAMPLE_ROWS rows spread over the split estimate the k-th
+   * distance with a margin; a query whose estimate proves too low is searched again. Null when k
+   * is too small for the sample to tell anything.
+   */
+  private static int[] sampleBounds(TableView t, MemorySegment qc, Split s, int k) {
+    long rows = s.r1 - s.r0;
+    double lambda = (double) SAMPLE_ROWS * k / rows;
+    if (rows < 8L * SAMPLE_ROWS || lambda < 2) {
+      return null;
+    }
+    double need = lambda + 2 * Math.sqrt(lambda) + 1;
+    int cb = t.codeBytes();
+    int words = (cb + 7) / 8;
+    long[] sample = new long[SAMPLE_ROWS * words];
+    for (int i = 0; i < SAMPLE_ROWS; i++) {
+      long row = s.r0 + (long) i * rows / SAMPLE_ROWS;
+      for (int w = 0; w < words; w++) {
+        sample[i * words + w] = ScalarKernels.word(t.codes(), row * cb, w, cb);
+      }
+    }
+    int bits = t.bits();
+    int[] hist = new int[bits + 1];
+    int[] out = new int[s.q1 - s.q0];
+    long[] q = new long[words];
+    for (int j = 0; j < out.length; j++) {
+      for (int w = 0; w < words; w++) {
+        q[w] = ScalarKernels.word(qc, (long) (s.q0 + j) * cb, w, cb);
+      }
+      Arrays.fill(hist, 0);
+      for (int i = 0; i < SAMPLE_ROWS; i++) {
+        int d = 0;
+        for (int w = 0; w < words; w++) {
+          d += Long.bitCount(sample[i * words + w] ^ q[w]);
+        }
+        hist[d]++;
+      }
+      int th = 0;
+      long count = hist[0];
+      while (count < need && th < bits) {
+        count += hist[++th];
+      }
+      out[j] = th;
+    }
+    return out;
   }
 
   /** Exact Hamming selection: top kk with distance <= bound for every query. */
@@ -151,17 +265,17 @@ final class JavaBackend implements SearchBackend {
       for (int j = 0; j < st.length; j++) {
         int q = s.q0 + j;
         TopK k = st[j];
-        truncated[q] |= k.compacted;
+        truncated[q] |= k.overflowed;
         if (p[q] == null) {
-          p[q] = java.util.Arrays.copyOf(k.primary, k.size);
-          id[q] = java.util.Arrays.copyOf(k.ids, k.size);
-          rw[q] = java.util.Arrays.copyOf(k.rows, k.size);
+          p[q] = k.primary;
+          id[q] = k.ids;
+          rw[q] = k.rows;
           n[q] = k.size;
         } else {
           int m = n[q] + k.size;
-          p[q] = java.util.Arrays.copyOf(p[q], m);
-          id[q] = java.util.Arrays.copyOf(id[q], m);
-          rw[q] = java.util.Arrays.copyOf(rw[q], m);
+          p[q] = Arrays.copyOf(p[q], m);
+          id[q] = Arrays.copyOf(id[q], m);
+          rw[q] = Arrays.copyOf(rw[q], m);
           System.arraycopy(k.primary, 0, p[q], n[q], k.size);
           System.arraycopy(k.ids, 0, id[q], n[q], k.size);
           System.arraycopy(k.rows, 0, rw[q], n[q], k.size);
@@ -217,79 +331,246 @@ final class JavaBackend implements SearchBackend {
     return SearchResult.of(s.offsets, s.ids, s.primary, null, s.truncated);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Euclidean
+
+  /**
+   * Squared norms of the feature rows: computed once per row and extended as rows are added (rows
+   * are append-only and a row's features never change; one backend serves one table).
+   */
+  private synchronized float[] norms(TableView t) {
+    int rows = t.rows();
+    if (rows > normRows) {
+      float[] grown = Arrays.copyOf(normCache, rows);
+      MemorySegment f = t.features();
+      int dim = t.dim();
+      int from = normRows;
+      int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
+      List<Callable<Void>> tasks = new ArrayList<>();
+      for (int c = 0; c < chunks; c++) {
+        int a = from + (int) ((long) (rows - from) * c / chunks);
+        int b = from + (int) ((long) (rows - from) * (c + 1) / chunks);
+        tasks.add(() -> {
+          for (int r = a; r < b; r++) {
+            grown[r] = FloatTopK.norm(f, (long) r * dim * 4, dim);
+          }
+          return null;
+        });
+      }
+      runAll(tasks);
+      normCache = grown;
+      normRows = rows;
+    }
+    return normCache;
+  }
+
+  private static float[] heapQueries(Queries qs, int dim) {
+    return qs.features().asSlice(0, (long) qs.count() * dim * 4).toArray(JAVA_FLOAT_UNALIGNED);
+  }
+
   @Override
   public SearchResult coarseToFine(TableView t, Queries qs, Pool poolSpec, int k) {
     int m = Math.min(poolSpec.size(), t.liveRows());
     if (m == 0 || qs.count() == 0) {
       return empty(qs.count(), true, true, false);
     }
+    long t0 = System.nanoTime();
     Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits());
     int queries = qs.count();
-    Rerank fine = new Rerank(coarse.offsets, k);
-    MemorySegment qf = qs.features();
+    int[] offsets = new int[queries + 1];
+    for (int q = 0; q < queries; q++) {
+      offsets[q + 1] = offsets[q] + Math.min(k, coarse.offsets[q + 1] - coarse.offsets[q]);
+    }
+    long[] ids = new long[offsets[queries]];
+    int[] ham = new int[ids.length];
+    float[] l2 = new float[ids.length];
+    long t1 = System.nanoTime();
+    float[] norms = norms(t);
     int dim = t.dim();
-    Rerank.Distance l2 = (q, row) -> L2Kernels.l2(qf, (long) q * dim * 4, t.features(), (long) row * dim * 4, dim);
+    float[] qf = heapQueries(qs, dim);
+    double[] margin = FloatTopK.margin(dim);
     int chunks = Math.max(1, Math.min(queries, 4 * threads));
     List<Callable<Void>> tasks = new ArrayList<>();
     for (int c = 0; c < chunks; c++) {
       int qa = (int) ((long) queries * c / chunks);
       int qb = (int) ((long) queries * (c + 1) / chunks);
       tasks.add(() -> {
+        float[] dots = new float[0];
         for (int q = qa; q < qb; q++) {
-          fine.query(q, t, coarse.offsets, coarse.rows, coarse.primary, l2);
+          int from = coarse.offsets[q];
+          int n = coarse.offsets[q + 1] - from;
+          int[] rows = Arrays.copyOfRange(coarse.rows, from, from + n);
+          float[] a = new float[n];
+          float qq = FloatTopK.norm(qs.features(), (long) q * dim * 4, dim);
+          double xxmax = 0;
+          for (int row : rows) {
+            xxmax = Math.max(xxmax, norms[row]);
+          }
+          boolean ok = FloatTopK.inRange(qq, xxmax);
+          if (ok) {
+            if (dots.length < n) {
+              dots = new float[n];
+            }
+            kernels.dots(t.features(), rows, 0, n, dim, qf, q * dim, dots);
+            for (int i = 0; i < n; i++) {
+              a[i] = (qq + norms[rows[i]]) - 2 * dots[i];
+            }
+          }
+          int out = offsets[q];
+          int want = offsets[q + 1] - out;
+          int[] bits = new int[want];
+          long[] keys = new long[want];
+          int[] index = new int[want];
+          int got = FloatTopK.rank(qs.features(), (long) q * dim * 4, t.features(), dim, t.ids(), a, rows, n, ok, k,
+              qq, margin[0], margin[1], norms, bits, keys, index);
+          for (int i = 0; i < got; i++) {
+            ids[out + i] = keys[i];
+            ham[out + i] = coarse.primary[from + index[i]];
+            l2[out + i] = Float.intBitsToFloat(bits[i]);
+          }
         }
         return null;
       });
     }
     runAll(tasks);
-    return fine.result();
+    long t2 = System.nanoTime();
+    timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
+    return SearchResult.of(offsets, ids, ham, l2, null);
   }
 
   @Override
   public SearchResult exhaustive(TableView t, Queries qs, int k) {
     int kk = Math.min(k, t.liveRows());
-    if (kk == 0 || qs.count() == 0) {
-      return empty(qs.count(), false, true, false);
+    int queries = qs.count();
+    if (kk == 0 || queries == 0) {
+      return empty(queries, false, true, false);
     }
-    List<Split> splits = plan(qs.count(), t.rows());
-    List<Callable<TopK[]>> tasks = new ArrayList<>();
-    for (Split s : splits) {
-      tasks.add(() -> l2Split(t, qs, s, kk));
-    }
-    Selection sel = merge(qs.count(), splits, runAll(tasks), kk);
-    float[] l2 = new float[sel.primary.length];
-    for (int i = 0; i < l2.length; i++) {
-      l2[i] = Float.intBitsToFloat(sel.primary[i]);
-    }
-    return SearchResult.of(sel.offsets, sel.ids, null, l2, null);
-  }
-
-  private static TopK[] l2Split(TableView t, Queries qs, Split s, int kk) {
-    int qn = s.q1 - s.q0;
+    float[] norms = norms(t);
     int dim = t.dim();
-    TopK[] st = new TopK[qn];
-    for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(kk, Integer.MAX_VALUE, false);
+    float[] qf = heapQueries(qs, dim);
+    double[] margin = FloatTopK.margin(dim);
+    // few queries: split rows as well, so each pass over the features serves more queries
+    List<Split> splits = queries >= 128 * threads ? plan(queries, t.rows()) : euclideanPlan(queries, t.rows());
+    List<Callable<Object[]>> tasks = new ArrayList<>();
+    for (Split s : splits) {
+      tasks.add(() -> euclideanSplit(t, qs, qf, norms, margin, s, kk));
     }
-    MemorySegment feats = t.features();
-    MemorySegment qf = qs.features();
-    for (int r0 = s.r0; r0 < s.r1; r0 += 1024) {
-      int r1 = Math.min(s.r1, r0 + 1024);
-      for (int j = 0; j < qn; j++) {
-        TopK top = st[j];
-        long qo = (long) (s.q0 + j) * dim * 4;
-        for (int r = r0; r < r1; r++) {
-          int bits = Float.floatToIntBits(L2Kernels.l2(qf, qo, feats, (long) r * dim * 4, dim));
-          if (bits <= top.thr) {
-            top.offer(bits, r, t.ids(), t.tombstones());
-          }
+    List<Object[]> parts = runAll(tasks);
+    // exact merge by (reference distance, id)
+    int[][] p = new int[queries][];
+    long[][] id = new long[queries][];
+    int[] n = new int[queries];
+    for (int i = 0; i < splits.size(); i++) {
+      Split s = splits.get(i);
+      int[][] bits = (int[][]) parts.get(i)[0];
+      long[][] keys = (long[][]) parts.get(i)[1];
+      for (int j = 0; j < bits.length; j++) {
+        int q = s.q0 + j;
+        if (p[q] == null) {
+          p[q] = bits[j];
+          id[q] = keys[j];
+          n[q] = bits[j].length;
+        } else {
+          int m = n[q] + bits[j].length;
+          p[q] = Arrays.copyOf(p[q], m);
+          id[q] = Arrays.copyOf(id[q], m);
+          System.arraycopy(bits[j], 0, p[q], n[q], bits[j].length);
+          System.arraycopy(keys[j], 0, id[q], n[q], keys[j].length);
+          n[q] = m;
+          Ranking.sort(p[q], id[q], null, 0, m);
         }
       }
     }
-    for (TopK k : st) {
-      k.finish();
+    int[] offsets = new int[queries + 1];
+    for (int q = 0; q < queries; q++) {
+      offsets[q + 1] = offsets[q] + Math.min(kk, n[q]);
     }
-    return st;
+    long[] ids = new long[offsets[queries]];
+    float[] l2 = new float[ids.length];
+    for (int q = 0; q < queries; q++) {
+      for (int i = 0; i < offsets[q + 1] - offsets[q]; i++) {
+        ids[offsets[q] + i] = id[q][i];
+        l2[offsets[q] + i] = Float.intBitsToFloat(p[q][i]);
+      }
+    }
+    return SearchResult.of(offsets, ids, null, l2, null);
+  }
+
+  /** Every query in each task, rows split one range per thread. */
+  private List<Split> euclideanPlan(int queries, int rows) {
+    int parts = (int) Math.max(1, Math.min(threads, rows / MIN_ROWS_PER_SPLIT));
+    List<Split> out = new ArrayList<>(parts);
+    for (int b = 0; b < parts; b++) {
+      out.add(new Split(0, queries, (int) ((long) rows * b / parts), (int) ((long) rows * (b + 1) / parts)));
+    }
+    return out;
+  }
+
+  /** One split of an exhaustive search: per query, ranked reference distances (as bits) and ids. */
+  private Object[] euclideanSplit(TableView t, Queries qs, float[] qf, float[] norms, double[] margin, Split s,
+      int kk) {
+    int qn = s.q1 - s.q0;
+    int dim = t.dim();
+    int keff = Math.min(kk, s.r1 - s.r0);
+    int[][] bits = new int[qn][];
+    long[][] keys = new long[qn][];
+    if (keff == 0) {
+      for (int j = 0; j < qn; j++) {
+        bits[j] = new int[0];
+        keys[j] = new long[0];
+      }
+      return new Object[] {bits, keys};
+    }
+    double xxmax = 0;
+    for (int r = s.r0; r < s.r1; r++) {
+      xxmax = Math.max(xxmax, norms[r]);
+    }
+    FloatTopK[] st = new FloatTopK[qn];
+    List<Integer> exact = new ArrayList<>();
+    for (int j = 0; j < qn; j++) {
+      float qq = FloatTopK.norm(qs.features(), (long) (s.q0 + j) * dim * 4, dim);
+      st[j] = new FloatTopK(keff, qq, margin, norms, xxmax, t.tombstones());
+      if (!FloatTopK.inRange(qq, xxmax)) {
+        st[j].adm = Float.NEGATIVE_INFINITY; // admits nothing: ranked below by reference distances alone
+        exact.add(j);
+      }
+    }
+    kernels.euclidean(t, norms, qf, s.q0, qn, st, s.r0, s.r1, new Kernels.Scratch());
+    for (int j = 0; j < qn; j++) {
+      long qo = (long) (s.q0 + j) * dim * 4;
+      int[] b = new int[keff];
+      long[] key = new long[keff];
+      int[] index = new int[keff];
+      int got;
+      if (exact.contains(j)) {
+        got = exactRange(t, qs.features(), qo, s.r0, s.r1, keff, b, key);
+      } else {
+        got = st[j].finish(qs.features(), qo, t.features(), dim, t.ids(), true, b, key, index);
+      }
+      bits[j] = Arrays.copyOf(b, got);
+      keys[j] = Arrays.copyOf(key, got);
+    }
+    return new Object[] {bits, keys};
+  }
+
+  /** Every live row of [r0, r1) by reference distance, for squared norms beyond float's range. */
+  private static int exactRange(TableView t, MemorySegment qf, long qo, int r0, int r1, int k, int[] outBits,
+      long[] outIds) {
+    int live = 0;
+    int[] b = new int[r1 - r0];
+    long[] id = new long[r1 - r0];
+    for (int r = r0; r < r1; r++) {
+      if (t.isLive(r)) {
+        b[live] = Float.floatToRawIntBits(
+            FloatTopK.reference(qf, qo, t.features(), (long) r * t.dim() * 4, t.dim()));
+        id[live++] = t.ids().getAtIndex(JAVA_LONG_UNALIGNED, r);
+      }
+    }
+    Ranking.sort(b, id, null, 0, live);
+    int out = Math.min(k, live);
+    System.arraycopy(b, 0, outBits, 0, out);
+    System.arraycopy(id, 0, outIds, 0, out);
+    return out;
   }
 
   @Override

@@ -2,153 +2,291 @@ package org.deephash.backend.java;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import org.deephash.internal.Ranking;
 
 /**
- * Exact streaming top-k of (primary, id) pairs for one query, where primary is a Hamming distance
- * (0..B) or the bits of a non-negative float.
+ * Exact streaming Hamming top-k of one query over a range of rows (the design of the native
+ * core's selection, native/src/dh_select.c).
  *
- * <p>Candidates go into a buffer of 2k entries; when it fills, it is compacted to the best k, and
- * the worst kept pair (thr, tieCut) becomes the admission bound, so after a short warm-up almost
- * every row is rejected by one compare in the scan loop. For Hamming distances compaction counts
- * distances in B+1 bins instead of sorting; only the entries tied at the threshold are ordered by
- * id, which is what makes ties exact for any id order.
+ * <p>Kernels append every row with {@code d <= thr} as {@code d << 32 | row}, in ascending row
+ * order, with no other test. When the buffer is full it is compacted: deleted rows go, the
+ * distances are counted in bins (0..thr) to find the k-th distance T, and every entry below T
+ * stays, with the entries at T too while they fit in half the buffer. No comparison sort runs
+ * whatever k is; only when the entries at T overflow are they cut to the smallest ids (then
+ * {@code tie} is set: a later entry at thr with a larger id is worse than k kept ones). The final
+ * list is ordered by a counting pass over the distances, and by id within a distance only where
+ * the ids do not already ascend with the rows.
  */
 final class TopK {
   final int k;
-  /**
-   * Entries with primary > thr are rejected; once compacted (k entries kept, the worst being
-   * (thr, tieCut)), equal ones are admitted only when their id < tieCut.
-   */
+  /** Rows with a distance above thr are not admitted. */
   int thr;
-  long tieCut;
-  /** Set once the buffer held more than k entries: for a radius search, the cap cut the list. */
-  boolean compacted;
+  /** More than k live rows within the initial bound were seen (a radius search was capped). */
+  boolean overflowed;
+  /** Result after {@link #finish}: sorted by (distance, id). */
   int[] primary;
-  int[] rows;
   long[] ids;
+  int[] rows;
   int size;
-  private final boolean bins;
+
+  private final int cap;
+  private final MemorySegment idSeg;
+  private final MemorySegment tombstones;
+  private final boolean idsAscending;
+  private boolean tie;
+  private long tieKey;
+  private long[] buf;
+  private int n;
+  /** Entries below thr: at k the threshold can drop, so the buffer is compacted at once. */
+  private int below;
   private int[] hist;
 
   /**
    * @param k how many to keep
-   * @param bound initial threshold (B for a plain top-k, r for a radius search, Integer.MAX_VALUE
-   *     for floats)
-   * @param bins whether primaries are small integers (count in bins) rather than float bits
+   * @param bound initial threshold (B for a top-k, r for a radius search)
    */
-  TopK(int k, int bound, boolean bins) {
+  TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending) {
     this.k = k;
     this.thr = bound;
-    this.bins = bins;
-    int cap = (int) Math.min(Integer.MAX_VALUE - 16, Math.max(2L * k, k + 64L));
-    int initial = Math.min(cap, 256);
-    primary = new int[initial];
-    rows = new int[initial];
-    ids = new long[initial];
-    this.cap = cap;
+    this.idSeg = ids;
+    this.tombstones = tombstones;
+    this.idsAscending = idsAscending;
+    this.cap = (int) Math.min(Integer.MAX_VALUE - 16, 4L * k + 64);
+    this.buf = new long[Math.min(cap, 256)];
   }
 
-  private final int cap;
-
-  /** Offers a row whose primary passed the fast {@code p <= thr} test; checks ties and tombstones. */
-  void offer(int p, int row, MemorySegment idSeg, MemorySegment tombstones) {
-    long id = idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
-    if (p > thr || (compacted && p == thr && id >= tieCut)) {
-      return;
-    }
-    if (tombstones.byteSize() != 0
-        && (tombstones.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row >>> 6) & (1L << row)) != 0) {
-      return;
-    }
-    if (size == primary.length) {
-      if (size >= cap) {
+  /** Appends a row that passed {@code d <= thr}. */
+  void add(int d, int row) {
+    if (n == buf.length) {
+      if (n >= cap) {
         compact();
-        if (p > thr || (p == thr && id >= tieCut)) { // compacted now, so tieCut holds
+        if (d > thr) {
           return;
         }
       } else {
-        int n = (int) Math.min(cap, primary.length * 2L);
-        primary = java.util.Arrays.copyOf(primary, n);
-        rows = java.util.Arrays.copyOf(rows, n);
-        ids = java.util.Arrays.copyOf(ids, n);
+        buf = Arrays.copyOf(buf, (int) Math.min(cap, 2L * buf.length));
       }
     }
-    primary[size] = p;
-    rows[size] = row;
-    ids[size] = id;
-    size++;
+    buf[n++] = (long) d << 32 | row;
+    if (d < thr && ++below >= k) {
+      compact();
+    }
   }
 
-  /** Keeps the best k entries and tightens the admission bound to the worst of them. */
-  void compact() {
-    if (size <= k) {
+  /** Number of entries held (for the sampled threshold's check). */
+  int count() {
+    return n;
+  }
+
+  /** Back to an empty list with threshold {@code bound} (a query searched again). */
+  void reset(int bound) {
+    n = 0;
+    below = 0;
+    thr = bound;
+    tie = false;
+    overflowed = false;
+  }
+
+  private long key(int row) {
+    return idsAscending ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
+  }
+
+  private boolean deleted(int row) {
+    return tombstones.byteSize() != 0
+        && (tombstones.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row >>> 6) & (1L << row)) != 0;
+  }
+
+  /** Drops deleted rows and, in tie mode, entries at thr beyond the id cut. */
+  private void filter() {
+    if (tombstones.byteSize() == 0 && !tie) {
       return;
     }
-    compacted = true;
-    if (!bins) {
-      Ranking.sort(primary, ids, rows, 0, size);
-      size = k;
-      thr = primary[k - 1];
-      tieCut = ids[k - 1];
-      return;
+    int w = 0;
+    for (int i = 0; i < n; i++) {
+      long e = buf[i];
+      int row = (int) e;
+      boolean drop = deleted(row) || (tie && (int) (e >>> 32) == thr && key(row) > tieKey);
+      buf[w] = e;
+      w += drop ? 0 : 1;
     }
-    int top = thr;
+    n = w;
+  }
+
+  /** The distances of the buffer counted in bins 0..thr. */
+  private int[] count(int top) {
     if (hist == null || hist.length < top + 1) {
       hist = new int[top + 1];
     } else {
-      java.util.Arrays.fill(hist, 0, top + 1, 0);
+      Arrays.fill(hist, 0, top + 1, 0);
     }
-    for (int i = 0; i < size; i++) {
-      hist[primary[i]]++;
+    for (int i = 0; i < n; i++) {
+      hist[(int) (buf[i] >>> 32)]++;
     }
-    int below = 0;
-    int t = 0;
-    while (below + hist[t] < k) {
-      below += hist[t];
-      t++;
-    }
-    int need = k - below;
-    int ties = hist[t];
-    // Entries below t stay in order; the ties at t are ordered by id and the smallest kept.
-    int w = 0;
-    int[] tp = new int[ties];
-    int[] tr = new int[ties];
-    long[] ti = new long[ties];
-    int nt = 0;
-    for (int i = 0; i < size; i++) {
-      int p = primary[i];
-      if (p < t) {
-        primary[w] = p;
-        rows[w] = rows[i];
-        ids[w] = ids[i];
-        w++;
-      } else if (p == t) {
-        tp[nt] = p;
-        tr[nt] = rows[i];
-        ti[nt] = ids[i];
-        nt++;
-      }
-    }
-    if (nt > need) {
-      Ranking.sort(tp, ti, tr, 0, nt);
-    }
-    long maxId = Long.MIN_VALUE;
-    for (int i = 0; i < need; i++) {
-      primary[w] = tp[i];
-      rows[w] = tr[i];
-      ids[w] = ti[i];
-      maxId = Math.max(maxId, ti[i]);
-      w++;
-    }
-    size = w;
-    thr = t;
-    tieCut = maxId;
+    return hist;
   }
 
-  /** Compacts to at most k entries and sorts them by (primary, id). */
+  void compact() {
+    filter();
+    if (n > k) {
+      cut(true);
+    }
+    // recount: deleted rows may have been among them, and the threshold may have dropped
+    int b = 0;
+    for (int i = 0; i < n; i++) {
+      b += (int) (buf[i] >>> 32) < thr ? 1 : 0;
+    }
+    below = b;
+  }
+
+  private void cut(boolean keepTies) {
+    int[] h = count(thr);
+    int t = 0;
+    int less = 0;
+    while (less + h[t] < k) {
+      less += h[t++];
+    }
+    int ties = h[t];
+    overflowed = true;
+    if (keepTies && less + ties <= cap / 2) {
+      int w = 0;
+      for (int i = 0; i < n; i++) {
+        long e = buf[i];
+        buf[w] = e;
+        w += (int) (e >>> 32) <= t ? 1 : 0;
+      }
+      n = w;
+      if (t < thr) {
+        thr = t;
+        tie = false;
+      }
+      return;
+    }
+    int need = k - less;
+    if (idsAscending) {
+      // the buffer is in row order and rows order the ids: the first `need` entries at t are kept
+      int w = 0;
+      int seen = 0;
+      long last = 0;
+      for (int i = 0; i < n; i++) {
+        long e = buf[i];
+        int d = (int) (e >>> 32);
+        boolean keep = d < t || (d == t && seen < need);
+        if (d == t && keep) {
+          seen++;
+          last = (int) e;
+        }
+        buf[w] = e;
+        w += keep ? 1 : 0;
+      }
+      n = w;
+      thr = t;
+      tie = true;
+      tieKey = last;
+      return;
+    }
+    long[] tk = new long[ties];
+    long[] te = new long[ties];
+    int w = 0;
+    int nt = 0;
+    for (int i = 0; i < n; i++) {
+      long e = buf[i];
+      int d = (int) (e >>> 32);
+      if (d < t) {
+        buf[w++] = e;
+      } else if (d == t) {
+        tk[nt] = key((int) e);
+        te[nt++] = e;
+      }
+    }
+    long cutKey = selectKey(tk, nt, need);
+    for (int i = 0; i < nt; i++) {
+      if (tk[i] <= cutKey) {
+        buf[w++] = te[i];
+      }
+    }
+    n = w;
+    thr = t;
+    tie = true;
+    tieKey = cutKey;
+  }
+
+  /** The need-th smallest of keys[0, n) (unique keys); reorders a copy. */
+  private static long selectKey(long[] keys, int n, int need) {
+    long[] a = Arrays.copyOf(keys, n);
+    int lo = 0;
+    int hi = n - 1;
+    int m = need - 1;
+    while (lo < hi) {
+      long pivot = a[(lo + hi) >>> 1];
+      int i = lo;
+      int j = hi;
+      while (i <= j) {
+        while (a[i] < pivot) {
+          i++;
+        }
+        while (a[j] > pivot) {
+          j--;
+        }
+        if (i <= j) {
+          long x = a[i];
+          a[i] = a[j];
+          a[j] = x;
+          i++;
+          j--;
+        }
+      }
+      if (m <= j) {
+        hi = j;
+      } else if (m >= i) {
+        lo = i;
+      } else {
+        break;
+      }
+    }
+    return a[m];
+  }
+
+  /** Cuts to at most k entries and orders them by (distance, id) into primary, ids, rows. */
   void finish() {
-    compact();
-    Ranking.sort(primary, ids, rows, 0, size);
+    filter();
+    if (n > k) {
+      cut(false);
+    }
+    int top = 0;
+    for (int i = 0; i < n; i++) {
+      top = Math.max(top, (int) (buf[i] >>> 32));
+    }
+    int[] h = count(top);
+    int[] start = new int[top + 2];
+    for (int d = 0; d <= top; d++) {
+      start[d + 1] = start[d] + h[d];
+    }
+    primary = new int[n];
+    ids = new long[n];
+    rows = new int[n];
+    for (int i = 0; i < n; i++) {
+      long e = buf[i];
+      int d = (int) (e >>> 32);
+      int at = start[d]++;
+      primary[at] = d;
+      rows[at] = (int) e;
+      ids[at] = idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, (int) e);
+    }
+    size = n;
+    if (!idsAscending) {
+      for (int g0 = 0; g0 < n; ) {
+        int g1 = g0 + 1;
+        boolean sorted = true;
+        while (g1 < n && primary[g1] == primary[g0]) {
+          sorted &= ids[g1 - 1] < ids[g1];
+          g1++;
+        }
+        if (!sorted) {
+          Ranking.sort(primary, ids, rows, g0, g1);
+        }
+        g0 = g1;
+      }
+    }
   }
 }

@@ -1,49 +1,63 @@
 package org.deephash.backend.nativ;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
-import org.deephash.backend.java.JavaBackendProvider;
-import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
+import org.deephash.spi.TimedBackend;
 
 /**
- * Hamming search in the native kernels; the Euclidean stages in Java (the re-ranking of a pool
- * here, summed in the oracle's order; exhaustive search by the Java backend's vector kernel).
+ * Every search in the native kernels: Hamming top-k and radius, the fine stage of coarse-to-fine
+ * search and exhaustive Euclidean search (blocked FMA kernels with precomputed squared norms, the
+ * reported distances being the oracle's sums, bit for bit).
  *
  * <p>Work is split into tasks of (query block x row range): each task is one native call that
  * streams its rows once for the whole query block and returns a partial top-k per query; the
  * partial lists are merged exactly by (distance, id). Row ranges are cut so that every thread has
  * one even when there is a single query. Arguments were validated by the facade.
  */
-final class NativeBackend implements SearchBackend {
+final class NativeBackend implements SearchBackend, TimedBackend {
   /** A row range smaller than this is not worth a thread of its own. */
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
-  private static final long TASK_BYTES = 32L << 20;
+  private static final long TASK_BYTES = 16L << 20;
 
   private final NativeLib lib;
   private final int tier;
   private final int threads;
   private final ForkJoinPool pool;
-  private SearchBackend euclidean;
+  /** Phases of the most recent call (milliseconds), for engine-cli bench. */
+  private volatile Map<String, Double> timings = Map.of();
+  /** Squared norms of rows [0, normRows) of the table's features (see norms). */
+  private MemorySegment normSegment;
+  private long normRows;
 
   NativeBackend(NativeLib lib, int tier, int threads) {
     this.lib = lib;
     this.tier = tier;
     this.threads = Math.max(1, threads);
     this.pool = this.threads > 1 ? new ForkJoinPool(this.threads) : null;
+  }
+
+  @Override
+  public Map<String, Double> lastTimingsMs() {
+    return timings;
+  }
+
+  private static double ms(long from, long to) {
+    return Math.round((to - from) / 1e4) / 100.0;
   }
 
   @Override
@@ -62,9 +76,14 @@ final class NativeBackend implements SearchBackend {
 
   @Override
   public SearchResult knn(TableView t, Queries qs, int k) {
+    long t0 = System.nanoTime();
     int kk = Math.min(k, t.liveRows());
     Hits h = hamming(t, qs, kk, t.bits());
-    return SearchResult.fixed(qs.count(), kk, ids(t, h.rows), h.dist, null);
+    long t1 = System.nanoTime();
+    SearchResult r = SearchResult.fixed(qs.count(), kk, ids(t, h.rows), h.dist, null);
+    long t2 = System.nanoTime();
+    timings = Map.of("scan", ms(t0, t1), "ids", ms(t1, t2), "total", ms(t0, t2));
+    return r;
   }
 
   @Override
@@ -75,39 +94,194 @@ final class NativeBackend implements SearchBackend {
 
   @Override
   public SearchResult coarseToFine(TableView t, Queries qs, Pool p, int k) {
+    long t0 = System.nanoTime();
     Hits coarse = p.kind() == Pool.Kind.RADIUS
         ? hamming(t, qs, Math.min(p.size(), t.liveRows()), p.radius())
         : hamming(t, qs, Math.min(p.size(), t.liveRows()), t.bits());
-    Rerank fine = new Rerank(coarse.offsets, k);
-    parallelFor(qs.count(), i -> fine.query(i, t, coarse.offsets, coarse.rows, coarse.dist,
-        (query, row) -> l2(t, qs.features(), query, row)));
-    return fine.result();
+    int q = qs.count();
+    int[] offsets = new int[q + 1];
+    for (int i = 0; i < q; i++) {
+      offsets[i + 1] = offsets[i] + Math.min(k, coarse.offsets[i + 1] - coarse.offsets[i]);
+    }
+    long[] ids = new long[offsets[q]];
+    int[] ham = new int[ids.length];
+    float[] l2 = new float[ids.length];
+    if (ids.length == 0) {
+      return SearchResult.of(offsets, ids, ham, l2, null);
+    }
+    long t1 = System.nanoTime();
+    MemorySegment nrm = norms(t);
+    MemorySegment feats = offHeap(t.features());
+    MemorySegment tids = offHeap(t.ids());
+    MemorySegment qf = offHeap(qs.features());
+    int dim = t.dim();
+    int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
+    int chunks = Math.max(1, Math.min(q, 4 * threads));
+    parallelFor(chunks, c -> {
+      int q0 = (int) ((long) q * c / chunks);
+      int q1 = (int) ((long) q * (c + 1) / chunks);
+      int nq = q1 - q0;
+      if (nq == 0) {
+        return;
+      }
+      int base = coarse.offsets[q0];
+      try (Arena a = Arena.ofConfined()) {
+        MemorySegment off = a.allocate(JAVA_INT, nq + 1L);
+        for (int i = 0; i <= nq; i++) {
+          off.setAtIndex(JAVA_INT, i, coarse.offsets[q0 + i] - base);
+        }
+        int poolSize = coarse.offsets[q1] - base;
+        MemorySegment rows = a.allocate(JAVA_INT, Math.max(1, poolSize));
+        MemorySegment.copy(coarse.rows, base, rows, JAVA_INT, 0, poolSize);
+        MemorySegment od = a.allocate(JAVA_FLOAT, (long) nq * k);
+        MemorySegment oi = a.allocate(JAVA_INT, (long) nq * k);
+        MemorySegment oc = a.allocate(JAVA_INT, nq);
+        lib.l2Rerank(tier, feats, dim, nrm, tids, qf.asSlice((long) q0 * dim * 4), nq, off, rows, k, options, od, oi,
+            oc);
+        for (int i = 0; i < nq; i++) {
+          int n = oc.getAtIndex(JAVA_INT, i);
+          int out = offsets[q0 + i];
+          for (int j = 0; j < n; j++) {
+            int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
+            ids[out + j] = t.id(coarse.rows[idx]);
+            ham[out + j] = coarse.dist[idx];
+            l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
+          }
+        }
+      }
+    });
+    long t2 = System.nanoTime();
+    timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
+    return SearchResult.of(offsets, ids, ham, l2, null);
   }
 
   /**
-   * Delegated to the pure-Java backend: its Vector API kernel measured 2.3x faster than a
-   * dimension-ordered loop here (200k x 128-d, 10 queries, 2 threads), and a C version would gain
-   * little over it on a memory-bound scan.
+   * Exhaustive Euclidean search in the native blocked kernels. A small batch is split by rows as
+   * well as queries, so that each pass over the features serves many queries (with 25 queries a
+   * task, the scan is bound by memory, not by the FMA units).
    */
   @Override
   public SearchResult exhaustive(TableView t, Queries qs, int k) {
-    return euclidean().exhaustive(t, qs, k);
+    int q = qs.count();
+    int kk = Math.min(k, t.liveRows());
+    if (kk == 0 || q == 0) {
+      return SearchResult.of(new int[q + 1], new long[0], null, new float[0], null);
+    }
+    int rows = t.rows();
+    int parts = q >= 128 * threads ? 1 : rowParts(rows);
+    long[] bounds = new long[parts + 1];
+    for (int p = 0; p <= parts; p++) {
+      bounds[p] = (long) rows * p / parts;
+    }
+    long perQuery = (2L * kk + 64) * 8 + kk * 8L + 16;
+    int block = (int) Math.max(1, Math.min(q, TASK_BYTES / perQuery));
+    if (parts == 1) {
+      block = Math.min(block, ceilDiv(q, 2 * threads));
+    } else if (parts < threads) {
+      block = Math.min(block, ceilDiv(q, threads / parts));
+    }
+    int blocks = ceilDiv(q, block);
+    final int qb = block;
+    MemorySegment nrm = norms(t);
+    MemorySegment feats = offHeap(t.features());
+    MemorySegment tids = offHeap(t.ids());
+    MemorySegment tomb = t.hasTombstones() ? offHeap(t.tombstones()) : MemorySegment.NULL;
+    MemorySegment qf = offHeap(qs.features());
+    int dim = t.dim();
+    int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
+    float[][] pd = new float[blocks * parts][];
+    int[][] pr = new int[blocks * parts][];
+    int[][] pc = new int[blocks * parts][];
+    parallelFor(blocks * parts, task -> {
+      int b = task / parts;
+      int p = task % parts;
+      int q0 = b * qb;
+      int nq = Math.min(qb, q - q0);
+      try (Arena a = Arena.ofConfined()) {
+        MemorySegment od = a.allocate(JAVA_FLOAT, (long) nq * kk);
+        MemorySegment or = a.allocate(JAVA_INT, (long) nq * kk);
+        MemorySegment oc = a.allocate(JAVA_INT, nq);
+        lib.l2Topk(tier, feats, dim, nrm, bounds[p], bounds[p + 1], tids, tomb, qf.asSlice((long) q0 * dim * 4), nq,
+            kk, options, od, or, oc);
+        pd[task] = od.toArray(JAVA_FLOAT);
+        pr[task] = or.toArray(JAVA_INT);
+        pc[task] = oc.toArray(JAVA_INT);
+      }
+    });
+    // exact k-way merge of the row ranges by (distance, id); distances are the reference values
+    int[] offsets = new int[q + 1];
+    for (int i = 0; i < q; i++) {
+      long total = 0;
+      for (int p = 0; p < parts; p++) {
+        total += pc[(i / qb) * parts + p][i % qb];
+      }
+      offsets[i + 1] = offsets[i] + (int) Math.min(total, kk);
+    }
+    long[] ids = new long[offsets[q]];
+    float[] l2 = new float[ids.length];
+    int[] pos = new int[parts];
+    boolean byRow = t.idsAscending();
+    for (int i = 0; i < q; i++) {
+      int local = i % qb;
+      int t0 = (i / qb) * parts;
+      java.util.Arrays.fill(pos, 0);
+      for (int o = offsets[i]; o < offsets[i + 1]; o++) {
+        int best = -1;
+        int bBits = 0;
+        long bKey = 0;
+        for (int p = 0; p < parts; p++) {
+          if (pos[p] < pc[t0 + p][local]) {
+            int at = local * kk + pos[p];
+            int bits = Float.floatToRawIntBits(pd[t0 + p][at]);
+            int row = pr[t0 + p][at];
+            long key = byRow ? row : t.id(row);
+            if (best < 0 || bits < bBits || (bits == bBits && key < bKey)) {
+              best = p;
+              bBits = bits;
+              bKey = key;
+            }
+          }
+        }
+        int at = local * kk + pos[best]++;
+        ids[o] = t.id(pr[t0 + best][at]);
+        l2[o] = pd[t0 + best][at];
+      }
+    }
+    return SearchResult.of(offsets, ids, null, l2, null);
   }
 
-  private synchronized SearchBackend euclidean() {
-    if (euclidean == null) {
-      euclidean = new JavaBackendProvider().create(threads);
+  /**
+   * Squared norms of the feature rows, for the Euclidean kernels: computed once per row, in
+   * parallel, and extended as rows are added (rows are append-only and a row's features never
+   * change; one backend serves one table). Old segments are left to the GC: a search running
+   * concurrently may still read them.
+   */
+  private synchronized MemorySegment norms(TableView t) {
+    int rows = t.rows();
+    if (rows > normRows || normSegment == null) {
+      MemorySegment grown = Arena.ofAuto().allocate(Math.max(4L, 4L * rows), 64);
+      if (normSegment != null && normRows > 0) {
+        MemorySegment.copy(normSegment, 0, grown, 0, 4L * normRows);
+      }
+      MemorySegment feats = offHeap(t.features());
+      int dim = t.dim();
+      long from = normRows;
+      int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
+      parallelFor(chunks, c -> {
+        long r0 = from + (rows - from) * c / chunks;
+        long r1 = from + (rows - from) * (c + 1) / chunks;
+        lib.l2Norms(feats, dim, r0, r1, grown.asSlice(4 * r0));
+      });
+      normSegment = grown;
+      normRows = rows;
     }
-    return euclidean;
+    return normSegment;
   }
 
   @Override
   public synchronized void close() {
     if (pool != null) {
       pool.shutdown();
-    }
-    if (euclidean != null) {
-      euclidean.close();
     }
   }
 
@@ -120,6 +294,10 @@ final class NativeBackend implements SearchBackend {
   /**
    * The best {@code limit} live rows by (distance, id) among those within {@code maxDist} of each
    * query; truncated where more qualified.
+   *
+   * <p>A batch of queries is split by queries only: each task scans every row for its block of
+   * queries, so no lists need merging and the sampled starting threshold of a large k sees the whole
+   * table. Fewer queries than 4 per thread are split by rows as well, so one query uses every core.
    */
   private Hits hamming(TableView t, Queries qs, int limit, int maxDist) {
     int q = qs.count();
@@ -128,7 +306,7 @@ final class NativeBackend implements SearchBackend {
     }
     int rows = t.rows();
     int cb = t.codeBytes();
-    int parts = rowParts(rows);
+    int parts = q >= 4 * threads ? 1 : rowParts(rows);
     long[] bounds = new long[parts + 1];
     for (int p = 0; p <= parts; p++) {
       bounds[p] = (long) rows * p / parts;
@@ -138,10 +316,12 @@ final class NativeBackend implements SearchBackend {
       widest = Math.max(widest, bounds[p + 1] - bounds[p]);
     }
     int stride = (int) Math.min(limit, widest);
-    // scratch of the selection (<= 2k + 32 candidates of 8 bytes) plus the outputs, per query
-    long perQuery = (2L * stride + 32) * 8 + stride * 8L + 16;
+    // scratch of the selection (<= 4k + 80 candidates of 8 bytes) plus the outputs, per query
+    long perQuery = (4L * stride + 80) * 8 + stride * 8L + 16;
     int block = (int) Math.max(1, Math.min(q, TASK_BYTES / perQuery));
-    if (parts < threads) {
+    if (parts == 1) {
+      block = Math.min(block, ceilDiv(q, 2 * threads)); // two tasks a thread: balance on a busy machine
+    } else if (parts < threads) {
       block = Math.min(block, ceilDiv(q, threads / parts));
     }
     int blocks = ceilDiv(q, block);
@@ -151,6 +331,7 @@ final class NativeBackend implements SearchBackend {
     MemorySegment ids = offHeap(t.ids());
     MemorySegment tomb = t.hasTombstones() ? offHeap(t.tombstones()) : MemorySegment.NULL;
     MemorySegment queries = offHeap(qs.codes());
+    int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
     parallelFor(blocks * parts, task -> {
       int b = task / parts;
       int p = task % parts;
@@ -163,7 +344,7 @@ final class NativeBackend implements SearchBackend {
         MemorySegment oc = a.allocate(JAVA_INT, nq);
         MemorySegment of = a.allocate(JAVA_INT, nq);
         lib.hammingTopk(tier, codes, cb, bounds[p], bounds[p + 1], ids, tomb, queries.asSlice((long) q0 * cb), nq,
-            k, maxDist, od, or, oc, of);
+            k, maxDist, options, od, or, oc, of);
         partials[b][p] = new Partial(k, od.toArray(JAVA_INT), or.toArray(JAVA_INT), oc.toArray(JAVA_INT),
             of.toArray(JAVA_INT));
       }
@@ -171,7 +352,10 @@ final class NativeBackend implements SearchBackend {
     return merge(t, partials, q, qb, limit);
   }
 
-  /** Exact k-way merge of the row ranges' lists of each query, by (distance, id). */
+  /**
+   * The lists of each query, concatenated (one row range) or merged exactly by (distance, id)
+   * over the row ranges (each range's list is sorted; ids are read once per entry).
+   */
   private static Hits merge(TableView t, Partial[][] partials, int q, int qb, int limit) {
     int parts = partials[0].length;
     int[] offsets = new int[q + 1];
@@ -188,23 +372,45 @@ final class NativeBackend implements SearchBackend {
     }
     int[] dist = new int[offsets[q]];
     int[] rows = new int[dist.length];
+    if (parts == 1) {
+      for (int i = 0; i < q; i++) {
+        Partial p = partials[i / qb][0];
+        int from = (i % qb) * p.stride;
+        int n = offsets[i + 1] - offsets[i];
+        System.arraycopy(p.dist, from, dist, offsets[i], n);
+        System.arraycopy(p.rows, from, rows, offsets[i], n);
+      }
+      return new Hits(offsets, dist, rows, truncated);
+    }
     int[] pos = new int[parts];
+    long[][] keys = new long[parts][];
+    boolean byRow = t.idsAscending();
     for (int i = 0; i < q; i++) {
       Partial[] ps = partials[i / qb];
       int local = i % qb;
+      for (int p = 0; p < parts; p++) {
+        int c = ps[p].count[local];
+        if (keys[p] == null || keys[p].length < c) {
+          keys[p] = new long[Math.max(c, 16)];
+        }
+        for (int j = 0; j < c; j++) {
+          int row = ps[p].rows[local * ps[p].stride + j];
+          keys[p][j] = byRow ? row : t.id(row);
+        }
+      }
       java.util.Arrays.fill(pos, 0);
       for (int o = offsets[i]; o < offsets[i + 1]; o++) {
         int best = -1;
         int bd = 0;
-        long bid = 0;
+        long bk = 0;
         for (int p = 0; p < parts; p++) {
           if (pos[p] < ps[p].count[local]) {
-            int at = local * ps[p].stride + pos[p];
-            int d = ps[p].dist[at];
-            if (best < 0 || d < bd || (d == bd && t.id(ps[p].rows[at]) < bid)) {
+            int d = ps[p].dist[local * ps[p].stride + pos[p]];
+            long key = keys[p][pos[p]];
+            if (best < 0 || d < bd || (d == bd && key < bk)) {
               best = p;
               bd = d;
-              bid = t.id(ps[p].rows[at]);
+              bk = key;
             }
           }
         }
@@ -258,23 +464,6 @@ final class NativeBackend implements SearchBackend {
    */
   private static MemorySegment offHeap(MemorySegment s) {
     return s.isNative() ? s : Arena.ofAuto().allocate(s.byteSize() + 8, 64).copyFrom(s);
-  }
-
-  /**
-   * Squared Euclidean distance summed in dimension order in float, exactly as the oracle does, so
-   * that results are bit-identical across backends.
-   */
-  private static float l2(TableView t, MemorySegment qf, int q, int row) {
-    int dim = t.dim();
-    long qo = (long) q * dim;
-    long ro = (long) row * dim;
-    MemorySegment f = t.features();
-    float s = 0;
-    for (int j = 0; j < dim; j++) {
-      float diff = qf.getAtIndex(JAVA_FLOAT_UNALIGNED, qo + j) - f.getAtIndex(JAVA_FLOAT_UNALIGNED, ro + j);
-      s += diff * diff;
-    }
-    return s;
   }
 
   private static int ceilDiv(int a, int b) {

@@ -31,11 +31,14 @@ import java.util.Optional;
  */
 final class NativeLib {
   /** Must equal {@code DH_ABI_VERSION} of the library. */
-  static final int ABI_VERSION = 1;
+  static final int ABI_VERSION = 2;
 
   static final int TIER_SCALAR = 1;
   static final int TIER_AVX2 = 2;
   static final int TIER_AVX512 = 3;
+
+  /** Option of dh_hamming_topk: ids ascend with rows, so ties are ordered by row. */
+  static final int IDS_ASCENDING = 1;
 
   /** Bit of the per-query flags: more than k rows qualified. */
   static final int FLAG_TRUNCATED = 1;
@@ -51,6 +54,9 @@ final class NativeLib {
   private final int cpuTier;
   private final MethodHandle hammingTopk;
   private final MethodHandle hammingDistances;
+  private final MethodHandle l2Norms;
+  private final MethodHandle l2Topk;
+  private final MethodHandle l2Rerank;
 
   /** The outcome of the one load attempt: a library, or every reason there is none. */
   record Load(Optional<NativeLib> lib, List<String> reasons) {}
@@ -59,11 +65,14 @@ final class NativeLib {
     static final Load LOAD = load();
   }
 
-  private NativeLib(String origin, int cpuTier, MethodHandle hammingTopk, MethodHandle hammingDistances) {
+  private NativeLib(String origin, int cpuTier, MethodHandle[] h) {
     this.origin = origin;
     this.cpuTier = cpuTier;
-    this.hammingTopk = hammingTopk;
-    this.hammingDistances = hammingDistances;
+    this.hammingTopk = h[0];
+    this.hammingDistances = h[1];
+    this.l2Norms = h[2];
+    this.l2Topk = h[3];
+    this.l2Rerank = h[4];
   }
 
   static Load get() {
@@ -165,9 +174,17 @@ final class NativeLib {
     MethodHandle tier = bind(linker, lookup, "dh_cpu_tier", FunctionDescriptor.of(JAVA_INT), reasons);
     MethodHandle topk = bind(linker, lookup, "dh_hamming_topk", FunctionDescriptor.of(JAVA_INT,
         JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
-        ADDRESS, ADDRESS, ADDRESS, ADDRESS), reasons);
+        JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS), reasons);
     MethodHandle dist = bind(linker, lookup, "dh_hamming_distances", FunctionDescriptor.of(JAVA_INT,
         JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS), reasons);
+    MethodHandle norms = bind(linker, lookup, "dh_l2_norms", FunctionDescriptor.of(JAVA_INT,
+        ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS), reasons);
+    MethodHandle l2 = bind(linker, lookup, "dh_l2_topk", FunctionDescriptor.of(JAVA_INT,
+        JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+        JAVA_INT, ADDRESS, ADDRESS, ADDRESS), reasons);
+    MethodHandle rerank = bind(linker, lookup, "dh_l2_rerank", FunctionDescriptor.of(JAVA_INT,
+        JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+        ADDRESS, ADDRESS, ADDRESS), reasons);
     if (!reasons.isEmpty()) {
       return new Load(Optional.empty(), List.copyOf(reasons));
     }
@@ -185,7 +202,8 @@ final class NativeLib {
     if (cpu < TIER_SCALAR) {
       return failed("this CPU has no POPCNT instruction, which the native kernels need");
     }
-    return new Load(Optional.of(new NativeLib(origin, cpu, topk, dist)), List.of());
+    return new Load(Optional.of(new NativeLib(origin, cpu, new MethodHandle[] {topk, dist, norms, l2, rerank})),
+        List.of());
   }
 
   private static Load failed(String reason) {
@@ -203,14 +221,17 @@ final class NativeLib {
     return linker.downcallHandle(sym.get(), fd);
   }
 
-  /** {@code dh_hamming_topk}: see deephash.h. Outputs are nq*k ints (dist, row) and nq ints (count, flags). */
+  /**
+   * {@code dh_hamming_topk}: see deephash.h. Outputs are nq*k ints (dist, row) and nq ints (count,
+   * flags); options is {@link #IDS_ASCENDING} or 0.
+   */
   void hammingTopk(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment ids,
-      MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, MemorySegment outDist,
+      MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, int options, MemorySegment outDist,
       MemorySegment outRow, MemorySegment outCount, MemorySegment outFlags) {
     int status;
     try {
       status = (int) hammingTopk.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, ids, tombstones, queries, nq,
-          k, maxDist, outDist, outRow, outCount, outFlags);
+          k, maxDist, options, outDist, outRow, outCount, outFlags);
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable t) {
@@ -231,6 +252,51 @@ final class NativeLib {
       throw new IllegalStateException(t);
     }
     check(status, "dh_hamming_distances", tier);
+  }
+
+  /** {@code dh_l2_norms}: squared norms of feature rows [rowBegin, rowEnd) into out. */
+  void l2Norms(MemorySegment features, int dim, long rowBegin, long rowEnd, MemorySegment out) {
+    int status;
+    try {
+      status = (int) l2Norms.invokeExact(features, dim, rowBegin, rowEnd, out);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_l2_norms", TIER_SCALAR);
+  }
+
+  /** {@code dh_l2_topk}: exhaustive Euclidean top-k; outputs nq*k floats and ints, nq counts. */
+  void l2Topk(int tier, MemorySegment features, int dim, MemorySegment norms, long rowBegin, long rowEnd,
+      MemorySegment ids, MemorySegment tombstones, MemorySegment queries, int nq, int k, int options,
+      MemorySegment outDist, MemorySegment outRow, MemorySegment outCount) {
+    int status;
+    try {
+      status = (int) l2Topk.invokeExact(tier, features, dim, norms, rowBegin, rowEnd, ids, tombstones, queries, nq, k,
+          options, outDist, outRow, outCount);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_l2_topk", tier);
+  }
+
+  /** {@code dh_l2_rerank}: each query's pool ranked by Euclidean distance; outputs pool indices. */
+  void l2Rerank(int tier, MemorySegment features, int dim, MemorySegment norms, MemorySegment ids,
+      MemorySegment queries, int nq, MemorySegment poolOffsets, MemorySegment poolRows, int k, int options,
+      MemorySegment outDist, MemorySegment outIndex, MemorySegment outCount) {
+    int status;
+    try {
+      status = (int) l2Rerank.invokeExact(tier, features, dim, norms, ids, queries, nq, poolOffsets, poolRows, k,
+          options, outDist, outIndex, outCount);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_l2_rerank", tier);
   }
 
   /** The one mapping from native status codes to exceptions. */

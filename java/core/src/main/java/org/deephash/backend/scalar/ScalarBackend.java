@@ -38,18 +38,46 @@ final class ScalarBackend implements SearchBackend {
     return Rerank.scalarL2(t, qf, q, r);
   }
 
-  /** Every live row ranked for query q by Hamming distance then id; only rows with d <= maxDist. */
-  private static Ranked rankHamming(TableView t, Queries qs, int q, int maxDist) {
-    Ranked out = new Ranked(t.liveRows());
+  /**
+   * The live rows ranked for query q by Hamming distance then id, among those with d <= maxDist:
+   * the best {@code limit} of them, and how many qualified in all (for the truncated flag).
+   *
+   * <p>Two plain passes, so that memory follows the answer, not the table (a 100M-row table would
+   * need gigabytes of heap per query to rank every row): the first stores each row's distance and
+   * counts them per value, which gives the limit-th distance T; the second ranks the rows within
+   * T (the answer and its ties) with a full sort.
+   */
+  private static Ranked rankHamming(TableView t, Queries qs, int q, int maxDist, int limit, long[] qualified) {
+    short[] dist = new short[t.rows()]; // B <= 4096 fits
+    long[] count = new long[t.bits() + 2];
     for (int r = 0; r < t.rows(); r++) {
       if (t.isLive(r)) {
         int d = hamming(t, qs, q, r);
-        if (d <= maxDist) {
-          out.add(d, t.id(r), r);
-        }
+        dist[r] = (short) d;
+        count[d]++;
+      } else {
+        dist[r] = -1;
+      }
+    }
+    long within = 0;
+    int last = -1; // the limit-th distance
+    for (int d = 0; d <= maxDist && within < limit; d++) {
+      within += count[d];
+      last = d;
+    }
+    long all = 0;
+    for (int d = 0; d <= maxDist; d++) {
+      all += count[d];
+    }
+    qualified[0] = all;
+    Ranked out = new Ranked((int) Math.min(within, Integer.MAX_VALUE));
+    for (int r = 0; r < t.rows(); r++) {
+      if (dist[r] >= 0 && dist[r] <= last) {
+        out.add(dist[r], t.id(r), r);
       }
     }
     out.sort();
+    out.size = (int) Math.min(out.size, limit);
     return out;
   }
 
@@ -58,8 +86,9 @@ final class ScalarBackend implements SearchBackend {
     int kk = Math.min(k, t.liveRows());
     long[] ids = new long[qs.count() * kk];
     int[] dist = new int[ids.length];
+    long[] qualified = new long[1];
     for (int q = 0; q < qs.count(); q++) {
-      Ranked r = rankHamming(t, qs, q, t.bits());
+      Ranked r = rankHamming(t, qs, q, t.bits(), kk, qualified);
       System.arraycopy(r.ids, 0, ids, q * kk, kk);
       System.arraycopy(r.primary, 0, dist, q * kk, kk);
     }
@@ -71,10 +100,11 @@ final class ScalarBackend implements SearchBackend {
     Ranked[] all = new Ranked[qs.count()];
     int[] offsets = new int[qs.count() + 1];
     boolean[] truncated = new boolean[qs.count()];
+    long[] qualified = new long[1];
     for (int q = 0; q < qs.count(); q++) {
-      all[q] = rankHamming(t, qs, q, radius);
-      truncated[q] = all[q].size > cap;
-      offsets[q + 1] = offsets[q] + Math.min(cap, all[q].size);
+      all[q] = rankHamming(t, qs, q, radius, cap, qualified);
+      truncated[q] = qualified[0] > cap;
+      offsets[q + 1] = offsets[q] + all[q].size;
     }
     long[] ids = new long[offsets[qs.count()]];
     int[] dist = new int[ids.length];
@@ -92,8 +122,9 @@ final class ScalarBackend implements SearchBackend {
     Ranked[] fine = new Ranked[qs.count()];
     int[][] hamming = new int[qs.count()][];
     for (int q = 0; q < qs.count(); q++) {
-      Ranked coarse = rankHamming(t, qs, q, pool.kind() == Pool.Kind.RADIUS ? pool.radius() : t.bits());
-      int m = Math.min(pool.size(), coarse.size);
+      Ranked coarse = rankHamming(t, qs, q, pool.kind() == Pool.Kind.RADIUS ? pool.radius() : t.bits(), pool.size(),
+          new long[1]);
+      int m = coarse.size;
       Ranked f = new Ranked(m);
       int[] hamOfRow = new int[m];
       for (int i = 0; i < m; i++) {

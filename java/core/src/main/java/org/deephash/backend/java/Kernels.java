@@ -1,0 +1,70 @@
+package org.deephash.backend.java;
+
+import java.lang.foreign.MemorySegment;
+import org.deephash.spi.TableView;
+
+/**
+ * The inner loops of the Java backend, in two implementations chosen once per JVM (see {@link
+ * JavaBackendProvider}): {@link VectorKernels} with the incubating Vector API, and {@link
+ * ScalarKernels}, which needs nothing but the JDK and runs where the {@code jdk.incubator.vector}
+ * module is absent. Only the vector one names a {@code jdk.incubator.vector} class, so this
+ * interface and the scalar one load without the module.
+ *
+ * <p>Every method is exact in the same sense: Hamming distances are exact integers; Euclidean
+ * values fed to selection are approximations whose rounding {@link FloatTopK} bounds, and the
+ * distances returned are recomputed by {@link FloatTopK#reference}.
+ */
+interface Kernels {
+
+  /** What runs, for reports ("Vector API, 8 x 64-bit lanes"). */
+  String describe();
+
+  /**
+   * Scans rows [r0, r1) for queries [q0, q0 + qn) of {@code qCodes}: every row with
+   * {@code d <= st[j].thr} goes to {@code st[j].add(d, row)}, rows in ascending order.
+   */
+  void hamming(TableView t, MemorySegment qCodes, int q0, int qn, TopK[] st, int r0, int r1, Scratch scratch);
+
+  /**
+   * Exhaustive Euclidean scan of rows [r0, r1) for queries [q0, q0 + qn) of {@code queries}
+   * (row-major, dim floats each): every row with approximate distance {@code a <= st[j].adm} goes
+   * to {@code st[j].add(a, row)}, where a = ||q||^2 + ||x||^2 - 2 q.x.
+   */
+  void euclidean(TableView t, float[] norms, float[] queries, int q0, int qn, FloatTopK[] st, int r0, int r1,
+      Scratch scratch);
+
+  /**
+   * out[i] = q . feature row {@code rows[from + i]} of {@code f} (dim floats each), for i < n; q at
+   * {@code qOff} of {@code queries}. The fine stage of coarse-to-fine search: scattered rows read
+   * in place (copying them into a block first measured slower in Java: the bytes move twice).
+   */
+  void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out);
+
+  /** Reusable arrays of one task. */
+  final class Scratch {
+    long[] longs = new long[0];
+    float[] floats = new float[0];
+    float[] row = new float[0];
+
+    long[] longs(int n) {
+      if (longs.length < n) {
+        longs = new long[n];
+      }
+      return longs;
+    }
+
+    float[] floats(int n) {
+      if (floats.length < n) {
+        floats = new float[n];
+      }
+      return floats;
+    }
+
+    float[] row(int n) {
+      if (row.length < n) {
+        row = new float[n];
+      }
+      return row;
+    }
+  }
+}

@@ -1,0 +1,463 @@
+package org.deephash.backend.java;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.deephash.spi.TableView;
+
+/**
+ * The Java backend's loops with the Vector API (loaded only when {@code jdk.incubator.vector} is
+ * in the JVM; see {@link JavaBackendProvider}).
+ *
+ * <p>Hamming: every width is scanned word-planar, as the native AVX-512 kernels do: lane i of
+ * plane w holds word w of row i of a group of L rows (L = 64-bit lanes per vector), so a row's
+ * distance is summed across words with vertical adds and no horizontal reduction. 64-bit codes
+ * are planar as stored; wider ones are transposed once per tile into a scratch array that every
+ * query block of the task reuses. One loaded plane serves 4 queries. The threshold test of a
+ * group is one AND of biased distances (d + (2^63 - 1 - thr) has its sign bit clear exactly when
+ * d <= thr) and one sign test, instead of a mask compare per query.
+ *
+ * <p>Euclidean: exhaustive search over transposed panels of 2L rows, 4 queries x 2 vectors of
+ * accumulators; the fine stage's scattered rows 4 at a time in place; with the squared norms, and
+ * {@link FloatTopK} bounding the rounding.
+ */
+final class VectorKernels implements Kernels {
+  private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+  private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+  /** Rows transposed per tile: the planes of a tile stay in L2 for every query block. */
+  private static final int TILE_WORDS = 32768;
+
+  @Override
+  public String describe() {
+    return "Vector API, " + LONGS.length() + " x 64-bit lanes";
+  }
+
+  /** Whether vectors are wide enough to beat scalar POPCNT (at least 4 longs: AVX2, AVX-512). */
+  static boolean worthwhile() {
+    return LONGS.length() >= 4;
+  }
+
+  @Override
+  public void hamming(TableView t, MemorySegment qc, int q0, int qn, TopK[] st, int r0, int r1, Scratch scratch) {
+    int cb = t.codeBytes();
+    int words = (cb + 7) / 8;
+    int lanes = LONGS.length();
+    long[] qw = new long[qn * words];
+    for (int j = 0; j < qn; j++) {
+      for (int w = 0; w < words; w++) {
+        qw[j * words + w] = ScalarKernels.word(qc, (long) (q0 + j) * cb, w, cb);
+      }
+    }
+    if (cb == 8) {
+      // stored rows are one plane: groups of L rows every 8 L bytes
+      int full = r0 + (r1 - r0) / lanes * lanes;
+      scanPlanes(null, t.codes(), r0, 1, qw, qn, st, r0, full);
+      if (full < r1) {
+        ScalarKernels.scan64(t, qc, q0, qn, st, full, r1);
+      }
+      return;
+    }
+    int tile = Math.max(lanes, TILE_WORDS / words / lanes * lanes);
+    long[] planes = scratch.longs(tile * words);
+    for (int t0 = r0; t0 < r1; t0 += tile) {
+      int t1 = Math.min(r1, t0 + tile);
+      int full = t0 + (t1 - t0) / lanes * lanes;
+      transpose(t.codes(), cb, words, lanes, t0, full, planes);
+      scanPlanes(planes, null, t0, words, qw, qn, st, t0, full);
+      if (full < t1) {
+        ScalarKernels.scanGeneric(t, qc, q0, qn, st, full, t1);
+      }
+    }
+  }
+
+  /** Rows [r0, r1) (a multiple of L) into planes [group][word][lane], last word masked. */
+  private static void transpose(MemorySegment codes, int cb, int words, int lanes, int r0, int r1, long[] planes) {
+    for (int r = r0; r < r1; r++) {
+      int i = r - r0;
+      int base = (i / lanes) * words * lanes + i % lanes;
+      long off = (long) r * cb;
+      for (int w = 0; w < words; w++) {
+        planes[base + w * lanes] = ScalarKernels.word(codes, off, w, cb);
+      }
+    }
+  }
+
+  /**
+   * Queries in blocks of 4 (then singly) over groups of L rows [r0, r1): from {@code planes}
+   * (group g at g * words * L, rows from {@code base}) or, for 64-bit codes, from {@code codes}.
+   * The two sources have loops of their own: one call site loading vectors from either a segment
+   * or an array measured 4x slower (C2 then keeps the vectors as objects).
+   */
+  private static void scanPlanes(long[] planes, MemorySegment codes, int base, int words, long[] qw, int qn,
+      TopK[] st, int r0, int r1) {
+    int j = 0;
+    for (; j + 4 <= qn; j += 4) {
+      if (planes == null) {
+        scan4Codes(codes, qw, j, st, r0, r1);
+      } else {
+        scan4Planes(planes, base, words, qw, j, st, r0, r1);
+      }
+    }
+    for (; j < qn; j++) {
+      if (planes == null) {
+        scan1Codes(codes, qw, j, st[j], r0, r1);
+      } else {
+        scan1Planes(planes, base, words, qw, j, st[j], r0, r1);
+      }
+    }
+  }
+
+  private static long bias(int thr) {
+    return Long.MAX_VALUE - thr;
+  }
+
+  private static LongVector popc(LongVector p, long q) {
+    return p.lanewise(VectorOperators.XOR, q).lanewise(VectorOperators.BIT_COUNT);
+  }
+
+  /** Groups of rows whose threshold test runs before any candidate is pushed (see scan4Codes). */
+  private static final int CHUNK = 1024;
+
+  /**
+   * 64-bit codes, 4 queries per loaded vector of rows. Each chunk of groups is scanned twice:
+   * first the threshold test alone, noting the groups where a lane passes, then only those are
+   * recomputed and pushed. Vectors live into a slow path inside the scan loop measured 2x slower.
+   */
+  private static void scan4Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1) {
+    int lanes = LONGS.length();
+    long q0 = qw[j];
+    long q1 = qw[j + 1];
+    long q2 = qw[j + 2];
+    long q3 = qw[j + 3];
+    long[] tmp = new long[4 * lanes];
+    int[] hit = new int[CHUNK];
+    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
+      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+      LongVector b0 = LongVector.broadcast(LONGS, bias(st[j].thr));
+      LongVector b1 = LongVector.broadcast(LONGS, bias(st[j + 1].thr));
+      LongVector b2 = LongVector.broadcast(LONGS, bias(st[j + 2].thr));
+      LongVector b3 = LongVector.broadcast(LONGS, bias(st[j + 3].thr));
+      int hits = 0;
+      for (int r = c0; r < c1; r += lanes) {
+        LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
+        LongVector all = popc(p, q0).add(b0).and(popc(p, q1).add(b1)).and(popc(p, q2).add(b2))
+            .and(popc(p, q3).add(b3));
+        if (all.compare(VectorOperators.GE, 0L).anyTrue()) {
+          hit[hits++] = r;
+        }
+      }
+      for (int h = 0; h < hits; h++) {
+        int r = hit[h];
+        LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
+        push(popc(p, q0), tmp, st[j], r);
+        push(popc(p, q1), tmp, st[j + 1], r);
+        push(popc(p, q2), tmp, st[j + 2], r);
+        push(popc(p, q3), tmp, st[j + 3], r);
+      }
+    }
+  }
+
+  private static void scan1Codes(MemorySegment codes, long[] qw, int j, TopK s, int r0, int r1) {
+    int lanes = LONGS.length();
+    long q = qw[j];
+    long[] tmp = new long[lanes];
+    int[] hit = new int[CHUNK];
+    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
+      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+      LongVector b = LongVector.broadcast(LONGS, bias(s.thr));
+      int hits = 0;
+      for (int r = c0; r < c1; r += lanes) {
+        LongVector d = popc(LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE), q);
+        if (d.add(b).compare(VectorOperators.GE, 0L).anyTrue()) {
+          hit[hits++] = r;
+        }
+      }
+      for (int h = 0; h < hits; h++) {
+        int r = hit[h];
+        push(popc(LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE), q), tmp, s, r);
+      }
+    }
+  }
+
+  /** Wider codes from the tile's planes, 4 queries per loaded plane; two passes as scan4Codes. */
+  private static void scan4Planes(long[] planes, int base, int words, long[] qw, int j, TopK[] st, int r0, int r1) {
+    int lanes = LONGS.length();
+    int o0 = j * words;
+    int o1 = o0 + words;
+    int o2 = o1 + words;
+    int o3 = o2 + words;
+    long[] tmp = new long[4 * lanes];
+    int[] hit = new int[CHUNK];
+    int step = words * lanes;
+    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
+      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+      LongVector b0 = LongVector.broadcast(LONGS, bias(st[j].thr));
+      LongVector b1 = LongVector.broadcast(LONGS, bias(st[j + 1].thr));
+      LongVector b2 = LongVector.broadcast(LONGS, bias(st[j + 2].thr));
+      LongVector b3 = LongVector.broadcast(LONGS, bias(st[j + 3].thr));
+      int hits = 0;
+      for (int r = c0, g = (c0 - base) / lanes * step; r < c1; r += lanes, g += step) {
+        LongVector p = LongVector.fromArray(LONGS, planes, g);
+        LongVector d0 = popc(p, qw[o0]);
+        LongVector d1 = popc(p, qw[o1]);
+        LongVector d2 = popc(p, qw[o2]);
+        LongVector d3 = popc(p, qw[o3]);
+        for (int w = 1; w < words; w++) {
+          p = LongVector.fromArray(LONGS, planes, g + w * lanes);
+          d0 = d0.add(popc(p, qw[o0 + w]));
+          d1 = d1.add(popc(p, qw[o1 + w]));
+          d2 = d2.add(popc(p, qw[o2 + w]));
+          d3 = d3.add(popc(p, qw[o3 + w]));
+        }
+        LongVector all = d0.add(b0).and(d1.add(b1)).and(d2.add(b2)).and(d3.add(b3));
+        if (all.compare(VectorOperators.GE, 0L).anyTrue()) {
+          hit[hits++] = r;
+        }
+      }
+      for (int h = 0; h < hits; h++) {
+        int r = hit[h];
+        int g = (r - base) / lanes * step;
+        for (int i = 0; i < 4; i++) {
+          int o = o0 + i * words;
+          LongVector d = popc(LongVector.fromArray(LONGS, planes, g), qw[o]);
+          for (int w = 1; w < words; w++) {
+            d = d.add(popc(LongVector.fromArray(LONGS, planes, g + w * lanes), qw[o + w]));
+          }
+          push(d, tmp, st[j + i], r);
+        }
+      }
+    }
+  }
+
+  private static void scan1Planes(long[] planes, int base, int words, long[] qw, int j, TopK s, int r0, int r1) {
+    int lanes = LONGS.length();
+    int o = j * words;
+    long[] tmp = new long[lanes];
+    int[] hit = new int[CHUNK];
+    int step = words * lanes;
+    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
+      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+      LongVector b = LongVector.broadcast(LONGS, bias(s.thr));
+      int hits = 0;
+      for (int r = c0, g = (c0 - base) / lanes * step; r < c1; r += lanes, g += step) {
+        LongVector d = popc(LongVector.fromArray(LONGS, planes, g), qw[o]);
+        for (int w = 1; w < words; w++) {
+          d = d.add(popc(LongVector.fromArray(LONGS, planes, g + w * lanes), qw[o + w]));
+        }
+        if (d.add(b).compare(VectorOperators.GE, 0L).anyTrue()) {
+          hit[hits++] = r;
+        }
+      }
+      for (int h = 0; h < hits; h++) {
+        int r = hit[h];
+        int g = (r - base) / lanes * step;
+        LongVector d = popc(LongVector.fromArray(LONGS, planes, g), qw[o]);
+        for (int w = 1; w < words; w++) {
+          d = d.add(popc(LongVector.fromArray(LONGS, planes, g + w * lanes), qw[o + w]));
+        }
+        push(d, tmp, s, r);
+      }
+    }
+  }
+
+  /**
+   * Adds the lanes of d within s's threshold (rows r, r+1, ...): one compare gives the lanes, and
+   * only those are read back. Kept small so that C2 inlines it and d is never boxed.
+   */
+  private static void push(LongVector d, long[] tmp, TopK s, int r) {
+    long bits = d.compare(VectorOperators.LE, (long) s.thr).toLong();
+    if (bits != 0) {
+      d.intoArray(tmp, 0);
+      do {
+        int l = Long.numberOfTrailingZeros(bits);
+        bits &= bits - 1;
+        if (tmp[l] <= s.thr) { // a push may have lowered it
+          s.add((int) tmp[l], r + l);
+        }
+      } while (bits != 0);
+    }
+  }
+
+  /**
+   * Exhaustive scan as a blocked matrix product: each panel of 2L rows is transposed once into
+   * dimension-major order (2L consecutive floats per dimension) and every block of 4 queries runs
+   * over it with 8 accumulators, one broadcast query value and two FMAs per query and dimension: no
+   * horizontal sums (with rows in lanes, one reduction per query and row halved the rate).
+   */
+  @Override
+  public void euclidean(TableView t, float[] norms, float[] queries, int q0, int qn, FloatTopK[] st, int r0, int r1,
+      Scratch scratch) {
+    MemorySegment f = t.features();
+    int dim = t.dim();
+    int lanes = FLOATS.length();
+    int nr = 2 * lanes;
+    float[] panel = scratch.floats(nr * dim);
+    float[] row = scratch.row(dim);
+    float[] a = new float[4 * nr];
+    int r = r0;
+    for (; r + nr <= r1; r += nr) {
+      for (int i = 0; i < nr; i++) {
+        MemorySegment.copy(f, JAVA_FLOAT_UNALIGNED, (long) (r + i) * dim * 4, row, 0, dim);
+        for (int p = 0; p < dim; p++) {
+          panel[p * nr + i] = row[p];
+        }
+      }
+      int j = 0;
+      for (; j + 4 <= qn; j += 4) {
+        panel4(panel, dim, queries, (q0 + j) * dim, norms, st, j, r, a);
+      }
+      for (; j < qn; j++) {
+        for (int i = 0; i < nr; i++) {
+          offer(st[j], norms[r + i], dot(f, (long) (r + i) * dim * 4, queries, (q0 + j) * dim, dim), r + i);
+        }
+      }
+    }
+    for (; r < r1; r++) { // the last, partial panel
+      for (int j = 0; j < qn; j++) {
+        offer(st[j], norms[r], dot(f, (long) r * dim * 4, queries, (q0 + j) * dim, dim), r);
+      }
+    }
+  }
+
+  /**
+   * 4 queries (at qo, qo + dim, ...) over one packed panel of 2L rows starting at row r. No vector
+   * crosses a call: C2 boxes vectors passed to a method it does not inline.
+   */
+  private static void panel4(float[] panel, int dim, float[] q, int qo, float[] norms, FloatTopK[] st, int j, int r,
+      float[] a) {
+    int lanes = FLOATS.length();
+    int nr = 2 * lanes;
+    int a1 = qo + dim;
+    int a2 = a1 + dim;
+    int a3 = a2 + dim;
+    FloatVector s00 = FloatVector.zero(FLOATS);
+    FloatVector s01 = s00;
+    FloatVector s10 = s00;
+    FloatVector s11 = s00;
+    FloatVector s20 = s00;
+    FloatVector s21 = s00;
+    FloatVector s30 = s00;
+    FloatVector s31 = s00;
+    for (int p = 0; p < dim; p++) {
+      FloatVector x0 = FloatVector.fromArray(FLOATS, panel, p * nr);
+      FloatVector x1 = FloatVector.fromArray(FLOATS, panel, p * nr + lanes);
+      FloatVector u = FloatVector.broadcast(FLOATS, q[qo + p]);
+      s00 = u.fma(x0, s00);
+      s01 = u.fma(x1, s01);
+      u = FloatVector.broadcast(FLOATS, q[a1 + p]);
+      s10 = u.fma(x0, s10);
+      s11 = u.fma(x1, s11);
+      u = FloatVector.broadcast(FLOATS, q[a2 + p]);
+      s20 = u.fma(x0, s20);
+      s21 = u.fma(x1, s21);
+      u = FloatVector.broadcast(FLOATS, q[a3 + p]);
+      s30 = u.fma(x0, s30);
+      s31 = u.fma(x1, s31);
+    }
+    FloatVector xx0 = FloatVector.fromArray(FLOATS, norms, r);
+    FloatVector xx1 = FloatVector.fromArray(FLOATS, norms, r + lanes);
+    // a = ||q||^2 + ||x||^2 - 2 q.x; offered only where some lane is within the admission threshold
+    FloatVector a00 = xx0.add(st[j].qq).sub(s00.add(s00));
+    FloatVector a01 = xx1.add(st[j].qq).sub(s01.add(s01));
+    FloatVector a10 = xx0.add(st[j + 1].qq).sub(s10.add(s10));
+    FloatVector a11 = xx1.add(st[j + 1].qq).sub(s11.add(s11));
+    FloatVector a20 = xx0.add(st[j + 2].qq).sub(s20.add(s20));
+    FloatVector a21 = xx1.add(st[j + 2].qq).sub(s21.add(s21));
+    FloatVector a30 = xx0.add(st[j + 3].qq).sub(s30.add(s30));
+    FloatVector a31 = xx1.add(st[j + 3].qq).sub(s31.add(s31));
+    boolean any = a00.min(a01).compare(VectorOperators.LE, st[j].adm).anyTrue()
+        | a10.min(a11).compare(VectorOperators.LE, st[j + 1].adm).anyTrue()
+        | a20.min(a21).compare(VectorOperators.LE, st[j + 2].adm).anyTrue()
+        | a30.min(a31).compare(VectorOperators.LE, st[j + 3].adm).anyTrue();
+    if (any) {
+      a00.intoArray(a, 0);
+      a01.intoArray(a, lanes);
+      a10.intoArray(a, nr);
+      a11.intoArray(a, nr + lanes);
+      a20.intoArray(a, 2 * nr);
+      a21.intoArray(a, 2 * nr + lanes);
+      a30.intoArray(a, 3 * nr);
+      a31.intoArray(a, 3 * nr + lanes);
+      for (int i = 0; i < 4; i++) {
+        FloatTopK s = st[j + i];
+        for (int l = 0; l < nr; l++) {
+          if (a[i * nr + l] <= s.adm) {
+            s.add(a[i * nr + l], r + l);
+          }
+        }
+      }
+    }
+  }
+
+  private static void offer(FloatTopK s, float xx, float dot, int row) {
+    float a = (s.qq + xx) - 2 * dot;
+    if (a <= s.adm) {
+      s.add(a, row);
+    }
+  }
+
+  private static float dot(MemorySegment f, long off, float[] q, int qo, int dim) {
+    int lanes = FLOATS.length();
+    int full = dim / lanes * lanes;
+    FloatVector acc = FloatVector.zero(FLOATS);
+    for (int p = 0; p < full; p += lanes) {
+      acc = FloatVector.fromArray(FLOATS, q, qo + p).fma(FloatVector.fromMemorySegment(FLOATS, f, off + 4L * p, LE), acc);
+    }
+    float s = acc.reduceLanes(VectorOperators.ADD);
+    for (int p = full; p < dim; p++) {
+      s += q[qo + p] * f.get(JAVA_FLOAT_UNALIGNED, off + 4L * p);
+    }
+    return s;
+  }
+
+  @Override
+  public void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      dots4(f, (long) rows[from + i] * dim * 4, (long) rows[from + i + 1] * dim * 4,
+          (long) rows[from + i + 2] * dim * 4, (long) rows[from + i + 3] * dim * 4, dim, queries, qOff, out, i);
+    }
+    for (; i < n; i++) {
+      out[i] = dot(f, (long) rows[from + i] * dim * 4, queries, qOff, dim);
+    }
+  }
+
+  /** Four rows (byte offsets x0..x3 of f) sharing each load of the query; out[at..at+3]. */
+  private static void dots4(MemorySegment f, long x0, long x1, long x2, long x3, int dim, float[] q, int qo,
+      float[] out, int at) {
+    int lanes = FLOATS.length();
+    int full = dim / lanes * lanes;
+    FloatVector s0 = FloatVector.zero(FLOATS);
+    FloatVector s1 = s0;
+    FloatVector s2 = s0;
+    FloatVector s3 = s0;
+    for (int p = 0; p < full; p += lanes) {
+      FloatVector u = FloatVector.fromArray(FLOATS, q, qo + p);
+      s0 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE), s0);
+      s1 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE), s1);
+      s2 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x2 + 4L * p, LE), s2);
+      s3 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x3 + 4L * p, LE), s3);
+    }
+    float d0 = s0.reduceLanes(VectorOperators.ADD);
+    float d1 = s1.reduceLanes(VectorOperators.ADD);
+    float d2 = s2.reduceLanes(VectorOperators.ADD);
+    float d3 = s3.reduceLanes(VectorOperators.ADD);
+    for (int p = full; p < dim; p++) {
+      float u = q[qo + p];
+      d0 += u * f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
+      d1 += u * f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
+      d2 += u * f.get(JAVA_FLOAT_UNALIGNED, x2 + 4L * p);
+      d3 += u * f.get(JAVA_FLOAT_UNALIGNED, x3 + 4L * p);
+    }
+    out[at] = d0;
+    out[at + 1] = d1;
+    out[at + 2] = d2;
+    out[at + 3] = d3;
+  }
+}

@@ -1,0 +1,150 @@
+package org.deephash.backend.java;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.deephash.CodeTable;
+import org.deephash.GpuHashSearch;
+import org.deephash.SearchOptions;
+import org.deephash.SearchResult;
+import org.deephash.testing.ParitySuite;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The Java backend beyond the shared parity suite (which runs it with the Vector API): the scalar
+ * loops a JVM without {@code jdk.incubator.vector} uses, the sampled threshold of a large k when
+ * the sample misleads, and a JVM really started without the module.
+ */
+class JavaBackendTest {
+  private static final long SEED = Long.getLong("test.seed", 5150L);
+
+  /** The scalar loops (engine.java.vector=false) through the whole parity suite at every width. */
+  @ParameterizedTest(name = "bits={0}")
+  @ValueSource(ints = {8, 64, 72, 128, 256, 1024})
+  void scalarLoopsMatchTheOracle(int bits) {
+    withVector("false", () -> {
+      try (CodeTable t = CodeTable.create(64, 0, false);
+          GpuHashSearch s = GpuHashSearch.open(t, new SearchOptions("java", 2))) {
+        assertTrue(s.device().contains("scalar popcount"), s.device());
+      }
+      new ParitySuite("java", 2).hamming(bits, 1000, SEED + bits);
+      new ParitySuite("java", 2).hamming(bits, 100003, SEED + bits + 1, true);
+      new ParitySuite("java", 2).exactEuclidean().euclidean(bits, 3000, 19, SEED ^ bits);
+    });
+  }
+
+  @Test
+  void vectorLoopsAreTheDefaultWhereTheModuleIs() {
+    assertTrue(JavaBackendProvider.vectorModulePresent(), "the tests run with --add-modules jdk.incubator.vector");
+    try (CodeTable t = CodeTable.create(64, 0, false);
+        GpuHashSearch s = GpuHashSearch.open(t, new SearchOptions("java", 1))) {
+      assertTrue(s.device().contains("Vector API"), s.device());
+    }
+  }
+
+  /**
+   * The rows the starting threshold of a large k is sampled from (every rows/4096-th of the
+   * split) equal the query and all others are its complement: the sample puts the k-th distance
+   * at 0 while only 4096 rows are there, so the query must be searched again from B.
+   */
+  @ParameterizedTest(name = "vector={0}")
+  @ValueSource(strings = {"true", "false"})
+  void misleadingSampleIsSearchedAgain(String vector) {
+    withVector(vector, () -> {
+      int n = 40000;
+      int k = 5000;
+      byte[] codes = new byte[n * 8];
+      boolean[] sampled = new boolean[n];
+      for (int i = 0; i < 4096; i++) {
+        sampled[(int) ((long) i * n / 4096)] = true;
+      }
+      for (int r = 0; r < n; r++) {
+        Arrays.fill(codes, r * 8, r * 8 + 8, sampled[r] ? (byte) 0 : (byte) -1);
+      }
+      try (CodeTable t = CodeTable.create(64, 0, false, n);
+          GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
+          GpuHashSearch fast = GpuHashSearch.open(t, new SearchOptions("java", 1))) {
+        t.addAll(null, codes, null, null);
+        byte[] q = new byte[8];
+        SearchResult want = oracle.query(q, k);
+        SearchResult got = fast.query(q, k);
+        ParitySuite.assertSame(want, got, "misleading sample");
+        assertEquals(64, got.hamming(0, 4096), "rows beyond the sampled ones were found");
+      }
+    });
+  }
+
+  @Test
+  void forcingVectorsWithoutTheModuleNamesTheFlag() throws Exception {
+    Run r = run(List.of("-Dengine.java.vector=true"), "force");
+    assertTrue(r.exit != 0, r.err);
+    assertTrue(r.err.contains("--add-modules jdk.incubator.vector"), r.err);
+  }
+
+  /**
+   * A JVM started without {@code --add-modules jdk.incubator.vector}: the java backend loads,
+   * answers as the oracle does, and says once, at debug level, that it uses the scalar loops.
+   */
+  @Test
+  void runsWithoutTheVectorModule(@TempDir Path dir) throws Exception {
+    Path logging = dir.resolve("logging.properties");
+    Files.writeString(logging, String.join("\n",
+        "handlers=java.util.logging.ConsoleHandler",
+        "java.util.logging.ConsoleHandler.level=FINE",
+        "org.deephash.backend.java.level=FINE",
+        ".level=WARNING", ""));
+    Run r = run(List.of("-Djava.util.logging.config.file=" + logging), "search");
+    assertEquals(0, r.exit, r.err + r.out);
+    assertTrue(r.out.contains("device=java (2 threads, scalar popcount)"), r.out);
+    assertTrue(r.out.contains("parity=ok"), r.out);
+    long lines = r.err.lines().filter(l -> l.contains("jdk.incubator.vector is not in this JVM")).count();
+    assertEquals(1, lines, "one debug line, however many backends: " + r.err);
+    Run quiet = run(List.of(), "search");
+    assertEquals(0, quiet.exit, quiet.err);
+    assertTrue(quiet.err.lines().noneMatch(l -> l.contains("jdk.incubator.vector")), "nothing at the default level: "
+        + quiet.err);
+  }
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Run run(List<String> jvmArgs, String what) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.addAll(jvmArgs);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(NoVectorModuleMain.class.getName());
+    cmd.add(what);
+    Process p = new ProcessBuilder(cmd).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    byte[] err = p.getErrorStream().readAllBytes();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM did not finish");
+    return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+  }
+
+  private static void withVector(String value, Runnable body) {
+    String old = System.getProperty(JavaBackendProvider.VECTOR_PROPERTY);
+    System.setProperty(JavaBackendProvider.VECTOR_PROPERTY, value);
+    try {
+      body.run();
+    } finally {
+      if (old == null) {
+        System.clearProperty(JavaBackendProvider.VECTOR_PROPERTY);
+      } else {
+        System.setProperty(JavaBackendProvider.VECTOR_PROPERTY, old);
+      }
+    }
+  }
+}
