@@ -20,6 +20,7 @@ import org.deephash.model.data.Dataset;
 import org.deephash.model.eval.Baselines;
 import org.deephash.model.eval.Charts;
 import org.deephash.model.eval.Evaluation;
+import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNet;
@@ -39,19 +40,21 @@ public final class Pipeline {
   public record TrainResult(HashNetConfig config, Trainer.Summary summary, ModelDir model, double seconds) {}
 
   /**
-   * Trains a network on {@code train} (reporting accuracy on {@code test} after each epoch when
-   * given), writes {@code model.properties}, a checkpoint per epoch and the SavedModel.
+   * Trains a network on {@code train}, writes {@code model.properties}, a checkpoint per epoch and
+   * the SavedModel. With a {@code validation} split (carved from the training data, see {@link
+   * ValidationSplit}; never the test queries) the epoch with the best validation accuracy is kept
+   * and the fine stage of the coarse-to-fine search is chosen on it; both are recorded in the model.
    */
-  public static TrainResult train(Dataset train, Dataset test, Path modelDir, int bits, TrainOptions options,
+  public static TrainResult train(Dataset train, Dataset validation, Path modelDir, int bits, TrainOptions options,
       boolean resume, PrintStream log) throws IOException {
-    return train(train, test, modelDir,
+    return train(train, validation, modelDir,
         HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames()), options, resume, log);
   }
 
   /** As {@link #train(Dataset, Dataset, Path, int, TrainOptions, boolean, PrintStream)} with the network given. */
-  public static TrainResult train(Dataset train, Dataset test, Path modelDir, HashNetConfig config,
+  public static TrainResult train(Dataset train, Dataset validation, Path modelDir, HashNetConfig config,
       TrainOptions options, boolean resume, PrintStream log) throws IOException {
-    return train(train, test, modelDir, config, options, resume, null, Progress.none(), log);
+    return train(train, validation, modelDir, config, options, resume, null, Progress.none(), log);
   }
 
   /**
@@ -59,7 +62,7 @@ public final class Pipeline {
    * recording {@code dataSpec} (what {@code Datasets.load} was given, or null) in the model folder
    * so that eval and index use the same data by default, and drawing progress with an ETA.
    */
-  public static TrainResult train(Dataset train, Dataset test, Path modelDir, HashNetConfig config,
+  public static TrainResult train(Dataset train, Dataset validation, Path modelDir, HashNetConfig config,
       TrainOptions options, boolean resume, String dataSpec, Progress progress, PrintStream log) throws IOException {
     long t0 = System.nanoTime();
     ModelDir md = new ModelDir(modelDir);
@@ -71,18 +74,66 @@ public final class Pipeline {
             + "); train into a new folder");
       }
     }
-    md.writeConfig(config, options, dataSpec == null ? null : new ModelDir.TrainedOn(dataSpec, train.count()));
-    log.printf(Locale.ROOT, "training %s on %d images (%s, %d classes), %d epochs, batch %d, %s lr %.1e%n",
-        "DLBHC " + bits + " bits", train.count(), train.shape(), train.classes(), options.epochs(), options.batch(),
-        options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate());
+    int all = train.count() + (validation == null ? 0 : validation.count());
+    md.writeConfig(config, options, dataSpec == null ? null : new ModelDir.TrainedOn(dataSpec, all));
+    log.printf(Locale.ROOT, "training %s on %d images (%s, %d classes)%s, %d epochs, batch %d, %s lr %.1e%n",
+        "DLBHC " + bits + " bits", train.count(), train.shape(), train.classes(),
+        validation == null ? "" : ", " + validation.count() + " held out for validation", options.epochs(),
+        options.batch(), options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate());
     Trainer.Summary[] summary = new Trainer.Summary[1];
-    try (HashNet net = new Trainer(log).progress(progress).train(config, options, train, test, md.checkpoints(),
-        resume, summary)) {
+    try (HashNet net = new Trainer(log).progress(progress).train(config, options, train, validation,
+        md.checkpoints(), resume, summary)) {
       deleteTree(md.savedModel());
       net.export(md.savedModel());
     }
+    Map<String, String> selection = new LinkedHashMap<>();
+    Trainer.Summary sum = summary[0];
+    if (validation != null) {
+      selection.put("validation.images", Integer.toString(validation.count()));
+      selection.put("selection.epoch", Integer.toString(sum.keptEpoch()));
+      selection.put("selection.epochs", Integer.toString(sum.epochs()));
+      selection.put("selection.validationAccuracy", String.format(Locale.ROOT, "%.6f", sum.keptValidationAccuracy()));
+      selection.putAll(chooseFineStage(md, train, validation, progress, log));
+      md.writeSelection(selection);
+    }
     log.println("model written to " + modelDir);
     return new TrainResult(config, summary[0], md, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * Scores every fine stage with the validation images as queries against the training images
+   * (mean P@10 and full-list mAP), keeps the one {@link FineStage#choose} picks and returns what to
+   * record: {@code fine.stage} and each candidate's figures.
+   */
+  static Map<String, String> chooseFineStage(ModelDir md, Dataset train, Dataset validation, Progress progress,
+      PrintStream log) throws IOException {
+    long t0 = System.nanoTime();
+    Encoding db;
+    Encoding q;
+    try (Encoder enc = Encoder.open(md.root()).progress(progress)) {
+      db = enc.encode(train);
+      q = enc.encode(validation);
+    }
+    List<FineStage> stages = List.of(FineStage.values());
+    Map<FineStage, FineStage.Score> scores = new Evaluation(log).progress(progress).scoreStages(stages, db.bits(),
+        db.featureDim(), db.codes(), db.features(), db.latent(), train.labels(), q.codes(), q.features(), q.latent(),
+        validation.labels());
+    FineStage.Score bcs = scores.remove(null);
+    FineStage chosen = FineStage.choose(scores, bcs);
+    Map<String, String> out = new LinkedHashMap<>();
+    out.put("fine.stage", chosen.key());
+    out.put("fine.validation.bcs", String.format(Locale.ROOT, "P@10 %.4f mAP %.4f", bcs.precisionAt10(),
+        bcs.mapFull()));
+    StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+        "fine stage chosen on the %d validation images: %s (P@10 / full mAP: bcs %.4f / %.4f", validation.count(),
+        chosen.key(), bcs.precisionAt10(), bcs.mapFull()));
+    scores.forEach((s, f) -> {
+      out.put("fine.validation." + s.key(), String.format(Locale.ROOT, "P@10 %.4f mAP %.4f", f.precisionAt10(),
+          f.mapFull()));
+      line.append(String.format(Locale.ROOT, ", %s %.4f / %.4f", s.key(), f.precisionAt10(), f.mapFull()));
+    });
+    log.printf(Locale.ROOT, "%s) in %.1f s%n", line, (System.nanoTime() - t0) / 1e9);
+    return out;
   }
 
   /** Encodes {@code data} with the model and writes an index file with codes, features, ids, labels and source paths. */
@@ -125,6 +176,21 @@ public final class Pipeline {
   /** As {@link #evaluate(Path, Dataset, Dataset, Path, boolean, Pool, int, Map, PrintStream)}, drawing progress. */
   public static EvalResult evaluate(Path modelDir, Dataset database, Dataset queries, Path outDir, boolean baselines,
       Pool pool, int esQueries, Map<String, Object> extra, Progress progress, PrintStream log) throws IOException {
+    return evaluate(modelDir, database, queries, outDir, baselines, pool, esQueries, null, List.of(FineStage.F7), extra,
+        progress, log);
+  }
+
+  /**
+   * As {@link #evaluate(Path, Dataset, Dataset, Path, boolean, Pool, int, Map, PrintStream)}, with
+   * the HDS row's fine stage given ({@code fine}), or null for the one recorded in the model (the
+   * paper's F7 for a model from before the choice was recorded); the stages in {@code compare}
+   * other than that one get rows {@code hds_KEY} after it.
+   */
+  public static EvalResult evaluate(Path modelDir, Dataset database, Dataset queries, Path outDir, boolean baselines,
+      Pool pool, int esQueries, FineStage fine, List<FineStage> compare, Map<String, Object> extra, Progress progress,
+      PrintStream log) throws IOException {
+    FineStage stage = fine != null ? fine
+        : new ModelDir(modelDir).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
     Encoding db;
     Encoding q;
     double perSecond;
@@ -164,14 +230,16 @@ public final class Pipeline {
     }
     SearchResult[] hds = new SearchResult[1];
     long t0 = System.nanoTime();
-    List<Evaluation.Row> rows = new Evaluation(log).progress(progress).pool(pool).esQueries(esQueries).run(bits, db.featureDim(), db.codes(), db.features(),
-        database.labels(), q.codes(), q.features(), queries.labels(), extraRows, hds);
+    List<Evaluation.Row> rows = new Evaluation(log).progress(progress).pool(pool).esQueries(esQueries)
+        .fineStage(stage).compareStages(compare).run(bits, db.featureDim(), db.codes(), db.features(),
+            db.latent(), database.labels(), q.codes(), q.features(), q.latent(), queries.labels(), extraRows, hds);
     log.printf(Locale.ROOT, "ranked %d queries against %d database images in %.1f s%n", queries.count(),
         database.count(), (System.nanoTime() - t0) / 1e9);
     Map<String, Object> fields = new LinkedHashMap<>();
     fields.put("queries", queries.count());
     fields.put("database", database.count());
     fields.put("es_queries", Math.min(esQueries, queries.count()));
+    fields.put("fine_stage", stage.key());
     fields.put("encode_images_per_s", perSecond);
     if (extra != null) {
       fields.putAll(extra);
@@ -180,8 +248,8 @@ public final class Pipeline {
     Files.createDirectories(outDir);
     String table = Evaluation.table(rows);
     Files.writeString(outDir.resolve("results.txt"), String.format(Locale.ROOT,
-        "bits %d, accuracy %.4f, %d queries x %d database, encoding %.0f images/s%n%s", bits, accuracy,
-        queries.count(), database.count(), perSecond, table));
+        "bits %d, accuracy %.4f, %d queries x %d database, encoding %.0f images/s, HDS fine stage %s%n%s", bits,
+        accuracy, queries.count(), database.count(), perSecond, stage.key(), table));
     Files.writeString(outDir.resolve("results.json"), json + "\n");
     Charts.precisionCurves(outDir.resolve("precision.png"), rows,
         "Precision@k, " + bits + " bits, " + queries.count() + " queries x " + database.count() + " images");

@@ -66,8 +66,9 @@ public final class DemoCommand extends TensorFlowCommand {
     Dataset test = Datasets.load(data, Datasets.Split.TEST, 0, 0, 0);
     TrainOptions o = train.trainOptions(trainSet.channels());
     err.println("== 1/4 train");
-    Pipeline.TrainResult tr = Pipeline.train(trainSet, test, dir.resolve("model"), train.netConfig(trainSet), o, false,
-        TrainingData.canonical(data), progress(), err);
+    Dataset[] parts = train.split(trainSet);
+    Pipeline.TrainResult tr = Pipeline.train(parts[0], parts[1], dir.resolve("model"), train.netConfig(trainSet), o,
+        false, TrainingData.canonical(data), progress(), err);
     double[] epochSeconds = tr.summary().epochSeconds();
     double[] done = java.util.Arrays.copyOf(epochSeconds, tr.summary().epochs());
     java.util.Arrays.sort(done);
@@ -92,6 +93,7 @@ public final class DemoCommand extends TensorFlowCommand {
     err.println("== 4/4 evaluate: 10,000 test queries against the 60,000 training images");
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("epochs", tr.summary().epochs());
+    extra.put("kept_epoch", tr.summary().keptEpoch());
     extra.put("epoch_s_median", medianEpoch);
     extra.put("train_s", tr.seconds());
     Pipeline.EvalResult r = Pipeline.evaluate(tr.model().root(), trainSet, test, dir, !noBaselines,

@@ -39,6 +39,15 @@ public final class EvalCommand extends TensorFlowCommand {
       description = "Run the exhaustive Euclidean row (ES) on the first N queries only (default: all).")
   Integer esQueries;
 
+  @Option(names = "--fine", paramLabel = "STAGE",
+      description = {"Fine stage of the HDS row: f7 (the paper), f7n, latent, f7n-ties, latent-ties",
+          "(default: the one recorded in the model, chosen on its validation split; f7 for older models)."})
+  String fine;
+
+  @Option(names = "--compare-fine",
+      description = "Add a row hds_KEY for every other fine stage (default: only hds_f7, the paper's, when it is not the model's).")
+  boolean compareFine;
+
   @Option(names = "--no-baselines", description = "Skip LSH and PCA-ITQ.")
   boolean noBaselines;
 
@@ -59,7 +68,16 @@ public final class EvalCommand extends TensorFlowCommand {
       requireRange("--es-queries", esQueries, 1, Integer.MAX_VALUE);
     }
     pool = poolFlags.pool(1000);
+    if (fine != null) {
+      try {
+        fineStage = org.deephash.model.eval.FineStage.of(fine);
+      } catch (IllegalArgumentException e) {
+        throw usage("--fine: " + e.getMessage());
+      }
+    }
   }
+
+  private org.deephash.model.eval.FineStage fineStage;
 
   @Override
   protected int run() throws Exception {
@@ -73,7 +91,9 @@ public final class EvalCommand extends TensorFlowCommand {
       q = q.head(Math.min(queries, q.count()));
     }
     Pipeline.EvalResult r = Pipeline.evaluate(model, db, q, outDir, !noBaselines, pool,
-        esQueries != null ? esQueries : q.count(), null, progress(), err);
+        esQueries != null ? esQueries : q.count(), fineStage,
+        compareFine ? java.util.List.of(org.deephash.model.eval.FineStage.values())
+            : java.util.List.of(org.deephash.model.eval.FineStage.F7), null, progress(), err);
     if (json) {
       out.println(r.json());
     }

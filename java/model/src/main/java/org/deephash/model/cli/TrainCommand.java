@@ -29,7 +29,8 @@ public final class TrainCommand extends TensorFlowCommand {
   @Option(names = "--resume", description = "Continue from the last checkpoint in DIR.")
   boolean resume;
 
-  @Option(names = "--no-test", description = "Do not report test accuracy after each epoch.")
+  @Option(names = "--no-test",
+      description = "Do not report the test accuracy of the trained model (it is never used to choose anything).")
   boolean noTest;
 
   @Mixin
@@ -66,11 +67,27 @@ public final class TrainCommand extends TensorFlowCommand {
     Dataset trainSet = Datasets.load(data, Datasets.Split.TRAIN, shape[0], shape[1], shape[2]);
     Dataset test = noTest ? null : Datasets.load(data, Datasets.Split.TEST, shape[0], shape[1], shape[2]);
     TrainOptions o = train.trainOptions(trainSet.channels());
-    Pipeline.TrainResult r = Pipeline.train(trainSet, test, model, train.netConfig(trainSet), o, resume,
+    Dataset[] parts = train.split(trainSet);
+    Pipeline.TrainResult r = Pipeline.train(parts[0], parts[1], model, train.netConfig(trainSet), o, resume,
         TrainingData.canonical(data), progress(), err);
-    double testAccuracy = r.summary().testAccuracy();
+    double testAccuracy = Double.NaN;
+    if (test != null) {
+      try (var enc = org.deephash.model.net.Encoder.open(model)) {
+        int[] predicted = enc.encode(test).predicted();
+        int correct = 0;
+        for (int i = 0; i < test.count(); i++) {
+          correct += predicted[i] == test.labels()[i] ? 1 : 0;
+        }
+        testAccuracy = correct / (double) test.count();
+      }
+      err.printf(Locale.ROOT, "test accuracy of the kept model: %.4f (reported only; nothing is chosen on it)%n",
+          testAccuracy);
+    }
     out.println(new Json().put("command", "train").put("model", r.model().root().toString())
-        .put("data", TrainingData.canonical(data)).put("epochs", r.summary().epochs()).put("steps", r.summary().steps())
+        .put("data", TrainingData.canonical(data)).put("epochs", r.summary().epochs()).put("kept_epoch", r.summary().keptEpoch())
+        .put("validation_accuracy", Double.isNaN(r.summary().keptValidationAccuracy()) ? null
+            : Json.round(r.summary().keptValidationAccuracy(), 5))
+        .put("steps", r.summary().steps())
         .put("loss", Json.round(r.summary().lastLoss(), 5)).put("train_accuracy", Json.round(r.summary().trainAccuracy(), 5))
         .put("test_accuracy", Double.isNaN(testAccuracy) ? null : Json.round(testAccuracy, 5))
         .put("seconds", Json.round(r.seconds(), 1)));

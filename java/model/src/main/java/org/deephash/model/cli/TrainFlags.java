@@ -79,6 +79,11 @@ public final class TrainFlags {
       description = "Seed of weights, shuffling, augmentation and dropout (default: ${DEFAULT-VALUE}).")
   long seed = D.seed();
 
+  @Option(names = "--validation", paramLabel = "N",
+      description = {"Training images held out (stratified, seeded by --seed) to choose the epoch to keep and",
+          "the fine stage of the coarse-to-fine search; 0: none, keep the last epoch (default: ${DEFAULT-VALUE})."})
+  int validation = 5000;
+
   @Option(names = "--max-steps", paramLabel = "N", description = "Stop after N steps, 0 for no limit (quick runs).")
   int maxSteps = 0;
 
@@ -105,6 +110,7 @@ public final class TrainFlags {
     CliCommand.requireRange(mixee, "--ssdh-balance", balance, 0, 1e6);
     range("--crop", crop, 0, 1024);
     range("--max-steps", maxSteps, 0, Integer.MAX_VALUE);
+    range("--validation", validation, 0, Integer.MAX_VALUE);
     augmentation(3);
   }
 
@@ -145,6 +151,22 @@ public final class TrainFlags {
   HashNetConfig netConfig(Dataset train) {
     return HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames())
         .withWidths(conv1, conv2, f7);
+  }
+
+  /**
+   * {training part, validation part} of the training images: the split of --validation images
+   * (seeded by --seed), or {all, null} with --validation 0.
+   */
+  Dataset[] split(Dataset train) {
+    if (validation == 0) {
+      return new Dataset[] {train, null};
+    }
+    if (validation >= train.count()) {
+      throw usage("--validation " + validation + " leaves no training image (the data set has " + train.count()
+          + "): pass a smaller number, or 0 for none");
+    }
+    org.deephash.model.data.ValidationSplit s = org.deephash.model.data.ValidationSplit.of(train, validation, seed);
+    return new Dataset[] {s.train(), s.validation()};
   }
 
   TrainOptions trainOptions(int channels) {

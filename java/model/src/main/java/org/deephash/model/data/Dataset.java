@@ -59,6 +59,24 @@ public record Dataset(
     return new Dataset(n, height, width, channels, p, l, classNames, sources.subList(0, n));
   }
 
+  /** The images at {@code rows} (indices into this set), in that order. */
+  public Dataset rows(int[] rows) {
+    int size = imageSize();
+    float[] p = new float[rows.length * size];
+    int[] l = new int[rows.length];
+    String[] s = new String[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      int r = rows[i];
+      if (r < 0 || r >= count) {
+        throw new IndexOutOfBoundsException("row " + r + " is outside [0, " + count + ")");
+      }
+      System.arraycopy(pixels, r * size, p, i * size, size);
+      l[i] = labels[r];
+      s[i] = sources.get(r);
+    }
+    return new Dataset(rows.length, height, width, channels, p, l, classNames, List.of(s));
+  }
+
   /** Images whose labels are outside this set's classes cannot exist; shape as "HxWxC". */
   public String shape() {
     return height + "x" + width + "x" + channels;

@@ -29,8 +29,8 @@ public final class Evaluation {
   public static final int DEPTH = 1000;
 
   /** One row of the results table. Null figures do not apply to the row. */
-  public record Row(String name, String description, double[] precisionAtK, double mapAt1000, Double mapFull,
-      Double precisionR2, double queryMs, double[] curve) {}
+  public record Row(String name, String description, String fineStage, double[] precisionAtK, double mapAt1000,
+      Double mapFull, Double precisionR2, double queryMs, double[] curve) {}
 
   /** Inputs of a code row besides BCS: a name and codes for the database and the queries. */
   public record CodeRow(String name, String description, int bits, byte[] dbCodes, byte[] queryCodes) {}
@@ -38,6 +38,8 @@ public final class Evaluation {
   private final PrintStream log;
   private Pool pool = Pool.topM(DEPTH);
   private int esQueries = Integer.MAX_VALUE;
+  private FineStage fineStage = FineStage.legacy();
+  private List<FineStage> compare = List.of();
   private Progress progress = Progress.none();
 
   public Evaluation(PrintStream log) {
@@ -72,18 +74,42 @@ public final class Evaluation {
     return this;
   }
 
+  /** The fine stage of the HDS row (default: the paper's, Euclidean on F7). */
+  public Evaluation fineStage(FineStage s) {
+    this.fineStage = s;
+    return this;
+  }
+
+  /** Also evaluates these fine stages, as rows {@code hds_KEY} after the HDS row (default: none). */
+  public Evaluation compareStages(List<FineStage> stages) {
+    this.compare = List.copyOf(stages);
+    return this;
+  }
+
+  /**
+   * As {@link #run(int, int, byte[], float[], float[], int[], byte[], float[], float[], int[], List,
+   * SearchResult[])} without latent activations: the fine stages that read them are not available.
+   */
+  public List<Row> run(int bits, int dim, byte[] dbCodes, float[] dbFeatures, int[] dbLabels, byte[] queryCodes,
+      float[] queryFeatures, int[] queryLabels, List<CodeRow> extra, SearchResult[] hdsResultOut) {
+    return run(bits, dim, dbCodes, dbFeatures, null, dbLabels, queryCodes, queryFeatures, null, queryLabels, extra,
+        hdsResultOut);
+  }
+
   /**
    * Evaluates the network's codes and features plus extra code rows.
    *
    * @param bits code width in bits of the network's codes (padded to whole bytes for the engine)
    * @param dbCodes database codes, ceil(bits/8) bytes each; database item i gets id i
    * @param dbFeatures database F7 features, n x dim
+   * @param dbLatent database latent activations, n x bits (null when the fine stages do not need them)
    * @param queryCodes query codes
    * @param queryFeatures query features
    * @param hdsResultOut when not null, receives the HDS result (for the picture of retrievals)
    */
-  public List<Row> run(int bits, int dim, byte[] dbCodes, float[] dbFeatures, int[] dbLabels, byte[] queryCodes,
-      float[] queryFeatures, int[] queryLabels, List<CodeRow> extra, SearchResult[] hdsResultOut) {
+  public List<Row> run(int bits, int dim, byte[] dbCodes, float[] dbFeatures, float[] dbLatent, int[] dbLabels,
+      byte[] queryCodes, float[] queryFeatures, float[] queryLatent, int[] queryLabels, List<CodeRow> extra,
+      SearchResult[] hdsResultOut) {
     int codeBytes = (bits + 7) / 8;
     List<Row> rows = new ArrayList<>();
     try (CodeTable table = CodeTable.create(codeBytes * 8, dim, true, dbLabels.length)) {
@@ -102,25 +128,46 @@ public final class Evaluation {
           es = search.exhaustive(slice(queryFeatures, dim, esN), DEPTH);
         }
         double esMs = (System.nanoTime() - t0) / 1e6 / esN;
+        int[] esLabels = java.util.Arrays.copyOf(queryLabels, esN);
+        double esMap;
+        try (var c = progress.count("ES: full-list mAP", esN, "queries")) {
+          esMap = EuclideanRanking.meanAveragePrecision(dbFeatures, dbLabels, slice(queryFeatures, dim, esN),
+              esLabels, dim, c);
+        }
         rows.add(listRow("es", "ES: exhaustive Euclidean ranking of F7 features"
-            + (esN < queryLabels.length ? " (first " + esN + " queries)" : ""), es,
-            java.util.Arrays.copyOf(queryLabels, esN), dbLabels, null, null, esMs));
+            + (esN < queryLabels.length ? " (first " + esN + " queries)" : ""), null, es, esLabels, dbLabels, esMap,
+            null, esMs));
 
-        warm(() -> search.coarseToFine(slice(queryCodes, codeBytes, 100), slice(queryFeatures, dim, 100), pool, DEPTH));
-        long t1 = System.nanoTime();
-        SearchResult hds;
-        try (var p = progress.phase("HDS: coarse-to-fine search of " + queryLabels.length + " queries")) {
-          hds = search.coarseToFine(queryCodes, queryFeatures, pool, DEPTH);
+        List<FineStage> stages = new ArrayList<>();
+        stages.add(fineStage);
+        for (FineStage s : compare) {
+          if (!stages.contains(s)) {
+            stages.add(s);
+          }
         }
-        double hdsMs = (System.nanoTime() - t1) / 1e6 / queryLabels.length;
-        FullRanking.QueryFigures[] hf;
-        try (var c = progress.count("HDS: full-list mAP", queryLabels.length, "queries")) {
-          hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0, c);
-        }
-        rows.add(listRow("hds", "HDS: " + describe(pool) + " re-ranked by Euclidean distance on F7", hds, queryLabels,
-            dbLabels, meanAp(hf), null, hdsMs));
-        if (hdsResultOut != null && hdsResultOut.length > 0) {
-          hdsResultOut[0] = hds;
+        for (FineStage stage : stages) {
+          if (stage.usesLatent() && (dbLatent == null || queryLatent == null)) {
+            throw new IllegalArgumentException("fine stage " + stage.key() + " needs the latent activations");
+          }
+          boolean main = stage == fineStage;
+          long t1 = System.nanoTime();
+          SearchResult hds;
+          try (var p = progress.phase("HDS (" + stage.key() + "): coarse-to-fine search of " + queryLabels.length
+              + " queries")) {
+            hds = coarseToFine(search, stage, bits, dim, dbFeatures, dbLatent, queryCodes, queryFeatures, queryLatent,
+                queryLabels.length);
+          }
+          double hdsMs = (System.nanoTime() - t1) / 1e6 / queryLabels.length;
+          FullRanking.QueryFigures[] hf;
+          try (var c = progress.count("HDS (" + stage.key() + "): full-list mAP", queryLabels.length, "queries")) {
+            hf = full.evaluate(queryCodes, codeBytes, queryLabels, hds::ids, 0, c);
+          }
+          rows.add(listRow(main ? "hds" : "hds_" + stage.key().replace('-', '_'), "HDS: " + describe(pool)
+              + ", fine stage " + stage.key() + ": " + stage.description(), stage.key(), hds, queryLabels, dbLabels,
+              meanAp(hf), null, hdsMs));
+          if (main && hdsResultOut != null && hdsResultOut.length > 0) {
+            hdsResultOut[0] = hds;
+          }
         }
       }
     }
@@ -135,6 +182,101 @@ public final class Evaluation {
       }
     }
     return rows;
+  }
+
+  /**
+   * The coarse-to-fine search with a fine stage: the engine's Hamming pool, re-ordered by {@link
+   * FineStage#order}; the best {@link #DEPTH} of each pool are returned, with their Hamming and fine
+   * distances.
+   */
+  private SearchResult coarseToFine(GpuHashSearch search, FineStage stage, int bits, int dim, float[] dbFeatures,
+      float[] dbLatent, byte[] queryCodes, float[] queryFeatures, float[] queryLatent, int q) {
+    SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
+        : search.radius(queryCodes, pool.radius(), pool.size());
+    int n = dbFeatures.length / dim;
+    float[] db = stage.features(dbFeatures, dim, dbLatent, bits, n);
+    float[] qf = stage.features(queryFeatures, dim, queryLatent, bits, q);
+    int fd = stage.dim(dim, bits);
+    return rerank(stage, coarse, db, qf, fd, DEPTH);
+  }
+
+  /** Re-orders every query's pool of {@code coarse} with {@code stage} and keeps the best k of each. */
+  static SearchResult rerank(FineStage stage, SearchResult coarse, float[] db, float[] queries, int dim, int k) {
+    int q = coarse.queryCount();
+    long[][] ids = new long[q][];
+    int[][] ham = new int[q][];
+    float[][] dist = new float[q][];
+    java.util.stream.IntStream.range(0, q).parallel().forEach(i -> {
+      long[] pid = coarse.ids(i);
+      int[] ph = coarse.hammings(i);
+      float[] d = new float[pid.length];
+      int[] order = stage.order(pid, ph, queries, i * dim, db, dim, d);
+      int m = Math.min(k, order.length);
+      ids[i] = new long[m];
+      ham[i] = new int[m];
+      dist[i] = java.util.Arrays.copyOf(d, m);
+      for (int j = 0; j < m; j++) {
+        ids[i][j] = pid[order[j]];
+        ham[i][j] = ph[order[j]];
+      }
+    });
+    int[] offsets = new int[q + 1];
+    for (int i = 0; i < q; i++) {
+      offsets[i + 1] = offsets[i] + ids[i].length;
+    }
+    long[] allIds = new long[offsets[q]];
+    int[] allHam = new int[offsets[q]];
+    float[] allDist = new float[offsets[q]];
+    boolean[] truncated = new boolean[q];
+    for (int i = 0; i < q; i++) {
+      System.arraycopy(ids[i], 0, allIds, offsets[i], ids[i].length);
+      System.arraycopy(ham[i], 0, allHam, offsets[i], ham[i].length);
+      System.arraycopy(dist[i], 0, allDist, offsets[i], dist[i].length);
+      truncated[i] = coarse.truncated(i);
+    }
+    return SearchResult.of(offsets, allIds, allHam, allDist, truncated).withMethod("hds-" + stage.key());
+  }
+
+  /**
+   * Scores fine stages on validation queries against a database (the training images minus the
+   * validation split): mean P@10 and full-list mAP of each, and of the codes alone.
+   *
+   * @return the scores by stage, plus the codes' own under the key null
+   */
+  public java.util.Map<FineStage, FineStage.Score> scoreStages(List<FineStage> stages, int bits, int dim,
+      byte[] dbCodes, float[] dbFeatures, float[] dbLatent, int[] dbLabels, byte[] queryCodes, float[] queryFeatures,
+      float[] queryLatent, int[] queryLabels) {
+    int codeBytes = (bits + 7) / 8;
+    java.util.Map<FineStage, FineStage.Score> out = new java.util.LinkedHashMap<>();
+    try (CodeTable table = CodeTable.create(codeBytes * 8, 0, true, dbLabels.length)) {
+      table.addAll(null, dbCodes, null, dbLabels);
+      try (GpuHashSearch search = GpuHashSearch.open(table)) {
+        FullRanking full = new FullRanking(dbCodes, codeBytes, codeBytes * 8, dbLabels);
+        FullRanking.QueryFigures[] bf = full.evaluate(queryCodes, codeBytes, queryLabels, null, 10);
+        out.put(null, new FineStage.Score(precisionAt10(bf, queryLabels, dbLabels), meanAp(bf)));
+        for (FineStage stage : stages) {
+          SearchResult r = coarseToFine(search, stage, bits, dim, dbFeatures, dbLatent, queryCodes, queryFeatures,
+              queryLatent, queryLabels.length);
+          FullRanking.QueryFigures[] f = full.evaluate(queryCodes, codeBytes, queryLabels, r::ids, 10);
+          out.put(stage, new FineStage.Score(precisionAt10(f, queryLabels, dbLabels), meanAp(f)));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static double precisionAt10(FullRanking.QueryFigures[] f, int[] queryLabels, int[] dbLabels) {
+    double s = 0;
+    for (int i = 0; i < f.length; i++) {
+      int hits = 0;
+      for (int id : f[i].topIds()) {
+        if (dbLabels[id] == queryLabels[i]) {
+          hits++;
+        }
+      }
+      s += hits / 10.0;
+    }
+    return s / f.length;
   }
 
   private Row codeRow(String name, String description, GpuHashSearch search, FullRanking full, byte[] queryCodes,
@@ -166,7 +308,7 @@ public final class Evaluation {
     for (FullRanking.QueryFigures x : f) {
       r2 += x.precisionR2();
     }
-    return listRow(name, description, r, queryLabels, dbLabels, meanAp(f), r2 / f.length, ms);
+    return listRow(name, description, null, r, queryLabels, dbLabels, meanAp(f), r2 / f.length, ms);
   }
 
   private static double meanAp(FullRanking.QueryFigures[] f) {
@@ -177,8 +319,8 @@ public final class Evaluation {
     return s / f.length;
   }
 
-  private static Row listRow(String name, String description, SearchResult r, int[] queryLabels, int[] dbLabels,
-      Double mapFull, Double r2, double ms) {
+  private static Row listRow(String name, String description, String fineStage, SearchResult r, int[] queryLabels,
+      int[] dbLabels, Double mapFull, Double r2, double ms) {
     int q = queryLabels.length;
     double[] curve = new double[DEPTH];
     double mapK = 0;
@@ -204,7 +346,7 @@ public final class Evaluation {
     for (int i = 0; i < KS.length; i++) {
       pk[i] = curve[KS[i] - 1];
     }
-    return new Row(name, description, pk, mapK / q, mapFull, r2, ms, curve);
+    return new Row(name, description, fineStage, pk, mapK / q, mapFull, r2, ms, curve);
   }
 
   private static void warm(Runnable r) {
@@ -236,6 +378,9 @@ public final class Evaluation {
     }
     for (Row r : rows) {
       Json row = new Json();
+      if (r.fineStage() != null) {
+        row.put("fine_stage", r.fineStage());
+      }
       for (int i = 0; i < KS.length; i++) {
         row.put("p_at_" + KS[i], sig(r.precisionAtK()[i]));
       }
@@ -256,11 +401,11 @@ public final class Evaluation {
   /** A plain-text table of the rows. */
   public static String table(List<Row> rows) {
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "%-5s %7s %7s %7s %7s %7s %9s %9s %7s %10s%n", "row", "P@1", "P@10", "P@100",
+    b.append(String.format(Locale.ROOT, "%-7s %7s %7s %7s %7s %7s %9s %9s %7s %10s%n", "row", "P@1", "P@10", "P@100",
         "P@500", "P@1000", "mAP@1000", "mAP(full)", "P(r<=2)", "ms/query"));
     for (Row r : rows) {
       double[] p = r.precisionAtK();
-      b.append(String.format(Locale.ROOT, "%-5s %7.4f %7.4f %7.4f %7.4f %7.4f %9.4f %9s %7s %10.4f%n", r.name(), p[0],
+      b.append(String.format(Locale.ROOT, "%-7s %7.4f %7.4f %7.4f %7.4f %7.4f %9.4f %9s %7s %10.4f%n", r.name(), p[0],
           p[1], p[2], p[3], p[4], r.mapAt1000(), r.mapFull() == null ? "-" : String.format(Locale.ROOT, "%.4f",
               r.mapFull()), r.precisionR2() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.precisionR2()),
           r.queryMs()));

@@ -53,6 +53,24 @@ public record ModelDir(Path root) {
     }
   }
 
+  /**
+   * Adds what model selection decided to model.properties: the kept epoch, the validation split's
+   * size and figures, the fine stage of the coarse-to-fine search.
+   */
+  public void writeSelection(java.util.Map<String, String> entries) throws IOException {
+    Properties p = load();
+    entries.forEach(p::setProperty);
+    try (Writer w = Files.newBufferedWriter(properties())) {
+      p.store(w, "deephash hashing network");
+    }
+  }
+
+  /** The fine stage key recorded by training ({@code fine.stage}), or empty for a model from before it was chosen. */
+  public Optional<String> readFineStage() throws IOException {
+    String s = load().getProperty("fine.stage");
+    return s == null || s.isBlank() ? Optional.empty() : Optional.of(s.strip());
+  }
+
   public HashNetConfig readConfig() throws IOException {
     return HashNetConfig.fromProperties(load());
   }

@@ -13,7 +13,12 @@ import org.deephash.model.data.Dataset;
 /**
  * Trains a {@link HashNet} epoch by epoch: seeded shuffling and augmentation (random crop after
  * zero padding, horizontal flip), the learning-rate schedule, a checkpoint after every epoch,
- * and one progress line per epoch (loss, training accuracy, test accuracy, time).
+ * and one progress line per epoch (loss, training accuracy, validation accuracy, time).
+ *
+ * <p>Model selection: when a validation split is given (images carved from the training data,
+ * never the test queries), its accuracy is measured after every epoch, the best epoch's weights
+ * are kept in {@code checkpoint/best/} and the returned network holds them; the log says which
+ * epoch was kept. Without a validation split, the last epoch is kept.
  *
  * <p>A run is repeatable: the order of each epoch, the augmentation of each batch and the dropout
  * of each step derive from the seed and the epoch or step number, so a run resumed from a
@@ -23,6 +28,8 @@ public final class Trainer {
   /** Checkpoint prefix inside a checkpoint folder. */
   public static final String CHECKPOINT = "ckpt";
   public static final String STATE = "state.properties";
+  /** Folder of the best epoch's checkpoint, inside the checkpoint folder. */
+  public static final String BEST = "best";
 
   private final PrintStream log;
   private Progress progress = Progress.none();
@@ -38,24 +45,51 @@ public final class Trainer {
   }
 
   /** What a finished run reports. */
-  public record Summary(int epochs, long steps, double lastLoss, double trainAccuracy, double testAccuracy,
-      double[] epochSeconds) {}
+  public record Summary(int epochs, long steps, double lastLoss, double trainAccuracy, double[] validationAccuracy,
+      int keptEpoch, double[] epochSeconds) {
+
+    /** Validation accuracy of the kept epoch (NaN without a validation split). */
+    public double keptValidationAccuracy() {
+      return keptEpoch >= 1 && keptEpoch <= validationAccuracy.length ? validationAccuracy[keptEpoch - 1] : Double.NaN;
+    }
+  }
+
+  /**
+   * The epoch to keep (0-based) given the validation figure after each epoch: the highest, the
+   * earliest among equals; NaN figures never win. -1 when there is none.
+   */
+  public static int bestEpoch(double[] metric, int epochs) {
+    if (epochs > metric.length) {
+      throw new IllegalArgumentException(epochs + " epochs but " + metric.length + " figures");
+    }
+    int best = -1;
+    for (int e = 0; e < epochs; e++) {
+      if (!Double.isNaN(metric[e]) && (best < 0 || metric[e] > metric[best])) {
+        best = e;
+      }
+    }
+    return best;
+  }
 
   /**
    * Trains from scratch, or resumes from {@code checkpointDir} when it holds a checkpoint and
    * {@code resume} is set. Returns the trained network (the caller closes it).
    *
-   * @param test images to report accuracy on after each epoch, or null
-   * @param checkpointDir where to write a checkpoint after each epoch, or null for none
+   * @param validation images to measure accuracy on after each epoch and to choose the epoch to
+   *     keep (a split of the training data, never the test queries), or null to keep the last
+   * @param checkpointDir where to write a checkpoint after each epoch, or null for none (a
+   *     temporary folder then holds the best epoch's weights)
    */
-  public HashNet train(HashNetConfig config, TrainOptions options, Dataset train, Dataset test, Path checkpointDir,
-      boolean resume, Summary[] summaryOut) throws IOException {
+  public HashNet train(HashNetConfig config, TrainOptions options, Dataset train, Dataset validation,
+      Path checkpointDir, boolean resume, Summary[] summaryOut) throws IOException {
     if (train.height() != config.height() || train.width() != config.width() || train.channels() != config.channels()) {
       throw new IllegalArgumentException("training images are " + train.shape() + " but the network takes "
           + config.height() + "x" + config.width() + "x" + config.channels());
     }
     int startEpoch = 0;
     long step = 0;
+    double[] valAcc = new double[options.epochs()];
+    java.util.Arrays.fill(valAcc, Double.NaN);
     HashNet net;
     Path state = checkpointDir == null ? null : checkpointDir.resolve(STATE);
     if (resume && state != null && Files.isRegularFile(state)) {
@@ -65,13 +99,36 @@ public final class Trainer {
       }
       startEpoch = Integer.parseInt(p.getProperty("epochsDone"));
       step = Long.parseLong(p.getProperty("steps"));
+      String history = p.getProperty("validationAccuracy", "");
+      String[] parts = history.isEmpty() ? new String[0] : history.split(",");
+      for (int i = 0; i < Math.min(parts.length, valAcc.length); i++) {
+        valAcc[i] = Double.parseDouble(parts[i]);
+      }
       net = HashNet.restore(config, options, checkpointDir.resolve(CHECKPOINT));
       log.printf(Locale.ROOT, "resumed from %s after epoch %d (step %d)%n", checkpointDir, startEpoch, step);
     } else {
       net = HashNet.create(config, options);
     }
+    Path tmp = null;
     try {
-      Summary s = loop(net, options, train, test, checkpointDir, startEpoch, step);
+      Path bestDir;
+      if (checkpointDir != null) {
+        bestDir = checkpointDir.resolve(BEST);
+      } else if (validation != null) {
+        tmp = Files.createTempDirectory("deephash-best");
+        bestDir = tmp;
+      } else {
+        bestDir = null;
+      }
+      Summary s = loop(net, options, train, validation, checkpointDir, bestDir, startEpoch, step, valAcc);
+      if (validation != null && s.keptEpoch() >= 1 && s.keptEpoch() < s.epochs()) {
+        net.close();
+        net = HashNet.restore(config, options, bestDir.resolve(CHECKPOINT));
+      }
+      if (validation != null && s.keptEpoch() >= 1) {
+        log.printf(Locale.ROOT, "kept epoch %d of %d: best validation accuracy %.4f (last epoch %.4f)%n", s.keptEpoch(),
+            s.epochs(), s.keptValidationAccuracy(), s.validationAccuracy()[s.epochs() - 1]);
+      }
       if (summaryOut != null && summaryOut.length > 0) {
         summaryOut[0] = s;
       }
@@ -79,11 +136,23 @@ public final class Trainer {
     } catch (IOException | RuntimeException e) {
       net.close();
       throw e;
+    } finally {
+      if (tmp != null) {
+        deleteTree(tmp);
+      }
     }
   }
 
-  private Summary loop(HashNet net, TrainOptions o, Dataset train, Dataset test, Path checkpointDir, int startEpoch,
-      long step) throws IOException {
+  private static void deleteTree(Path p) throws IOException {
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(x);
+      }
+    }
+  }
+
+  private Summary loop(HashNet net, TrainOptions o, Dataset train, Dataset validation, Path checkpointDir, Path bestDir,
+      int startEpoch, long step, double[] valAcc) throws IOException {
     int n = train.count();
     int size = train.imageSize();
     int b = Math.min(o.batch(), n);
@@ -92,7 +161,6 @@ public final class Trainer {
     double[] seconds = new double[o.epochs()];
     double lastLoss = Double.NaN;
     double trainAcc = Double.NaN;
-    double testAcc = Double.NaN;
     int epoch = startEpoch;
     long perEpoch = n / b;
     long planned = (long) (o.epochs() - startEpoch) * perEpoch;
@@ -129,27 +197,39 @@ public final class Trainer {
         seconds[epoch] = (System.nanoTime() - t0) / 1e9;
         lastLoss = lossSum / Math.max(1, batches);
         trainAcc = accSum / Math.max(1, batches);
-        String testPart = "";
-        if (test != null) {
+        String valPart = "";
+        boolean best = false;
+        if (validation != null) {
           long t1 = System.nanoTime();
-          testAcc = accuracy(net, test);
-          testPart = String.format(Locale.ROOT, "  test-acc %.4f (%.1f s)", testAcc, (System.nanoTime() - t1) / 1e9);
+          valAcc[epoch] = accuracy(net, validation);
+          best = bestEpoch(valAcc, epoch + 1) == epoch;
+          valPart = String.format(Locale.ROOT, "  val-acc %.4f%s (%.1f s)", valAcc[epoch], best ? " *" : "",
+              (System.nanoTime() - t1) / 1e9);
+          if (best) {
+            net.saveCheckpoint(bestDir.resolve(CHECKPOINT));
+          }
         }
         counter.clear();
         log.printf(Locale.ROOT, "epoch %d/%d  steps %d  lr %.2e  loss %.4f  train-acc %.4f%s  time %.1f s%n",
-            epoch + 1, o.epochs(), batches, lr, lastLoss, trainAcc, testPart, seconds[epoch]);
+            epoch + 1, o.epochs(), batches, lr, lastLoss, trainAcc, valPart, seconds[epoch]);
         if (checkpointDir != null) {
           net.saveCheckpoint(checkpointDir.resolve(CHECKPOINT));
           Properties p = o.toProperties();
           p.setProperty("epochsDone", Integer.toString(epoch + 1));
           p.setProperty("steps", Long.toString(step));
+          StringBuilder h = new StringBuilder();
+          for (int e = 0; e <= epoch; e++) {
+            h.append(e == 0 ? "" : ",").append(valAcc[e]);
+          }
+          p.setProperty("validationAccuracy", h.toString());
           try (var out = Files.newBufferedWriter(checkpointDir.resolve(STATE))) {
             p.store(out, "deephash training state");
           }
         }
       }
     }
-    return new Summary(epoch, step, lastLoss, trainAcc, testAcc, seconds);
+    int kept = validation == null ? epoch : bestEpoch(valAcc, epoch) + 1;
+    return new Summary(epoch, step, lastLoss, trainAcc, valAcc, kept, seconds);
   }
 
   /** Top-1 accuracy of the inference path on a dataset. */

@@ -69,16 +69,56 @@ class EvaluationTest {
     assertEquals(p10 / q, bcs.precisionAtK()[1], 1e-9);
     assertEquals(ap / q, bcs.mapFull(), 1e-9);
     assertTrue(bcs.precisionR2() > 0.99, "prototype codes 1-3 bits apart are all relevant");
-    assertNull(rows.get(1).mapFull(), "ES has no full ranking");
+    assertTrue(rows.get(1).mapFull() > 0.99, "ES full-list mAP: features separate the classes");
     assertEquals(1.0, rows.get(1).precisionAtK()[1], 1e-12, "features separate the classes");
     assertEquals(1.0, rows.get(2).precisionAtK()[1], 1e-12);
     String json = Evaluation.json(48, 0.5, rows, java.util.Map.of("model", "C:\\runs\\\"m\""));
     assertTrue(json.startsWith("{\"bits\":48,\"accuracy\":0.5,"), json);
-    assertTrue(json.contains("\"hds\":{\"p_at_1\":1,"), json);
+    assertTrue(json.contains("\"hds\":{\"fine_stage\":\"f7\",\"p_at_1\":1,"), json);
     java.util.Map<String, Object> back = org.deephash.io.Json.object(json);
     assertEquals("C:\\runs\\\"m\"", back.get("model"), "strings are escaped");
-    assertNull(((java.util.Map<?, ?>) back.get("es")).get("map_full"), "figures that do not apply are null");
+    assertNull(((java.util.Map<?, ?>) back.get("es")).get("precision_r2"), "figures that do not apply are null");
+    assertEquals("f7", ((java.util.Map<?, ?>) back.get("hds")).get("fine_stage"), "the HDS row names its fine stage");
     assertEquals(rows.get(0).mapAt1000(), (Double) ((java.util.Map<?, ?>) back.get("bcs")).get("map_at_1000"), 1e-6);
+  }
+
+  @Test
+  void javaReRankOnF7EqualsTheEnginesCoarseToFine() {
+    SplittableRandom rnd = new SplittableRandom(9);
+    int n = 3000;
+    int q = 25;
+    int dim = 7;
+    byte[] db = new byte[n * 2];
+    float[] f = new float[n * dim];
+    rnd.nextBytes(db);
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) rnd.nextGaussian();
+    }
+    byte[] qc = new byte[q * 2];
+    float[] qf = new float[q * dim];
+    rnd.nextBytes(qc);
+    for (int i = 0; i < qf.length; i++) {
+      qf[i] = (float) rnd.nextGaussian();
+    }
+    try (org.deephash.CodeTable t = org.deephash.CodeTable.create(16, dim, true, n)) {
+      t.addAll(null, db, f, new int[n]);
+      try (org.deephash.GpuHashSearch s = org.deephash.GpuHashSearch.open(t)) {
+        org.deephash.SearchResult engine = s.coarseToFine(qc, qf, org.deephash.Pool.topM(200), 50);
+        org.deephash.SearchResult java = Evaluation.rerank(FineStage.F7, s.query(qc, 200), f, qf, dim, 50);
+        for (int i = 0; i < q; i++) {
+          org.junit.jupiter.api.Assertions.assertArrayEquals(engine.ids(i), java.ids(i), "query " + i);
+          org.junit.jupiter.api.Assertions.assertArrayEquals(engine.hammings(i), java.hammings(i), "query " + i);
+        }
+        // Ties only: the Hamming distances never decrease along the list.
+        org.deephash.SearchResult ties = Evaluation.rerank(FineStage.LATENT_TIES, s.query(qc, 200), f, qf, dim, 200);
+        for (int i = 0; i < q; i++) {
+          int[] h = ties.hammings(i);
+          for (int j = 1; j < h.length; j++) {
+            assertTrue(h[j - 1] <= h[j], "query " + i + " rank " + j);
+          }
+        }
+      }
+    }
   }
 
   private static void put(byte[] codes, int i, long c) {

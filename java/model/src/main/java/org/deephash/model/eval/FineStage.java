@@ -1,0 +1,196 @@
+package org.deephash.model.eval;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The fine stage of the coarse-to-fine search (HDS): how the Hamming pool of a query is
+ * re-ordered. Two families:
+ *
+ * <ul>
+ *   <li>re-rank the whole pool by a Euclidean distance ({@link #F7}, the paper's; {@link #F7_NORM}
+ *       on L2-normalised F7; {@link #LATENT} on the real-valued activations of the hash layer);
+ *   <li>keep the Hamming order and break its ties only ({@code *_TIES}): items at equal Hamming
+ *       distance are ordered by the fine distance instead of by id. Such a ranking differs from the
+ *       codes' ranking (BCS) only inside groups of equal Hamming distance, where BCS's order (by id)
+ *       carries no information about the query, so it cannot be worse than BCS except by chance
+ *       inside those groups.
+ * </ul>
+ *
+ * Every ordering breaks its remaining ties by ascending id. Which stage a model uses is chosen on
+ * its validation split after training ({@link #choose}) and stored with the model.
+ */
+public enum FineStage {
+  F7("f7", "Euclidean distance on F7 (the paper)", false),
+  F7_NORM("f7n", "Euclidean distance on L2-normalised F7", false),
+  LATENT("latent", "Euclidean distance on the latent (hash-layer) activations", false),
+  F7_NORM_TIES("f7n-ties", "equal Hamming distances ordered by L2-normalised F7", true),
+  LATENT_TIES("latent-ties", "equal Hamming distances ordered by the latent activations", true);
+
+  private final String key;
+  private final String description;
+  private final boolean tiesOnly;
+
+  FineStage(String key, String description, boolean tiesOnly) {
+    this.key = key;
+    this.description = description;
+    this.tiesOnly = tiesOnly;
+  }
+
+  /** The name used on the command line, in model.properties and in the JSON rows. */
+  public String key() {
+    return key;
+  }
+
+  public String description() {
+    return description;
+  }
+
+  /** True when only items at equal Hamming distance are re-ordered. */
+  public boolean tiesOnly() {
+    return tiesOnly;
+  }
+
+  /** True when the stage reads the latent activations, false when it reads F7. */
+  public boolean usesLatent() {
+    return this == LATENT || this == LATENT_TIES;
+  }
+
+  /** The stage named {@code key} (case-insensitive), or an error that lists the names. */
+  public static FineStage of(String key) {
+    for (FineStage s : values()) {
+      if (s.key.equalsIgnoreCase(key.strip())) {
+        return s;
+      }
+    }
+    StringBuilder names = new StringBuilder();
+    for (FineStage s : values()) {
+      names.append(names.isEmpty() ? "" : ", ").append(s.key);
+    }
+    throw new IllegalArgumentException("unknown fine stage '" + key + "': use one of " + names);
+  }
+
+  /** The stage used when a model does not record one (models written before the choice was stored). */
+  public static FineStage legacy() {
+    return F7;
+  }
+
+  /**
+   * The features this stage measures distances on, n rows: F7 as is, F7 scaled to unit length
+   * (a zero row stays zero), or the latent activations.
+   */
+  public float[] features(float[] f7, int f7Dim, float[] latent, int bits, int n) {
+    if (usesLatent()) {
+      return latent;
+    }
+    if (this == F7) {
+      return f7;
+    }
+    float[] out = Arrays.copyOf(f7, n * f7Dim);
+    for (int i = 0; i < n; i++) {
+      double s = 0;
+      for (int j = 0; j < f7Dim; j++) {
+        double v = out[i * f7Dim + j];
+        s += v * v;
+      }
+      if (s > 0) {
+        float inv = (float) (1 / Math.sqrt(s));
+        for (int j = 0; j < f7Dim; j++) {
+          out[i * f7Dim + j] *= inv;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Width of {@link #features}' rows. */
+  public int dim(int f7Dim, int bits) {
+    return usesLatent() ? bits : f7Dim;
+  }
+
+  /**
+   * Re-orders one query's pool.
+   *
+   * @param ids the pool, in any order (database row numbers)
+   * @param hamming Hamming distance of each pool item to the query
+   * @param query the query's fine features ({@code dim} floats at {@code queryOffset})
+   * @param db the database's fine features, n x dim
+   * @param distancesOut when not null, receives the squared fine distance of each returned item
+   * @return the pool's positions (indices into {@code ids}) in ranked order
+   */
+  public int[] order(long[] ids, int[] hamming, float[] query, int queryOffset, float[] db, int dim,
+      float[] distancesOut) {
+    int m = ids.length;
+    if (hamming.length != m) {
+      throw new IllegalArgumentException("ids and hamming differ in length: " + m + " vs " + hamming.length);
+    }
+    float[] d = new float[m];
+    for (int i = 0; i < m; i++) {
+      d[i] = squaredL2(query, queryOffset, db, (int) ids[i] * dim, dim);
+    }
+    Integer[] pos = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      pos[i] = i;
+    }
+    Arrays.sort(pos, (a, b) -> {
+      if (tiesOnly && hamming[a] != hamming[b]) {
+        return Integer.compare(hamming[a], hamming[b]);
+      }
+      int c = Float.compare(d[a], d[b]);
+      return c != 0 ? c : Long.compare(ids[a], ids[b]);
+    });
+    int[] out = new int[m];
+    for (int i = 0; i < m; i++) {
+      out[i] = pos[i];
+      if (distancesOut != null) {
+        distancesOut[i] = d[pos[i]];
+      }
+    }
+    return out;
+  }
+
+  static float squaredL2(float[] a, int ao, float[] b, int bo, int dim) {
+    float s = 0;
+    for (int j = 0; j < dim; j++) {
+      float t = a[ao + j] - b[bo + j];
+      s += t * t;
+    }
+    return s;
+  }
+
+  /** Validation figures of one candidate: mean P@10 and full-list mAP. */
+  public record Score(double precisionAt10, double mapFull) {}
+
+  /**
+   * The stage to keep: the one whose worse gain over the codes alone (BCS), in P@10 and in full
+   * mAP, is the largest; among equals, the first in declaration order.
+   *
+   * @param candidates validation figures of each stage tried (at least one)
+   * @param bcs the codes' own figures on the same validation queries
+   */
+  public static FineStage choose(Map<FineStage, Score> candidates, Score bcs) {
+    if (candidates.isEmpty()) {
+      throw new IllegalArgumentException("no fine stage to choose from");
+    }
+    FineStage best = null;
+    double bestGain = Double.NEGATIVE_INFINITY;
+    for (FineStage s : values()) {
+      Score c = candidates.get(s);
+      if (c == null) {
+        continue;
+      }
+      double gain = Math.min(c.precisionAt10() - bcs.precisionAt10(), c.mapFull() - bcs.mapFull());
+      if (gain > bestGain) {
+        bestGain = gain;
+        best = s;
+      }
+    }
+    return best;
+  }
+
+  @Override
+  public String toString() {
+    return key.toLowerCase(Locale.ROOT);
+  }
+}

@@ -1,0 +1,91 @@
+package org.deephash.model.eval;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Fine stages on hand-built pools: exact orderings, the choice rule, names and features. */
+class FineStageTest {
+  // Five database items with 1-d fine features 0, 1, 2, 3, 4 (so distance to a query at x is (x - i)^2).
+  private static final float[] DB = {0, 1, 2, 3, 4};
+  // The pool in Hamming order (ties by id): ids 3, 0 at distance 1; 4, 1, 2 at distance 2.
+  private static final long[] IDS = {0, 3, 1, 2, 4};
+  private static final int[] HAM = {1, 1, 2, 2, 2};
+
+  private static long[] ranked(FineStage s, float query) {
+    int[] order = s.order(IDS, HAM, new float[] {query}, 0, DB, 1, null);
+    long[] out = new long[order.length];
+    for (int i = 0; i < order.length; i++) {
+      out[i] = IDS[order[i]];
+    }
+    return out;
+  }
+
+  @Test
+  void fullReRankOrdersThePoolByFineDistanceTiesById() {
+    // query at 3.5: distances 12.25, 0.25, 6.25, 2.25, 0.25 -> 3 and 4 tie (id 3 first), then 2, 1, 0.
+    assertArrayEquals(new long[] {3, 4, 2, 1, 0}, ranked(FineStage.LATENT, 3.5f));
+    assertArrayEquals(new long[] {3, 4, 2, 1, 0}, ranked(FineStage.F7, 3.5f));
+  }
+
+  @Test
+  void tiesOnlyKeepsTheHammingOrderAndReordersEqualDistances() {
+    // Hamming groups {0, 3} and {1, 2, 4}; query at 3.5 orders them 3, 0 | 4, 2, 1.
+    assertArrayEquals(new long[] {3, 0, 4, 2, 1}, ranked(FineStage.LATENT_TIES, 3.5f));
+    // query at 0: 0, 3 | 1, 2, 4 (the Hamming order with ids ascending happens to agree).
+    assertArrayEquals(new long[] {0, 3, 1, 2, 4}, ranked(FineStage.LATENT_TIES, 0f));
+  }
+
+  @Test
+  void distancesComeOutInRankedOrder() {
+    float[] d = new float[5];
+    FineStage.LATENT_TIES.order(IDS, HAM, new float[] {3.5f}, 0, DB, 1, d);
+    assertArrayEquals(new float[] {0.25f, 12.25f, 0.25f, 2.25f, 6.25f}, d);
+  }
+
+  @Test
+  void normalisedF7ScalesRowsToUnitLengthAndLeavesZeroRows() {
+    float[] f = {3, 4, 0, 0, 1, 0};
+    float[] n = FineStage.F7_NORM_TIES.features(f, 2, null, 0, 3);
+    assertArrayEquals(new float[] {0.6f, 0.8f, 0, 0, 1, 0}, n, 1e-7f);
+    assertArrayEquals(new float[] {3, 4, 0, 0, 1, 0}, f, "the input is not modified");
+    float[] latent = {0.1f, 0.9f};
+    assertTrue(FineStage.LATENT.features(f, 2, latent, 2, 1) == latent);
+    assertEquals(48, FineStage.LATENT_TIES.dim(512, 48));
+    assertEquals(512, FineStage.F7_NORM.dim(512, 48));
+  }
+
+  @Test
+  void choosesTheLargestWorseGainOverTheCodes() {
+    FineStage.Score bcs = new FineStage.Score(0.90, 0.80);
+    Map<FineStage, FineStage.Score> c = new LinkedHashMap<>();
+    c.put(FineStage.F7, new FineStage.Score(0.95, 0.70)); // better P@10, worse mAP: gain -0.10
+    c.put(FineStage.LATENT, new FineStage.Score(0.92, 0.81)); // gain +0.01
+    c.put(FineStage.LATENT_TIES, new FineStage.Score(0.905, 0.805)); // gain +0.005
+    assertEquals(FineStage.LATENT, FineStage.choose(c, bcs));
+    c.put(FineStage.F7_NORM_TIES, new FineStage.Score(0.93, 0.82)); // gain +0.02
+    assertEquals(FineStage.F7_NORM_TIES, FineStage.choose(c, bcs));
+    // Equal gains: the first in declaration order.
+    Map<FineStage, FineStage.Score> tie = new LinkedHashMap<>();
+    tie.put(FineStage.LATENT_TIES, new FineStage.Score(0.91, 0.81));
+    tie.put(FineStage.F7_NORM, new FineStage.Score(0.91, 0.81));
+    assertEquals(FineStage.F7_NORM, FineStage.choose(tie, bcs));
+    assertThrows(IllegalArgumentException.class, () -> FineStage.choose(Map.of(), bcs));
+  }
+
+  @Test
+  void namesRoundTripAndUnknownNamesSayWhatExists() {
+    for (FineStage s : FineStage.values()) {
+      assertEquals(s, FineStage.of(s.key().toUpperCase(java.util.Locale.ROOT)));
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FineStage.of("pca"));
+    assertTrue(e.getMessage().contains("f7, f7n, latent, f7n-ties, latent-ties"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> FineStage.F7.order(new long[2], new int[1], new float[1], 0, DB, 1, null));
+  }
+}
