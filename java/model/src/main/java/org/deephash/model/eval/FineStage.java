@@ -163,8 +163,9 @@ public enum FineStage {
   public record Score(double precisionAt10, double mapFull) {}
 
   /**
-   * The stage to keep: the one whose worse gain over the codes alone (BCS), in P@10 and in full
-   * mAP, is the largest; among equals, the first in declaration order.
+   * The stage to keep. Among the stages at least as good as the codes alone (BCS) in both P@10 and
+   * full mAP, the one with the largest sum of the two gains; when none is, the one whose worse gain
+   * is the least bad. Among equals, the first in declaration order.
    *
    * @param candidates validation figures of each stage tried (at least one)
    * @param bcs the codes' own figures on the same validation queries
@@ -174,16 +175,21 @@ public enum FineStage {
       throw new IllegalArgumentException("no fine stage to choose from");
     }
     FineStage best = null;
-    double bestGain = Double.NEGATIVE_INFINITY;
+    boolean bestSafe = false;
+    double bestValue = Double.NEGATIVE_INFINITY;
     for (FineStage s : values()) {
       Score c = candidates.get(s);
       if (c == null) {
         continue;
       }
-      double gain = Math.min(c.precisionAt10() - bcs.precisionAt10(), c.mapFull() - bcs.mapFull());
-      if (gain > bestGain) {
-        bestGain = gain;
+      double dp = c.precisionAt10() - bcs.precisionAt10();
+      double dm = c.mapFull() - bcs.mapFull();
+      boolean safe = dp >= 0 && dm >= 0;
+      double value = safe ? dp + dm : Math.min(dp, dm);
+      if (best == null || (safe && !bestSafe) || (safe == bestSafe && value > bestValue)) {
         best = s;
+        bestSafe = safe;
+        bestValue = value;
       }
     }
     return best;

@@ -61,14 +61,14 @@ class FineStageTest {
   }
 
   @Test
-  void choosesTheLargestWorseGainOverTheCodes() {
+  void choosesTheLargestGainAmongStagesThatNeverLoseToTheCodes() {
     FineStage.Score bcs = new FineStage.Score(0.90, 0.80);
     Map<FineStage, FineStage.Score> c = new LinkedHashMap<>();
-    c.put(FineStage.F7, new FineStage.Score(0.95, 0.70)); // better P@10, worse mAP: gain -0.10
-    c.put(FineStage.LATENT, new FineStage.Score(0.92, 0.81)); // gain +0.01
-    c.put(FineStage.LATENT_TIES, new FineStage.Score(0.905, 0.805)); // gain +0.005
+    c.put(FineStage.F7, new FineStage.Score(0.99, 0.7999)); // large P@10 gain but loses mAP: not safe
+    c.put(FineStage.LATENT, new FineStage.Score(0.92, 0.80)); // safe, gain 0.02
+    c.put(FineStage.LATENT_TIES, new FineStage.Score(0.905, 0.805)); // safe, gain 0.01
     assertEquals(FineStage.LATENT, FineStage.choose(c, bcs));
-    c.put(FineStage.F7_NORM_TIES, new FineStage.Score(0.93, 0.82)); // gain +0.02
+    c.put(FineStage.F7_NORM_TIES, new FineStage.Score(0.93, 0.81)); // safe, gain 0.04
     assertEquals(FineStage.F7_NORM_TIES, FineStage.choose(c, bcs));
     // Equal gains: the first in declaration order.
     Map<FineStage, FineStage.Score> tie = new LinkedHashMap<>();
@@ -76,6 +76,16 @@ class FineStageTest {
     tie.put(FineStage.F7_NORM, new FineStage.Score(0.91, 0.81));
     assertEquals(FineStage.F7_NORM, FineStage.choose(tie, bcs));
     assertThrows(IllegalArgumentException.class, () -> FineStage.choose(Map.of(), bcs));
+  }
+
+  @Test
+  void whenEveryStageLosesTheLeastBadWins() {
+    FineStage.Score bcs = new FineStage.Score(0.90, 0.80);
+    Map<FineStage, FineStage.Score> c = new LinkedHashMap<>();
+    c.put(FineStage.F7, new FineStage.Score(0.95, 0.70)); // worse gain -0.10
+    c.put(FineStage.LATENT, new FineStage.Score(0.89, 0.81)); // worse gain -0.01
+    c.put(FineStage.F7_NORM, new FineStage.Score(0.85, 0.90)); // worse gain -0.05
+    assertEquals(FineStage.LATENT, FineStage.choose(c, bcs));
   }
 
   @Test
