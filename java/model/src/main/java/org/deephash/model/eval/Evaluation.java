@@ -239,7 +239,11 @@ public final class Evaluation {
 
   /**
    * Scores fine stages on validation queries against a database (the training images minus the
-   * validation split): mean P@10 and full-list mAP of each, and of the codes alone.
+   * validation split): mean P@10 and full-list mAP of each, and of the codes alone. The pool is the
+   * Hamming top-m (m = this evaluation's pool size, 1000 by default), a prefix of the codes' full
+   * ranking holding the same items in another order; the rest of the list is the same, so a stage's
+   * average precision differs from the codes' only by the terms of the first m ranks, and only those
+   * are computed per stage.
    *
    * @return the scores by stage, plus the codes' own under the key null
    */
@@ -247,36 +251,73 @@ public final class Evaluation {
       byte[] dbCodes, float[] dbFeatures, float[] dbLatent, int[] dbLabels, byte[] queryCodes, float[] queryFeatures,
       float[] queryLatent, int[] queryLabels) {
     int codeBytes = (bits + 7) / 8;
+    int q = queryLabels.length;
+    int m = Math.min(pool.kind() == Pool.Kind.TOP_M ? pool.size() : DEPTH, dbLabels.length);
+    int[] labelCount = EuclideanRanking.labelCounts(dbLabels);
     java.util.Map<FineStage, FineStage.Score> out = new java.util.LinkedHashMap<>();
     try (CodeTable table = CodeTable.create(codeBytes * 8, 0, true, dbLabels.length)) {
       table.addAll(null, dbCodes, null, dbLabels);
       try (GpuHashSearch search = GpuHashSearch.open(table)) {
         FullRanking full = new FullRanking(dbCodes, codeBytes, codeBytes * 8, dbLabels);
-        FullRanking.QueryFigures[] bf = full.evaluate(queryCodes, codeBytes, queryLabels, null, 10);
-        out.put(null, new FineStage.Score(precisionAt10(bf, queryLabels, dbLabels), meanAp(bf)));
+        FullRanking.QueryFigures[] bf;
+        try (var c = progress.count("validation: full Hamming ranking", q, "queries")) {
+          bf = full.evaluate(queryCodes, codeBytes, queryLabels, null, m, c);
+        }
+        double[] bcsHead = new double[q];
+        double p10 = 0;
+        for (int i = 0; i < q; i++) {
+          long[] ids = java.util.Arrays.stream(bf[i].topIds()).asLongStream().toArray();
+          bcsHead[i] = headSum(ids, dbLabels, queryLabels[i]);
+          p10 += precisionAt10(ids, dbLabels, queryLabels[i]);
+        }
+        out.put(null, new FineStage.Score(p10 / q, meanAp(bf)));
+        SearchResult coarse = search.query(queryCodes, m);
         for (FineStage stage : stages) {
-          SearchResult r = coarseToFine(search, stage, bits, dim, dbFeatures, dbLatent, queryCodes, queryFeatures,
-              queryLatent, queryLabels.length);
-          FullRanking.QueryFigures[] f = full.evaluate(queryCodes, codeBytes, queryLabels, r::ids, 10);
-          out.put(stage, new FineStage.Score(precisionAt10(f, queryLabels, dbLabels), meanAp(f)));
+          int n = dbLabels.length;
+          float[] db = stage.features(dbFeatures, dim, dbLatent, bits, n);
+          float[] qf = stage.features(queryFeatures, dim, queryLatent, bits, q);
+          SearchResult r;
+          try (var p = progress.phase("validation: fine stage " + stage.key())) {
+            r = rerank(stage, coarse, db, qf, stage.dim(dim, bits), m);
+          }
+          double ap = 0;
+          double sp = 0;
+          for (int i = 0; i < q; i++) {
+            long[] ids = r.ids(i);
+            int label = queryLabels[i];
+            int total = label < labelCount.length ? labelCount[label] : 0;
+            double delta = total == 0 ? 0 : (headSum(ids, dbLabels, label) - bcsHead[i]) / total;
+            ap += bf[i].averagePrecision() + delta;
+            sp += precisionAt10(ids, dbLabels, label);
+          }
+          out.put(stage, new FineStage.Score(sp / q, ap / q));
         }
       }
     }
     return out;
   }
 
-  private static double precisionAt10(FullRanking.QueryFigures[] f, int[] queryLabels, int[] dbLabels) {
+  /** Sum over the relevant ranks j of a list of (relevant items up to j) / j: average precision's numerator. */
+  static double headSum(long[] ids, int[] dbLabels, int label) {
+    int hits = 0;
     double s = 0;
-    for (int i = 0; i < f.length; i++) {
-      int hits = 0;
-      for (int id : f[i].topIds()) {
-        if (dbLabels[id] == queryLabels[i]) {
-          hits++;
-        }
+    for (int j = 0; j < ids.length; j++) {
+      if (dbLabels[(int) ids[j]] == label) {
+        hits++;
+        s += hits / (double) (j + 1);
       }
-      s += hits / 10.0;
     }
-    return s / f.length;
+    return s;
+  }
+
+  private static double precisionAt10(long[] ids, int[] dbLabels, int label) {
+    int hits = 0;
+    for (int j = 0; j < Math.min(10, ids.length); j++) {
+      if (dbLabels[(int) ids[j]] == label) {
+        hits++;
+      }
+    }
+    return hits / 10.0;
   }
 
   private Row codeRow(String name, String description, GpuHashSearch search, FullRanking full, byte[] queryCodes,

@@ -121,6 +121,73 @@ class EvaluationTest {
     }
   }
 
+  @Test
+  void validationScoresEqualTheFullRankingsComputedDirectly() {
+    SplittableRandom rnd = new SplittableRandom(13);
+    int n = 2000;
+    int q = 60;
+    int dim = 6;
+    int bits = 16;
+    int[] dl = new int[n];
+    byte[] db = new byte[n * 2];
+    float[] f = new float[n * dim];
+    float[] lat = new float[n * bits];
+    for (int i = 0; i < n; i++) {
+      dl[i] = rnd.nextInt(4);
+      for (int j = 0; j < dim; j++) {
+        f[i * dim + j] = dl[i] * 0.5f + (float) rnd.nextGaussian();
+      }
+      for (int j = 0; j < bits; j++) {
+        lat[i * bits + j] = (float) Math.min(1, Math.max(0, ((dl[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.5));
+      }
+    }
+    byte[] codes = org.deephash.model.net.CodePacker.pack(lat, n, bits);
+    int[] ql = new int[q];
+    float[] qf = new float[q * dim];
+    float[] qlat = new float[q * bits];
+    for (int i = 0; i < q; i++) {
+      ql[i] = rnd.nextInt(4);
+      for (int j = 0; j < dim; j++) {
+        qf[i * dim + j] = ql[i] * 0.5f + (float) rnd.nextGaussian();
+      }
+      for (int j = 0; j < bits; j++) {
+        qlat[i * bits + j] = (float) Math.min(1, Math.max(0, ((ql[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.5));
+      }
+    }
+    byte[] qc = org.deephash.model.net.CodePacker.pack(qlat, q, bits);
+    Evaluation ev = new Evaluation(new PrintStream(OutputStream.nullOutputStream())).pool(org.deephash.Pool.topM(300));
+    java.util.Map<FineStage, FineStage.Score> got = ev.scoreStages(List.of(FineStage.values()), bits, dim, codes, f,
+        lat, dl, qc, qf, qlat, ql);
+    FullRanking full = new FullRanking(codes, 2, 16, dl);
+    try (org.deephash.CodeTable t = org.deephash.CodeTable.create(16, 0, true, n)) {
+      t.addAll(null, codes, null, dl);
+      try (org.deephash.GpuHashSearch s = org.deephash.GpuHashSearch.open(t)) {
+        org.deephash.SearchResult coarse = s.query(qc, 300);
+        for (FineStage st : FineStage.values()) {
+          org.deephash.SearchResult r = Evaluation.rerank(st, coarse, st.features(f, dim, lat, bits, n),
+              st.features(qf, dim, qlat, bits, q), st.dim(dim, bits), 300);
+          FullRanking.QueryFigures[] fig = full.evaluate(qc, 2, ql, r::ids, 10);
+          double ap = 0;
+          double p10 = 0;
+          for (int i = 0; i < q; i++) {
+            ap += fig[i].averagePrecision();
+            for (int id : fig[i].topIds()) {
+              p10 += dl[id] == ql[i] ? 0.1 : 0;
+            }
+          }
+          assertEquals(ap / q, got.get(st).mapFull(), 1e-9, st.key());
+          assertEquals(p10 / q, got.get(st).precisionAt10(), 1e-9, st.key());
+        }
+        FullRanking.QueryFigures[] b = full.evaluate(qc, 2, ql, null, 10);
+        double ap = 0;
+        for (FullRanking.QueryFigures x : b) {
+          ap += x.averagePrecision();
+        }
+        assertEquals(ap / q, got.get(null).mapFull(), 1e-9);
+      }
+    }
+  }
+
   private static void put(byte[] codes, int i, long c) {
     for (int b = 0; b < 6; b++) {
       codes[i * 6 + b] = (byte) (c >>> (8 * b));
