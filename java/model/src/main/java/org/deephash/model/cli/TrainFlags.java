@@ -14,6 +14,8 @@ import picocli.CommandLine.Spec;
 /** The training options that {@code train} and {@code demo} share (a picocli mixin), checked before any data is read. */
 public final class TrainFlags {
   private static final TrainOptions D = TrainOptions.defaults();
+  /** Validation images held out by default (at most a tenth of the training set). */
+  static final int DEFAULT_VALIDATION = 5000;
 
   /** --optimizer values; sgd is momentum. */
   enum Optimizer { adam, momentum, sgd }
@@ -81,8 +83,9 @@ public final class TrainFlags {
 
   @Option(names = "--validation", paramLabel = "N",
       description = {"Training images held out (stratified, seeded by --seed) to choose the epoch to keep and",
-          "the fine stage of the coarse-to-fine search; 0: none, keep the last epoch (default: ${DEFAULT-VALUE})."})
-  int validation = 5000;
+          "the fine stage of the coarse-to-fine search; 0: none, keep the last epoch (default: 5000, at most",
+          "a tenth of the training images)."})
+  Integer validation;
 
   @Option(names = "--max-steps", paramLabel = "N", description = "Stop after N steps, 0 for no limit (quick runs).")
   int maxSteps = 0;
@@ -110,7 +113,9 @@ public final class TrainFlags {
     CliCommand.requireRange(mixee, "--ssdh-balance", balance, 0, 1e6);
     range("--crop", crop, 0, 1024);
     range("--max-steps", maxSteps, 0, Integer.MAX_VALUE);
-    range("--validation", validation, 0, Integer.MAX_VALUE);
+    if (validation != null) {
+      range("--validation", validation, 0, Integer.MAX_VALUE);
+    }
     augmentation(3);
   }
 
@@ -158,14 +163,15 @@ public final class TrainFlags {
    * (seeded by --seed), or {all, null} with --validation 0.
    */
   Dataset[] split(Dataset train) {
-    if (validation == 0) {
+    int n = validation != null ? validation : Math.min(DEFAULT_VALIDATION, train.count() / 10);
+    if (n == 0) {
       return new Dataset[] {train, null};
     }
-    if (validation >= train.count()) {
-      throw usage("--validation " + validation + " leaves no training image (the data set has " + train.count()
+    if (n >= train.count()) {
+      throw usage("--validation " + n + " leaves no training image (the data set has " + train.count()
           + "): pass a smaller number, or 0 for none");
     }
-    org.deephash.model.data.ValidationSplit s = org.deephash.model.data.ValidationSplit.of(train, validation, seed);
+    org.deephash.model.data.ValidationSplit s = org.deephash.model.data.ValidationSplit.of(train, n, seed);
     return new Dataset[] {s.train(), s.validation()};
   }
 

@@ -29,10 +29,14 @@ public final class Charts {
 
   /** Precision@k for k = 1..1000 (log-scaled k axis), one line per row. */
   public static void precisionCurves(Path png, List<Evaluation.Row> rows, String title) throws IOException {
-    int w = 900;
-    int h = 560;
     int left = 70;
-    int right = 200;
+    int longest = 0;
+    for (Evaluation.Row r : rows) {
+      longest = Math.max(longest, legend(r).length());
+    }
+    int right = Math.max(200, 60 + 7 * longest); // room for the longest legend line
+    int w = 700 + right;
+    int h = 560;
     int top = 50;
     int bottom = 60;
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
@@ -86,13 +90,21 @@ public final class Charts {
         int ly = top + 20 + r * 22;
         g.drawLine(left + pw + 15, ly - 4, left + pw + 40, ly - 4);
         g.setColor(Color.BLACK);
-        g.drawString(rows.get(r).name().toUpperCase(Locale.ROOT)
-            + String.format(Locale.ROOT, "  P@10 %.3f", rows.get(r).precisionAtK()[1]), left + pw + 46, ly);
+        g.drawString(legend(rows.get(r)), left + pw + 46, ly);
       }
     } finally {
       g.dispose();
     }
     write(img, png);
+  }
+
+  /** "HDS (latent)  P@10 0.948": the row, its fine stage when it has one, its P@10. */
+  static String legend(Evaluation.Row r) {
+    String name = r.name().toUpperCase(Locale.ROOT);
+    if (r.fineStage() != null) {
+      name = (r.name().startsWith("hds") ? "HDS" : name) + " (" + r.fineStage() + ")";
+    }
+    return name + String.format(Locale.ROOT, "  P@10 %.3f", r.precisionAtK()[1]);
   }
 
   /**

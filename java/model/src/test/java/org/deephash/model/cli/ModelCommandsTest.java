@@ -63,16 +63,29 @@ class ModelCommandsTest {
     }
     Path model = dir.resolve("model");
     Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
-        "--bits", "16", "--epochs", "3", "--batch", "12", "--lr", "3e-3");
+        "--bits", "16", "--epochs", "3", "--batch", "12", "--lr", "3e-3", "--validation", "6");
     assertEquals(0, t.status(), t.err());
     assertTrue(t.out().startsWith("{\"command\":\"train\""), t.out());
     assertTrue(t.err().contains("epoch 3/3"), t.err());
+    assertTrue(t.err().contains("30 images (16x16x3, 3 classes), 6 held out for validation"), t.err());
+    assertTrue(t.err().contains("val-acc") && !t.err().contains("test-acc"), "selection never looks at the queries");
+    assertTrue(t.err().lines().anyMatch(l -> l.startsWith("kept epoch ")), t.err());
+    assertTrue(t.err().contains("fine stage chosen on the 6 validation images"), t.err());
+    java.util.Properties selection = new java.util.Properties();
+    try (var in = Files.newBufferedReader(model.resolve("model.properties"))) {
+      selection.load(in);
+    }
+    assertEquals("6", selection.getProperty("validation.images"));
+    int kept = Integer.parseInt(selection.getProperty("selection.epoch"));
+    assertTrue(kept >= 1 && kept <= 3, "kept epoch " + kept);
+    org.deephash.model.eval.FineStage.of(selection.getProperty("fine.stage")); // a known stage
     assertTrue(Files.isRegularFile(model.resolve("saved_model/saved_model.pb")));
 
     Map<String, Object> trained = Json.object(t.out().strip());
     assertEquals(Path.of(data.toString()).toAbsolutePath().normalize().toString(), trained.get("data"));
     assertEquals(3.0, trained.get("epochs"));
-    assertEquals(9.0, trained.get("steps"), "36 images in batches of 12, 3 epochs");
+    assertEquals(6.0, trained.get("steps"), "30 training images in batches of 12, 3 epochs");
+    assertEquals((double) kept, trained.get("kept_epoch"));
     assertEquals(Optional.of(new ModelDir.TrainedOn(trained.get("data").toString(), 36)),
         new ModelDir(model).readTrainedOn());
 
@@ -165,6 +178,21 @@ class ModelCommandsTest {
     Run e = run(new EvalCommand(), "--model", dir.resolve("nothing").toString(), "--es-queries", "0");
     assertEquals(2, e.status());
     assertTrue(e.err().startsWith("engine-cli eval: --es-queries must be >= 1 (passed 0)"), e.err());
+    Path four = dir.resolve("four");
+    for (String c : new String[] {"a", "b"}) {
+      for (int i = 0; i < 2; i++) {
+        image(four.resolve(c).resolve(i + ".png"), 0x406080, new SplittableRandom(i));
+      }
+    }
+    Run big = run(new TrainCommand(), "--data", four.toString(), "--size", "16x16x3", "--model",
+        dir.resolve("m2").toString(), "--validation", "4");
+    assertEquals(2, big.status(), big.err());
+    assertTrue(big.err().startsWith("engine-cli train: --validation 4 leaves no training image (the data set has 4)"),
+        big.err());
+    Run fine = run(new EvalCommand(), "--model", dir.resolve("nothing").toString(), "--fine", "pca");
+    assertEquals(2, fine.status());
+    assertTrue(fine.err().startsWith("engine-cli eval: --fine: unknown fine stage 'pca': use one of f7, f7n, latent,"),
+        fine.err());
     Run twice = run(new TrainCommand(), "--epochs", "2", "--epochs", "3");
     assertEquals(2, twice.status());
     assertTrue(twice.err().contains("should be specified only once"), twice.err());

@@ -45,7 +45,7 @@ class HashNetTest {
     config = new HashNetConfig(28, 28, 1, 48, 128, 16, 32, Datasets.FASHION_CLASSES);
     options = TrainOptions.defaults().withEpochs(1).withMaxSteps(STEPS).withAugmentation(true, 2);
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    net = new Trainer(new PrintStream(buf, true, StandardCharsets.UTF_8)).train(config, options, train, test,
+    net = new Trainer(new PrintStream(buf, true, StandardCharsets.UTF_8)).train(config, options, train, null,
         dir.resolve("ckpt"), false, null);
     log = buf.toString(StandardCharsets.UTF_8);
   }
