@@ -15,6 +15,7 @@ import org.deephash.index.LoadedIndex;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.PhotoIndex;
 import org.deephash.model.data.Pixels;
 
 /**
@@ -56,19 +57,44 @@ final class IndexImages {
 
   private final LoadedIndex index;
   private final PackedFiles packed;
+  private final PhotoIndex photos;
+  private final Thumbnails thumbnails;
 
   IndexImages(LoadedIndex index, PackedFiles packed) {
+    this(index, packed, null, null);
+  }
+
+  /**
+   * @param photos the folder that the rows' paths are relative to, or null (paths name files)
+   * @param thumbnails the thumbnail cache, or null (a thumbnail is then the image itself)
+   */
+  IndexImages(LoadedIndex index, PackedFiles packed, PhotoIndex photos, Thumbnails thumbnails) {
     this.index = index;
     this.packed = packed;
+    this.photos = photos;
+    this.thumbnails = thumbnails;
+  }
+
+  /** The photo folder of an index of {@code index --photos}, or null. */
+  PhotoIndex photos() {
+    return photos;
+  }
+
+  /**
+   * A row's picture fitted within {@code size} pixels: a cached JPEG thumbnail for a photo (or any
+   * image file), the image itself for an image packed in a data set file (those are small).
+   */
+  Image thumbnail(int row, int size) {
+    String path = pathOf(row);
+    if (thumbnails == null || packedIndex(path) >= 0) {
+      return image(row);
+    }
+    return new Image(thumbnails.get(fileOf(row, path), size), "image/jpeg");
   }
 
   /** The image of a row; {@link ApiException} 404 when the index cannot show it. */
   Image image(int row) {
-    if (!index.hasPaths()) {
-      throw new ApiException(404, "this index stores no source paths, so it has no images to show (index it with"
-          + " engine-cli index)");
-    }
-    String path = index.path(row);
+    String path = pathOf(row);
     int hash = path.lastIndexOf('#');
     if (hash > 0 && path.substring(hash + 1).chars().allMatch(Character::isDigit) && hash < path.length() - 1) {
       String file = path.substring(0, hash);
@@ -89,7 +115,7 @@ final class IndexImages {
       }
       return new Image(png(d, i), "image/png");
     }
-    Path file = Path.of(path);
+    Path file = fileOf(row, path);
     String type = switch (extension(path)) {
       case "png" -> "image/png";
       case "jpg", "jpeg" -> "image/jpeg";
@@ -105,6 +131,39 @@ final class IndexImages {
     } catch (IOException e) {
       throw new ApiException(404, "the image of row " + row + " cannot be read (" + e.getMessage() + ")");
     }
+  }
+
+  private String pathOf(int row) {
+    if (!index.hasPaths()) {
+      throw new ApiException(404, "this index stores no source paths, so it has no images to show (index it with"
+          + " engine-cli index)");
+    }
+    return index.path(row);
+  }
+
+  /** {@code i} of a path {@code file#i}, or -1 when the path names a file of its own. */
+  private static int packedIndex(String path) {
+    int hash = path.lastIndexOf('#');
+    if (hash > 0 && hash < path.length() - 1 && path.substring(hash + 1).chars().allMatch(Character::isDigit)) {
+      try {
+        return Integer.parseInt(path.substring(hash + 1));
+      } catch (NumberFormatException e) {
+        return -1;
+      }
+    }
+    return -1;
+  }
+
+  /** The file a row's path names: inside the photo folder for a photo index (never outside it). */
+  private Path fileOf(int row, String path) {
+    if (photos == null) {
+      return Path.of(path);
+    }
+    Path f = photos.resolve(path);
+    if (f == null) {
+      throw new ApiException(404, "the path of row " + row + " leaves the photo folder; it is not served");
+    }
+    return f;
   }
 
   private static String extension(String path) {
