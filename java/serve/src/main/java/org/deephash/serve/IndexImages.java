@@ -15,6 +15,7 @@ import org.deephash.index.LoadedIndex;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.PhotoFiles;
 import org.deephash.model.data.PhotoIndex;
 import org.deephash.model.data.Pixels;
 
@@ -22,7 +23,10 @@ import org.deephash.model.data.Pixels;
  * The images of an index, by table row: the only files the service ever reads for a client are
  * the source paths stored in the index. A path {@code file#i} (an image packed in an IDX file or a
  * CIFAR-10 batch) is rendered to PNG from the packed file, loaded once; any other path is served
- * as the file it names, if it is a PNG, JPEG, GIF or BMP.
+ * as the file it names, if it is a PNG, JPEG, GIF or BMP. For an index of a photo folder ({@code
+ * index --photos}) the paths are relative to the folder its {@link PhotoIndex} report names, and
+ * only files inside that folder are read. Thumbnails ({@link Thumbnails}) are made from the same
+ * files; for a packed image the thumbnail is the image itself.
  *
  * <p>Each index generation has its own (its rows name its paths), but the packed files they load
  * are shared through a {@link PackedFiles}: a reloaded index over the same data set does not load
@@ -89,21 +93,18 @@ final class IndexImages {
     if (thumbnails == null || packedIndex(path) >= 0) {
       return image(row);
     }
+    if (!PhotoFiles.DECODABLE.contains(extension(path))) {
+      throw new ApiException(404, "the source of row " + row + " is not an image file that exists here");
+    }
     return new Image(thumbnails.get(fileOf(row, path), size), "image/jpeg");
   }
 
   /** The image of a row; {@link ApiException} 404 when the index cannot show it. */
   Image image(int row) {
     String path = pathOf(row);
-    int hash = path.lastIndexOf('#');
-    if (hash > 0 && path.substring(hash + 1).chars().allMatch(Character::isDigit) && hash < path.length() - 1) {
-      String file = path.substring(0, hash);
-      int i;
-      try {
-        i = Integer.parseInt(path.substring(hash + 1));
-      } catch (NumberFormatException e) {
-        throw new ApiException(404, "row " + row + " has an unusable source " + path);
-      }
+    int i = packedIndex(path);
+    if (i >= 0) {
+      String file = path.substring(0, path.lastIndexOf('#'));
       Dataset d;
       try {
         d = packed.get(file);
@@ -141,7 +142,10 @@ final class IndexImages {
     return index.path(row);
   }
 
-  /** {@code i} of a path {@code file#i}, or -1 when the path names a file of its own. */
+  /**
+   * {@code i} of a path {@code file#i}, or -1 when the path names a file of its own (a number too
+   * large for an int included: no packed file holds that many images).
+   */
   private static int packedIndex(String path) {
     int hash = path.lastIndexOf('#');
     if (hash > 0 && hash < path.length() - 1 && path.substring(hash + 1).chars().allMatch(Character::isDigit)) {
