@@ -53,7 +53,7 @@ public final class IndexCommand extends TensorFlowCommand {
   protected void validate() {
     requireRange("--threads", threads, 1, 1024);
     if (photos != null && (data != null || allowOtherData)) {
-      throw new IllegalArgumentException("--photos indexes a folder of photos: drop --data and --allow-other-data");
+      throw usage("--photos indexes a folder of photos: drop --data and --allow-other-data");
     }
   }
 
