@@ -28,7 +28,7 @@ import org.deephash.model.data.PhotoFiles;
 
 /**
  * Small JPEG previews of indexed photos, made on first request and kept on disk beside the index
- * ({@code INDEX.thumbs/}), so that a result grid never loads full photos and a photo is decoded
+ * ({@code .INDEX.thumbs/}), so that a result grid never loads full photos and a photo is decoded
  * once, not once per viewer.
  *
  * <p>A thumbnail is the photo upright (EXIF orientation), fitted within {@code size x size} pixels
@@ -55,9 +55,13 @@ final class Thumbnails {
     this.decoding = new Semaphore(Math.max(1, concurrentDecodes));
   }
 
-  /** The cache folder of an index file: {@code INDEX.thumbs} beside it. */
+  /**
+   * The cache folder of an index file: {@code .INDEX.thumbs} beside it, hidden, so that an index
+   * written inside its own photo folder does not index its thumbnails the next time ({@code index
+   * --photos} skips hidden folders).
+   */
   static Path dirFor(Path indexFile) {
-    return indexFile.resolveSibling(indexFile.getFileName() + ".thumbs");
+    return indexFile.resolveSibling("." + indexFile.getFileName() + ".thumbs");
   }
 
   Path dir() {

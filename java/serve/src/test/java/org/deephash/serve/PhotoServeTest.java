@@ -147,6 +147,19 @@ class PhotoServeTest {
     }
   }
 
+  /** An index written inside its own photo folder: its (hidden) thumbnail cache is not indexed next time. */
+  @Test
+  void aThumbnailCacheInsideThePhotoFolderIsNotIndexed() throws Exception {
+    Path folder = dir.resolve("self");
+    Files.createDirectories(folder);
+    Files.copy(f.photos.resolve(f.expectedPaths.get(0)), folder.resolve("a.jpg"));
+    Thumbnails t = new Thumbnails(Thumbnails.dirFor(folder.resolve("self.dhx")), 1);
+    t.get(folder.resolve("a.jpg"), 160);
+    assertEquals(1, t.generated());
+    assertEquals(1, jpegs(Thumbnails.dirFor(folder.resolve("self.dhx"))).size());
+    assertEquals(List.of("a.jpg"), PhotoFiles.scan(folder).photos());
+  }
+
   @Test
   void correspondencesAreA404WithoutLocalFeatures() throws Exception {
     HttpResponse<String> r = f.get("/matches/1/2");
