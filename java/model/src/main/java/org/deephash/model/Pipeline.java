@@ -125,7 +125,8 @@ public final class Pipeline {
    * with the model, converted to the model's input size and channels by {@link Pixels#of}, and
    * writes an index whose row paths are relative to the folder, with {@link PhotoIndex} beside it
    * (the folder and every skipped file). Photos are decoded on {@code threads} threads and encoded
-   * in batches, so memory holds one batch of pixels, not the folder's.
+   * in batches, the next batch decoding while one is encoded: memory holds two batches of pixels, not
+   * the folder's.
    *
    * @throws DatasetException when no photo of the folder can be read
    */

@@ -229,7 +229,7 @@ public final class HttpApi implements AutoCloseable {
           status = image(req, resp, path.substring("/images/".length()));
         } else if (path.startsWith("/thumbs/")) {
           allowGet(method);
-          status = thumbnail(req, resp, path.substring("/thumbs/".length()));
+          status = thumbnail(req, resp, path.substring("/thumbs/".length()), t0);
         } else if (path.startsWith("/matches/")) {
           allowGet(method);
           status = matches(resp, path.substring("/matches/".length()));
@@ -408,19 +408,46 @@ public final class HttpApi implements AutoCloseable {
 
   // ---- GET /thumbs/{id}[?size=160|480], GET /matches/{queryId}/{resultId} ---------------------
 
-  private int thumbnail(Request req, Response resp, String rawId) throws ClientGone {
+  /**
+   * A thumbnail, made on the decode pool as uploads are decoded: making one decodes a photo, which
+   * on the request's virtual thread would hold a carrier for as long (seconds for a large photo).
+   * One not made within the request's time is still made and cached; the client gets 503.
+   */
+  private int thumbnail(Request req, Response resp, String rawId, long t0) throws ClientGone {
     long id = RequestParser.imageId(rawId);
     int size = RequestParser.thumbnailSize(req.getHttpURI().getQuery());
-    IndexImages.Image img;
-    IndexGeneration g = service.acquire();
+    Future<IndexImages.Image> f;
     try {
-      int row = g.table().rowOf(id);
-      if (row < 0) {
-        throw new ApiException(404, "no image with id " + id + " in the index");
+      f = decodePool.submit(() -> {
+        IndexGeneration g = service.acquire();
+        try {
+          int row = g.table().rowOf(id);
+          if (row < 0) {
+            throw new ApiException(404, "no image with id " + id + " in the index");
+          }
+          return g.images().thumbnail(row, size);
+        } finally {
+          g.release();
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      throw new ApiException(503, "the server is decoding too many images now; retry in a moment");
+    }
+    IndexImages.Image img;
+    try {
+      long left = config.timeoutMs() - (System.nanoTime() - t0) / 1_000_000;
+      img = f.get(Math.max(1, left), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new ApiException(503, "the thumbnail was not made within " + config.timeoutMs() + " ms; it is being"
+          + " made: retry in a moment");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiException(503, "interrupted");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ApiException api) {
+        throw api;
       }
-      img = g.images().thumbnail(row, size);
-    } finally {
-      g.release();
+      throw new ApiException(500, "making the thumbnail failed: " + e.getCause());
     }
     resp.getHeaders().put(HttpHeader.CACHE_CONTROL, "max-age=3600");
     return send(resp, 200, img.contentType(), img.bytes());

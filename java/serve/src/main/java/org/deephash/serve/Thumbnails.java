@@ -36,8 +36,9 @@ import org.deephash.model.data.PhotoFiles;
  * is a hash of the photo's path, byte size and modification time, so a changed photo gets a new
  * thumbnail. Files are written to a temporary name and renamed into place: a reader never sees a
  * half-written one, and two requests racing for the same thumbnail both succeed. At most
- * {@code cores} photos are decoded at once; a photo is decoded with subsampling to no less than
- * twice the thumbnail size, so a 50-megapixel photo costs a small raster.
+ * {@code concurrentDecodes} photos are decoded at once (the HTTP API calls it from its decode pool,
+ * platform threads, one per core); a photo is decoded with subsampling to no less than twice the
+ * thumbnail size, so a 50-megapixel photo costs a small raster.
  */
 final class Thumbnails {
   /** The sizes served: 160 (result grid) and 480 (the query, a larger preview). */
