@@ -81,6 +81,31 @@ class PhotoFilesTest {
     assertEquals(1200, small.getWidth(), "never larger than the photo");
   }
 
+  /** A PNG whose header announces 30,000 x 30,000 pixels is refused from the header, before any pixel. */
+  @Test
+  void aDecompressionBombIsRefusedFromItsHeader() throws IOException {
+    png(dir.resolve("small.png"), 8, 8);
+    byte[] b = Files.readAllBytes(dir.resolve("small.png"));
+    // IHDR: length (4) "IHDR" (4) width (4) height (4) ... CRC over type and data (17 bytes)
+    int ihdr = 8;
+    for (int k = 0; k < 2; k++) {
+      int at = ihdr + 8 + 4 * k;
+      b[at] = 0;
+      b[at + 1] = 0;
+      b[at + 2] = (byte) (30_000 >> 8);
+      b[at + 3] = (byte) 30_000;
+    }
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(b, ihdr + 4, 17);
+    long v = crc.getValue();
+    for (int k = 0; k < 4; k++) {
+      b[ihdr + 21 + k] = (byte) (v >> (24 - 8 * k));
+    }
+    Files.write(dir.resolve("bomb.png"), b);
+    DatasetException e = assertThrows(DatasetException.class, () -> PhotoFiles.read(dir.resolve("bomb.png"), 64, 64));
+    assertTrue(e.getMessage().contains("30000x30000 pixels, more than"), e.getMessage());
+  }
+
   @Test
   void reportRoundTripsAndResolvesOnlyInsideTheFolder() throws IOException {
     Path index = dir.resolve("photos.dhx");
