@@ -3,6 +3,7 @@ package org.deephash.model.data;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +46,8 @@ public final class PhotoFiles {
   static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp");
   /** Largest photo file read (bytes). */
   public static final long MAX_FILE_BYTES = 256L << 20;
+  /** Bytes read ahead for the EXIF header (its APP1 segment is at most 64 KiB, after APP0). */
+  static final int HEAD_BYTES = 256 << 10;
   /** Largest photo read, in pixels as its header announces them (a decompression bomb is refused). */
   public static final long MAX_PIXELS = 1L << 28;
 
@@ -129,7 +132,7 @@ public final class PhotoFiles {
     if (minWidth < 1 || minHeight < 1) {
       throw new IllegalArgumentException("the size asked must be positive (passed " + minWidth + "x" + minHeight + ")");
     }
-    byte[] bytes;
+    byte[] head;
     try {
       long size = Files.size(file);
       if (size > MAX_FILE_BYTES) {
@@ -139,16 +142,36 @@ public final class PhotoFiles {
       if (size == 0) {
         throw new DatasetException(file + ": empty file");
       }
-      bytes = Files.readAllBytes(file);
+      // the headers (EXIF among them) only: the pixels are read from the file as they are decoded,
+      // so memory holds the decoded raster, not the file
+      try (InputStream in = Files.newInputStream(file)) {
+        head = in.readNBytes(HEAD_BYTES);
+      }
     } catch (IOException e) {
       throw new DatasetException(file + ": cannot be read (" + e.getClass().getSimpleName() + ")");
     }
-    return decode(bytes, minWidth, minHeight, file.toString());
+    try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+      return decode(in, head, minWidth, minHeight, file.toString());
+    } catch (IOException e) {
+      throw new DatasetException(file + ": cannot be read (" + e.getClass().getSimpleName() + ")");
+    }
   }
 
   /** As {@link #read} from a file's bytes; {@code name} names it in errors. */
   public static BufferedImage decode(byte[] bytes, int minWidth, int minHeight, String name) {
     try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+      return decode(in, bytes, minWidth, minHeight, name);
+    } catch (IOException e) {
+      throw new DatasetException(name + ": cannot be read (" + e.getClass().getSimpleName() + ")");
+    }
+  }
+
+  /** Decodes from {@code in}; {@code head} is the start of the same bytes (where EXIF is). */
+  private static BufferedImage decode(ImageInputStream in, byte[] head, int minWidth, int minHeight, String name) {
+    if (minWidth < 1 || minHeight < 1) {
+      throw new IllegalArgumentException("the size asked must be positive (passed " + minWidth + "x" + minHeight + ")");
+    }
+    try {
       ImageReader reader = null;
       Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
       while (readers != null && readers.hasNext()) {
@@ -171,7 +194,7 @@ public final class PhotoFiles {
               + " a photo may have");
         }
         boolean jpeg = reader.getFormatName().toLowerCase(Locale.ROOT).equals("jpeg");
-        int orientation = jpeg ? Exif.orientation(bytes) : Exif.NORMAL;
+        int orientation = jpeg ? Exif.orientation(head) : Exif.NORMAL;
         // the stored picture is turned by 90 degrees for orientations 5..8: ask for the stored sides
         boolean swap = orientation >= 5;
         int needW = swap ? minHeight : minWidth;

@@ -141,6 +141,18 @@ class ExifTest {
     }
   }
 
+  /** From a file, the EXIF header is read ahead and the pixels streamed: the same upright picture. */
+  @Test
+  void aFileIsReadUprightToo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+    java.nio.file.Path f = dir.resolve("turned.jpg");
+    java.nio.file.Files.write(f, withExif(jpeg(quadrants()), app1(6, false)));
+    BufferedImage up = PhotoFiles.read(f, 64, 64);
+    assertEquals(16, up.getWidth());
+    assertEquals(32, up.getHeight());
+    assertClose(BLUE, up.getRGB(4, 8), "top-left");
+    assertClose(GREEN, up.getRGB(12, 24), "bottom-right");
+  }
+
   @Test
   void noTagAndOtherFilesAreNormal() throws IOException {
     assertEquals(Exif.NORMAL, Exif.orientation(jpeg(quadrants())));
