@@ -71,7 +71,7 @@ class PhotoServeTest {
     assertEquals(List.of("broken/corrupt.jpg", "broken/modern.webp"),
         report.skipped().stream().map(PhotoFiles.Skipped::path).toList());
     assertTrue(report.skipped().get(0).reason().startsWith("not a JPEG, PNG"), report.skipped().get(0).reason());
-    assertTrue(report.skipped().get(1).reason().startsWith("skipped (no decoder)"), report.skipped().get(1).reason());
+    assertTrue(report.skipped().get(1).reason().startsWith("no decoder: the JDK cannot decode .webp"), report.skipped().get(1).reason());
     assertEquals(1, f.indexed.ignored(), "README.txt");
   }
 

@@ -25,9 +25,9 @@ import javax.imageio.stream.ImageInputStream;
  * shows it: every JPEG, PNG, GIF and BMP file under the folder (sub-folders included, symbolic
  * links and hidden entries not followed), turned upright by its EXIF orientation ({@link Exif}).
  *
- * <p>Nothing in the folder stops a scan: a file the JDK has no decoder for (WebP, HEIC, AVIF,
- * TIFF), an entry that cannot be listed, and (when read) a truncated or corrupt file are {@link
- * Skipped}, each with a one-line reason. Decoding is bounded by what the caller needs, not by what
+ * <p>Nothing in the folder stops a scan: a file the JDK has no decoder for (WebP, HEIC, AVIF), a
+ * TIFF file (left out, as uploads leave it out), an entry that cannot be listed, and (when read)
+ * a truncated or corrupt file are {@link Skipped}, each with a one-line reason. Decoding is bounded by what the caller needs, not by what
  * the file announces: it subsamples while decoding down to no less than the asked size.
  *
  * <pre>{@code
@@ -41,7 +41,12 @@ public final class PhotoFiles {
   /** File name endings read as photos (the JDK's own decoders). */
   public static final Set<String> DECODABLE = Set.of("jpg", "jpeg", "png", "gif", "bmp");
   /** Photo formats that are listed as skipped: the JDK has no decoder for them. */
-  public static final Set<String> NO_DECODER = Set.of("webp", "heic", "heif", "avif", "tif", "tiff", "jxl");
+  public static final Set<String> NO_DECODER = Set.of("webp", "heic", "heif", "avif", "jxl");
+  /**
+   * Photo formats the JDK reads but this reader leaves out, as the server leaves them out of
+   * uploads: TIFF's reader is more than a photo folder needs to trust on hostile input.
+   */
+  public static final Set<String> LEFT_OUT = Set.of("tif", "tiff");
   /** The formats a photo may really be in, whatever its name says (ImageIO's names). */
   static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp");
   /** Largest photo file read (bytes). */
@@ -94,7 +99,7 @@ public final class PhotoFiles {
         String rel = relative(abs, file);
         String ext = extension(file);
         if (attrs.isSymbolicLink()) {
-          if (DECODABLE.contains(ext) || NO_DECODER.contains(ext)) {
+          if (DECODABLE.contains(ext) || NO_DECODER.contains(ext) || LEFT_OUT.contains(ext)) {
             skipped.add(new Skipped(rel, "a symbolic link (not followed)"));
           } else {
             ignored[0]++;
@@ -104,7 +109,9 @@ public final class PhotoFiles {
         } else if (DECODABLE.contains(ext)) {
           photos.add(rel);
         } else if (NO_DECODER.contains(ext)) {
-          skipped.add(new Skipped(rel, "skipped (no decoder): the JDK cannot decode ." + ext + " files"));
+          skipped.add(new Skipped(rel, "no decoder: the JDK cannot decode ." + ext + " files"));
+        } else if (LEFT_OUT.contains(ext)) {
+          skipped.add(new Skipped(rel, "TIFF is not read (convert it to JPEG or PNG)"));
         } else {
           ignored[0]++;
         }

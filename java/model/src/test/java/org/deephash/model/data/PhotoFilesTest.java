@@ -37,6 +37,7 @@ class PhotoFilesTest {
     png(dir.resolve("a.png"), 10, 10);
     jpeg(dir.resolve("b/UPPER.JPEG"), 10, 10);
     Files.write(dir.resolve("b/x.webp"), new byte[] {'R', 'I', 'F', 'F'});
+    Files.write(dir.resolve("scan.tiff"), new byte[] {'I', 'I', 42, 0});
     Files.writeString(dir.resolve("notes.txt"), "not a photo");
     png(dir.resolve(".thumbs/hidden.png"), 10, 10);
     Files.write(dir.resolve("corrupt.jpg"), "this is text, not a JPEG".getBytes());
@@ -47,11 +48,13 @@ class PhotoFilesTest {
     // found at every depth, hidden folders left out, sorted by path; a corrupt file is found (it fails when read)
     assertEquals(List.of("a.png", "b/UPPER.JPEG", "b/c/deep.jpg", "corrupt.jpg"), l.photos());
     assertEquals(1, l.ignored(), "notes.txt");
-    assertEquals(2, l.skipped().size(), l.skipped().toString());
+    assertEquals(3, l.skipped().size(), l.skipped().toString());
     assertEquals("b/x.webp", l.skipped().get(0).path());
-    assertTrue(l.skipped().get(0).reason().startsWith("skipped (no decoder)"), l.skipped().get(0).reason());
+    assertTrue(l.skipped().get(0).reason().startsWith("no decoder: the JDK cannot decode .webp"), l.skipped().get(0).reason());
     assertEquals("link.png", l.skipped().get(1).path());
     assertTrue(l.skipped().get(1).reason().contains("symbolic link"));
+    assertEquals("scan.tiff", l.skipped().get(2).path());
+    assertTrue(l.skipped().get(2).reason().startsWith("TIFF is not read"), l.skipped().get(2).reason());
   }
 
   @Test
