@@ -158,6 +158,18 @@ final class IndexImages {
     return -1;
   }
 
+  /**
+   * The image file of a row (inside the photo folder for a photo index), or null when the row's
+   * image is packed in a data set file, or its path leaves the photo folder.
+   */
+  Path photoFile(int row) {
+    String path = index.hasPaths() ? index.path(row) : null;
+    if (path == null || packedIndex(path) >= 0) {
+      return null;
+    }
+    return photos == null ? Path.of(path) : photos.resolve(path);
+  }
+
   /** The file a row's path names: inside the photo folder for a photo index (never outside it). */
   private Path fileOf(int row, String path) {
     if (photos == null) {
