@@ -10,6 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.deephash.CodeTable;
 import org.deephash.Pool;
@@ -17,10 +21,15 @@ import org.deephash.SearchResult;
 import org.deephash.cli.api.Progress;
 import org.deephash.index.IndexFile;
 import org.deephash.model.data.Dataset;
+import org.deephash.model.data.DatasetException;
+import org.deephash.model.data.PhotoFiles;
+import org.deephash.model.data.PhotoIndex;
+import org.deephash.model.data.Pixels;
 import org.deephash.model.eval.Baselines;
 import org.deephash.model.eval.Charts;
 import org.deephash.model.eval.Evaluation;
 import org.deephash.model.eval.FineStage;
+import org.deephash.model.net.CodePacker;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNet;
@@ -157,6 +166,102 @@ public final class Pipeline {
           + e.featureDim() + ")");
       return e;
     }
+  }
+
+  /** What indexing a photo folder produced. */
+  public record PhotoIndexResult(int rows, int bits, List<PhotoFiles.Skipped> skipped, int ignored, double seconds) {}
+
+  /**
+   * Encodes every photo of a folder ({@link PhotoFiles#scan}: recursive, EXIF orientation applied)
+   * with the model, converted to the model's input size and channels by {@link Pixels#of}, and
+   * writes an index whose row paths are relative to the folder, with {@link PhotoIndex} beside it
+   * (the folder and every skipped file). Photos are decoded on {@code threads} threads and encoded
+   * in batches, the next batch decoding while one is encoded: memory holds two batches of pixels, not
+   * the folder's.
+   *
+   * @throws DatasetException when no photo of the folder can be read
+   */
+  public static PhotoIndexResult indexPhotos(Path modelDir, Path folder, Path indexFile, int threads,
+      Progress progress, PrintStream log) throws IOException {
+    long t0 = System.nanoTime();
+    PhotoFiles.Listing listing;
+    try (Progress.Phase p = progress.phase("listing " + folder)) {
+      listing = PhotoFiles.scan(folder);
+    }
+    List<PhotoFiles.Skipped> skipped = new ArrayList<>(listing.skipped());
+    List<String> paths = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads),
+        Thread.ofPlatform().name("deephash-photos-", 0).daemon().factory());
+    try (Encoder enc = Encoder.open(modelDir)) {
+      HashNetConfig c = enc.config();
+      int size = c.height() * c.width() * c.channels();
+      int batch = Math.max(16, Math.min(256, (64 << 20) / (size * 4)));
+      enc.batchSize(batch);
+      try (CodeTable table = CodeTable.create(CodePacker.codeBytes(c.bits()) * 8, c.featureDim(), false,
+              Math.max(1, listing.photos().size()));
+          Progress.Counter counter = progress.count("indexing photos", listing.photos().size(), "photos")) {
+        List<String> all = listing.photos();
+        // the next batch decodes while this one is encoded
+        List<Future<float[]>> next = decodeBatch(pool, listing.root(), all.subList(0, Math.min(all.size(), batch)), c);
+        for (int start = 0; start < all.size(); start += batch) {
+          List<String> part = all.subList(start, Math.min(all.size(), start + batch));
+          List<Future<float[]>> decoded = next;
+          int from = start + batch;
+          next = decodeBatch(pool, listing.root(), all.subList(Math.min(all.size(), from),
+              Math.min(all.size(), from + batch)), c);
+          float[] pixels = new float[part.size() * size];
+          int m = 0;
+          for (int i = 0; i < part.size(); i++) {
+            try {
+              System.arraycopy(decoded.get(i).get(), 0, pixels, m * size, size);
+              paths.add(part.get(i));
+              m++;
+            } catch (ExecutionException e) {
+              Throwable why = e.getCause();
+              String reason = why instanceof DatasetException d ? d.getMessage() : String.valueOf(why);
+              String prefix = listing.root().resolve(part.get(i)) + ": ";
+              skipped.add(new PhotoFiles.Skipped(part.get(i),
+                  reason.startsWith(prefix) ? reason.substring(prefix.length()) : reason));
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new IOException("interrupted while decoding photos", e);
+            }
+          }
+          if (m > 0) {
+            Encoding e = enc.encode(m == part.size() ? pixels : java.util.Arrays.copyOf(pixels, m * size), m);
+            table.addAll(null, e.codes(), e.features(), null);
+          }
+          counter.add(part.size());
+        }
+        skipped.sort(Comparator.comparing(PhotoFiles.Skipped::path));
+        if (paths.isEmpty()) {
+          throw new DatasetException("no photo in " + folder + " could be read (" + listing.photos().size()
+              + " JPEG/PNG/GIF/BMP files, " + skipped.size() + " skipped): nothing to index");
+        }
+        // the report first: the index file's appearance is what a watching server reacts to
+        new PhotoIndex(listing.root(), paths.size(), List.copyOf(skipped)).write(indexFile);
+        IndexFile.save(table, indexFile, paths);
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      log.printf(Locale.ROOT, "indexed %d photos of %s in %.1f s (%.0f photos/s), %d skipped; index written to %s%n",
+          paths.size(), listing.root(), s, paths.size() / s, skipped.size(), indexFile);
+      return new PhotoIndexResult(paths.size(), c.bits(), List.copyOf(skipped), listing.ignored(), s);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static List<Future<float[]>> decodeBatch(ExecutorService pool, Path root, List<String> part,
+      HashNetConfig c) {
+    Pixels.Channels channels = Pixels.Channels.of(c.channels());
+    List<Future<float[]>> decoded = new ArrayList<>(part.size());
+    for (String rel : part) {
+      Path file = root.resolve(rel);
+      // decoded at no less than twice the input size, as serve decodes uploads
+      decoded.add(pool.submit(() -> Pixels.of(PhotoFiles.read(file, 2 * c.width(), 2 * c.height()), c.height(),
+          c.width(), channels)));
+    }
+    return decoded;
   }
 
   /** What an evaluation produced. */

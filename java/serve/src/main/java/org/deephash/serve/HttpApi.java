@@ -85,6 +85,7 @@ public final class HttpApi implements AutoCloseable {
   private final RequestParser parser;
   private final ResponseRenderer renderer;
   private final ImageDecoder decoder;
+  private final Verifier verifier;
   /**
    * Decodes uploads on platform threads, one per core: decoding is CPU-bound, and on the request's
    * virtual thread it would hold a carrier for its whole length (virtual threads are not time
@@ -100,9 +101,10 @@ public final class HttpApi implements AutoCloseable {
   private final byte[] page;
   private final long startNanos = System.nanoTime();
 
-  private HttpApi(SearchService service, ServeConfig config) throws IOException {
+  private HttpApi(SearchService service, ServeConfig config, Verifier verifier) throws IOException {
     this.service = service;
     this.config = config;
+    this.verifier = verifier;
     this.parser = new RequestParser(new RequestParser.Context(service.bits(), service.dim(), service.model() != null,
         config));
     this.renderer = new ResponseRenderer(service.model());
@@ -153,10 +155,15 @@ public final class HttpApi implements AutoCloseable {
 
   /** Starts serving; {@link #port()} says where. */
   public static HttpApi start(SearchService service, ServeConfig config) throws IOException {
+    return start(service, config, Verifier.NONE);
+  }
+
+  /** As {@link #start(SearchService, ServeConfig)}, with a verifier of results by local features. */
+  static HttpApi start(SearchService service, ServeConfig config, Verifier verifier) throws IOException {
     if (JETTY_LOG.getLevel() == null) {
       JETTY_LOG.setLevel(Level.WARNING);
     }
-    HttpApi api = new HttpApi(service, config);
+    HttpApi api = new HttpApi(service, config, verifier);
     try {
       api.server.start();
     } catch (Exception e) {
@@ -220,6 +227,12 @@ public final class HttpApi implements AutoCloseable {
         } else if (path.startsWith("/images/")) {
           allowGet(method);
           status = image(req, resp, path.substring("/images/".length()));
+        } else if (path.startsWith("/thumbs/")) {
+          allowGet(method);
+          status = thumbnail(req, resp, path.substring("/thumbs/".length()), t0);
+        } else if (path.startsWith("/matches/")) {
+          allowGet(method);
+          status = matches(resp, path.substring("/matches/".length()));
         } else if (path.equals("/health")) {
           allowGet(method);
           status = sendJson(resp, 200, new Json().put("status", "ok"));
@@ -233,7 +246,7 @@ public final class HttpApi implements AutoCloseable {
           status = send(resp, 200, "text/html; charset=utf-8", page);
         } else {
           throw new ApiException(404, "no such route " + RequestParser.safe(path) + ": try POST /search, GET"
-              + " /images/{id}, GET /health, GET /stats or GET /");
+              + " /images/{id}, GET /thumbs/{id}, GET /health, GET /stats or GET /");
         }
       } catch (ApiException e) {
         status = error(req, resp, e.status(), e.getMessage());
@@ -303,8 +316,9 @@ public final class HttpApi implements AutoCloseable {
     double decodeMs = (System.nanoTime() - tDecode) / 1e6;
     SearchService.Answer a = answer(q, t0);
     try {
+      int[] inliers = a.queryRow() >= 0 ? verifier.inliers(a.generation(), a.queryRow(), a.rows()) : null;
       ResponseRenderer.Timings timings = new ResponseRenderer.Timings(decodeMs, (System.nanoTime() - t0) / 1e6);
-      return sendJson(resp, 200, renderer.search(sr, q, a, timings));
+      return sendJson(resp, 200, renderer.search(sr, q, a, inliers, timings));
     } finally {
       a.release();
     }
@@ -390,6 +404,75 @@ public final class HttpApi implements AutoCloseable {
     }
     resp.getHeaders().put(HttpHeader.CACHE_CONTROL, "max-age=3600");
     return send(resp, 200, img.contentType(), img.bytes());
+  }
+
+  // ---- GET /thumbs/{id}[?size=160|480], GET /matches/{queryId}/{resultId} ---------------------
+
+  /**
+   * A thumbnail, made on the decode pool as uploads are decoded: making one decodes a photo, which
+   * on the request's virtual thread would hold a carrier for as long (seconds for a large photo).
+   * One not made within the request's time is still made and cached; the client gets 503.
+   */
+  private int thumbnail(Request req, Response resp, String rawId, long t0) throws ClientGone {
+    long id = RequestParser.imageId(rawId);
+    int size = RequestParser.thumbnailSize(req.getHttpURI().getQuery());
+    Future<IndexImages.Image> f;
+    try {
+      f = decodePool.submit(() -> {
+        IndexGeneration g = service.acquire();
+        try {
+          int row = g.table().rowOf(id);
+          if (row < 0) {
+            throw new ApiException(404, "no image with id " + id + " in the index");
+          }
+          return g.images().thumbnail(row, size);
+        } finally {
+          g.release();
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      throw new ApiException(503, "the server is decoding too many images now; retry in a moment");
+    }
+    IndexImages.Image img;
+    try {
+      long left = config.timeoutMs() - (System.nanoTime() - t0) / 1_000_000;
+      img = f.get(Math.max(1, left), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new ApiException(503, "the thumbnail was not made within " + config.timeoutMs() + " ms; it is being"
+          + " made: retry in a moment");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiException(503, "interrupted");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ApiException api) {
+        throw api;
+      }
+      throw new ApiException(500, "making the thumbnail failed: " + e.getCause());
+    }
+    resp.getHeaders().put(HttpHeader.CACHE_CONTROL, "max-age=3600");
+    return send(resp, 200, img.contentType(), img.bytes());
+  }
+
+  private int matches(Response resp, String rawPair) throws ClientGone {
+    int slash = rawPair.indexOf('/');
+    if (slash < 0) {
+      throw ApiException.badRequest("correspondences are addressed by two ids: /matches/{queryId}/{resultId}");
+    }
+    long q = RequestParser.imageId(rawPair.substring(0, slash));
+    long r = RequestParser.imageId(rawPair.substring(slash + 1));
+    byte[] png;
+    IndexGeneration g = service.acquire();
+    try {
+      int qRow = g.table().rowOf(q);
+      int rRow = g.table().rowOf(r);
+      if (qRow < 0 || rRow < 0) {
+        throw new ApiException(404, "no image with id " + (qRow < 0 ? q : r) + " in the index");
+      }
+      png = verifier.correspondences(g, qRow, rRow);
+    } finally {
+      g.release();
+    }
+    return send(resp, 200, "image/png", png);
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.stream.ImageInputStream;
+import org.deephash.model.data.Exif;
 import org.deephash.model.data.Pixels;
 
 /**
@@ -29,6 +30,9 @@ import org.deephash.model.data.Pixels;
  *       28 x 28 network becomes a 57 x 57 raster, never a 4096 x 4096 one; the final resize to
  *       the model's input is {@link Pixels#of} (bilinear) as before. The raster's bytes are
  *       reserved in the {@link DecodeBudget} first: an upload that does not fit now gets 503.
+ *   <li>A JPEG is turned upright by its EXIF orientation ({@link Exif}) before the resize, as
+ *       {@code index --photos} turns the indexed photos: a phone's photo stored sideways is
+ *       searched as it is seen. The width and height reported are the upright ones.
  * </ul>
  */
 final class ImageDecoder {
@@ -84,11 +88,18 @@ final class ImageDecoder {
       int w = reader.getWidth(0);
       int h = reader.getHeight(0);
       checkSize(w, h, limits);
-      int sx = Math.max(1, w / (2 * width));
-      int sy = Math.max(1, h / (2 * height));
+      // a phone's JPEG is often stored turned, with the EXIF orientation saying how to view it;
+      // turned by 90 degrees (5..8), the stored picture's width becomes the upright height
+      int orientation = format(reader).equals("jpeg") ? Exif.orientation(body) : Exif.NORMAL;
+      boolean turned = orientation >= 5;
+      int sx = Math.max(1, w / (2 * (turned ? height : width)));
+      int sy = Math.max(1, h / (2 * (turned ? width : height)));
       int dw = (w + sx - 1) / sx;
       int dh = (h + sy - 1) / sy;
       long bytes = rasterBytes(reader, dw, dh);
+      if (orientation != Exif.NORMAL) {
+        bytes += (long) dw * dh * 4; // the upright copy (int RGB)
+      }
       if (bytes > budget.capacity()) {
         throw new ApiException(413, "decoding this " + w + "x" + h + " image takes " + mib(bytes) + " MiB, more than"
             + " the server's decode budget of " + mib(budget.capacity()) + " MiB: send a smaller image");
@@ -105,8 +116,10 @@ final class ImageDecoder {
         if (img == null) {
           throw ApiException.badRequest("the image could not be decoded");
         }
-        permit.observe(bytesOf(img));
-        return new Decoded(w, h, img.getWidth(), img.getHeight(), Pixels.of(img, height, width, channels));
+        BufferedImage upright = Pixels.orient(img, orientation);
+        permit.observe(bytesOf(img) + (upright == img ? 0 : bytesOf(upright)));
+        return new Decoded(turned ? h : w, turned ? w : h, upright.getWidth(), upright.getHeight(),
+            Pixels.of(upright, height, width, channels));
       }
     });
   }

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.index.LoadedIndex;
+import org.deephash.model.data.PhotoIndex;
 
 /**
  * One loaded version of the served index: the opened file, its search, the images its rows name,
@@ -70,6 +71,16 @@ final class IndexGeneration {
   /** @param packed the packed image files, shared with the other generations of the same service */
   IndexGeneration(long number, Path file, FileIdentity identity, LoadedIndex index, GpuHashSearch search,
       boolean owned, IndexImages.PackedFiles packed) {
+    this(number, file, identity, index, search, owned, packed, null, null);
+  }
+
+  /**
+   * @param photos the photo folder the rows' paths are relative to (an index of {@code index
+   *     --photos}), or null
+   * @param thumbnails the thumbnail cache, or null (thumbnails are then the images themselves)
+   */
+  IndexGeneration(long number, Path file, FileIdentity identity, LoadedIndex index, GpuHashSearch search,
+      boolean owned, IndexImages.PackedFiles packed, PhotoIndex photos, Thumbnails thumbnails) {
     this.number = number;
     this.file = file;
     this.identity = identity;
@@ -77,7 +88,7 @@ final class IndexGeneration {
     this.index = index;
     this.search = search;
     this.owned = owned;
-    this.images = new IndexImages(index, packed);
+    this.images = new IndexImages(index, packed, photos, thumbnails);
   }
 
   long number() {

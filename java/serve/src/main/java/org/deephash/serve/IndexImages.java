@@ -15,13 +15,18 @@ import org.deephash.index.LoadedIndex;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.data.PhotoFiles;
+import org.deephash.model.data.PhotoIndex;
 import org.deephash.model.data.Pixels;
 
 /**
  * The images of an index, by table row: the only files the service ever reads for a client are
  * the source paths stored in the index. A path {@code file#i} (an image packed in an IDX file or a
  * CIFAR-10 batch) is rendered to PNG from the packed file, loaded once; any other path is served
- * as the file it names, if it is a PNG, JPEG, GIF or BMP.
+ * as the file it names, if it is a PNG, JPEG, GIF or BMP. For an index of a photo folder ({@code
+ * index --photos}) the paths are relative to the folder its {@link PhotoIndex} report names, and
+ * only files inside that folder are read. Thumbnails ({@link Thumbnails}) are made from the same
+ * files; for a packed image the thumbnail is the image itself.
  *
  * <p>Each index generation has its own (its rows name its paths), but the packed files they load
  * are shared through a {@link PackedFiles}: a reloaded index over the same data set does not load
@@ -56,28 +61,50 @@ final class IndexImages {
 
   private final LoadedIndex index;
   private final PackedFiles packed;
+  private final PhotoIndex photos;
+  private final Thumbnails thumbnails;
 
   IndexImages(LoadedIndex index, PackedFiles packed) {
+    this(index, packed, null, null);
+  }
+
+  /**
+   * @param photos the folder that the rows' paths are relative to, or null (paths name files)
+   * @param thumbnails the thumbnail cache, or null (a thumbnail is then the image itself)
+   */
+  IndexImages(LoadedIndex index, PackedFiles packed, PhotoIndex photos, Thumbnails thumbnails) {
     this.index = index;
     this.packed = packed;
+    this.photos = photos;
+    this.thumbnails = thumbnails;
+  }
+
+  /** The photo folder of an index of {@code index --photos}, or null. */
+  PhotoIndex photos() {
+    return photos;
+  }
+
+  /**
+   * A row's picture fitted within {@code size} pixels: a cached JPEG thumbnail for a photo (or any
+   * image file), the image itself for an image packed in a data set file (those are small).
+   */
+  Image thumbnail(int row, int size) {
+    String path = pathOf(row);
+    if (thumbnails == null || packedIndex(path) >= 0) {
+      return image(row);
+    }
+    if (!PhotoFiles.DECODABLE.contains(extension(path))) {
+      throw new ApiException(404, "the source of row " + row + " is not an image file that exists here");
+    }
+    return new Image(thumbnails.get(fileOf(row, path), size), "image/jpeg");
   }
 
   /** The image of a row; {@link ApiException} 404 when the index cannot show it. */
   Image image(int row) {
-    if (!index.hasPaths()) {
-      throw new ApiException(404, "this index stores no source paths, so it has no images to show (index it with"
-          + " engine-cli index)");
-    }
-    String path = index.path(row);
-    int hash = path.lastIndexOf('#');
-    if (hash > 0 && path.substring(hash + 1).chars().allMatch(Character::isDigit) && hash < path.length() - 1) {
-      String file = path.substring(0, hash);
-      int i;
-      try {
-        i = Integer.parseInt(path.substring(hash + 1));
-      } catch (NumberFormatException e) {
-        throw new ApiException(404, "row " + row + " has an unusable source " + path);
-      }
+    String path = pathOf(row);
+    int i = packedIndex(path);
+    if (i >= 0) {
+      String file = path.substring(0, path.lastIndexOf('#'));
       Dataset d;
       try {
         d = packed.get(file);
@@ -89,7 +116,7 @@ final class IndexImages {
       }
       return new Image(png(d, i), "image/png");
     }
-    Path file = Path.of(path);
+    Path file = fileOf(row, path);
     String type = switch (extension(path)) {
       case "png" -> "image/png";
       case "jpg", "jpeg" -> "image/jpeg";
@@ -105,6 +132,54 @@ final class IndexImages {
     } catch (IOException e) {
       throw new ApiException(404, "the image of row " + row + " cannot be read (" + e.getMessage() + ")");
     }
+  }
+
+  private String pathOf(int row) {
+    if (!index.hasPaths()) {
+      throw new ApiException(404, "this index stores no source paths, so it has no images to show (index it with"
+          + " engine-cli index)");
+    }
+    return index.path(row);
+  }
+
+  /**
+   * {@code i} of a path {@code file#i}, or -1 when the path names a file of its own (a number too
+   * large for an int included: no packed file holds that many images).
+   */
+  private static int packedIndex(String path) {
+    int hash = path.lastIndexOf('#');
+    if (hash > 0 && hash < path.length() - 1 && path.substring(hash + 1).chars().allMatch(Character::isDigit)) {
+      try {
+        return Integer.parseInt(path.substring(hash + 1));
+      } catch (NumberFormatException e) {
+        return -1;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The image file of a row (inside the photo folder for a photo index), or null when the row's
+   * image is packed in a data set file, or its path leaves the photo folder.
+   */
+  Path photoFile(int row) {
+    String path = index.hasPaths() ? index.path(row) : null;
+    if (path == null || packedIndex(path) >= 0) {
+      return null;
+    }
+    return photos == null ? Path.of(path) : photos.resolve(path);
+  }
+
+  /** The file a row's path names: inside the photo folder for a photo index (never outside it). */
+  private Path fileOf(int row, String path) {
+    if (photos == null) {
+      return Path.of(path);
+    }
+    Path f = photos.resolve(path);
+    if (f == null) {
+      throw new ApiException(404, "the path of row " + row + " leaves the photo folder; it is not served");
+    }
+    return f;
   }
 
   private static String extension(String path) {

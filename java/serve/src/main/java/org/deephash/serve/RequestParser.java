@@ -291,6 +291,27 @@ final class RequestParser {
     }
   }
 
+  /**
+   * The size asked of {@code GET /thumbs/{id}}: {@code size=160} (the default) or {@code size=480};
+   * 400 for anything else.
+   */
+  static int thumbnailSize(String query) {
+    if (query == null || query.isEmpty()) {
+      return Thumbnails.DEFAULT_SIZE;
+    }
+    int size = Thumbnails.DEFAULT_SIZE;
+    for (String part : query.split("&")) {
+      if (part.startsWith("size=")) {
+        String v = part.substring(5);
+        size = v.matches("\\d{1,4}") ? Integer.parseInt(v) : -1;
+      }
+    }
+    if (!Thumbnails.supported(size)) {
+      throw ApiException.badRequest("a thumbnail's size is 160 (the default) or 480 pixels: ?size=160 or ?size=480");
+    }
+    return size;
+  }
+
   /** The media type of a Content-Type header, lower case, without parameters; "" when absent. */
   static String mediaType(String header) {
     if (header == null) {

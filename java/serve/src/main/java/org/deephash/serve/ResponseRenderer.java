@@ -36,6 +36,14 @@ final class ResponseRenderer {
    * A search's answer, with every row read from the generation the answer was computed on.
    */
   Json search(SearchRequest request, SearchService.Query q, SearchService.Answer a, Timings t) {
+    return search(request, q, a, null, t);
+  }
+
+  /**
+   * As {@link #search(SearchRequest, SearchService.Query, SearchService.Answer, Timings)}, with the
+   * inlier count of each result against the query ({@link Verifier}) when known (else null).
+   */
+  Json search(SearchRequest request, SearchService.Query q, SearchService.Answer a, int[] inliers, Timings t) {
     IndexGeneration gen = a.generation();
     LoadedIndex index = gen.index();
     CodeTable table = index.table();
@@ -54,7 +62,11 @@ final class ResponseRenderer {
       if (known >= 0) {
         query.put("label", known).put("label_name", label(known));
       }
-      query.put("image", "/images/" + table.id(a.queryRow()));
+      query.put("image", "/images/" + table.id(a.queryRow()))
+          .put("thumb", "/thumbs/" + table.id(a.queryRow()) + "?size=480");
+      if (index.hasPaths()) {
+        query.put("path", index.path(a.queryRow()));
+      }
     }
     List<Object> results = new ArrayList<>(a.rows().length);
     for (int r = 0; r < a.rows().length; r++) {
@@ -70,7 +82,10 @@ final class ResponseRenderer {
       if (a.euclidean() != null) {
         res.put("euclidean", Json.round(a.euclidean()[r], 5));
       }
-      res.put("image", "/images/" + table.id(row));
+      if (inliers != null) {
+        res.put("inliers", inliers[r]);
+      }
+      res.put("image", "/images/" + table.id(row)).put("thumb", "/thumbs/" + table.id(row));
       results.add(res);
     }
     Map<String, Object> timings = new LinkedHashMap<>();
@@ -114,7 +129,10 @@ final class ResponseRenderer {
     Json idx = new Json().put("generation", gen.number())
         .put("file", gen.file() == null ? null : gen.file().toString())
         .put("loaded_at", gen.loadedAt().toString()).put("rows", t.liveCount()).put("bits", t.bits())
-        .put("dim", t.dim()).put("labels", t.hasLabels()).put("paths", gen.index().hasPaths());
+        .put("dim", t.dim()).put("labels", t.hasLabels()).put("paths", gen.index().hasPaths())
+        .put("photos", gen.images().photos() == null ? null : new Json()
+            .put("root", gen.images().photos().root().toString()).put("indexed", gen.images().photos().photos())
+            .put("skipped", gen.images().photos().skipped().size()));
     Json m = model == null ? null : new Json().put("bits", model.bits()).put("input", model.height() + "x"
         + model.width() + "x" + model.channels()).put("classes", model.classNames());
     Json b = new Json().put("count", batches[0]).put("queries", batches[1])

@@ -18,6 +18,7 @@ import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
 import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
+import org.deephash.model.data.PhotoIndex;
 import org.deephash.io.Json;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
@@ -139,12 +140,15 @@ public final class SearchService implements AutoCloseable {
   public static SearchService open(Path file, SearchOptions options, Encoder encoder, ServeConfig config,
       Consumer<String> log) throws IOException {
     IndexImages.PackedFiles packed = new IndexImages.PackedFiles();
+    Thumbnails thumbnails = new Thumbnails(Thumbnails.dirFor(file), Runtime.getRuntime().availableProcessors());
     IndexReloader.Loader loader = (f, number, identity) -> {
       LoadedIndex index = IndexFile.load(f, IndexFile.Verify.FULL);
       try {
+        // a photo folder's index names its folder in the report beside it, read with each generation
+        PhotoIndex photos = PhotoIndex.read(f).orElse(null);
         return new IndexGeneration(number, f, identity, index, GpuHashSearch.open(index.table(), options), true,
-            packed);
-      } catch (RuntimeException e) {
+            packed, photos, thumbnails);
+      } catch (IOException | RuntimeException e) {
         index.close();
         throw e;
       }

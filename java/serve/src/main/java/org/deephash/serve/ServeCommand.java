@@ -25,6 +25,11 @@ public final class ServeCommand extends CliCommand {
           + " answered).")
   Path model;
 
+  @Option(names = "--delf", paramLabel = "DIR",
+      description = "A DELF index folder over the same photos (engine-cli delf index --images PHOTOS): results of a"
+          + " query by an indexed photo carry RANSAC inlier counts, and a clicked result shows the correspondences.")
+  Path delf;
+
   @Option(names = "--port", paramLabel = "N", description = "TCP port, 0 = any free port (default: ${DEFAULT-VALUE}).")
   int port = D.port();
 
@@ -111,10 +116,16 @@ public final class ServeCommand extends CliCommand {
   private int serve() throws Exception {
     Encoder encoder = model != null ? Encoder.open(model).batchSize(config.maxBatch()) : null;
     SearchOptions options = new SearchOptions(backend, Runtime.getRuntime().availableProcessors());
+    // the DELF folder first: a wrong --delf fails before the index is opened
+    DelfVerifier delfVerifier = delf != null ? DelfVerifier.open(delf) : null;
     try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log);
-        HttpApi api = HttpApi.start(service, config)) {
+        HttpApi api = HttpApi.start(service, config, delfVerifier != null ? delfVerifier : Verifier.NONE)) {
       IndexGeneration g = service.acquire();
       try {
+        if (delfVerifier != null) {
+          err.printf("DELF verification from %s: %d of %d photos have local features%n", delf,
+              delfVerifier.covered(g), g.table().liveCount());
+        }
         err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%s%n", indexFile,
             g.table().liveCount(), g.table().bits(), g.table().hasFeatures() ? ", " + g.table().dim()
                 + "-d features" : "", g.search().backendName(), encoder == null ? "; no model: JSON queries only"

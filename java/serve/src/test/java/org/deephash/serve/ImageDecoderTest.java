@@ -56,6 +56,55 @@ class ImageDecoderTest {
     assertEquals(0, d.budget().inFlight(), "the reservation is given back");
   }
 
+  /**
+   * A JPEG stored turned with EXIF orientation 6 ("turn 90 degrees clockwise to view") gives the
+   * input of the upright picture: quadrants red, green / blue, white stored 64 x 32 come out 32 x 64
+   * with blue, red / white, green (the EXIF definition, written out by hand).
+   */
+  @Test
+  void aJpegIsTurnedUprightByItsExifOrientation() throws IOException {
+    BufferedImage stored = new BufferedImage(64, 32, BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < 32; y++) {
+      for (int x = 0; x < 64; x++) {
+        stored.setRGB(x, y, y < 16 ? (x < 32 ? 0xff0000 : 0x00ff00) : (x < 32 ? 0x0000ff : 0xffffff));
+      }
+    }
+    byte[] jpeg = withOrientation(encode(stored, "jpeg"), 6);
+    ImageDecoder d = new ImageDecoder(new DecodeBudget(16 << 20));
+    ImageDecoder.Decoded out = d.decode(jpeg, LIMITS, 16, 16, Pixels.Channels.RGB);
+    assertEquals(32, out.width(), "upright width");
+    assertEquals(64, out.height(), "upright height");
+    int[][] want = {{0, 0, 255}, {255, 0, 0}, {255, 255, 255}, {0, 255, 0}}; // TL, TR, BL, BR
+    int[][] at = {{4, 4}, {11, 4}, {4, 11}, {11, 11}}; // quadrant centres of the 16 x 16 input (x, y)
+    for (int q = 0; q < 4; q++) {
+      int o = (at[q][1] * 16 + at[q][0]) * 3;
+      for (int c = 0; c < 3; c++) {
+        assertEquals(want[q][c] / 255.0, out.pixels()[o + c], 0.16, "quadrant " + q + " channel " + c);
+      }
+    }
+    assertEquals(0, d.budget().inFlight(), "the reservation is given back");
+  }
+
+  /** JPEG bytes with an APP1 "Exif" segment (big-endian TIFF, IFD0 with one Orientation entry). */
+  private static byte[] withOrientation(byte[] jpeg, int orientation) {
+    byte[] tiff = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (byte) orientation, 0, 0,
+        0, 0, 0, 0};
+    byte[] app1 = new byte[4 + 6 + tiff.length];
+    app1[0] = (byte) 0xff;
+    app1[1] = (byte) 0xe1;
+    app1[2] = (byte) ((app1.length - 2) >> 8);
+    app1[3] = (byte) (app1.length - 2);
+    System.arraycopy(new byte[] {'E', 'x', 'i', 'f', 0, 0}, 0, app1, 4, 6);
+    System.arraycopy(tiff, 0, app1, 10, tiff.length);
+    // after the JFIF APP0 segment, where cameras put theirs
+    int at = (jpeg[3] & 0xff) == 0xe0 ? 4 + (((jpeg[4] & 0xff) << 8) | (jpeg[5] & 0xff)) : 2;
+    byte[] out = new byte[jpeg.length + app1.length];
+    System.arraycopy(jpeg, 0, out, 0, at);
+    System.arraycopy(app1, 0, out, at, app1.length);
+    System.arraycopy(jpeg, at, out, at + app1.length, jpeg.length - at);
+    return out;
+  }
+
   @Test
   void aLargeImageIsSubsampledWhileDecodingToTwiceTheModelInput() throws IOException {
     BufferedImage img = smooth(2000, 1500, BufferedImage.TYPE_INT_RGB);

@@ -48,14 +48,24 @@ class ResponseRendererTest {
     SearchService.Query q = new SearchService.Query(null, null, null, 300L, SearchService.Mode.HDS, 2, 50, -1, 1000);
     SearchService.Answer a = new SearchService.Answer(gen, 2, new int[] {2, 0}, new int[] {0, 3},
         new float[] {0f, 1.234567f}, false, -1, 0f, 0.5, 0, 1.25, 3);
-    assertEquals("{\"query\":{\"source\":\"id\",\"id\":300,\"label\":7,\"label_name\":\"7\",\"image\":\"/images/300\"},"
+    String head = "{\"query\":{\"source\":\"id\",\"id\":300,\"label\":7,\"label_name\":\"7\","
+        + "\"image\":\"/images/300\",\"thumb\":\"/thumbs/300?size=480\"},"
         + "\"mode\":\"hds\",\"k\":2,\"pool\":50,\"backend\":\"scalar\",\"generation\":3,\"batch_size\":3,"
         + "\"timings_ms\":{\"decode\":0.123,\"queue\":0.5,\"encode\":0,\"search\":1.25,\"total\":2},"
-        + "\"results\":["
-        + "{\"rank\":1,\"id\":300,\"label\":7,\"label_name\":\"7\",\"hamming\":0,\"euclidean\":0,\"image\":\"/images/300\"},"
+        + "\"results\":[";
+    assertEquals(head
+        + "{\"rank\":1,\"id\":300,\"label\":7,\"label_name\":\"7\",\"hamming\":0,\"euclidean\":0,"
+        + "\"image\":\"/images/300\",\"thumb\":\"/thumbs/300\"},"
         + "{\"rank\":2,\"id\":100,\"label\":2,\"label_name\":\"two\",\"hamming\":3,\"euclidean\":1.23457,"
-        + "\"image\":\"/images/100\"}]}",
+        + "\"image\":\"/images/100\",\"thumb\":\"/thumbs/100\"}]}",
         renderer.search(req, q, a, new ResponseRenderer.Timings(0.12345, 2.0)).toString());
+    // with a verifier's inlier counts (DELF), one per result, before the URLs
+    assertEquals(head
+        + "{\"rank\":1,\"id\":300,\"label\":7,\"label_name\":\"7\",\"hamming\":0,\"euclidean\":0,"
+        + "\"inliers\":120,\"image\":\"/images/300\",\"thumb\":\"/thumbs/300\"},"
+        + "{\"rank\":2,\"id\":100,\"label\":2,\"label_name\":\"two\",\"hamming\":3,\"euclidean\":1.23457,"
+        + "\"inliers\":7,\"image\":\"/images/100\",\"thumb\":\"/thumbs/100\"}]}",
+        renderer.search(req, q, a, new int[] {120, 7}, new ResponseRenderer.Timings(0.12345, 2.0)).toString());
   }
 
   @Test
@@ -71,10 +81,10 @@ class ResponseRendererTest {
         + "\"backend\":\"scalar\",\"generation\":3,\"batch_size\":1,"
         + "\"timings_ms\":{\"decode\":1,\"queue\":0,\"encode\":2,\"search\":1,\"total\":4},"
         + "\"results\":[{\"rank\":1,\"id\":200,\"label\":0,\"label_name\":\"zero\",\"hamming\":4,"
-        + "\"image\":\"/images/200\"},"
-        // an id a JSON number cannot hold exactly is a string (and its image URL its digits)
+        + "\"image\":\"/images/200\",\"thumb\":\"/thumbs/200\"},"
+        // an id a JSON number cannot hold exactly is a string (and its image URLs its digits)
         + "{\"rank\":2,\"id\":\"9007199254740993\",\"label\":1,\"label_name\":\"one\",\"hamming\":4,"
-        + "\"image\":\"/images/9007199254740993\"}]}",
+        + "\"image\":\"/images/9007199254740993\",\"thumb\":\"/thumbs/9007199254740993\"}]}",
         renderer.search(req, q, a, new ResponseRenderer.Timings(1, 4)).toString());
     assertEquals(-9007199254740991L, ResponseRenderer.id(-9007199254740991L));
     assertEquals("-9007199254740992", ResponseRenderer.id(-9007199254740992L));
@@ -94,7 +104,7 @@ class ResponseRendererTest {
     String loaded = "\"loaded_at\":\"" + gen.loadedAt() + "\"";
     assertTrue(json.contains(loaded), json);
     assertEquals("{\"index\":{\"generation\":3,\"file\":\"idx.dh\",\"loaded_at\":\"T\",\"rows\":4,\"bits\":16,"
-        + "\"dim\":2,\"labels\":true,\"paths\":false},\"reloads\":{\"ok\":1,\"errors\":2},"
+        + "\"dim\":2,\"labels\":true,\"paths\":false,\"photos\":null},\"reloads\":{\"ok\":1,\"errors\":2},"
         + "\"model\":{\"bits\":16,\"input\":\"28x28x1\",\"classes\":[\"zero\",\"one\",\"two\"]},"
         + "\"backend\":\"scalar\",\"device\":\"" + search.device() + "\","
         + "\"queries\":{\"total\":103,\"ok\":100,\"client_errors\":1,\"server_errors\":1,\"client_gone\":1},"

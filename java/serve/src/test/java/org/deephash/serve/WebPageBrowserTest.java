@@ -71,6 +71,64 @@ class WebPageBrowserTest {
     }
   }
 
+  /**
+   * A photo folder's index: the grid shows cached thumbnails (never the full photos, loaded lazily)
+   * with file names and distances; a clicked result becomes the query, shown as its larger preview.
+   */
+  @Test
+  @Timeout(value = 3, unit = TimeUnit.MINUTES)
+  void photoResultsShowThumbnailsAndPaths() throws Exception {
+    Path chromium = Cdp.findChromium();
+    RequiredData.require(chromium != null, "Chromium (/usr/bin/chromium)", "apt-get install chromium");
+    try (PhotoFixture f = new PhotoFixture(dir)) {
+      Path query = f.photos.resolve(f.expectedPaths.get(4));
+      try (Cdp page = new Cdp(chromium, dir.resolve("profile"), f.api.url())) {
+        page.waitFor("document.readyState === 'complete'"
+            + " && (document.getElementById('info')?.textContent ?? '').includes('photos of')", 20_000);
+        assertTrue(page.eval("document.getElementById('info').textContent").toString().contains("2 files skipped"));
+        // room for all ten results: the grid's images load lazily, only once scrolled into view
+        page.send("Emulation.setDeviceMetricsOverride", new Json().put("width", 1400).put("height", 1000)
+            .put("deviceScaleFactor", 1).put("mobile", false));
+        page.eval("document.getElementById('k').value = '10'");
+        Map<String, Object> doc = page.send("DOM.getDocument", new Json());
+        double root = (double) ((Map<?, ?>) doc.get("root")).get("nodeId");
+        double input = (double) page.send("DOM.querySelector", new Json().put("nodeId", root)
+            .put("selector", "#file")).get("nodeId");
+        page.send("DOM.setFileInputFiles", new Json().put("nodeId", input).put("files", List.of(query.toString())));
+        String imgs = "Array.from(document.querySelectorAll('#results .result img'))";
+        page.waitFor(imgs + ".length === 10 && " + imgs + ".every(i => i.complete && i.naturalWidth > 0)", 30_000);
+        // thumbnails: from /thumbs/, 160 px wide (the photos are 320 x 240), lazily loaded
+        assertEquals(true, page.eval(imgs + ".every(i => new URL(i.src).pathname.startsWith('/thumbs/')"
+            + " && i.naturalWidth === 160 && i.naturalHeight === 120 && i.loading === 'lazy')"));
+        Object names = page.eval("Array.from(document.querySelectorAll('#results .result .path')).map(e => e.textContent)"
+            + ".join(',')");
+        for (String name : names.toString().split(",")) {
+          assertTrue(name.matches("p\\d\\d\\.(jpg|png)"), names.toString());
+        }
+        Object firstDist = page.eval("document.querySelector('#results .result .dist').textContent");
+        assertTrue(firstDist.toString().matches("ham \\d+ · L2 \\d+\\.\\d{3}"), firstDist.toString());
+        screenshot(page, "web-page-photos.png");
+
+        // a clicked result becomes the query: its 480 px preview (here the whole 320 px photo) and its path
+        String firstPath = page.eval("document.querySelector('#results .result').title.split('\\n')[0]").toString();
+        page.eval("document.querySelector('#results .result').click()");
+        page.waitFor("document.getElementById('query-caption').textContent === " + js(firstPath), 20_000);
+        page.waitFor("document.getElementById('query-img').complete"
+            + " && new URL(document.getElementById('query-img').src).search === '?size=480'"
+            + " && document.getElementById('query-img').naturalWidth === 320", 20_000);
+        page.waitFor(imgs + ".length === 10 && " + imgs + ".every(i => i.complete && i.naturalWidth === 160)", 20_000);
+        screenshot(page, "web-page-photos-by-id.png");
+      }
+    }
+  }
+
+  /** A string as a JavaScript literal (a JSON string is one). */
+  private static String js(String s) {
+    StringBuilder sb = new StringBuilder();
+    Json.string(sb, s);
+    return sb.toString();
+  }
+
   private static void screenshot(Cdp page, String name) throws Exception {
     Map<String, Object> shot = page.send("Page.captureScreenshot", new Json().put("format", "png"));
     Path out = Path.of(System.getProperty("serve.artifacts", "target/serve-artifacts"));

@@ -13,6 +13,7 @@ import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.DelfDatabase;
+import org.deephash.delf.search.DelfIndexFolder;
 import org.deephash.io.Json;
 import org.deephash.model.cli.TensorFlowCommand;
 import picocli.CommandLine.Command;
@@ -71,7 +72,7 @@ final class DelfIndex extends TensorFlowCommand {
     Progress progress = progress();
     // The model first: a wrong --model fails before the images are decoded.
     try (DelfNet net = DelfTrainer.open(model)) {
-      List<DelfFiles.Image> images = new ArrayList<>();
+      List<DelfIndexFolder.Image> images = new ArrayList<>();
       List<BufferedImage> loaded = new ArrayList<>();
       int maxSide = ex.baseSide();
       if (imagesDir != null) {
@@ -81,7 +82,7 @@ final class DelfIndex extends TensorFlowCommand {
         }
         try (Progress.Counter c = progress.count("decoding images", files.size(), "images")) {
           for (Path f : files) {
-            images.add(new DelfFiles.Image(images.size(), f.getFileName().toString(), f.toAbsolutePath()));
+            images.add(new DelfIndexFolder.Image(images.size(), f.getFileName().toString(), f.toAbsolutePath()));
             loaded.add(Photos.load(f, maxSide));
             c.add(1);
           }
@@ -97,7 +98,7 @@ final class DelfIndex extends TensorFlowCommand {
           }));
         }
         for (Photos.Photo p : chosen) {
-          images.add(new DelfFiles.Image(images.size(), p.id(), p.path()));
+          images.add(new DelfIndexFolder.Image(images.size(), p.id(), p.path()));
         }
         loaded.addAll(DelfFiles.load(photos, chosen, maxSide, progress));
       }
@@ -105,7 +106,7 @@ final class DelfIndex extends TensorFlowCommand {
         throw new IllegalArgumentException("no images to index");
       }
       DelfDatabase b = DelfDatabase.build(net, ex, loaded, ivf.pca, ivf.nlist, batch, progress, err);
-      DelfFiles.save(outDir, b.index(), b.pca(), b.exact(), images);
+      DelfIndexFolder.save(outDir, b.index(), b.pca(), b.exact(), images, ex.baseSide());
       out.println(new Json().put("command", "delf index").put("index", outDir.toString()).put("images", images.size())
           .put("descriptors", b.index().size()).put("nlist", b.index().nlist()).put("seconds", Json.round(b.seconds(), 1)));
     }

@@ -10,6 +10,7 @@ import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.DelfDatabase;
+import org.deephash.delf.search.DelfIndexFolder;
 import org.deephash.delf.search.DelfSearch;
 import org.deephash.io.Json;
 import org.deephash.model.cli.TensorFlowCommand;
@@ -59,11 +60,11 @@ final class DelfQuery extends TensorFlowCommand {
   @Override
   protected int run() throws Exception {
     Extractor ex = extract.extractor();
-    DelfFiles.Opened idx = DelfFiles.open(index);
+    DelfIndexFolder.Opened idx = DelfIndexFolder.open(index);
     try (DelfNet net = DelfTrainer.open(model)) {
       var img = Photos.load(image, ex.baseSide());
       long t0 = System.nanoTime();
-      DelfDatabase db = new DelfDatabase(idx.index(), idx.pca(), idx.images().size(), idx.exact(), 0);
+      DelfDatabase db = idx.database();
       LocalFeatures f = db.project(ex.extract(net, img));
       double extractMs = (System.nanoTime() - t0) / 1e6;
       DelfSearch.Answer r = new DelfSearch(db, search.params(verify))
@@ -73,7 +74,7 @@ final class DelfQuery extends TensorFlowCommand {
         List<Json> results = new ArrayList<>();
         for (int i = 0; i < n; i++) {
           int im = r.images()[i];
-          DelfFiles.Image hit = idx.images().get(im);
+          DelfIndexFolder.Image hit = idx.images().get(im);
           results.add(new Json().put("rank", i + 1).put("inliers", r.inliers()[im]).put("votes", r.votes()[im])
               .put("id", hit.id()).put("path", hit.path().toString()));
         }
@@ -86,7 +87,7 @@ final class DelfQuery extends TensorFlowCommand {
           + "# rank\tinliers\tvotes\tid\tpath%n", f.count(), extractMs, r.annMs(), r.ransacMs());
       for (int i = 0; i < n; i++) {
         int im = r.images()[i];
-        DelfFiles.Image hit = idx.images().get(im);
+        DelfIndexFolder.Image hit = idx.images().get(im);
         out.printf(Locale.ROOT, "%d\t%d\t%d\t%s\t%s%n", i + 1, r.inliers()[im], r.votes()[im], hit.id(), hit.path());
       }
     }

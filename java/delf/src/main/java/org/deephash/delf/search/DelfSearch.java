@@ -44,7 +44,7 @@ public final class DelfSearch {
   }
 
   /** Lowe's ratio for exact verification matches. */
-  static final double RATIO = 0.9;
+  public static final double RATIO = 0.9;
 
   /**
    * One query's answer: database images best first, their scores (inliers when verified, else

@@ -88,6 +88,49 @@ public final class Pixels {
     return out;
   }
 
+  /**
+   * A picture turned upright as its EXIF orientation ({@link Exif}, 1..8) says: the stored pixels
+   * mirrored and/or rotated so that they are seen as the camera's user saw them. Orientation 1 (or
+   * any value outside 1..8) returns {@code src} itself; the others return a new RGB (or ARGB, when
+   * {@code src} has alpha) picture, 5..8 with width and height swapped.
+   */
+  public static BufferedImage orient(BufferedImage src, int orientation) {
+    if (src == null) {
+      throw new IllegalArgumentException("src must not be null");
+    }
+    if (orientation < 2 || orientation > 8) {
+      return src;
+    }
+    int w = src.getWidth();
+    int h = src.getHeight();
+    boolean swap = orientation >= 5;
+    int ow = swap ? h : w;
+    int oh = swap ? w : h;
+    int[] in = src.getRGB(0, 0, w, h, null, 0, w);
+    int[] out = new int[in.length];
+    for (int y = 0; y < oh; y++) {
+      for (int x = 0; x < ow; x++) {
+        // the stored pixel (sx, sy) seen at (x, y) once upright
+        int sx;
+        int sy;
+        switch (orientation) {
+          case 2 -> { sx = w - 1 - x; sy = y; }            // mirrored left-right
+          case 3 -> { sx = w - 1 - x; sy = h - 1 - y; }    // upside down
+          case 4 -> { sx = x; sy = h - 1 - y; }            // mirrored top-bottom
+          case 5 -> { sx = y; sy = x; }                    // transposed
+          case 6 -> { sx = y; sy = h - 1 - x; }            // stored turned 90 degrees anticlockwise
+          case 7 -> { sx = w - 1 - y; sy = h - 1 - x; }    // transversed
+          default -> { sx = w - 1 - y; sy = x; }           // 8: stored turned 90 degrees clockwise
+        }
+        out[y * ow + x] = in[sy * w + sx];
+      }
+    }
+    BufferedImage dst = new BufferedImage(ow, oh,
+        src.getColorModel().hasAlpha() ? BufferedImage.TYPE_INT_ARGB : BufferedImage.TYPE_INT_RGB);
+    dst.setRGB(0, 0, ow, oh, out, 0, ow);
+    return dst;
+  }
+
   /** Image {@code i} of a dataset as a picture: 8-bit grey for 1 channel, RGB for 3. */
   public static BufferedImage toImage(Dataset d, int i) {
     return toImage(d.pixels(), i * d.imageSize(), d.height(), d.width(), Channels.of(d.channels()));

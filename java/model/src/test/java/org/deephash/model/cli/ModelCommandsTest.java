@@ -159,6 +159,67 @@ class ModelCommandsTest {
   }
 
   @Test
+  void indexPhotosTakesAFolderAtAnyDepthAndListsWhatItSkips() throws Exception {
+    Path data = dir.resolve("shapes");
+    SplittableRandom rnd = new SplittableRandom(3);
+    for (int i = 0; i < 6; i++) {
+      image(data.resolve((i % 2 == 0 ? "red" : "blue") + "/img" + i + ".png"), i % 2 == 0 ? 0xd02020 : 0x2020d0, rnd);
+    }
+    Path model = dir.resolve("model");
+    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
+        "--bits", "16", "--epochs", "1", "--batch", "6");
+    assertEquals(0, t.status(), t.err());
+
+    Path photos = dir.resolve("photos");
+    image(photos.resolve("top.png"), 0x808080, rnd);
+    image(photos.resolve("trip/day1/beach.png"), 0x2020d0, rnd);
+    Files.createDirectories(photos.resolve("trip/day2"));
+    ImageIO.write(new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB), "jpeg",
+        photos.resolve("trip/day2/sunset.JPG").toFile());
+    Files.writeString(photos.resolve("trip/broken.jpg"), "garbage");
+    Files.write(photos.resolve("trip/day2/phone.heic"), new byte[] {0, 0, 0, 24});
+    Files.writeString(photos.resolve("trip/notes.txt"), "not a photo");
+    Path index = dir.resolve("photos.dhx");
+    Run r = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--out",
+        index.toString(), "--threads", "2");
+    assertEquals(0, r.status(), r.err());
+    Map<String, Object> json = Json.object(r.out().strip());
+    assertEquals(3.0, json.get("rows"));
+    assertEquals(2.0, json.get("skipped"));
+    assertEquals(1.0, json.get("ignored"));
+    assertEquals(index + ".photos.json", json.get("report"));
+    List<String> skippedLines = r.err().lines().filter(l -> l.startsWith("engine-cli index: skipped ")).toList();
+    assertEquals(List.of(
+        "engine-cli index: skipped trip/broken.jpg: not a JPEG, PNG, GIF or BMP image (unknown or damaged header)",
+        "engine-cli index: skipped trip/day2/phone.heic: no decoder: the JDK cannot decode .heic files"),
+        skippedLines, r.err());
+    try (LoadedIndex idx = IndexFile.load(index)) {
+      assertEquals(List.of("top.png", "trip/day1/beach.png", "trip/day2/sunset.JPG"),
+          List.of(idx.path(0), idx.path(1), idx.path(2)));
+      assertFalse(idx.table().hasLabels(), "photos have no labels");
+    }
+
+    Run both = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--data",
+        data.toString(), "--out", index.toString());
+    assertEquals(2, both.status());
+    assertEquals("engine-cli index: --photos indexes a folder of photos: drop --data and --allow-other-data",
+        both.err().lines().findFirst().orElse(""));
+    Path nothing = dir.resolve("nothing-readable");
+    Files.createDirectories(nothing);
+    Files.writeString(nothing.resolve("a.png"), "garbage");
+    Run none = run(new IndexCommand(), "--model", model.toString(), "--photos", nothing.toString(), "--out",
+        dir.resolve("none.dhx").toString());
+    assertTrue(none.status() != 0);
+    assertTrue(none.err().contains("no photo in " + nothing + " could be read"), none.err());
+    assertFalse(none.err().contains("\tat "), "no stack trace: " + none.err());
+    assertFalse(Files.exists(dir.resolve("none.dhx")));
+    Run missing = run(new IndexCommand(), "--model", model.toString(), "--photos", dir.resolve("absent").toString(),
+        "--out", dir.resolve("absent.dhx").toString());
+    assertTrue(missing.status() != 0);
+    assertTrue(missing.err().contains("is not a folder"), missing.err());
+  }
+
+  @Test
   void badInputIsReportedByFileNameWithoutAStackTrace() throws Exception {
     Path data = dir.resolve("broken");
     image(data.resolve("a/ok.png"), 0x808080, new SplittableRandom(2));

@@ -1,0 +1,129 @@
+package org.deephash.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.deephash.delf.extract.Pca;
+import org.deephash.delf.search.DelfIndexFolder;
+import org.deephash.io.Json;
+import org.deephash.pq.IvfPqIndex;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * serve --delf over a photo index: a hand-made DELF folder whose local features are known, so the
+ * inlier counts are exact. Photo 1 shares 25 of its 40 keypoints with photo 0 (same descriptors,
+ * positions under a known affine map, well inside the frame); every other keypoint is random;
+ * the last photo is left out of the DELF folder.
+ */
+class DelfVerifierTest {
+  private static final int DIM = 8;
+  private static final int PER_PHOTO = 40;
+  private static final int SHARED = 25;
+
+  @Test
+  void resultsOfAQueryByPhotoCarryExactInlierCountsAndTheirCorrespondences(@TempDir Path dir) throws Exception {
+    try (PhotoFixture f = new PhotoFixture(dir)) {
+      int photos = f.expectedPaths.size() - 1; // the last photo has no local features
+      Random rnd = new Random(7);
+      float[] desc = new float[photos * PER_PHOTO * DIM];
+      float[] xy = new float[photos * PER_PHOTO * 2];
+      int[] image = new int[photos * PER_PHOTO];
+      for (int e = 0; e < photos * PER_PHOTO; e++) {
+        image[e] = e / PER_PHOTO;
+        for (int j = 0; j < DIM; j++) {
+          desc[e * DIM + j] = (float) rnd.nextGaussian();
+        }
+        xy[2 * e] = 20 + 280 * rnd.nextFloat();
+        xy[2 * e + 1] = 20 + 200 * rnd.nextFloat();
+      }
+      for (int i = 0; i < SHARED; i++) { // photo 1's first keypoints: photo 0's, moved by an affine map
+        int a = i;
+        int b = PER_PHOTO + i;
+        System.arraycopy(desc, a * DIM, desc, b * DIM, DIM);
+        xy[2 * b] = 0.8f * xy[2 * a] + 0.1f * xy[2 * a + 1] + 20;
+        xy[2 * b + 1] = -0.05f * xy[2 * a] + 0.9f * xy[2 * a + 1] + 10;
+      }
+      IvfPqIndex index = IvfPqIndex.train(desc, photos * PER_PHOTO, DIM, new IvfPqIndex.Params(4, 2, 4, 5, 1L, 4096));
+      index.add(desc, photos * PER_PHOTO, image, xy);
+      float[] identity = new float[DIM * DIM];
+      for (int j = 0; j < DIM; j++) {
+        identity[j * DIM + j] = 1;
+      }
+      List<DelfIndexFolder.Image> images = new ArrayList<>();
+      for (int i = 0; i < photos; i++) {
+        images.add(new DelfIndexFolder.Image(i, "p" + i, f.photos.resolve(f.expectedPaths.get(i))));
+      }
+      Path delf = dir.resolve("delf");
+      DelfIndexFolder.save(delf, index, new Pca(DIM, DIM, new float[DIM], identity), desc, images, 320);
+
+      DelfVerifier verifier = DelfVerifier.open(delf);
+      IndexGeneration g = f.service.acquire();
+      try {
+        assertEquals(photos, verifier.covered(g));
+      } finally {
+        g.release();
+      }
+      try (HttpApi api = HttpApi.start(f.service, ServeConfig.defaults().withPort(0), verifier)) {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        URI base = URI.create(api.url());
+        int k = f.expectedPaths.size();
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/search"))
+            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                "{\"id\": 0, \"k\": " + k + "}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        List<?> results = (List<?>) Json.object(r.body()).get("results");
+        assertEquals(k, results.size());
+        for (Object o : results) {
+          Map<?, ?> res = (Map<?, ?>) o;
+          int id = ((Number) res.get("id")).intValue();
+          int inliers = ((Number) res.get("inliers")).intValue();
+          int expected = id == 0 ? PER_PHOTO : id == 1 ? SHARED : 0;
+          assertEquals(expected, inliers, "inliers of photo " + id);
+        }
+
+        HttpResponse<byte[]> pic = http.send(HttpRequest.newBuilder(base.resolve("/matches/0/1")).GET().build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, pic.statusCode());
+        assertEquals("image/png", pic.headers().firstValue("Content-Type").orElse(""));
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(pic.body()));
+        // two 320 x 240 photos drawn 360 px high side by side, a 16 px gap and a 28 px caption
+        assertEquals(480 + 16 + 480, img.getWidth());
+        assertEquals(360 + 28, img.getHeight());
+
+        HttpResponse<String> missing = http.send(HttpRequest.newBuilder(base.resolve("/matches/0/" + photos)).GET()
+            .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(404, missing.statusCode());
+        assertTrue(missing.body().contains("no local features"), missing.body());
+
+        // a query whose own photo has no local features: no inlier counts at all
+        HttpResponse<String> none = http.send(HttpRequest.newBuilder(base.resolve("/search"))
+            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                "{\"id\": " + photos + ", \"k\": 3}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, none.statusCode(), none.body());
+        for (Object o : (List<?>) Json.object(none.body()).get("results")) {
+          assertTrue(!((Map<?, ?>) o).containsKey("inliers"), none.body());
+        }
+      }
+    }
+  }
+
+  @Test
+  void aFolderThatIsNotADelfIndexIsRefusedNamingIt(@TempDir Path dir) {
+    java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DelfVerifier.open(dir));
+    assertTrue(e.getMessage().contains(dir.toString()) && e.getMessage().contains("delf index"), e.getMessage());
+  }
+}
