@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
  * index file of the 60,000 training images and query it with one test image saved as PNG.
  */
 @Command(name = "demo",
-    description = "Train, index, query and evaluate on Fashion-MNIST end to end (about 5 minutes on 2 cores).")
+    description = "Train, index, query and evaluate on Fashion-MNIST end to end (about 6 minutes on 2 cores).")
 public final class DemoCommand extends TensorFlowCommand {
   @Option(names = "--out", paramLabel = "DIR",
       description = {"Everything goes here (default: ${DEFAULT-VALUE}): model/, the index file, results.txt,",
