@@ -11,9 +11,11 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.io.Json;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNetConfig;
+import org.deephash.model.net.ModelDir;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -42,9 +44,15 @@ public final class QueryCommand extends TensorFlowCommand {
   int k = 10;
 
   @Option(names = "--mode", paramLabel = "MODE",
-      description = {"hds: coarse to fine, Hamming pool re-ranked by Euclidean distance on F7 (the default);",
+      description = {"hds: coarse to fine, Hamming pool re-ordered by the fine stage (the default);",
           "bcs: Hamming distance of the codes only."})
   Mode mode = Mode.hds;
+
+  @Option(names = "--fine", paramLabel = "STAGE",
+      description = {"Fine stage of hds: f7 (the paper, the engine's coarse-to-fine search), f7n or f7n-ties",
+          "(default: the model's, chosen on its validation split; latent stages need the latent activations,",
+          "which an index does not hold, so they re-rank on F7, said on stderr)."})
+  String fine;
 
   @Option(names = "--json", description = "Print one JSON line instead of the table.")
   boolean json;
@@ -58,7 +66,16 @@ public final class QueryCommand extends TensorFlowCommand {
   protected void validate() {
     requireRange("--k", k, 1, 1 << 20);
     pool = poolFlags.pool(100);
+    if (fine != null) {
+      try {
+        stage = FineStage.of(fine);
+      } catch (IllegalArgumentException e) {
+        throw usage("--fine: " + e.getMessage());
+      }
+    }
   }
+
+  private FineStage stage;
 
   @Override
   protected int run() throws Exception {
@@ -79,9 +96,17 @@ public final class QueryCommand extends TensorFlowCommand {
         throw new IllegalArgumentException("the index holds " + idx.table().dim() + "-d features but the model makes "
             + e.featureDim() + "-d features: index with the same model (or use --mode bcs)");
       }
+      FineStage use = stage != null ? stage
+          : new ModelDir(model).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
+      if (mode == Mode.hds && use.usesLatent()) {
+        err.println(commandPath() + ": note: the fine stage " + use.key() + " needs the latent activations, which the"
+            + " index does not hold; re-ranking on F7");
+        use = FineStage.F7;
+      }
       long t0 = System.nanoTime();
       SearchResult r = mode == Mode.bcs ? search.query(e.codes(), k)
-          : search.coarseToFine(e.codes(), e.features(), pool, k);
+          : use == FineStage.F7 ? search.coarseToFine(e.codes(), e.features(), pool, k)
+          : fineStage(search, idx, use, e);
       double ms = (System.nanoTime() - t0) / 1e6;
       String predicted = c.classNames().get(e.predicted()[0]);
       boolean labels = idx.table().hasLabels();
@@ -100,9 +125,11 @@ public final class QueryCommand extends TensorFlowCommand {
           results.add(hit);
         }
         out.println(new Json().put("image", imageFile.toString()).put("predicted", predicted).put("mode", mode.name())
-            .put("ms", Json.round(ms, 3)).put("results", results));
+            .put("fine_stage", mode == Mode.hds ? use.key() : null).put("ms", Json.round(ms, 3))
+            .put("results", results));
       } else {
-        out.printf(Locale.ROOT, "# %s: predicted class %s; %s search, %.2f ms%n", imageFile, predicted, mode, ms);
+        out.printf(Locale.ROOT, "# %s: predicted class %s; %s search%s, %.2f ms%n", imageFile, predicted, mode,
+            mode == Mode.hds ? " (fine stage " + use.key() + ")" : "", ms);
         out.println("# rank\thamming\t" + (r.hasDistances() ? "euclidean\t" : "") + "label\tpath");
         for (int j = 0; j < r.count(0); j++) {
           int row = (int) r.id(0, j);
@@ -113,6 +140,38 @@ public final class QueryCommand extends TensorFlowCommand {
       }
     }
     return 0;
+  }
+
+  /**
+   * The Hamming pool re-ordered by an F7-based fine stage other than the engine's: the pool's F7
+   * features are read from the index; the best k are returned with their Hamming distances and the
+   * stage's distances (on L2-normalised F7).
+   */
+  private SearchResult fineStage(GpuHashSearch search, LoadedIndex idx, FineStage use, Encoding e) {
+    SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(e.codes(), pool.size())
+        : search.radius(e.codes(), pool.radius(), pool.size());
+    long[] ids = coarse.ids(0);
+    int[] ham = coarse.hammings(0);
+    int dim = e.featureDim();
+    float[] f7 = new float[ids.length * dim];
+    int[] rows = new int[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      System.arraycopy(idx.table().feature(idx.table().rowOf(ids[i])), 0, f7, i * dim, dim);
+      rows[i] = i;
+    }
+    float[] db = use.features(f7, dim, null, e.bits(), ids.length);
+    float[] q = use.features(e.features(), dim, null, e.bits(), 1);
+    float[] d = new float[ids.length];
+    int[] order = use.order(ids, ham, q, 0, db, rows, dim, d);
+    int m = Math.min(k, order.length);
+    long[] outIds = new long[m];
+    int[] outHam = new int[m];
+    for (int j = 0; j < m; j++) {
+      outIds[j] = ids[order[j]];
+      outHam[j] = ham[order[j]];
+    }
+    return SearchResult.of(new int[] {0, m}, outIds, outHam, java.util.Arrays.copyOf(d, m),
+        new boolean[] {coarse.truncated(0)});
   }
 
   private static String path(LoadedIndex idx, int row) {

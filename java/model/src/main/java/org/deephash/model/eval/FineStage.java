@@ -121,13 +121,28 @@ public enum FineStage {
    */
   public int[] order(long[] ids, int[] hamming, float[] query, int queryOffset, float[] db, int dim,
       float[] distancesOut) {
+    int[] rows = new int[ids.length];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = (int) ids[i];
+    }
+    return order(ids, hamming, query, queryOffset, db, rows, dim, distancesOut);
+  }
+
+  /**
+   * As {@link #order(long[], int[], float[], int, float[], int, float[])}, with the fine features of
+   * pool item i in row {@code rows[i]} of {@code db} (for a pool whose features were gathered apart
+   * from the database); ties still go by {@code ids}.
+   */
+  public int[] order(long[] ids, int[] hamming, float[] query, int queryOffset, float[] db, int[] rows, int dim,
+      float[] distancesOut) {
     int m = ids.length;
-    if (hamming.length != m) {
-      throw new IllegalArgumentException("ids and hamming differ in length: " + m + " vs " + hamming.length);
+    if (hamming.length != m || rows.length != m) {
+      throw new IllegalArgumentException("ids, hamming and rows differ in length: " + m + ", " + hamming.length + ", "
+          + rows.length);
     }
     float[] d = new float[m];
     for (int i = 0; i < m; i++) {
-      d[i] = squaredL2(query, queryOffset, db, (int) ids[i] * dim, dim);
+      d[i] = squaredL2(query, queryOffset, db, rows[i] * dim, dim);
     }
     Integer[] pos = new Integer[m];
     for (int i = 0; i < m; i++) {

@@ -118,6 +118,27 @@ class ModelCommandsTest {
     assertEquals(0.0, first.get("hamming"));
     assertEquals(0.0, (Double) first.get("euclidean"), 1e-2);
     assertEquals("blue", first.get("label"));
+    assertEquals(selection.getProperty("fine.stage").startsWith("latent") ? "f7" : selection.getProperty("fine.stage"),
+        answer.get("fine_stage"), "query uses the model's fine stage (latent ones fall back to F7)");
+
+    // Fine stages that keep the Hamming order: distances never decrease; latent stages fall back to F7.
+    Run ties = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
+        probe.toString(), "--k", "36", "--pool", "36", "--fine", "f7n-ties", "--json");
+    assertEquals(0, ties.status(), ties.err());
+    Map<String, Object> tj = Json.object(ties.out().strip());
+    assertEquals("f7n-ties", tj.get("fine_stage"));
+    List<?> tr = (List<?>) tj.get("results");
+    assertEquals(36, tr.size());
+    assertEquals(probe.toString(), ((Map<?, ?>) tr.get(0)).get("path"));
+    for (int j = 1; j < tr.size(); j++) {
+      assertTrue((Double) ((Map<?, ?>) tr.get(j - 1)).get("hamming") <= (Double) ((Map<?, ?>) tr.get(j)).get("hamming"),
+          ties.out());
+    }
+    Run lat = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
+        probe.toString(), "--k", "2", "--fine", "latent", "--json");
+    assertEquals(0, lat.status(), lat.err());
+    assertTrue(lat.err().contains("the fine stage latent needs the latent activations"), lat.err());
+    assertEquals("f7", Json.object(lat.out().strip()).get("fine_stage"));
 
     // Another data set is refused unless asked for, before anything is loaded.
     Path other = dir.resolve("other");

@@ -42,6 +42,21 @@ class FineStageTest {
   }
 
   @Test
+  void featuresGatheredApartGiveTheSameOrder() {
+    // The pool's features in pool order (rows 0..4) instead of database rows: same ranking, ties by id.
+    float[] gathered = new float[IDS.length];
+    int[] rows = new int[IDS.length];
+    for (int i = 0; i < IDS.length; i++) {
+      gathered[i] = DB[(int) IDS[i]];
+      rows[i] = i;
+    }
+    for (FineStage s : FineStage.values()) {
+      assertArrayEquals(s.order(IDS, HAM, new float[] {3.5f}, 0, DB, 1, null),
+          s.order(IDS, HAM, new float[] {3.5f}, 0, gathered, rows, 1, null), s.key());
+    }
+  }
+
+  @Test
   void distancesComeOutInRankedOrder() {
     float[] d = new float[5];
     FineStage.LATENT_TIES.order(IDS, HAM, new float[] {3.5f}, 0, DB, 1, d);
