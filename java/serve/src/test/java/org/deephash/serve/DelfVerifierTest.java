@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,12 +74,9 @@ class DelfVerifierTest {
         g.release();
       }
       try (HttpApi api = HttpApi.start(f.service, ServeConfig.defaults().withPort(0), verifier)) {
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        URI base = URI.create(api.url());
+        ApiClient client = new ApiClient(api.url());
         int k = f.expectedPaths.size();
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/search"))
-            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-                "{\"id\": 0, \"k\": " + k + "}")).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = client.postJson("{\"id\": 0, \"k\": " + k + "}");
         assertEquals(200, r.statusCode(), r.body());
         List<?> results = (List<?>) Json.object(r.body()).get("results");
         assertEquals(k, results.size());
@@ -94,8 +88,7 @@ class DelfVerifierTest {
           assertEquals(expected, inliers, "inliers of photo " + id);
         }
 
-        HttpResponse<byte[]> pic = http.send(HttpRequest.newBuilder(base.resolve("/matches/0/1")).GET().build(),
-            HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> pic = client.getBytes("/matches/0/1");
         assertEquals(200, pic.statusCode());
         assertEquals("image/png", pic.headers().firstValue("Content-Type").orElse(""));
         BufferedImage img = ImageIO.read(new ByteArrayInputStream(pic.body()));
@@ -103,15 +96,12 @@ class DelfVerifierTest {
         assertEquals(480 + 16 + 480, img.getWidth());
         assertEquals(360 + 28, img.getHeight());
 
-        HttpResponse<String> missing = http.send(HttpRequest.newBuilder(base.resolve("/matches/0/" + photos)).GET()
-            .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> missing = client.get("/matches/0/" + photos);
         assertEquals(404, missing.statusCode());
         assertTrue(missing.body().contains("no local features"), missing.body());
 
         // a query whose own photo has no local features: no inlier counts at all
-        HttpResponse<String> none = http.send(HttpRequest.newBuilder(base.resolve("/search"))
-            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-                "{\"id\": " + photos + ", \"k\": 3}")).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> none = client.postJson("{\"id\": " + photos + ", \"k\": 3}");
         assertEquals(200, none.statusCode(), none.body());
         for (Object o : (List<?>) Json.object(none.body()).get("results")) {
           assertTrue(!((Map<?, ?>) o).containsKey("inliers"), none.body());

@@ -6,8 +6,6 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,7 +40,7 @@ final class PhotoFixture implements AutoCloseable {
   final Encoder encoder;
   final SearchService service;
   final HttpApi api;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final ApiClient client;
 
   PhotoFixture(Path dir) throws Exception {
     Dataset train = SyntheticImages.write(dir.resolve("train-images-idx3-ubyte"), 600, 1);
@@ -74,6 +72,7 @@ final class PhotoFixture implements AutoCloseable {
     encoder = Encoder.open(model);
     service = SearchService.open(file, new SearchOptions(null, 2), encoder, ServeConfig.defaults(), line -> {});
     api = HttpApi.start(service, ServeConfig.defaults().withPort(0));
+    client = new ApiClient(api.url());
   }
 
   /** Synthetic image i, scaled up to a 320 x 240 colour photo with a border that tells its orientation. */
@@ -91,20 +90,19 @@ final class PhotoFixture implements AutoCloseable {
   }
 
   URI uri(String path) {
-    return URI.create(api.url()).resolve(path);
+    return client.uri(path);
   }
 
   HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    return client.get(path);
   }
 
   HttpResponse<byte[]> getBytes(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+    return client.getBytes(path);
   }
 
   HttpResponse<String> postJson(String json) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri("/search")).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+    return client.postJson(json);
   }
 
   @Override

@@ -188,7 +188,7 @@ class PhotoServeTest {
             line -> {});
         HttpApi api = HttpApi.start(s, ServeConfig.defaults().withPort(0))) {
       for (String route : List.of("/images/0", "/images/1", "/thumbs/0", "/thumbs/1")) {
-        HttpResponse<String> r = f.http.send(java.net.http.HttpRequest.newBuilder(
+        HttpResponse<String> r = f.client.http.send(java.net.http.HttpRequest.newBuilder(
             java.net.URI.create(api.url()).resolve(route)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(404, r.statusCode(), route + ": " + r.body());
         assertNotNull(Json.object(r.body()).get("error"));

@@ -3,7 +3,6 @@ package org.deephash.serve;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -46,7 +45,7 @@ final class ServeFixture implements AutoCloseable {
   final Encoder directEncoder;
   final SearchService service;
   final HttpApi api;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final ApiClient client;
 
   ServeFixture(Path dir, ServeConfig config) throws Exception {
     this.dir = dir;
@@ -70,23 +69,23 @@ final class ServeFixture implements AutoCloseable {
     }
     direct = GpuHashSearch.open(index.table(), new SearchOptions(backend, 2));
     api = HttpApi.start(service, config.withPort(0));
+    client = new ApiClient(api.url());
   }
 
   URI uri(String path) {
-    return URI.create(api.url()).resolve(path);
+    return client.uri(path);
   }
 
   HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    return client.get(path);
   }
 
   HttpResponse<byte[]> getBytes(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+    return client.getBytes(path);
   }
 
   HttpResponse<String> post(String path, String contentType, byte[] body) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType)
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    return client.post(path, contentType, body);
   }
 
   /**
@@ -96,7 +95,7 @@ final class ServeFixture implements AutoCloseable {
    * client still sending may see as a reset before it reads the answer).
    */
   HttpResponse<String> postAsking(String path, String contentType, byte[] body) throws Exception {
-    return http.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType).expectContinue(true)
+    return client.http.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType).expectContinue(true)
         .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
