@@ -1,0 +1,121 @@
+package org.deephash.delf.search;
+
+import java.util.Arrays;
+import java.util.function.IntFunction;
+import org.deephash.GpuHashSearch;
+import org.deephash.SearchResult;
+import org.deephash.delf.extract.LocalFeatures;
+
+/**
+ * Hash-coarse, DELF-verified search: the {@code shortlist} database images nearest to the query's
+ * hash code in Hamming distance (the engine's exact search over the packed codes, ties by id), then
+ * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
+ * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only;
+ * verified images (at least {@code minInliers} inliers) come first by inlier count, then the rest of
+ * the shortlist by Hamming distance. The search cost does not grow with the number of local
+ * descriptors in the database: one Hamming scan plus {@code shortlist} pair matches.
+ *
+ * <p>Row i of the code table and image i of {@code databaseFeatures} must be the same image (build
+ * both from one image list). The caller owns the {@link GpuHashSearch}.
+ *
+ * <pre>{@code
+ * HashVerifiedSearch s = new HashVerifiedSearch(codes, db::features, DelfDatabase.ransac(ro), Params.defaults());
+ * HashVerifiedSearch.Answer a = s.search(queryCode, db.project(extractor.extract(net, queryImage)));
+ * a.images()[0]; a.inliers()[0]; a.hamming()[0];
+ * }</pre>
+ */
+public final class HashVerifiedSearch {
+
+  /** Settings: shortlist length m, the inliers that count as verified, keypoints matched per image. */
+  public record Params(int shortlist, int minInliers, int verifyKeypoints) {
+    public Params {
+      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3) {
+        throw new IllegalArgumentException("shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3: " + this);
+      }
+    }
+
+    /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints. */
+    public static Params defaults() {
+      return new Params(50, 12, 300);
+    }
+  }
+
+  /**
+   * One query's answer, best first, the shortlist only: database ids, their Hamming distances,
+   * inliers (0 when below the minimum) and tentative matches; the time of each stage.
+   */
+  public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double hashMs, double verifyMs) {}
+
+  private final GpuHashSearch codes;
+  private final IntFunction<LocalFeatures> databaseFeatures;
+  private final DelfSearch.Verifier verifier;
+  private final Params params;
+
+  /**
+   * @param codes the engine's search over the database's packed codes
+   * @param databaseFeatures image i's projected local features, most attended first (e.g. {@code
+   *     DelfDatabase::features})
+   * @param verifier RANSAC ({@link DelfDatabase#ransac}), or null for the Hamming shortlist alone
+   */
+  public HashVerifiedSearch(GpuHashSearch codes, IntFunction<LocalFeatures> databaseFeatures,
+      DelfSearch.Verifier verifier, Params params) {
+    if (codes == null || databaseFeatures == null || params == null) {
+      throw new IllegalArgumentException("codes, database features and params are required");
+    }
+    this.codes = codes;
+    this.databaseFeatures = databaseFeatures;
+    this.verifier = verifier;
+    this.params = params;
+  }
+
+  /**
+   * Answers one query: {@code code} is its packed hash code (the engine's code width),
+   * {@code query} its local features projected like the database's.
+   */
+  public Answer search(byte[] code, LocalFeatures query) {
+    long t0 = System.nanoTime();
+    SearchResult r = codes.query(code, params.shortlist());
+    int m = r.count(0);
+    int[] ids = new int[m];
+    int[] ham = new int[m];
+    for (int i = 0; i < m; i++) {
+      ids[i] = (int) r.id(0, i);
+      ham[i] = r.hamming(0, i);
+    }
+    double hashMs = (System.nanoTime() - t0) / 1e6;
+    long t1 = System.nanoTime();
+    int[] inliers = new int[m];
+    int[] matches = new int[m];
+    if (verifier != null && query.count() >= 3) {
+      LocalFeatures q = query.head(params.verifyKeypoints());
+      for (int i = 0; i < m; i++) {
+        PairMatch pm = PairMatch.of(q, databaseFeatures.apply(ids[i]).head(params.verifyKeypoints()),
+            DelfSearch.RATIO, null);
+        matches[i] = pm.count();
+        if (pm.count() < 3) {
+          continue;
+        }
+        int in = verifier.inliers(pm.ax(), pm.bx(), pm.count());
+        inliers[i] = in >= params.minInliers() ? in : 0;
+      }
+    }
+    Integer[] order = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      order[i] = i;
+    }
+    // verified first by inliers; then Hamming order (the engine's, ties by id)
+    Arrays.sort(order, (a, b) -> inliers[a] != inliers[b] ? Integer.compare(inliers[b], inliers[a])
+        : Integer.compare(a, b));
+    int[] oi = new int[m];
+    int[] oh = new int[m];
+    int[] on = new int[m];
+    int[] om = new int[m];
+    for (int i = 0; i < m; i++) {
+      oi[i] = ids[order[i]];
+      oh[i] = ham[order[i]];
+      on[i] = inliers[order[i]];
+      om[i] = matches[order[i]];
+    }
+    return new Answer(oi, oh, on, om, hashMs, (System.nanoTime() - t1) / 1e6);
+  }
+}
