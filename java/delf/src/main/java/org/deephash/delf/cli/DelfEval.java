@@ -88,6 +88,10 @@ final class DelfEval extends TensorFlowCommand {
   @Option(names = "--distractors", paramLabel = "N", description = "Distractor images in the database (default: all).")
   Integer distractors;
 
+  @Option(names = "--distractor-views", paramLabel = "N", description = {"Grow the database with N augmented views",
+      "(Views.query) of each distractor (default: ${DEFAULT-VALUE}): the scaling runs."})
+  int distractorViews = 0;
+
   @Option(names = "--no-hash", description = {"Leave out the hashing-network row (it trains a 48-bit DLBHC on views of",
       "the training photos: --hash-views per photo, --hash-epochs)."})
   boolean noHash;
@@ -132,6 +136,7 @@ final class DelfEval extends TensorFlowCommand {
       requireRange("--distractors", distractors, 0, Integer.MAX_VALUE);
     }
     requireRange("--hash-views", hashViews, 1, 100_000);
+    requireRange("--distractor-views", distractorViews, 0, 1000);
     requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
     requireRange("--hash-side", hashSide, 32, 1024);
     requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
@@ -171,6 +176,12 @@ final class DelfEval extends TensorFlowCommand {
       List<Photos.Photo> dbPhotos = new ArrayList<>(held);
       dbPhotos.addAll(distract.subList(0, nd));
       List<BufferedImage> database = DelfFiles.load(photos, dbPhotos, maxSide, progress);
+      int loaded = database.size();
+      for (int d = held.size(); d < loaded && distractorViews > 0; d++) {
+        for (int v = 0; v < distractorViews; v++) {
+          database.add(Views.query(database.get(d), (seed + 1) * 7_000_003L + d * 131L + v).image());
+        }
+      }
       List<BufferedImage> queries = new ArrayList<>();
       int[] relevant = new int[held.size() * perPhoto];
       for (int h = 0; h < held.size(); h++) {
@@ -179,8 +190,8 @@ final class DelfEval extends TensorFlowCommand {
           queries.add(Views.query(database.get(h), seed * 1_000_003L + h * 31L + v).image());
         }
       }
-      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors), %d query views%n",
-          database.size(), held.size(), nd, queries.size());
+      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors + %d views of"
+          + " them), %d query views%n", database.size(), held.size(), nd, nd * distractorViews, queries.size());
       return run(net, ex, photos, held, database, queries, relevant, progress);
     }
   }
