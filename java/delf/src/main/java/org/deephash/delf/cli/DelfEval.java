@@ -60,6 +60,10 @@ final class DelfEval extends TensorFlowCommand {
       "codes are PCA-ITQ on DELF's own pooled features (one backbone for codes and local features)."})
   boolean hashFromDelf;
 
+  @Option(names = "--hash-pooling", paramLabel = "HOW", description = {"mobilenet_v2 pooling: mean, or attention",
+      "(DELF's attention head, with --hash-from-delf; default: ${DEFAULT-VALUE})."})
+  String hashPooling = HashNetConfig.MEAN;
+
   @Option(names = "--hash-side", paramLabel = "PX", description = "mobilenet_v2 input side (default: ${DEFAULT-VALUE}).")
   int hashSide = 128;
 
@@ -104,6 +108,10 @@ final class DelfEval extends TensorFlowCommand {
       "hash codes verified by DELF matching + RANSAC (0: no such row; default: ${DEFAULT-VALUE})."})
   int hashShortlist = 50;
 
+  @Option(names = "--hash-hds", paramLabel = "M", description = {"Row hash_hds: the paper's coarse-to-fine search,",
+      "the Hamming top-M re-ranked by F7 distance (0: no such row; default: ${DEFAULT-VALUE})."})
+  int hashHds = 50;
+
   @Option(names = "--hash-model", paramLabel = "DIR", description = {"Use this trained hashing model folder (from an",
       "earlier eval's OUT/hash-model) instead of training one; row hash."})
   Path hashModel;
@@ -140,11 +148,18 @@ final class DelfEval extends TensorFlowCommand {
     requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
     requireRange("--hash-side", hashSide, 32, 1024);
     requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
+    requireRange("--hash-hds", hashHds, 0, 1_000_000);
     if (!hashBackbone.equals(HashNetConfig.MOBILENET_V2) && !hashBackbone.equals(HashNetConfig.SCRATCH)) {
       throw usage("--hash-backbone is scratch or mobilenet_v2 (passed '" + hashBackbone + "')");
     }
     if (!List.of("trained", "itq", "both").contains(hashCodes)) {
       throw usage("--hash-codes is trained, itq or both (passed '" + hashCodes + "')");
+    }
+    if (!hashPooling.equals(HashNetConfig.MEAN) && !hashPooling.equals(HashNetConfig.ATTENTION)) {
+      throw usage("--hash-pooling is mean or attention (passed '" + hashPooling + "')");
+    }
+    if (hashPooling.equals(HashNetConfig.ATTENTION) && !hashFromDelf) {
+      throw usage("--hash-pooling attention needs --hash-from-delf (the attention head comes from the DELF model)");
     }
     if (hashFromDelf && (model == null || !hashBackbone.equals(HashNetConfig.MOBILENET_V2))) {
       throw usage("--hash-from-delf needs --model DIR (a mobilenet_v2 DELF model) and --hash-backbone mobilenet_v2");
@@ -224,7 +239,7 @@ final class DelfEval extends TensorFlowCommand {
             dirs.add(outDir.resolve(c == HashRanker.Codes.TRAINED ? "hash-model" : "hash-model-itq"));
           }
           HashRanker.MobileNetOptions mo = new HashRanker.MobileNetOptions(hashSide, 48, hashViews, hashEpochs, 32,
-              hashLr, hashLrDecay, 8, seed);
+              hashLr, hashLrDecay, 8, seed, hashPooling);
           List<Path> made = HashRanker.trainMobileNet(DelfTrain.views(train),
               hashFromDelf ? net.backboneWeights() : MobileNetV2.imageNet(pretrained), mo, codes, dirs, err);
           for (int i = 0; i < made.size(); i++) {
@@ -233,6 +248,9 @@ final class DelfEval extends TensorFlowCommand {
             others.put(i == 0 ? "hash" : "hash_itq", h);
           }
         }
+      }
+      if (hashHds > 0 && !hashes.isEmpty()) {
+        others.put("hash_hds", hashes.get(0).hds(hashHds));
       }
       List<DelfBenchmark.Row> rows;
       Ransac.Options ro = verify.ransac();

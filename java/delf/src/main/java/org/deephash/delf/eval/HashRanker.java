@@ -48,6 +48,8 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
   private CodeTable table;
   private GpuHashSearch search;
   private int size;
+  private float[] dbFeatures;
+  private int featureDim;
 
   private HashRanker(Encoder encoder) {
     this.encoder = encoder;
@@ -63,7 +65,7 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
 
   /** Settings of {@link #trainMobileNet}. */
   public record MobileNetOptions(int side, int bits, int viewsPerPhoto, int epochs, int batch, float lr, float lrDecay,
-      int itqViewsPerPhoto, long seed) {
+      int itqViewsPerPhoto, long seed, String pooling) {
     public MobileNetOptions {
       if (side < 32 || bits < HashNetConfig.MIN_BITS || bits > 96 || viewsPerPhoto < 1 || epochs < 0 || batch < 1
           || !(lr > 0) || !(lrDecay > 0) || itqViewsPerPhoto < 1) {
@@ -85,7 +87,7 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     for (int c = 0; c < views.photos(); c++) {
       names.add("photo" + c);
     }
-    HashNetConfig config = HashNetConfig.mobileNetV2(o.side(), o.side(), o.bits(), names);
+    HashNetConfig config = HashNetConfig.mobileNetV2(o.side(), o.side(), o.bits(), names).withPooling(o.pooling());
     TrainOptions d = TrainOptions.defaults();
     TrainOptions to = new TrainOptions(Math.max(1, o.epochs()), o.batch(), TrainOptions.Optimizer.ADAM, o.lr(),
         o.lrDecay(), d.momentum(), 0f, 0f, d.pushWeight(), d.balanceWeight(), false, 0, o.seed(), 0);
@@ -221,6 +223,8 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
   public void index(List<BufferedImage> database) {
     Encoding e = encode(database);
     size = database.size();
+    dbFeatures = e.features();
+    featureDim = e.featureDim();
     table = CodeTable.create(e.engineBits(), 0, false, size);
     table.addAll(null, e.codes(), null, null);
     search = GpuHashSearch.open(table);
@@ -236,6 +240,52 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     }
     // confidence: fewer differing bits, surer
     return new DelfBenchmark.Ranked(ranking, ranking.length == 0 ? 0 : 1.0 - r.hamming(0, 0) / (double) e.bits());
+  }
+
+  /**
+   * The paper's coarse-to-fine search (HDS) over the same index: the {@code pool} nearest codes in
+   * Hamming distance re-ranked by Euclidean distance of their F7 features, then the rest in Hamming
+   * order. Index the database through this ranker (or the one it came from) first.
+   */
+  public DelfBenchmark.Ranker hds(int pool) {
+    if (pool < 1) {
+      throw new IllegalArgumentException("the HDS pool must be >= 1 (passed " + pool + ")");
+    }
+    return new DelfBenchmark.Ranker() {
+      @Override
+      public void index(List<BufferedImage> database) {
+        if (search == null) {
+          HashRanker.this.index(database);
+        }
+      }
+
+      @Override
+      public DelfBenchmark.Ranked rank(BufferedImage query) {
+        Encoding e = encode(List.of(query));
+        SearchResult r = search.query(e.codes(), size);
+        int n = r.count(0);
+        int m = Math.min(pool, n);
+        Integer[] head = new Integer[m];
+        double[] dist = new double[size];
+        for (int i = 0; i < m; i++) {
+          int id = (int) r.id(0, i);
+          head[i] = id;
+          double s = 0;
+          for (int k = 0; k < featureDim; k++) {
+            double d = e.features()[k] - dbFeatures[id * featureDim + k];
+            s += d * d;
+          }
+          dist[id] = s;
+        }
+        java.util.Arrays.sort(head, (a, b) -> dist[a] != dist[b] ? Double.compare(dist[a], dist[b])
+            : Integer.compare(a, b));
+        int[] ranking = new int[n];
+        for (int i = 0; i < n; i++) {
+          ranking[i] = i < m ? head[i] : (int) r.id(0, i);
+        }
+        return new DelfBenchmark.Ranked(ranking, m == 0 ? 0 : 1.0 / (1.0 + Math.sqrt(dist[head[0]])));
+      }
+    };
   }
 
   /** The engine's search over the indexed database codes ({@link #index} first). */

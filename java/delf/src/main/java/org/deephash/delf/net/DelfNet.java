@@ -156,8 +156,9 @@ public final class DelfNet implements AutoCloseable {
 
   /**
    * The MobileNetV2 backbone's current (fine-tuned) weights, in the form {@link MobileNetV2#fold}
-   * gives: the hashing network can start from them ({@code HashNet.create}), so that the hash codes
-   * and the local features come from one trained backbone.
+   * gives, plus the attention head as {@code attention_1} / {@code attention_2}: the hashing network
+   * can start from them ({@code HashNet.create}), so that the hash codes and the local features come
+   * from one trained backbone.
    */
   public Map<String, MobileNetV2.Folded> backboneWeights() {
     if (!config.backbone().equals(DelfConfig.MOBILENET_V2)) {
@@ -173,6 +174,13 @@ public final class DelfNet implements AutoCloseable {
       out.put(c.name(), new MobileNetV2.Folded(value(byName.get(c.name() + "_kernel")),
           value(byName.get(c.name() + "_bias"))));
     }
+    Map<String, Variable<TFloat32>> att = new java.util.HashMap<>();
+    for (Variable<TFloat32> v : attentionVars) {
+      att.put(v.op().name(), v);
+    }
+    // the attention head (HashNet's keys), for attention pooling in a hashing network
+    out.put("attention_1", new MobileNetV2.Folded(value(att.get("att1")), value(att.get("att1_b"))));
+    out.put("attention_2", new MobileNetV2.Folded(value(att.get("att2")), value(att.get("att2_b"))));
     return out;
   }
 

@@ -102,6 +102,7 @@ public final class HashNet implements AutoCloseable {
 
       int c = config.channels();
       boolean mobile = config.pretrainedBackbone();
+      pretrainedWeights = pretrained;
       MobileNetV2.WeightSource mobileWeights = mobile ? backboneWeights(tf, pretrained) : null;
       Variable<TFloat32> w1 = mobile ? null : weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
       Variable<TFloat32> b1 = mobile ? null : bias(tf, "conv1_b", config.conv1(), 0f);
@@ -237,13 +238,63 @@ public final class HashNet implements AutoCloseable {
     return config.pretrainedBackbone() ? (float) Math.sqrt(config.featureDim()) : 1f;
   }
 
-  /** MobileNetV2 through block 10, average-pooled over the cells, L2-normalised. */
-  private static Operand<TFloat32> pooled(Ops tf, Operand<TFloat32> x, MobileNetV2.WeightSource w) {
+  /** Keys of the attention head's weights in the pretrained map ({@code attention} pooling). */
+  public static final String ATTENTION_1 = "attention_1";
+  public static final String ATTENTION_2 = "attention_2";
+
+  /**
+   * MobileNetV2 through block 10, pooled over the cells (mean; or the attention-weighted mean of the
+   * L2-normalised cells), L2-normalised.
+   */
+  private Operand<TFloat32> pooled(Ops tf, Operand<TFloat32> x, MobileNetV2.WeightSource w) {
     Operand<TFloat32> f = MobileNetV2.build(tf, x, HashNetConfig.MOBILENET_BLOCK, w);
+    if (config.pooling().equals(HashNetConfig.ATTENTION)) {
+      Operand<TFloat32> cn = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.square(f), tf.constant(3),
+          org.tensorflow.op.core.ReduceSum.keepDims(true)), tf.constant(1e-12f)));
+      Operand<TFloat32> unit = tf.math.div(f, cn);
+      int d = config.featureDim();
+      int hidden = HashNetConfig.ATTENTION_HIDDEN;
+      List<Long> ones = List.of(1L, 1L, 1L, 1L);
+      Operand<TFloat32> h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(unit,
+          attention(tf, ATTENTION_1 + "_kernel", true, 1, 1, d, hidden), ones, "SAME"),
+          attention(tf, ATTENTION_1 + "_bias", false, hidden)));
+      Operand<TFloat32> score = tf.math.softplus(tf.nn.biasAdd(tf.nn.conv2d(h,
+          attention(tf, ATTENTION_2 + "_kernel", true, 1, 1, hidden, 1), ones, "SAME"),
+          attention(tf, ATTENTION_2 + "_bias", false, 1)));
+      f = tf.math.mul(unit, score);
+    }
     Operand<TFloat32> p = tf.math.mean(f, tf.constant(new int[] {1, 2}));
     Operand<TFloat32> norm = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.square(p), tf.constant(1),
         org.tensorflow.op.core.ReduceSum.keepDims(true)), tf.constant(1e-12f)));
     return tf.math.div(p, norm);
+  }
+
+  private Map<String, MobileNetV2.Folded> pretrainedWeights;
+
+  /** A variable of the attention head (made once, shared by both paths; fine-tuned with the backbone). */
+  private Variable<TFloat32> attention(Ops tf, String name, boolean kernel, int... dims) {
+    return backbone.computeIfAbsent(name, k -> {
+      Ops init = tf.withInitScope();
+      Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
+      float[] values = null;
+      if (pretrainedWeights != null) {
+        String layer = name.substring(0, name.lastIndexOf('_'));
+        MobileNetV2.Folded f = pretrainedWeights.get(layer);
+        if (f == null) {
+          throw new IllegalArgumentException("attention pooling needs the attention head's weights (" + layer
+              + "): hand them over from a DELF model");
+        }
+        values = kernel ? f.kernel() : f.bias();
+        if (values.length != shape.size()) {
+          throw new IllegalArgumentException(layer + " has " + values.length + " values, expected " + shape);
+        }
+      }
+      Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
+          : init.constant(shape, DataBuffers.of(values, true, false));
+      Variable<TFloat32> v = tf.withName("mnv2_" + k).variable(value);
+      variables.add(v);
+      return v;
+    });
   }
 
   /** The backbone's variables, one per kernel and bias, made once and shared by both paths. */

@@ -20,13 +20,22 @@ import org.deephash.model.pretrained.MobileNetV2;
  *       RGB photos ({@code channels} 3).
  * </ul>
  * A {@code model.properties} without a {@code backbone} key is a {@value #SCRATCH} network.
+ *
+ * <p>{@code pooling} (mobilenet_v2 only): {@value #MEAN} averages the cells; {@value #ATTENTION}
+ * weights the L2-normalised cells by a DELF attention head (1x1 conv 512 + ReLU, 1x1 conv 1,
+ * softplus) as DELF's global descriptor does, its weights handed over from a DELF model. Without a
+ * {@code pooling} key, {@value #MEAN}.
  */
 public record HashNetConfig(int height, int width, int channels, int bits, int featureDim, int conv1, int conv2,
-    List<String> classNames, String backbone) {
+    List<String> classNames, String backbone, String pooling) {
   public static final int MIN_BITS = 12;
   public static final int MAX_BITS = 256;
   public static final String SCRATCH = "scratch";
   public static final String MOBILENET_V2 = "mobilenet_v2";
+  public static final String MEAN = "mean";
+  public static final String ATTENTION = "attention";
+  /** Hidden width of the attention head ({@value #ATTENTION} pooling), DELF's. */
+  public static final int ATTENTION_HIDDEN = 512;
   /** The MobileNetV2 block whose pooled output is F7 (the last block with ImageNet weights). */
   public static final int MOBILENET_BLOCK = MobileNetV2.LAST_IMAGENET_BLOCK;
 
@@ -37,6 +46,13 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
     }
     if (backbone == null) {
       backbone = SCRATCH;
+    }
+    if (pooling == null) {
+      pooling = MEAN;
+    }
+    if (!pooling.equals(MEAN) && !(pooling.equals(ATTENTION) && backbone.equals(MOBILENET_V2))) {
+      throw new IllegalArgumentException("pooling is " + MEAN + (backbone.equals(MOBILENET_V2) ? " or " + ATTENTION
+          : " for the " + backbone + " backbone") + " (passed '" + pooling + "')");
     }
     if (backbone.equals(MOBILENET_V2)) {
       int d = MobileNetV2.channels(MOBILENET_BLOCK);
@@ -69,7 +85,18 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
   /** A network trained from scratch ({@value #SCRATCH}). */
   public HashNetConfig(int height, int width, int channels, int bits, int featureDim, int conv1, int conv2,
       List<String> classNames) {
-    this(height, width, channels, bits, featureDim, conv1, conv2, classNames, SCRATCH);
+    this(height, width, channels, bits, featureDim, conv1, conv2, classNames, SCRATCH, MEAN);
+  }
+
+  /** A network with the given backbone and mean pooling. */
+  public HashNetConfig(int height, int width, int channels, int bits, int featureDim, int conv1, int conv2,
+      List<String> classNames, String backbone) {
+    this(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, MEAN);
+  }
+
+  /** The same network with another pooling ({@value #MEAN} or {@value #ATTENTION}). */
+  public HashNetConfig withPooling(String pooling) {
+    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling);
   }
 
   /** MobileNetV2 (ImageNet weights) on {@code side} x {@code side} RGB images, pooled block 10 as F7. */
@@ -99,7 +126,7 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
 
   /** The same network with other layer widths. */
   public HashNetConfig withWidths(int conv1, int conv2, int featureDim) {
-    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone);
+    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling);
   }
 
   public int classes() {
@@ -131,6 +158,7 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
     p.setProperty("conv2", Integer.toString(conv2));
     p.setProperty("classes", Integer.toString(classNames.size()));
     p.setProperty("backbone", backbone);
+    p.setProperty("pooling", pooling);
     for (int i = 0; i < classNames.size(); i++) {
       p.setProperty("class." + i, classNames.get(i));
     }
@@ -145,7 +173,7 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
     }
     return new HashNetConfig(intProp(p, "height"), intProp(p, "width"), intProp(p, "channels"), intProp(p, "bits"),
         intProp(p, "featureDim"), intProp(p, "conv1"), intProp(p, "conv2"), names,
-        p.getProperty("backbone", SCRATCH).trim());
+        p.getProperty("backbone", SCRATCH).trim(), p.getProperty("pooling", MEAN).trim());
   }
 
   private static int intProp(Properties p, String key) {

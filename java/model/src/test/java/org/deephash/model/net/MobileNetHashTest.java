@@ -52,7 +52,17 @@ class MobileNetHashTest {
       }
       m.put(c.name(), new MobileNetV2.Folded(k, b));
     }
+    m.put(HashNet.ATTENTION_1, new MobileNetV2.Folded(gaussians(r, 96 * 512, 0.1), gaussians(r, 512, 0.05)));
+    m.put(HashNet.ATTENTION_2, new MobileNetV2.Folded(gaussians(r, 512, 0.05), new float[] {0.1f}));
     return m;
+  }
+
+  static float[] gaussians(SplittableRandom r, int n, double sd) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (gaussian(r) * sd);
+    }
+    return v;
   }
 
   static Dataset images(int n, long seed) {
@@ -70,9 +80,10 @@ class MobileNetHashTest {
     return new Dataset(n, SIDE, SIDE, 3, px, labels, List.of("a", "b", "c"), sources);
   }
 
-  @Test
-  void itqCodesSurviveExportAndOpen() throws Exception {
-    HashNetConfig config = HashNetConfig.mobileNetV2(SIDE, SIDE, BITS, List.of("a", "b", "c"));
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {HashNetConfig.MEAN, HashNetConfig.ATTENTION})
+  void itqCodesSurviveExportAndOpen(String pooling) throws Exception {
+    HashNetConfig config = HashNetConfig.mobileNetV2(SIDE, SIDE, BITS, List.of("a", "b", "c")).withPooling(pooling);
     Dataset data = images(60, 3);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     Pipeline.TrainResult r = Pipeline.train(data, null, dir.resolve("m"), config, TrainOptions.defaults(), false,
@@ -120,6 +131,11 @@ class MobileNetHashTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> HashNet.create(config, TrainOptions.defaults()));
     assertTrue(e.getMessage().contains("ImageNet weights"), e.getMessage());
+    Map<String, MobileNetV2.Folded> noHead = new LinkedHashMap<>(randomWeights(1));
+    noHead.remove(HashNet.ATTENTION_1);
+    e = assertThrows(IllegalArgumentException.class, () -> HashNet.create(config.withPooling(HashNetConfig.ATTENTION),
+        TrainOptions.defaults(), noHead).close());
+    assertTrue(e.getMessage().contains("attention head"), e.getMessage());
     try (HashNet net = HashNet.create(config, TrainOptions.defaults(), randomWeights(1))) {
       e = assertThrows(IllegalArgumentException.class, () -> net.setHashLayer(new float[96 * BITS - 1],
           new float[BITS]));
@@ -145,6 +161,11 @@ class MobileNetHashTest {
     assertTrue(e.getMessage().contains("unknown backbone 'resnet'"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> HashNetConfig.mobileNetV2(16, 16, 48, List.of("x", "y")));
     assertTrue(e.getMessage().contains("at least 32x32"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> HashNetConfig.of(28, 28, 1, 48, List.of("x", "y")).withPooling(HashNetConfig.ATTENTION));
+    assertTrue(e.getMessage().contains("pooling is mean for the scratch backbone"), e.getMessage());
+    HashNetConfig a = m.withPooling(HashNetConfig.ATTENTION);
+    assertEquals(a, HashNetConfig.fromProperties(a.toProperties()));
   }
 
   static double gaussian(SplittableRandom r) {
