@@ -60,8 +60,9 @@ public final class DelfBenchmark {
   }
 
   /**
-   * Adds the row {@code hash_ransac}: the Hamming shortlist of {@code hash}'s codes verified by DELF
-   * matching and RANSAC ({@link HashVerifiedSearch}); {@code hash} must also be indexed, i.e. be
+   * Adds the row {@code hash_ransac}: the Hamming shortlist of {@code hash}'s codes, ordered by F7
+   * distance, verified by DELF matching and RANSAC ({@link HashVerifiedSearch}); {@code hash} must
+   * also be indexed, i.e. be
    * one of the rankers passed to {@link #run}.
    */
   public DelfBenchmark shortlist(HashRanker hash, HashVerifiedSearch.Params params) {
@@ -100,7 +101,7 @@ public final class DelfBenchmark {
     }
 
     HashVerifiedSearch hv = shortlistHash == null ? null : new HashVerifiedSearch(shortlistHash.search(),
-        db::features, verifier, shortlistParams);
+        db::features, verifier, shortlistParams).withF7(shortlistHash::databaseF7);
     double[] msHvCode = new double[nq];
     double[] msHvHamming = new double[nq];
     double[] msHvVerify = new double[nq];
@@ -130,9 +131,10 @@ public final class DelfBenchmark {
       score(2, q, gr.ranking(), gr.confidence(), relevant[q], ap, correct, conf);
       if (hv != null) {
         long c = System.nanoTime();
-        byte[] code = shortlistHash.code(img);
+        org.deephash.model.net.Encoding qe = shortlistHash.encodeOne(img);
+        byte[] code = qe.codes();
         msHvCode[q] = (System.nanoTime() - c) / 1e6;
-        HashVerifiedSearch.Answer ha = hv.search(code, f);
+        HashVerifiedSearch.Answer ha = hv.search(code, qe.features(), f);
         msHvHamming[q] = ha.hashMs();
         msHvVerify[q] = ha.verifyMs();
         // the shortlist, then the rest of the database in Hamming order (AP counts the whole ranking)

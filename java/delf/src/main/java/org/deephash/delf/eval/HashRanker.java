@@ -301,6 +301,16 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     return encode(List.of(image)).codes();
   }
 
+  /** One image's packed code and F7 features. */
+  public Encoding encodeOne(BufferedImage image) {
+    return encode(List.of(image));
+  }
+
+  /** Database image i's F7 features ({@link #index} first). */
+  public float[] databaseF7(int i) {
+    return java.util.Arrays.copyOfRange(dbFeatures, i * featureDim, (i + 1) * featureDim);
+  }
+
   private Encoding encode(List<BufferedImage> images) {
     int h = encoder.config().height();
     int w = encoder.config().width();

@@ -12,7 +12,8 @@ import org.deephash.delf.extract.LocalFeatures;
  * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
  * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only;
  * verified images (at least {@code minInliers} inliers) come first by inlier count, then the rest of
- * the shortlist by Hamming distance. The search cost does not grow with the number of local
+ * the shortlist by Hamming distance, or, when the database's F7 features are given, by Euclidean
+ * distance of F7 (the paper's coarse-to-fine order, which ranks better than the codes alone). The search cost does not grow with the number of local
  * descriptors in the database: one Hamming scan plus {@code shortlist} pair matches.
  *
  * <p>Row i of the code table and image i of {@code databaseFeatures} must be the same image (build
@@ -46,6 +47,18 @@ public final class HashVerifiedSearch {
    */
   public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double hashMs, double verifyMs) {}
 
+  private IntFunction<float[]> databaseF7;
+
+  /**
+   * Orders the shortlist by F7 distance (after the verified images) instead of Hamming distance:
+   * {@code databaseF7} gives image i's F7 features (the hashing model's {@code features}, stored in
+   * index files); pass the query's F7 to {@link #search(byte[], float[], LocalFeatures)}.
+   */
+  public HashVerifiedSearch withF7(IntFunction<float[]> databaseF7) {
+    this.databaseF7 = databaseF7;
+    return this;
+  }
+
   private final GpuHashSearch codes;
   private final IntFunction<LocalFeatures> databaseFeatures;
   private final DelfSearch.Verifier verifier;
@@ -73,6 +86,17 @@ public final class HashVerifiedSearch {
    * {@code query} its local features projected like the database's.
    */
   public Answer search(byte[] code, LocalFeatures query) {
+    return search(code, null, query);
+  }
+
+  /**
+   * As {@link #search(byte[], LocalFeatures)}, the shortlist ordered by the F7 distance to
+   * {@code queryF7} when {@link #withF7} was given (null: Hamming order).
+   */
+  public Answer search(byte[] code, float[] queryF7, LocalFeatures query) {
+    if (queryF7 != null && databaseF7 == null) {
+      throw new IllegalStateException("the query's F7 needs the database's: call withF7 first");
+    }
     long t0 = System.nanoTime();
     SearchResult r = codes.query(code, params.shortlist());
     int m = r.count(0);
@@ -81,6 +105,18 @@ public final class HashVerifiedSearch {
     for (int i = 0; i < m; i++) {
       ids[i] = (int) r.id(0, i);
       ham[i] = r.hamming(0, i);
+    }
+    double[] f7 = new double[m];
+    if (queryF7 != null) {
+      for (int i = 0; i < m; i++) {
+        float[] f = databaseF7.apply(ids[i]);
+        double s = 0;
+        for (int k = 0; k < queryF7.length; k++) {
+          double d = queryF7[k] - f[k];
+          s += d * d;
+        }
+        f7[i] = s;
+      }
     }
     double hashMs = (System.nanoTime() - t0) / 1e6;
     long t1 = System.nanoTime();
@@ -103,9 +139,9 @@ public final class HashVerifiedSearch {
     for (int i = 0; i < m; i++) {
       order[i] = i;
     }
-    // verified first by inliers; then Hamming order (the engine's, ties by id)
+    // verified first by inliers; then F7 distance when given; then Hamming order (the engine's, ties by id)
     Arrays.sort(order, (a, b) -> inliers[a] != inliers[b] ? Integer.compare(inliers[b], inliers[a])
-        : Integer.compare(a, b));
+        : f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
     int[] oi = new int[m];
     int[] oh = new int[m];
     int[] on = new int[m];

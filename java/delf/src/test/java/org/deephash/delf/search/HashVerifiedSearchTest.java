@@ -77,6 +77,23 @@ class HashVerifiedSearchTest {
           assertEquals(0, verifiedCalls[i], "image " + i + " is outside the shortlist");
         }
 
+        // with F7 features the unverified part of the shortlist goes by F7 distance: 6 nearest, then 5
+        float[][] f7 = new float[IMAGES][];
+        for (int i = 0; i < IMAGES; i++) {
+          f7[i] = new float[] {i == 6 ? 0.1f : i == 5 ? 0.2f : 0.9f, 0};
+        }
+        HashVerifiedSearch hds = new HashVerifiedSearch(search, features, null,
+            new HashVerifiedSearch.Params(3, 12, 300)).withF7(i -> f7[i]);
+        assertArrayEquals(new int[] {6, 5, 2}, hds.search(query, new float[] {0, 0}, q).images());
+        assertArrayEquals(new int[] {5, 2, 6}, hds.search(query, null, q).images(), "no query F7: Hamming order");
+        HashVerifiedSearch both = new HashVerifiedSearch(search, features, ransac,
+            new HashVerifiedSearch.Params(3, 12, 300)).withF7(i -> f7[i]);
+        assertArrayEquals(new int[] {2, 6, 5}, both.search(query, new float[] {0, 0}, q).images(),
+            "verified first, then F7 order");
+        IllegalStateException noF7 = assertThrows(IllegalStateException.class, () -> new HashVerifiedSearch(search,
+            features, null, new HashVerifiedSearch.Params(3, 12, 300)).search(query, new float[] {0, 0}, q));
+        assertTrue(noF7.getMessage().contains("withF7"), noF7.getMessage());
+
         // a shortlist longer than the database holds the whole database
         HashVerifiedSearch.Answer all = new HashVerifiedSearch(search, features, ransac,
             new HashVerifiedSearch.Params(100, 12, 300)).search(query, q);
