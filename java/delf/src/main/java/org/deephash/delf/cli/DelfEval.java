@@ -52,13 +52,18 @@ final class DelfEval extends TensorFlowCommand {
 
   @Option(names = "--hash-codes", paramLabel = "WHICH", description = {"mobilenet_v2 codes: trained (the latent layer),",
       "itq (PCA-ITQ on the pooled features; with --hash-epochs 0 label-free) or both, rows hash and hash_itq",
-      "(default: ${DEFAULT-VALUE})."})
-  String hashCodes = "trained";
+      "(default: itq when the backbone comes from the DELF model, else trained)."})
+  String hashCodes;
 
   @Option(names = "--hash-from-delf", description = {"mobilenet_v2: start the hashing network from the DELF model's",
       "fine-tuned backbone (--model) instead of the ImageNet weights; with --hash-epochs 0 --hash-codes itq the",
-      "codes are PCA-ITQ on DELF's own pooled features (one backbone for codes and local features)."})
+      "codes are PCA-ITQ on DELF's own pooled features (one backbone for codes and local features). The default",
+      "when the DELF model is a mobilenet_v2 one (--hash-from-imagenet turns it off)."})
   boolean hashFromDelf;
+
+  @Option(names = "--hash-from-imagenet", description = "mobilenet_v2: start from the ImageNet weights even when the"
+      + " DELF model has a fine-tuned mobilenet_v2 backbone.")
+  boolean hashFromImagenet;
 
   @Option(names = "--hash-pooling", paramLabel = "HOW", description = {"mobilenet_v2 pooling: mean, or attention",
       "(DELF's attention head, with --hash-from-delf; default: ${DEFAULT-VALUE})."})
@@ -101,8 +106,8 @@ final class DelfEval extends TensorFlowCommand {
   boolean noHash;
 
   @Option(names = "--hash-views", paramLabel = "N",
-      description = "Views of each training photo for the hashing network (default: ${DEFAULT-VALUE}).")
-  int hashViews = 40;
+      description = "Views of each training photo per epoch for the hashing network (default: 40 scratch, 16 mobilenet_v2).")
+  Integer hashViews;
 
   @Option(names = "--hash-shortlist", paramLabel = "M", description = {"Row hash_ransac: the Hamming top-M of the",
       "hash codes verified by DELF matching + RANSAC (0: no such row; default: ${DEFAULT-VALUE})."})
@@ -116,8 +121,9 @@ final class DelfEval extends TensorFlowCommand {
       "earlier eval's OUT/hash-model) instead of training one; row hash."})
   Path hashModel;
 
-  @Option(names = "--hash-epochs", paramLabel = "N", description = "Epochs of the hashing network (default: ${DEFAULT-VALUE}).")
-  int hashEpochs = 15;
+  @Option(names = "--hash-epochs", paramLabel = "N", description = {"Epochs of the hashing network (default: 15 scratch,",
+      "12 mobilenet_v2 from ImageNet, 0 from the DELF model's backbone)."})
+  Integer hashEpochs;
 
   @Option(names = "--seed", paramLabel = "S", description = "Seed of the query views (default: ${DEFAULT-VALUE}).")
   long seed = 7;
@@ -143,23 +149,30 @@ final class DelfEval extends TensorFlowCommand {
     if (distractors != null) {
       requireRange("--distractors", distractors, 0, Integer.MAX_VALUE);
     }
-    requireRange("--hash-views", hashViews, 1, 100_000);
+    if (hashViews != null) {
+      requireRange("--hash-views", hashViews, 1, 100_000);
+    }
     requireRange("--distractor-views", distractorViews, 0, 1000);
-    requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
+    if (hashEpochs != null) {
+      requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
+    }
     requireRange("--hash-side", hashSide, 32, 1024);
     requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
     requireRange("--hash-hds", hashHds, 0, 1_000_000);
     if (!hashBackbone.equals(HashNetConfig.MOBILENET_V2) && !hashBackbone.equals(HashNetConfig.SCRATCH)) {
       throw usage("--hash-backbone is scratch or mobilenet_v2 (passed '" + hashBackbone + "')");
     }
-    if (!List.of("trained", "itq", "both").contains(hashCodes)) {
+    if (hashFromDelf && hashFromImagenet) {
+      throw usage("--hash-from-delf and --hash-from-imagenet exclude each other");
+    }
+    if (hashCodes != null && !List.of("trained", "itq", "both").contains(hashCodes)) {
       throw usage("--hash-codes is trained, itq or both (passed '" + hashCodes + "')");
     }
     if (!hashPooling.equals(HashNetConfig.MEAN) && !hashPooling.equals(HashNetConfig.ATTENTION)) {
       throw usage("--hash-pooling is mean or attention (passed '" + hashPooling + "')");
     }
-    if (hashPooling.equals(HashNetConfig.ATTENTION) && !hashFromDelf) {
-      throw usage("--hash-pooling attention needs --hash-from-delf (the attention head comes from the DELF model)");
+    if (hashPooling.equals(HashNetConfig.ATTENTION) && (hashFromImagenet || model == null)) {
+      throw usage("--hash-pooling attention needs the DELF model's backbone (the attention head comes from it)");
     }
     if (hashFromDelf && (model == null || !hashBackbone.equals(HashNetConfig.MOBILENET_V2))) {
       throw usage("--hash-from-delf needs --model DIR (a mobilenet_v2 DELF model) and --hash-backbone mobilenet_v2");
@@ -187,7 +200,7 @@ final class DelfEval extends TensorFlowCommand {
     List<Photos.Photo> distract = photos.withRole(Photos.Role.DISTRACTOR);
     int nd = Math.min(distract.size(), distractors != null ? distractors : distract.size());
     // The model first: a wrong --model fails before the photos are decoded.
-    try (DelfNet net = noDelf && !hashFromDelf ? null : DelfTrainer.open(model)) {
+    try (DelfNet net = model == null || (noDelf && hashFromImagenet) ? null : DelfTrainer.open(model)) {
       List<Photos.Photo> dbPhotos = new ArrayList<>(held);
       dbPhotos.addAll(distract.subList(0, nd));
       List<BufferedImage> database = DelfFiles.load(photos, dbPhotos, maxSide, progress);
@@ -222,6 +235,19 @@ final class DelfEval extends TensorFlowCommand {
         hashes.add(h);
         others.put("hash", h);
       } else if (!noHash) {
+        boolean scratch = hashBackbone.equals(HashNetConfig.SCRATCH);
+        boolean fromDelf = !scratch && (hashFromDelf || (!hashFromImagenet && net != null
+            && net.config().backbone().equals(org.deephash.delf.net.DelfConfig.MOBILENET_V2)));
+        if (fromDelf && !net.config().backbone().equals(org.deephash.delf.net.DelfConfig.MOBILENET_V2)) {
+          throw usage("--hash-from-delf needs a mobilenet_v2 DELF model (" + model + " has the "
+              + net.config().backbone() + " backbone)");
+        }
+        if (hashPooling.equals(HashNetConfig.ATTENTION) && !fromDelf) {
+          throw usage("--hash-pooling attention needs a mobilenet_v2 DELF model (the attention head comes from it)");
+        }
+        int hashEpochs = this.hashEpochs != null ? this.hashEpochs : scratch ? 15 : fromDelf ? 0 : 12;
+        int hashViews = this.hashViews != null ? this.hashViews : scratch ? 40 : 16;
+        String hashCodes = this.hashCodes != null ? this.hashCodes : fromDelf ? "itq" : "trained";
         List<BufferedImage> train = DelfFiles.load(photos, photos.withRole(Photos.Role.TRAIN), maxSide, progress);
         if (hashBackbone.equals(HashNetConfig.SCRATCH)) {
           err.println("training the hashing network (48 bits) on views of the " + train.size() + " training photos");
@@ -230,8 +256,9 @@ final class DelfEval extends TensorFlowCommand {
           hashes.add(h);
           others.put("hash", h);
         } else {
-          err.printf(Locale.ROOT, "training the hashing network (48 bits, mobilenet_v2 at %d px, %d epochs) on views of"
-              + " the %d training photos%n", hashSide, hashEpochs, train.size());
+          err.printf(Locale.ROOT, "hashing network: 48 bits, mobilenet_v2 from %s at %d px, %d epochs on views of"
+              + " the %d training photos, %s codes%n", fromDelf ? "the DELF model's backbone" : "ImageNet", hashSide,
+              hashEpochs, train.size(), hashCodes);
           List<HashRanker.Codes> codes = hashCodes.equals("both") ? List.of(HashRanker.Codes.TRAINED,
               HashRanker.Codes.ITQ) : List.of(HashRanker.Codes.valueOf(hashCodes.toUpperCase(Locale.ROOT)));
           List<Path> dirs = new ArrayList<>();
@@ -241,7 +268,7 @@ final class DelfEval extends TensorFlowCommand {
           HashRanker.MobileNetOptions mo = new HashRanker.MobileNetOptions(hashSide, 48, hashViews, hashEpochs, 32,
               hashLr, hashLrDecay, 8, seed, hashPooling);
           List<Path> made = HashRanker.trainMobileNet(DelfTrain.views(train),
-              hashFromDelf ? net.backboneWeights() : MobileNetV2.imageNet(pretrained), mo, codes, dirs, err);
+              fromDelf ? net.backboneWeights() : MobileNetV2.imageNet(pretrained), mo, codes, dirs, err);
           for (int i = 0; i < made.size(); i++) {
             HashRanker h = HashRanker.open(made.get(i));
             hashes.add(h);
