@@ -113,6 +113,11 @@ final class DelfEval extends TensorFlowCommand {
       "hash codes verified by DELF matching + RANSAC (0: no such row; default: ${DEFAULT-VALUE})."})
   int hashShortlist = 50;
 
+  @Option(names = "--hash-pool", paramLabel = "P", description = {"hash_ransac: the Hamming top-P re-ranked by F7",
+      "distance, of which the first --hash-shortlist are verified (default: ${DEFAULT-VALUE}; at most the shortlist:",
+      "the shortlist itself in F7 order)."})
+  int hashPool = 0;
+
   @Option(names = "--hash-hds", paramLabel = "M", description = {"Row hash_hds: the paper's coarse-to-fine search,",
       "the Hamming top-M re-ranked by F7 distance (0: no such row; default: ${DEFAULT-VALUE})."})
   int hashHds = 50;
@@ -159,6 +164,7 @@ final class DelfEval extends TensorFlowCommand {
     requireRange("--hash-side", hashSide, 32, 1024);
     requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
     requireRange("--hash-hds", hashHds, 0, 1_000_000);
+    requireRange("--hash-pool", hashPool, 0, 1_000_000);
     if (!hashBackbone.equals(HashNetConfig.MOBILENET_V2) && !hashBackbone.equals(HashNetConfig.SCRATCH)) {
       throw usage("--hash-backbone is scratch or mobilenet_v2 (passed '" + hashBackbone + "')");
     }
@@ -288,7 +294,7 @@ final class DelfEval extends TensorFlowCommand {
         DelfBenchmark b = new DelfBenchmark(err).progress(progress);
         if (hashShortlist > 0 && !hashes.isEmpty()) {
           b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
-              s.search().verifyKeypoints()));
+              s.search().verifyKeypoints()), hashPool);
         }
         rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
       }

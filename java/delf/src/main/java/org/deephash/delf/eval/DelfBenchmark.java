@@ -48,6 +48,7 @@ public final class DelfBenchmark {
   private Progress progress = Progress.none();
   private HashRanker shortlistHash;
   private HashVerifiedSearch.Params shortlistParams;
+  private int shortlistPool;
 
   public DelfBenchmark(PrintStream log) {
     this.log = log;
@@ -66,8 +67,14 @@ public final class DelfBenchmark {
    * one of the rankers passed to {@link #run}.
    */
   public DelfBenchmark shortlist(HashRanker hash, HashVerifiedSearch.Params params) {
+    return shortlist(hash, params, 0);
+  }
+
+  /** As {@link #shortlist(HashRanker, HashVerifiedSearch.Params)}, the Hamming top {@code pool} re-ranked by F7 first. */
+  public DelfBenchmark shortlist(HashRanker hash, HashVerifiedSearch.Params params, int pool) {
     this.shortlistHash = hash;
     this.shortlistParams = params;
+    this.shortlistPool = pool;
     return this;
   }
 
@@ -101,7 +108,7 @@ public final class DelfBenchmark {
     }
 
     HashVerifiedSearch hv = shortlistHash == null ? null : new HashVerifiedSearch(shortlistHash.search(),
-        db::features, verifier, shortlistParams).withF7(shortlistHash::databaseF7);
+        db::features, verifier, shortlistParams).withF7(shortlistHash::databaseF7, shortlistPool);
     double[] msHvCode = new double[nq];
     double[] msHvHamming = new double[nq];
     double[] msHvVerify = new double[nq];

@@ -48,6 +48,7 @@ public final class HashVerifiedSearch {
   public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double hashMs, double verifyMs) {}
 
   private IntFunction<float[]> databaseF7;
+  private int pool;
 
   /**
    * Orders the shortlist by F7 distance (after the verified images) instead of Hamming distance:
@@ -55,7 +56,20 @@ public final class HashVerifiedSearch {
    * index files); pass the query's F7 to {@link #search(byte[], float[], LocalFeatures)}.
    */
   public HashVerifiedSearch withF7(IntFunction<float[]> databaseF7) {
+    return withF7(databaseF7, 0);
+  }
+
+  /**
+   * As {@link #withF7(IntFunction)}, taking the Hamming top {@code pool} (when larger than the
+   * shortlist) and re-ranking it by F7 distance, the paper's coarse-to-fine search; the first
+   * {@code shortlist} of that order are verified, the rest of the pool follows them unverified.
+   */
+  public HashVerifiedSearch withF7(IntFunction<float[]> databaseF7, int pool) {
+    if (pool < 0) {
+      throw new IllegalArgumentException("the F7 pool must be >= 0 (passed " + pool + ")");
+    }
     this.databaseF7 = databaseF7;
+    this.pool = pool;
     return this;
   }
 
@@ -98,7 +112,8 @@ public final class HashVerifiedSearch {
       throw new IllegalStateException("the query's F7 needs the database's: call withF7 first");
     }
     long t0 = System.nanoTime();
-    SearchResult r = codes.query(code, params.shortlist());
+    int want = queryF7 != null ? Math.max(pool, params.shortlist()) : params.shortlist();
+    SearchResult r = codes.query(code, want);
     int m = r.count(0);
     int[] ids = new int[m];
     int[] ham = new int[m];
@@ -118,6 +133,16 @@ public final class HashVerifiedSearch {
         f7[i] = s;
       }
     }
+    // the order verification walks: F7 when given (ties by Hamming order), else Hamming
+    Integer[] pre = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      pre[i] = i;
+    }
+    Arrays.sort(pre, (a, b) -> f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
+    boolean[] verify = new boolean[m];
+    for (int i = 0; i < Math.min(m, params.shortlist()); i++) {
+      verify[pre[i]] = true;
+    }
     double hashMs = (System.nanoTime() - t0) / 1e6;
     long t1 = System.nanoTime();
     int[] inliers = new int[m];
@@ -125,6 +150,9 @@ public final class HashVerifiedSearch {
     if (verifier != null && query.count() >= 3) {
       LocalFeatures q = query.head(params.verifyKeypoints());
       for (int i = 0; i < m; i++) {
+        if (!verify[i]) {
+          continue;
+        }
         PairMatch pm = PairMatch.of(q, databaseFeatures.apply(ids[i]).head(params.verifyKeypoints()),
             DelfSearch.RATIO, null);
         matches[i] = pm.count();

@@ -94,6 +94,23 @@ class HashVerifiedSearchTest {
             features, null, new HashVerifiedSearch.Params(3, 12, 300)).search(query, new float[] {0, 0}, q));
         assertTrue(noF7.getMessage().contains("withF7"), noF7.getMessage());
 
+        // a pool of 8 by Hamming, re-ranked by F7 (image 7, the farthest code, is nearest in F7), 1 verified
+        float[][] g7 = new float[IMAGES][];
+        for (int i = 0; i < IMAGES; i++) {
+          g7[i] = new float[] {i == 7 ? 0f : 1f + i, 0};
+        }
+        int[] calls = new int[IMAGES];
+        HashVerifiedSearch.Answer pooled = new HashVerifiedSearch(search, i -> {
+          calls[i]++;
+          return db[i];
+        }, ransac, new HashVerifiedSearch.Params(1, 12, 300)).withF7(i -> g7[i], 8).search(query, new float[2], q);
+        assertEquals(IMAGES, pooled.images().length);
+        assertEquals(7, pooled.images()[0], "nearest in F7");
+        assertEquals(16, pooled.hamming()[0]);
+        assertArrayEquals(new int[] {0, 0, 0, 0, 0, 0, 0, 1}, calls, "only the first of the F7 order is verified");
+        assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch(search, features, null,
+            HashVerifiedSearch.Params.defaults()).withF7(i -> g7[i], -1));
+
         // a shortlist longer than the database holds the whole database
         HashVerifiedSearch.Answer all = new HashVerifiedSearch(search, features, ransac,
             new HashVerifiedSearch.Params(100, 12, 300)).search(query, q);
