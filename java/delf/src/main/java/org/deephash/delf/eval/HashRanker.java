@@ -76,10 +76,11 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
   }
 
   /**
-   * Trains the MobileNetV2 hashing network on fresh views of the training photos ({@code epochs}
-   * passes of {@code viewsPerPhoto} views per photo, Adam, learning rate decayed per epoch) and
-   * writes one model folder per entry of {@code codes}: {@code dir} for the first, {@code dir-itq}
-   * style names given by the caller for the rest. Returns the folders in the order of {@code codes}.
+   * Trains the MobileNetV2 hashing network, started from {@code pretrained} (ImageNet's weights or a
+   * DELF model's fine-tuned backbone), on fresh views of the training photos ({@code epochs} passes
+   * of {@code viewsPerPhoto} views per photo, Adam, learning rate decayed per epoch; 0 epochs: no
+   * training) and writes one model folder per entry of {@code codes}, to {@code dirs} in the same
+   * order (the ITQ ones after fitting PCA-ITQ into the latent layer). Returns those folders.
    */
   public static List<Path> trainMobileNet(DelfTrainer.ViewSource views, Map<String, MobileNetV2.Folded> pretrained,
       MobileNetOptions o, List<Codes> codes, List<Path> dirs, PrintStream log) throws IOException {
