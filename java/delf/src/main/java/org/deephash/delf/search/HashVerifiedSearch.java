@@ -12,8 +12,9 @@ import org.deephash.delf.extract.LocalFeatures;
  * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
  * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only;
  * verified images (at least {@code minInliers} inliers) come first by inlier count, then the rest of
- * the shortlist by Hamming distance, or, when the database's F7 features are given, by Euclidean
- * distance of F7 (the paper's coarse-to-fine order, which ranks better than the codes alone). The search cost does not grow with the number of local
+ * the verified shortlist by tentative matches (mutual nearest neighbours passing the ratio test:
+ * the local features' votes), then by Hamming distance, or, when the database's F7 features are
+ * given, by Euclidean distance of F7 (the paper's coarse-to-fine order). The search cost does not grow with the number of local
  * descriptors in the database: one Hamming scan plus {@code shortlist} pair matches.
  *
  * <p>Row i of the code table and image i of {@code databaseFeatures} must be the same image (build
@@ -167,8 +168,10 @@ public final class HashVerifiedSearch {
     for (int i = 0; i < m; i++) {
       order[i] = i;
     }
-    // verified first by inliers; then F7 distance when given; then Hamming order (the engine's, ties by id)
+    // verified first by inliers; then by tentative matches (verified part of the shortlist: the local
+    // features' votes); then F7 distance when given; then Hamming order (the engine's, ties by id)
     Arrays.sort(order, (a, b) -> inliers[a] != inliers[b] ? Integer.compare(inliers[b], inliers[a])
+        : matches[a] != matches[b] ? Integer.compare(matches[b], matches[a])
         : f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
     int[] oi = new int[m];
     int[] oh = new int[m];

@@ -88,8 +88,8 @@ class HashVerifiedSearchTest {
         assertArrayEquals(new int[] {5, 2, 6}, hds.search(query, null, q).images(), "no query F7: Hamming order");
         HashVerifiedSearch both = new HashVerifiedSearch(search, features, ransac,
             new HashVerifiedSearch.Params(3, 12, 300)).withF7(i -> f7[i]);
-        assertArrayEquals(new int[] {2, 6, 5}, both.search(query, new float[] {0, 0}, q).images(),
-            "verified first, then F7 order");
+        assertArrayEquals(new int[] {2, 5, 6}, both.search(query, new float[] {0, 0}, q).images(),
+            "verified first, then by tentative matches (the decoy's), then F7 order");
         IllegalStateException noF7 = assertThrows(IllegalStateException.class, () -> new HashVerifiedSearch(search,
             features, null, new HashVerifiedSearch.Params(3, 12, 300)).search(query, new float[] {0, 0}, q));
         assertTrue(noF7.getMessage().contains("withF7"), noF7.getMessage());
