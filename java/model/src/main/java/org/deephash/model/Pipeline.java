@@ -37,6 +37,7 @@ import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.ModelDir;
 import org.deephash.model.net.TrainOptions;
 import org.deephash.model.net.Trainer;
+import org.deephash.model.pretrained.MobileNetV2;
 
 /**
  * The steps the command line runs: train (and export), index, evaluate. Model code ends at
@@ -73,6 +74,31 @@ public final class Pipeline {
    */
   public static TrainResult train(Dataset train, Dataset validation, Path modelDir, HashNetConfig config,
       TrainOptions options, boolean resume, String dataSpec, Progress progress, PrintStream log) throws IOException {
+    return train(train, validation, modelDir, config, options, resume, dataSpec, Backbone.NONE, progress, log);
+  }
+
+  /**
+   * For the {@code mobilenet_v2} backbone: the ImageNet weights a new network starts from, and
+   * whether its codes are replaced by PCA-ITQ fitted on the training images' pooled features
+   * (F7) after training; with {@code train} false the network is not trained at all (label-free
+   * codes: the ImageNet backbone as it is, then PCA-ITQ).
+   */
+  public record Backbone(Map<String, MobileNetV2.Folded> pretrained, boolean itq, boolean train) {
+    public static final Backbone NONE = new Backbone(null, false, true);
+  }
+
+  /** As above, with the pretrained backbone's weights and PCA-ITQ codes ({@link Backbone}). */
+  public static TrainResult train(Dataset train, Dataset validation, Path modelDir, HashNetConfig config,
+      TrainOptions options, boolean resume, String dataSpec, Backbone backbone, Progress progress, PrintStream log)
+      throws IOException {
+    if (config.pretrainedBackbone() && backbone.pretrained() == null && !resume) {
+      throw new IllegalArgumentException("the " + config.backbone() + " backbone needs its ImageNet weights"
+          + " (--pretrained DIR, made by bench/delf/setup-pretrained.sh)");
+    }
+    if (backbone.itq() && config.bits() > config.featureDim()) {
+      throw new IllegalArgumentException("PCA-ITQ codes need bits <= F7's " + config.featureDim() + " (passed "
+          + config.bits() + ")");
+    }
     long t0 = System.nanoTime();
     ModelDir md = new ModelDir(modelDir);
     int bits = config.bits();
@@ -90,8 +116,16 @@ public final class Pipeline {
         validation == null ? "" : ", " + validation.count() + " held out for validation", options.epochs(),
         options.batch(), options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate());
     Trainer.Summary[] summary = new Trainer.Summary[1];
-    try (HashNet net = new Trainer(log).progress(progress).train(config, options, train, validation,
-        md.checkpoints(), resume, summary)) {
+    try (HashNet net = backbone.train() ? new Trainer(log).progress(progress).pretrained(backbone.pretrained())
+        .train(config, options, train, validation, md.checkpoints(), resume, summary)
+        : HashNet.create(config, options, backbone.pretrained())) {
+      if (!backbone.train()) { // label-free: no epoch is trained or kept
+        summary[0] = new Trainer.Summary(0, 0, Double.NaN, Double.NaN, new double[0], 0, new double[0]);
+        net.saveCheckpoint(md.checkpoints().resolve(Trainer.CHECKPOINT));
+      }
+      if (backbone.itq()) {
+        fitItq(net, train, options.seed(), log);
+      }
       deleteTree(md.savedModel());
       net.export(md.savedModel());
     }
@@ -143,6 +177,31 @@ public final class Pipeline {
     });
     log.printf(Locale.ROOT, "%s) in %.1f s%n", line, (System.nanoTime() - t0) / 1e9);
     return out;
+  }
+
+  /**
+   * Replaces the latent layer of {@code net} by PCA-ITQ (50 iterations) fitted on the F7 features
+   * of {@code data}: the codes become {@code sign((F7 - mean) P)}.
+   */
+  public static Baselines.LinearHash fitItq(HashNet net, Dataset data, long seed, PrintStream log) {
+    HashNetConfig c = net.config();
+    int d = c.featureDim();
+    int n = data.count();
+    int size = data.imageSize();
+    float[] f = new float[n * d];
+    int chunk = 64;
+    for (int start = 0; start < n; start += chunk) {
+      int m = Math.min(chunk, n - start);
+      float[] x = java.util.Arrays.copyOfRange(data.pixels(), start * size, (start + m) * size);
+      float[] fm = new float[m * d];
+      net.infer(x, m, fm, null, null);
+      System.arraycopy(fm, 0, f, start * d, fm.length);
+    }
+    Baselines.LinearHash h = Baselines.itq(f, n, d, c.bits(), 50, seed);
+    net.setHashLayer(h.projection(), h.bias());
+    log.printf(Locale.ROOT, "latent layer set to PCA-ITQ (%d bits) fitted on the F7 features of %d images%n",
+        c.bits(), n);
+    return h;
   }
 
   /** Encodes {@code data} with the model and writes an index file with codes, features, ids, labels and source paths. */

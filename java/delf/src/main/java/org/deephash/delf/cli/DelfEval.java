@@ -21,8 +21,11 @@ import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.geometry.Ransac;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.net.DelfTrainer;
+import org.deephash.delf.search.HashVerifiedSearch;
 import org.deephash.delf.search.PairMatch;
 import org.deephash.model.cli.TensorFlowCommand;
+import org.deephash.model.net.HashNetConfig;
+import org.deephash.model.pretrained.MobileNetV2;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,8 +40,47 @@ import picocli.CommandLine.Option;
     description = "Benchmark: views of held-out photos against held-out + distractors; DELF +-RANSAC, pooled DELF,"
         + " hash codes.")
 final class DelfEval extends TensorFlowCommand {
-  @Option(names = "--model", paramLabel = "DIR", required = true, description = "A DELF model folder (delf train).")
+  @Option(names = "--model", paramLabel = "DIR", description = "A DELF model folder (delf train); not needed with --no-delf.")
   Path model;
+
+  @Option(names = "--no-delf", description = "Only the hashing rows (no DELF model needed).")
+  boolean noDelf;
+
+  @Option(names = "--hash-backbone", paramLabel = "NAME", description = {"The hashing network's trunk: scratch (32 x 32,",
+      "trained from scratch) or mobilenet_v2 (ImageNet weights, fine-tuned; default: ${DEFAULT-VALUE})."})
+  String hashBackbone = HashNetConfig.MOBILENET_V2;
+
+  @Option(names = "--hash-codes", paramLabel = "WHICH", description = {"mobilenet_v2 codes: trained (the latent layer),",
+      "itq (PCA-ITQ on the pooled features; with --hash-epochs 0 label-free) or both, rows hash and hash_itq",
+      "(default: itq when the backbone comes from the DELF model, else trained)."})
+  String hashCodes;
+
+  @Option(names = "--hash-from-delf", description = {"mobilenet_v2: start the hashing network from the DELF model's",
+      "fine-tuned backbone (--model) instead of the ImageNet weights; with --hash-epochs 0 --hash-codes itq the",
+      "codes are PCA-ITQ on DELF's own pooled features (one backbone for codes and local features). The default",
+      "when the DELF model is a mobilenet_v2 one (--hash-from-imagenet turns it off)."})
+  boolean hashFromDelf;
+
+  @Option(names = "--hash-from-imagenet", description = "mobilenet_v2: start from the ImageNet weights even when the"
+      + " DELF model has a fine-tuned mobilenet_v2 backbone.")
+  boolean hashFromImagenet;
+
+  @Option(names = "--hash-pooling", paramLabel = "HOW", description = {"mobilenet_v2 pooling: mean, or attention",
+      "(DELF's attention head, with --hash-from-delf; default: ${DEFAULT-VALUE})."})
+  String hashPooling = HashNetConfig.MEAN;
+
+  @Option(names = "--hash-side", paramLabel = "PX", description = "mobilenet_v2 input side (default: ${DEFAULT-VALUE}).")
+  int hashSide = 128;
+
+  @Option(names = "--hash-lr", paramLabel = "LR", description = "mobilenet_v2 learning rate (default: ${DEFAULT-VALUE}).")
+  float hashLr = 5e-4f;
+
+  @Option(names = "--hash-lr-decay", paramLabel = "F", description = "Per-epoch decay (default: ${DEFAULT-VALUE}).")
+  float hashLrDecay = 0.85f;
+
+  @Option(names = "--pretrained", paramLabel = "DIR", description = {"The ImageNet MobileNetV2 (TF.js) for",
+      "--hash-backbone mobilenet_v2 (default: ${DEFAULT-VALUE}; bench/delf/setup-pretrained.sh)."})
+  Path pretrained = Path.of("data/pretrained/mobilenet_v2");
 
   @Option(names = "--photos", paramLabel = "DIR",
       description = "The photo folder made by bench/delf/setup-photos.sh (default: ${DEFAULT-VALUE}).")
@@ -55,16 +97,38 @@ final class DelfEval extends TensorFlowCommand {
   @Option(names = "--distractors", paramLabel = "N", description = "Distractor images in the database (default: all).")
   Integer distractors;
 
+  @Option(names = "--distractor-views", paramLabel = "N", description = {"Grow the database with N augmented views",
+      "(Views.query) of each distractor (default: ${DEFAULT-VALUE}): the scaling runs."})
+  int distractorViews = 0;
+
   @Option(names = "--no-hash", description = {"Leave out the hashing-network row (it trains a 48-bit DLBHC on views of",
       "the training photos: --hash-views per photo, --hash-epochs)."})
   boolean noHash;
 
   @Option(names = "--hash-views", paramLabel = "N",
-      description = "Views of each training photo for the hashing network (default: ${DEFAULT-VALUE}).")
-  int hashViews = 40;
+      description = "Views of each training photo per epoch for the hashing network (default: 40 scratch, 16 mobilenet_v2).")
+  Integer hashViews;
 
-  @Option(names = "--hash-epochs", paramLabel = "N", description = "Epochs of the hashing network (default: ${DEFAULT-VALUE}).")
-  int hashEpochs = 15;
+  @Option(names = "--hash-shortlist", paramLabel = "M", description = {"Row hash_ransac: the Hamming top-M of the",
+      "hash codes verified by DELF matching + RANSAC (0: no such row; default: ${DEFAULT-VALUE})."})
+  int hashShortlist = 50;
+
+  @Option(names = "--hash-pool", paramLabel = "P", description = {"hash_ransac: the Hamming top-P re-ranked by F7",
+      "distance, of which the first --hash-shortlist are verified (default: ${DEFAULT-VALUE}; at most the shortlist:",
+      "the shortlist itself in F7 order)."})
+  int hashPool = 0;
+
+  @Option(names = "--hash-hds", paramLabel = "M", description = {"Row hash_hds: the paper's coarse-to-fine search,",
+      "the Hamming top-M re-ranked by F7 distance (0: no such row; default: ${DEFAULT-VALUE})."})
+  int hashHds = 50;
+
+  @Option(names = "--hash-model", paramLabel = "DIR", description = {"Use this trained hashing model folder (from an",
+      "earlier eval's OUT/hash-model) instead of training one; row hash."})
+  Path hashModel;
+
+  @Option(names = "--hash-epochs", paramLabel = "N", description = {"Epochs of the hashing network (default: 15 scratch,",
+      "12 mobilenet_v2 from ImageNet, 0 from the DELF model's backbone)."})
+  Integer hashEpochs;
 
   @Option(names = "--seed", paramLabel = "S", description = "Seed of the query views (default: ${DEFAULT-VALUE}).")
   long seed = 7;
@@ -90,8 +154,41 @@ final class DelfEval extends TensorFlowCommand {
     if (distractors != null) {
       requireRange("--distractors", distractors, 0, Integer.MAX_VALUE);
     }
-    requireRange("--hash-views", hashViews, 1, 100_000);
-    requireRange("--hash-epochs", hashEpochs, 1, 100_000);
+    if (hashViews != null) {
+      requireRange("--hash-views", hashViews, 1, 100_000);
+    }
+    requireRange("--distractor-views", distractorViews, 0, 1000);
+    if (hashEpochs != null) {
+      requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
+    }
+    requireRange("--hash-side", hashSide, 32, 1024);
+    requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
+    requireRange("--hash-hds", hashHds, 0, 1_000_000);
+    requireRange("--hash-pool", hashPool, 0, 1_000_000);
+    if (!hashBackbone.equals(HashNetConfig.MOBILENET_V2) && !hashBackbone.equals(HashNetConfig.SCRATCH)) {
+      throw usage("--hash-backbone is scratch or mobilenet_v2 (passed '" + hashBackbone + "')");
+    }
+    if (hashFromDelf && hashFromImagenet) {
+      throw usage("--hash-from-delf and --hash-from-imagenet exclude each other");
+    }
+    if (hashCodes != null && !List.of("trained", "itq", "both").contains(hashCodes)) {
+      throw usage("--hash-codes is trained, itq or both (passed '" + hashCodes + "')");
+    }
+    if (!hashPooling.equals(HashNetConfig.MEAN) && !hashPooling.equals(HashNetConfig.ATTENTION)) {
+      throw usage("--hash-pooling is mean or attention (passed '" + hashPooling + "')");
+    }
+    if (hashPooling.equals(HashNetConfig.ATTENTION) && (hashFromImagenet || model == null)) {
+      throw usage("--hash-pooling attention needs the DELF model's backbone (the attention head comes from it)");
+    }
+    if (hashFromDelf && (model == null || !hashBackbone.equals(HashNetConfig.MOBILENET_V2))) {
+      throw usage("--hash-from-delf needs --model DIR (a mobilenet_v2 DELF model) and --hash-backbone mobilenet_v2");
+    }
+    if (!noDelf && model == null) {
+      throw usage("--model DIR is required (a DELF model folder), unless --no-delf");
+    }
+    if (noDelf && noHash) {
+      throw usage("--no-delf with --no-hash leaves nothing to measure");
+    }
     extract.validate();
     ivf.validate();
     search.validate();
@@ -109,10 +206,16 @@ final class DelfEval extends TensorFlowCommand {
     List<Photos.Photo> distract = photos.withRole(Photos.Role.DISTRACTOR);
     int nd = Math.min(distract.size(), distractors != null ? distractors : distract.size());
     // The model first: a wrong --model fails before the photos are decoded.
-    try (DelfNet net = DelfTrainer.open(model)) {
+    try (DelfNet net = model == null || (noDelf && hashFromImagenet) ? null : DelfTrainer.open(model)) {
       List<Photos.Photo> dbPhotos = new ArrayList<>(held);
       dbPhotos.addAll(distract.subList(0, nd));
       List<BufferedImage> database = DelfFiles.load(photos, dbPhotos, maxSide, progress);
+      int loaded = database.size();
+      for (int d = held.size(); d < loaded && distractorViews > 0; d++) {
+        for (int v = 0; v < distractorViews; v++) {
+          database.add(Views.query(database.get(d), (seed + 1) * 7_000_003L + d * 131L + v).image());
+        }
+      }
       List<BufferedImage> queries = new ArrayList<>();
       int[] relevant = new int[held.size() * perPhoto];
       for (int h = 0; h < held.size(); h++) {
@@ -121,8 +224,8 @@ final class DelfEval extends TensorFlowCommand {
           queries.add(Views.query(database.get(h), seed * 1_000_003L + h * 31L + v).image());
         }
       }
-      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors), %d query views%n",
-          database.size(), held.size(), nd, queries.size());
+      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors + %d views of"
+          + " them), %d query views%n", database.size(), held.size(), nd, nd * distractorViews, queries.size());
       return run(net, ex, photos, held, database, queries, relevant, progress);
     }
   }
@@ -131,19 +234,70 @@ final class DelfEval extends TensorFlowCommand {
       List<BufferedImage> queries, int[] relevant, Progress progress) throws Exception {
     int maxSide = ex.baseSide();
     Map<String, DelfBenchmark.Ranker> others = new LinkedHashMap<>();
-    HashRanker hash = null;
+    List<HashRanker> hashes = new ArrayList<>();
     try {
-      if (!noHash) {
+      if (hashModel != null) {
+        HashRanker h = HashRanker.open(hashModel);
+        hashes.add(h);
+        others.put("hash", h);
+      } else if (!noHash) {
+        boolean scratch = hashBackbone.equals(HashNetConfig.SCRATCH);
+        boolean fromDelf = !scratch && (hashFromDelf || (!hashFromImagenet && net != null
+            && net.config().backbone().equals(org.deephash.delf.net.DelfConfig.MOBILENET_V2)));
+        if (fromDelf && !net.config().backbone().equals(org.deephash.delf.net.DelfConfig.MOBILENET_V2)) {
+          throw usage("--hash-from-delf needs a mobilenet_v2 DELF model (" + model + " has the "
+              + net.config().backbone() + " backbone)");
+        }
+        if (hashPooling.equals(HashNetConfig.ATTENTION) && !fromDelf) {
+          throw usage("--hash-pooling attention needs a mobilenet_v2 DELF model (the attention head comes from it)");
+        }
+        int hashEpochs = this.hashEpochs != null ? this.hashEpochs : scratch ? 15 : fromDelf ? 0 : 12;
+        int hashViews = this.hashViews != null ? this.hashViews : scratch ? 40 : 16;
+        String hashCodes = this.hashCodes != null ? this.hashCodes : fromDelf ? "itq" : "trained";
         List<BufferedImage> train = DelfFiles.load(photos, photos.withRole(Photos.Role.TRAIN), maxSide, progress);
-        err.println("training the hashing network (48 bits) on views of the " + train.size() + " training photos");
-        hash = HashRanker.train(DelfTrain.views(train), hashViews, hashEpochs,
-            outDir.resolve("hash-model"), seed, err);
-        others.put("hash", hash);
+        if (hashBackbone.equals(HashNetConfig.SCRATCH)) {
+          err.println("training the hashing network (48 bits) on views of the " + train.size() + " training photos");
+          HashRanker h = HashRanker.train(DelfTrain.views(train), hashViews, hashEpochs,
+              outDir.resolve("hash-model"), seed, err);
+          hashes.add(h);
+          others.put("hash", h);
+        } else {
+          err.printf(Locale.ROOT, "hashing network: 48 bits, mobilenet_v2 from %s at %d px, %d epochs on views of"
+              + " the %d training photos, %s codes%n", fromDelf ? "the DELF model's backbone" : "ImageNet", hashSide,
+              hashEpochs, train.size(), hashCodes);
+          List<HashRanker.Codes> codes = hashCodes.equals("both") ? List.of(HashRanker.Codes.TRAINED,
+              HashRanker.Codes.ITQ) : List.of(HashRanker.Codes.valueOf(hashCodes.toUpperCase(Locale.ROOT)));
+          List<Path> dirs = new ArrayList<>();
+          for (HashRanker.Codes c : codes) {
+            dirs.add(outDir.resolve(c == HashRanker.Codes.TRAINED ? "hash-model" : "hash-model-itq"));
+          }
+          HashRanker.MobileNetOptions mo = new HashRanker.MobileNetOptions(hashSide, 48, hashViews, hashEpochs, 32,
+              hashLr, hashLrDecay, 8, seed, hashPooling);
+          List<Path> made = HashRanker.trainMobileNet(DelfTrain.views(train),
+              fromDelf ? net.backboneWeights() : MobileNetV2.imageNet(pretrained), mo, codes, dirs, err);
+          for (int i = 0; i < made.size(); i++) {
+            HashRanker h = HashRanker.open(made.get(i));
+            hashes.add(h);
+            others.put(i == 0 ? "hash" : "hash_itq", h);
+          }
+        }
       }
-      DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
+      if (hashHds > 0 && !hashes.isEmpty()) {
+        others.put("hash_hds", hashes.get(0).hds(hashHds));
+      }
+      List<DelfBenchmark.Row> rows;
       Ransac.Options ro = verify.ransac();
-      List<DelfBenchmark.Row> rows = new DelfBenchmark(err).progress(progress).run(net, ex, database, queries, relevant,
-          org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
+      if (noDelf) {
+        rows = new DelfBenchmark(err).progress(progress).runRankers(database, queries, relevant, others);
+      } else {
+        DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
+        DelfBenchmark b = new DelfBenchmark(err).progress(progress);
+        if (hashShortlist > 0 && !hashes.isEmpty()) {
+          b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
+              s.search().verifyKeypoints()), hashPool);
+        }
+        rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
+      }
       Map<String, Object> extra = new LinkedHashMap<>();
       extra.put("database", database.size());
       extra.put("queries", queries.size());
@@ -158,7 +312,7 @@ final class DelfEval extends TensorFlowCommand {
       Files.writeString(outDir.resolve("results.txt"), t.toString(), StandardCharsets.UTF_8);
       Files.writeString(outDir.resolve("results.json"), report + "\n", StandardCharsets.UTF_8);
       // pictures: the first query views against their source photo, inliers drawn
-      for (int q = 0; q < Math.min(4, queries.size()); q++) {
+      for (int q = 0; q < (noDelf ? 0 : Math.min(4, queries.size())); q++) {
         LocalFeatures fq = ex.extract(net, queries.get(q));
         LocalFeatures fs = ex.extract(net, database.get(relevant[q]));
         PairMatch m = PairMatch.of(fq, fs, 0.9, ro);
@@ -167,13 +321,14 @@ final class DelfEval extends TensorFlowCommand {
                 "query view %d vs its source %s: %d matches, %d inliers", q, held.get(relevant[q]).id(), m.count(),
                 m.inliers())), "png", outDir.resolve("match-" + q + ".png").toFile());
       }
-      err.println("results, results.json and match-*.png written to " + outDir);
+      err.println("results" + (noDelf ? " and results.json" : ", results.json and match-*.png") + " written to "
+          + outDir);
       if (json) {
         out.println(report);
       }
     } finally {
-      if (hash != null) {
-        hash.close();
+      for (HashRanker h : hashes) {
+        h.close();
       }
     }
     return 0;

@@ -14,6 +14,7 @@ import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.net.DelfNet;
 import org.deephash.delf.search.DelfDatabase;
 import org.deephash.delf.search.DelfSearch;
+import org.deephash.delf.search.HashVerifiedSearch;
 import org.deephash.io.Json;
 
 /**
@@ -45,6 +46,9 @@ public final class DelfBenchmark {
   private final PrintStream log;
 
   private Progress progress = Progress.none();
+  private HashRanker shortlistHash;
+  private HashVerifiedSearch.Params shortlistParams;
+  private int shortlistPool;
 
   public DelfBenchmark(PrintStream log) {
     this.log = log;
@@ -53,6 +57,24 @@ public final class DelfBenchmark {
   /** Draws the progress of the extraction and of the queries (the default draws nothing). */
   public DelfBenchmark progress(Progress p) {
     this.progress = p;
+    return this;
+  }
+
+  /**
+   * Adds the row {@code hash_ransac}: the Hamming shortlist of {@code hash}'s codes, ordered by F7
+   * distance, verified by DELF matching and RANSAC ({@link HashVerifiedSearch}); {@code hash} must
+   * also be indexed, i.e. be
+   * one of the rankers passed to {@link #run}.
+   */
+  public DelfBenchmark shortlist(HashRanker hash, HashVerifiedSearch.Params params) {
+    return shortlist(hash, params, 0);
+  }
+
+  /** As {@link #shortlist(HashRanker, HashVerifiedSearch.Params)}, the Hamming top {@code pool} re-ranked by F7 first. */
+  public DelfBenchmark shortlist(HashRanker hash, HashVerifiedSearch.Params params, int pool) {
+    this.shortlistHash = hash;
+    this.shortlistParams = params;
+    this.shortlistPool = pool;
     return this;
   }
 
@@ -85,6 +107,11 @@ public final class DelfBenchmark {
       }
     }
 
+    HashVerifiedSearch hv = shortlistHash == null ? null : new HashVerifiedSearch(shortlistHash.search(),
+        db::features, verifier, shortlistParams).withF7(shortlistHash::databaseF7, shortlistPool);
+    double[] msHvCode = new double[nq];
+    double[] msHvHamming = new double[nq];
+    double[] msHvVerify = new double[nq];
     double[][] ap = new double[4 + others.size()][nq];
     boolean[][] correct = new boolean[ap.length][nq];
     double[][] conf = new double[ap.length][nq];
@@ -109,6 +136,20 @@ public final class DelfBenchmark {
       Ranked gr = cosineRanking(g, globalDb);
       msGlobal[q] = (System.nanoTime() - b) / 1e6;
       score(2, q, gr.ranking(), gr.confidence(), relevant[q], ap, correct, conf);
+      if (hv != null) {
+        long c = System.nanoTime();
+        org.deephash.model.net.Encoding qe = shortlistHash.encodeOne(img);
+        byte[] code = qe.codes();
+        msHvCode[q] = (System.nanoTime() - c) / 1e6;
+        HashVerifiedSearch.Answer ha = hv.search(code, qe.features(), f);
+        msHvHamming[q] = ha.hashMs();
+        msHvVerify[q] = ha.verifyMs();
+        // the shortlist, then the rest of the database in Hamming order (AP counts the whole ranking)
+        int[] full = fullRanking(ha.images(), shortlistHash.search(), code, database.size());
+        double c0 = ha.images().length == 0 ? 0
+            : ha.inliers()[0] + 1 - ha.hamming()[0] / (double) (8 * code.length);
+        score(3, q, full, c0, relevant[q], ap, correct, conf);
+      }
       int k = 0;
       for (Ranker r : others.values()) {
         long c = System.nanoTime();
@@ -135,6 +176,15 @@ public final class DelfBenchmark {
     rows.add(new Row("delf", mean(ap[1]), RetrievalMetrics.microAp(correct[1], conf[1]), ext + median(msAnn), st1));
     rows.add(new Row("delf_global", mean(ap[2]), RetrievalMetrics.microAp(correct[2], conf[2]), median(msGlobal),
         Map.of()));
+    if (hv != null) {
+      Map<String, Double> st3 = new LinkedHashMap<>();
+      st3.put("extract", ext);
+      st3.put("hash_code", median(msHvCode));
+      st3.put("hamming", median(msHvHamming));
+      st3.put("ransac", median(msHvVerify));
+      rows.add(new Row("hash_ransac", mean(ap[3]), RetrievalMetrics.microAp(correct[3], conf[3]),
+          ext + median(msHvCode) + median(msHvHamming) + median(msHvVerify), st3));
+    }
     int k = 0;
     for (String name : others.keySet()) {
       rows.add(new Row(name, mean(ap[4 + k]), RetrievalMetrics.microAp(correct[4 + k], conf[4 + k]),
@@ -142,6 +192,61 @@ public final class DelfBenchmark {
       k++;
     }
     return rows;
+  }
+
+  /** Only the global methods of {@code others} (no DELF rows): their mAP, micro-AP and median ms per query. */
+  public List<Row> runRankers(List<BufferedImage> database, List<BufferedImage> queries, int[] relevant,
+      Map<String, Ranker> others) {
+    int nq = queries.size();
+    for (Map.Entry<String, Ranker> r : others.entrySet()) {
+      try (var p = progress.phase("indexing the database for " + r.getKey())) {
+        r.getValue().index(database);
+      }
+    }
+    double[][] ap = new double[others.size()][nq];
+    boolean[][] correct = new boolean[ap.length][nq];
+    double[][] conf = new double[ap.length][nq];
+    double[][] ms = new double[others.size()][nq];
+    try (Progress.Counter answered = progress.count("answering queries", nq, "queries")) {
+      for (int q = 0; q < nq; q++) {
+        int k = 0;
+        for (Ranker r : others.values()) {
+          long c = System.nanoTime();
+          Ranked rr = r.rank(queries.get(q));
+          ms[k][q] = (System.nanoTime() - c) / 1e6;
+          score(k, q, rr.ranking(), rr.confidence(), relevant[q], ap, correct, conf);
+          k++;
+        }
+        answered.add(1);
+      }
+    }
+    List<Row> rows = new ArrayList<>();
+    int k = 0;
+    for (String name : others.keySet()) {
+      rows.add(new Row(name, mean(ap[k]), RetrievalMetrics.microAp(correct[k], conf[k]), median(ms[k]), Map.of()));
+      k++;
+    }
+    return rows;
+  }
+
+  /** {@code head}, then every other database id in the order of a full Hamming search. */
+  static int[] fullRanking(int[] head, org.deephash.GpuHashSearch search, byte[] code, int size) {
+    org.deephash.SearchResult r = search.query(code, size);
+    boolean[] seen = new boolean[size];
+    int[] out = new int[size];
+    int k = 0;
+    for (int id : head) {
+      seen[id] = true;
+      out[k++] = id;
+    }
+    for (int i = 0; i < r.count(0) && k < size; i++) {
+      int id = (int) r.id(0, i);
+      if (!seen[id]) {
+        seen[id] = true;
+        out[k++] = id;
+      }
+    }
+    return Arrays.copyOf(out, k);
   }
 
   private static void score(int row, int q, int[] ranking, double confidence, int relevant, double[][] ap,

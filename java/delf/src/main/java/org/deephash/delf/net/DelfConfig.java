@@ -1,6 +1,7 @@
 package org.deephash.delf.net;
 
 import java.util.Properties;
+import org.deephash.model.pretrained.MobileNetV2;
 
 /**
  * The shape of the DELF network: a fully convolutional backbone whose feature map gives the dense

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.deephash.model.net.Layers;
 import org.deephash.model.net.Optimizers;
+import org.deephash.model.pretrained.MobileNetV2;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -151,6 +152,48 @@ public final class DelfNet implements AutoCloseable {
       throw e;
     }
     return net;
+  }
+
+  /**
+   * The MobileNetV2 backbone's current (fine-tuned) weights, in the form {@link MobileNetV2#fold}
+   * gives, plus the attention head as {@code attention_1} / {@code attention_2}: the hashing network
+   * can start from them ({@code HashNet.create}), so that the hash codes and the local features come
+   * from one trained backbone.
+   */
+  public Map<String, MobileNetV2.Folded> backboneWeights() {
+    if (!config.backbone().equals(DelfConfig.MOBILENET_V2)) {
+      throw new IllegalStateException("only the mobilenet_v2 backbone's weights can be handed over (this network is "
+          + config.backbone() + ")");
+    }
+    Map<String, Variable<TFloat32>> byName = new java.util.HashMap<>();
+    for (Variable<TFloat32> v : backboneVars) {
+      byName.put(v.op().name(), v);
+    }
+    Map<String, MobileNetV2.Folded> out = new java.util.LinkedHashMap<>();
+    for (MobileNetV2.Conv c : MobileNetV2.layers(MobileNetV2.LAST_IMAGENET_BLOCK)) {
+      out.put(c.name(), new MobileNetV2.Folded(value(byName.get(c.name() + "_kernel")),
+          value(byName.get(c.name() + "_bias"))));
+    }
+    Map<String, Variable<TFloat32>> att = new java.util.HashMap<>();
+    for (Variable<TFloat32> v : attentionVars) {
+      att.put(v.op().name(), v);
+    }
+    // the attention head (HashNet's keys), for attention pooling in a hashing network
+    out.put("attention_1", new MobileNetV2.Folded(value(att.get("att1")), value(att.get("att1_b"))));
+    out.put("attention_2", new MobileNetV2.Folded(value(att.get("att2")), value(att.get("att2_b"))));
+    return out;
+  }
+
+  private float[] value(Variable<TFloat32> v) {
+    if (v == null) {
+      throw new IllegalStateException("a backbone variable is missing");
+    }
+    try (Result r = session.runner().fetch(v).run()) {
+      TFloat32 t = (TFloat32) r.get(0);
+      float[] out = new float[(int) t.size()];
+      t.copyTo(DataBuffers.of(out, false, false));
+      return out;
+    }
   }
 
   public DelfConfig config() {

@@ -78,6 +78,22 @@ class DelfCommandTest {
     Run evalNoRansac = run("eval", "--model", "m", "--no-ransac");
     assertEquals(2, evalNoRansac.rc());
     assertTrue(evalNoRansac.err().contains("unknown option '--no-ransac'"), evalNoRansac.err());
+    // the hash rows' options are checked before any work
+    Run noModel = run("eval");
+    assertEquals(2, noModel.rc());
+    assertTrue(noModel.err().contains("--model DIR is required (a DELF model folder), unless --no-delf"), noModel.err());
+    Run nothing = run("eval", "--no-delf", "--no-hash");
+    assertEquals(2, nothing.rc());
+    assertTrue(nothing.err().contains("leaves nothing to measure"), nothing.err());
+    Run codes = run("eval", "--no-delf", "--hash-codes", "lsh");
+    assertEquals(2, codes.rc());
+    assertTrue(codes.err().contains("--hash-codes is trained, itq or both (passed 'lsh')"), codes.err());
+    Run both = run("eval", "--model", "m", "--hash-from-delf", "--hash-from-imagenet");
+    assertEquals(2, both.rc());
+    assertTrue(both.err().contains("exclude each other"), both.err());
+    Run attention = run("eval", "--no-delf", "--hash-pooling", "attention");
+    assertEquals(2, attention.rc());
+    assertTrue(attention.err().contains("needs the DELF model's backbone"), attention.err());
     // match's extraction and RANSAC options are documented now
     String match = run("match", "--help").out();
     for (String o : new String[] {"--max-side", "--max-features", "--scales", "--trials", "--threshold",

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.deephash.io.Json;
+import org.deephash.model.pretrained.MobileNetV2;
 import org.deephash.model.pretrained.TfjsLayersModel;
 import org.deephash.testing.RequiredData;
 import org.junit.jupiter.api.Test;

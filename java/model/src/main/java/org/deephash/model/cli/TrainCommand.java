@@ -6,7 +6,9 @@ import org.deephash.io.Json;
 import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
+import org.deephash.model.pretrained.MobileNetV2;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -33,14 +35,46 @@ public final class TrainCommand extends TensorFlowCommand {
       description = "Do not report the test accuracy of the trained model (it is never used to choose anything).")
   boolean noTest;
 
+  @Option(names = "--backbone", paramLabel = "NAME", description = {"scratch (two convolutions, trained from scratch;",
+      "the default) or mobilenet_v2: MobileNetV2 through block 10 from ImageNet weights (--pretrained),",
+      "pooled, fine-tuned with the latent layer and classifier as in the paper (photos; --size default 128x128)."})
+  String backbone = HashNetConfig.SCRATCH;
+
+  @Option(names = "--pretrained", paramLabel = "DIR", description = {"The TF.js MobileNetV2 for --backbone mobilenet_v2",
+      "(default: ${DEFAULT-VALUE}; bench/delf/setup-pretrained.sh)."})
+  Path pretrained = Path.of("data/pretrained/mobilenet_v2");
+
+  @Option(names = "--codes", paramLabel = "HOW", description = {"trained: the latent layer as trained (default);",
+      "itq: after training, PCA-ITQ on the training images' F7 features replaces it; with --epochs 0 (mobilenet_v2",
+      "only) no training at all: label-free codes from the ImageNet backbone."})
+  String codes = "trained";
+
   @Mixin
   TrainFlags train;
 
   private int[] shape = {0, 0, 0};
+  private boolean untrained;
 
   @Override
   protected void validate() {
+    if (!backbone.equals(HashNetConfig.SCRATCH) && !backbone.equals(HashNetConfig.MOBILENET_V2)) {
+      throw usage("--backbone is scratch or mobilenet_v2 (passed '" + backbone + "')");
+    }
+    if (!codes.equals("trained") && !codes.equals("itq")) {
+      throw usage("--codes is trained or itq (passed '" + codes + "')");
+    }
+    boolean labelFree = train.epochs == 0;
+    if (labelFree && !(codes.equals("itq") && backbone.equals(HashNetConfig.MOBILENET_V2))) {
+      throw usage("--epochs 0 (no training) needs --backbone mobilenet_v2 --codes itq");
+    }
+    if (labelFree) {
+      train.epochs = 1; // recorded, not run
+    }
+    untrained = labelFree;
     train.validate();
+    if (backbone.equals(HashNetConfig.MOBILENET_V2) && size == null) {
+      shape = new int[] {128, 128, 3};
+    }
     if (size != null) {
       shape = parseSize(size);
       if (shape == null) {
@@ -67,9 +101,17 @@ public final class TrainCommand extends TensorFlowCommand {
     Dataset trainSet = Datasets.load(data, Datasets.Split.TRAIN, shape[0], shape[1], shape[2]);
     Dataset test = noTest ? null : Datasets.load(data, Datasets.Split.TEST, shape[0], shape[1], shape[2]);
     TrainOptions o = train.trainOptions(trainSet.channels());
+    boolean mobile = backbone.equals(HashNetConfig.MOBILENET_V2);
+    if (mobile && trainSet.channels() != 3) {
+      throw usage("--backbone mobilenet_v2 takes RGB images (the data has " + trainSet.channels() + " channels)");
+    }
+    HashNetConfig config = mobile ? HashNetConfig.mobileNetV2(trainSet.height(), trainSet.width(), train.bits,
+        trainSet.classNames()) : train.netConfig(trainSet);
+    Pipeline.Backbone b = new Pipeline.Backbone(mobile && !resume ? MobileNetV2.imageNet(pretrained) : null,
+        codes.equals("itq"), !untrained);
     Dataset[] parts = train.split(trainSet);
-    Pipeline.TrainResult r = Pipeline.train(parts[0], parts[1], model, train.netConfig(trainSet), o, resume,
-        TrainingData.canonical(data), progress(), err);
+    Pipeline.TrainResult r = Pipeline.train(parts[0], parts[1], model, config, o, resume, TrainingData.canonical(data),
+        b, progress(), err);
     double testAccuracy = Double.NaN;
     if (test != null) {
       try (var enc = org.deephash.model.net.Encoder.open(model)) {

@@ -21,6 +21,19 @@ public final class Baselines {
       float[] z = Linalg.matmul(centred, n, dim, false, projection, dim, bits, false);
       return CodePacker.packSigns(z, n, bits);
     }
+
+    /** {@code -mean P}: with it, {@code x P + bias = (x - mean) P}, the form of a dense layer. */
+    public float[] bias() {
+      float[] b = new float[bits];
+      for (int c = 0; c < bits; c++) {
+        double s = 0;
+        for (int r = 0; r < dim; r++) {
+          s += (double) mean[r] * projection[r * bits + c];
+        }
+        b[c] = (float) -s;
+      }
+      return b;
+    }
   }
 
   /** LSH: Gaussian random hyperplanes through the mean of {@code train}. */
@@ -36,6 +49,15 @@ public final class Baselines {
 
   /** PCA-ITQ fitted on {@code train} (n x dim) with {@code iterations} rounds (50 in the original paper). */
   public static LinearHash itq(float[] train, int n, int dim, int bits, int iterations, long seed) {
+    return itq(train, n, dim, bits, iterations, seed, null);
+  }
+
+  /**
+   * As {@link #itq(float[], int, int, int, int, long)}; when {@code lossOut} is given (length
+   * {@code iterations}), entry t gets the quantization loss {@code ||B - V R||^2} of iteration t
+   * (codes B of the rotation R before that iteration's update), which ITQ never increases.
+   */
+  public static LinearHash itq(float[] train, int n, int dim, int bits, int iterations, long seed, double[] lossOut) {
     if (bits > dim) {
       throw new IllegalArgumentException("PCA-ITQ needs bits <= input dimension (" + bits + " > " + dim + ")");
     }
@@ -60,8 +82,14 @@ public final class Baselines {
     float[] b = new float[n * bits];
     for (int it = 0; it < iterations; it++) {
       float[] z = Linalg.matmul(v, n, bits, false, rot, bits, bits, false);
+      double loss = 0;
       for (int i = 0; i < z.length; i++) {
         b[i] = z[i] >= 0 ? 1f : -1f;
+        double e = b[i] - z[i];
+        loss += e * e;
+      }
+      if (lossOut != null && it < lossOut.length) {
+        lossOut[it] = loss;
       }
       float[] c = Linalg.matmul(b, n, bits, true, v, n, bits, false); // B^T V
       float[][] usv = Linalg.svd(c, bits); // C = UB S UA^T

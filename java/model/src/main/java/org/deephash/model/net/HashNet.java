@@ -5,7 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.deephash.model.pretrained.MobileNetV2;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -16,6 +19,7 @@ import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
+import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
@@ -36,6 +40,12 @@ import org.tensorflow.types.TInt64;
  * The loss adds the optional SSDH terms (push activations of H away from 0.5; keep each bit on
  * for half the images of a batch) and L2 weight decay. Adam and momentum SGD are built from the
  * raw training ops so that the learning rate is fed per step (the schedule).
+ *
+ * <p>With the {@code mobilenet_v2} backbone ({@link HashNetConfig}) the two conv/pool blocks and F7
+ * give way to MobileNetV2 through block 10, started from ImageNet weights, average-pooled and
+ * L2-normalised; as in the paper, the whole network (backbone included) is fine-tuned with the
+ * latent layer and the classifier. {@link #setHashLayer} replaces H's weights, for codes fitted
+ * without labels (PCA-ITQ on F7, {@link org.deephash.model.eval.Baselines#itq}).
  *
  * <p>The graph holds two forward paths over the same variables: a training path (dropout, seeded
  * per step) and a deterministic inference path that the serving signature exports: input {@code
@@ -71,9 +81,13 @@ public final class HashNet implements AutoCloseable {
   private final Operand<TFloat32> probabilities;
   private final List<Variable<TFloat32>> weights = new ArrayList<>();
   private final List<Variable<TFloat32>> variables = new ArrayList<>();
+  private final Map<String, Variable<TFloat32>> backbone = new HashMap<>();
+  private final Placeholder<TFloat32> hashWeightsIn;
+  private final Placeholder<TFloat32> hashBiasIn;
+  private final Op setHash;
   private int seedIndex;
 
-  private HashNet(HashNetConfig config, TrainOptions options) {
+  private HashNet(HashNetConfig config, TrainOptions options, Map<String, MobileNetV2.Folded> pretrained) {
     this.config = config;
     this.options = options;
     this.graph = new Graph();
@@ -87,26 +101,33 @@ public final class HashNet implements AutoCloseable {
       stepSeed = tf.withName("step_seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
 
       int c = config.channels();
-      Variable<TFloat32> w1 = weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
-      Variable<TFloat32> b1 = bias(tf, "conv1_b", config.conv1(), 0f);
-      Variable<TFloat32> w2 = weight(tf, "conv2_w", 5 * 5 * config.conv1(), 5, 5, config.conv1(), config.conv2());
-      Variable<TFloat32> b2 = bias(tf, "conv2_b", config.conv2(), 0f);
-      Variable<TFloat32> w7 = weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
-      Variable<TFloat32> b7 = bias(tf, "f7_b", config.featureDim(), 0f);
+      boolean mobile = config.pretrainedBackbone();
+      pretrainedWeights = pretrained;
+      MobileNetV2.WeightSource mobileWeights = mobile ? backboneWeights(tf, pretrained) : null;
+      Variable<TFloat32> w1 = mobile ? null : weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
+      Variable<TFloat32> b1 = mobile ? null : bias(tf, "conv1_b", config.conv1(), 0f);
+      Variable<TFloat32> w2 = mobile ? null
+          : weight(tf, "conv2_w", 5 * 5 * config.conv1(), 5, 5, config.conv1(), config.conv2());
+      Variable<TFloat32> b2 = mobile ? null : bias(tf, "conv2_b", config.conv2(), 0f);
+      Variable<TFloat32> w7 = mobile ? null
+          : weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
+      Variable<TFloat32> b7 = mobile ? null : bias(tf, "f7_b", config.featureDim(), 0f);
       Variable<TFloat32> wh = glorot(tf, "h_w", config.featureDim(), config.bits());
       Variable<TFloat32> bh = bias(tf, "h_b", config.bits(), 0f);
       Variable<TFloat32> w8 = glorot(tf, "f8_w", config.bits(), config.classes());
       Variable<TFloat32> b8 = bias(tf, "f8_b", config.classes(), 0f);
 
       // Training path.
-      Operand<TFloat32> f7t = trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      Operand<TFloat32> f7t = mobile ? pooled(tf, images, mobileWeights) : trunk(tf, images, w1, b1, w2, b2, w7, b7);
       if (options.dropout() > 0) {
         float keep = 1f - options.dropout();
         Operand<TFloat32> u = tf.random.statelessRandomUniform(tf.shape(f7t), stepSeed);
         Operand<TFloat32> mask = tf.math.floor(tf.math.add(u, tf.constant(keep)));
         f7t = tf.math.mul(f7t, tf.math.mul(mask, tf.constant(1f / keep)));
       }
-      Operand<TFloat32> ht = tf.math.sigmoid(dense(tf, f7t, wh, bh));
+      // the pooled MobileNetV2 features are unit vectors (entries ~ 1/sqrt(d)): scaled by sqrt(d) into H,
+      // so that H's fresh weights do not leave every unit at 0.5 (training then does not start)
+      Operand<TFloat32> ht = tf.math.sigmoid(dense(tf, toHash(tf, f7t), wh, bh));
       Operand<TFloat32> logits = dense(tf, ht, w8, b8);
       Operand<TFloat32> ce = Layers.crossEntropy(tf, logits, labels, config.classes());
       Operand<TFloat32> total = ce;
@@ -133,10 +154,18 @@ public final class HashNet implements AutoCloseable {
       train = optimizer(tf);
 
       // Inference path: the same variables, no dropout.
-      Operand<TFloat32> f7 = trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      Operand<TFloat32> f7 = mobile ? pooled(tf, images, mobileWeights) : trunk(tf, images, w1, b1, w2, b2, w7, b7);
       features = tf.withName(FEATURES).identity(f7);
-      latent = tf.withName(LATENT).math.sigmoid(dense(tf, f7, wh, bh));
+      latent = tf.withName(LATENT).math.sigmoid(dense(tf, toHash(tf, f7), wh, bh));
       probabilities = tf.withName(PROBABILITIES).nn.softmax(dense(tf, latent, w8, b8));
+
+      // H's weights set from outside (codes fitted without labels)
+      hashWeightsIn = tf.withName("hash_weights_in").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(config.featureDim(), config.bits())));
+      hashBiasIn = tf.withName("hash_bias_in").placeholder(TFloat32.class, Placeholder.shape(Shape.of(config.bits())));
+      Assign<TFloat32> aw = tf.assign(wh, hashWeightsIn);
+      Assign<TFloat32> ab = tf.assign(bh, hashBiasIn);
+      setHash = tf.withName("set_hash_layer").withControlDependencies(List.of(aw, ab)).noOp();
       session = new Session(graph);
       ok = true;
     } finally {
@@ -146,16 +175,28 @@ public final class HashNet implements AutoCloseable {
     }
   }
 
-  /** A new network with freshly initialised (seeded) weights. */
+  /** A new network with freshly initialised (seeded) weights; the scratch backbone only. */
   public static HashNet create(HashNetConfig config, TrainOptions options) {
-    HashNet net = new HashNet(config, options);
+    return create(config, options, null);
+  }
+
+  /**
+   * A new network: the {@code mobilenet_v2} backbone starts from {@code pretrained} (from {@link
+   * MobileNetV2#fold}), every other layer from freshly initialised (seeded) weights.
+   */
+  public static HashNet create(HashNetConfig config, TrainOptions options, Map<String, MobileNetV2.Folded> pretrained) {
+    if (config.pretrainedBackbone() && pretrained == null) {
+      throw new IllegalArgumentException("the " + config.backbone() + " backbone starts from ImageNet weights:"
+          + " pass them (--pretrained DIR, made by bench/delf/setup-pretrained.sh)");
+    }
+    HashNet net = new HashNet(config, options, config.pretrainedBackbone() ? pretrained : null);
     net.session.initialize();
     return net;
   }
 
   /** A network restored from a checkpoint written by {@link #saveCheckpoint}. */
   public static HashNet restore(HashNetConfig config, TrainOptions options, Path checkpointPrefix) {
-    HashNet net = new HashNet(config, options);
+    HashNet net = new HashNet(config, options, null);
     try {
       net.session.restore(checkpointPrefix.toString());
     } catch (RuntimeException e) {
@@ -186,6 +227,111 @@ public final class HashNet implements AutoCloseable {
     return tf.nn.relu(dense(tf, h, w7, b7));
   }
 
+  /** F7 as H sees it: times {@link #hashInputScale()}. */
+  private Operand<TFloat32> toHash(Ops tf, Operand<TFloat32> f7) {
+    float k = hashInputScale();
+    return k == 1f ? f7 : tf.math.mul(f7, tf.constant(k));
+  }
+
+  /** H's input is F7 times this: sqrt(F7's size) for the pooled, unit-length MobileNetV2 features, else 1. */
+  float hashInputScale() {
+    return config.pretrainedBackbone() ? (float) Math.sqrt(config.featureDim()) : 1f;
+  }
+
+  /** Keys of the attention head's weights in the pretrained map ({@code attention} pooling). */
+  public static final String ATTENTION_1 = "attention_1";
+  public static final String ATTENTION_2 = "attention_2";
+
+  /**
+   * MobileNetV2 through block 10, pooled over the cells (mean; or the attention-weighted mean of the
+   * L2-normalised cells), L2-normalised.
+   */
+  private Operand<TFloat32> pooled(Ops tf, Operand<TFloat32> x, MobileNetV2.WeightSource w) {
+    Operand<TFloat32> f = MobileNetV2.build(tf, x, HashNetConfig.MOBILENET_BLOCK, w);
+    if (config.pooling().equals(HashNetConfig.ATTENTION)) {
+      Operand<TFloat32> cn = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.square(f), tf.constant(3),
+          org.tensorflow.op.core.ReduceSum.keepDims(true)), tf.constant(1e-12f)));
+      Operand<TFloat32> unit = tf.math.div(f, cn);
+      int d = config.featureDim();
+      int hidden = HashNetConfig.ATTENTION_HIDDEN;
+      List<Long> ones = List.of(1L, 1L, 1L, 1L);
+      Operand<TFloat32> h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(unit,
+          attention(tf, ATTENTION_1 + "_kernel", true, 1, 1, d, hidden), ones, "SAME"),
+          attention(tf, ATTENTION_1 + "_bias", false, hidden)));
+      Operand<TFloat32> score = tf.math.softplus(tf.nn.biasAdd(tf.nn.conv2d(h,
+          attention(tf, ATTENTION_2 + "_kernel", true, 1, 1, hidden, 1), ones, "SAME"),
+          attention(tf, ATTENTION_2 + "_bias", false, 1)));
+      f = tf.math.mul(unit, score);
+    }
+    Operand<TFloat32> p = tf.math.mean(f, tf.constant(new int[] {1, 2}));
+    Operand<TFloat32> norm = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.square(p), tf.constant(1),
+        org.tensorflow.op.core.ReduceSum.keepDims(true)), tf.constant(1e-12f)));
+    return tf.math.div(p, norm);
+  }
+
+  private Map<String, MobileNetV2.Folded> pretrainedWeights;
+
+  /** A variable of the attention head (made once, shared by both paths; fine-tuned with the backbone). */
+  private Variable<TFloat32> attention(Ops tf, String name, boolean kernel, int... dims) {
+    return backbone.computeIfAbsent(name, k -> {
+      Ops init = tf.withInitScope();
+      Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
+      float[] values = null;
+      if (pretrainedWeights != null) {
+        String layer = name.substring(0, name.lastIndexOf('_'));
+        MobileNetV2.Folded f = pretrainedWeights.get(layer);
+        if (f == null) {
+          throw new IllegalArgumentException("attention pooling needs the attention head's weights (" + layer
+              + "): hand them over from a DELF model");
+        }
+        values = kernel ? f.kernel() : f.bias();
+        if (values.length != shape.size()) {
+          throw new IllegalArgumentException(layer + " has " + values.length + " values, expected " + shape);
+        }
+      }
+      Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
+          : init.constant(shape, DataBuffers.of(values, true, false));
+      Variable<TFloat32> v = tf.withName("mnv2_" + k).variable(value);
+      variables.add(v);
+      return v;
+    });
+  }
+
+  /** The backbone's variables, one per kernel and bias, made once and shared by both paths. */
+  private MobileNetV2.WeightSource backboneWeights(Ops tf, Map<String, MobileNetV2.Folded> pretrained) {
+    return new MobileNetV2.WeightSource() {
+      @Override
+      public Operand<TFloat32> kernel(MobileNetV2.Conv c) {
+        return variable(c.name() + "_kernel", pretrained == null ? null : folded(c).kernel(), c.kernelShape());
+      }
+
+      @Override
+      public Operand<TFloat32> bias(MobileNetV2.Conv c) {
+        return variable(c.name() + "_bias", pretrained == null ? null : folded(c).bias(), c.out());
+      }
+
+      private MobileNetV2.Folded folded(MobileNetV2.Conv c) {
+        MobileNetV2.Folded f = pretrained.get(c.name());
+        if (f == null) {
+          throw new IllegalArgumentException("the pretrained weights lack layer " + c.name());
+        }
+        return f;
+      }
+
+      private Variable<TFloat32> variable(String name, float[] values, int... dims) {
+        return backbone.computeIfAbsent(name, k -> {
+          Ops init = tf.withInitScope();
+          Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
+          Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
+              : init.constant(shape, DataBuffers.of(values, true, false));
+          Variable<TFloat32> v = tf.withName("mnv2_" + k).variable(value);
+          variables.add(v);
+          return v;
+        });
+      }
+    };
+  }
+
   private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
     return tf.nn.biasAdd(tf.linalg.matMul(x, w), b);
   }
@@ -213,7 +359,28 @@ public final class HashNet implements AutoCloseable {
     return v;
   }
 
+  /**
+   * With the pretrained backbone the new layers (H, F8) learn {@value #NEW_LAYER_LR} times faster
+   * than the backbone, as fine-tuning in the paper does (its new layers had a higher learning rate).
+   */
+  public static final float NEW_LAYER_LR = 10f;
+
   private Op optimizer(Ops tf) {
+    if (config.pretrainedBackbone()) {
+      List<Variable<TFloat32>> head = new ArrayList<>(variables);
+      head.removeAll(backbone.values());
+      List<Variable<TFloat32>> trunkVars = new ArrayList<>(variables);
+      trunkVars.retainAll(backbone.values());
+      Operand<TFloat32> fast = tf.math.mul(learningRate, tf.constant(NEW_LAYER_LR));
+      if (options.optimizer() == TrainOptions.Optimizer.ADAM) {
+        Op a = Optimizers.adam(tf, loss, trunkVars, learningRate, "train_backbone", "adam");
+        Op b = Optimizers.adam(tf, loss, head, fast, "train_head", "adam_head");
+        return tf.withControlDependencies(List.of(a, b)).withName("train").noOp();
+      }
+      Op a = Optimizers.momentum(tf, loss, trunkVars, learningRate, options.momentum(), "train_backbone");
+      Op b = Optimizers.momentum(tf, loss, head, fast, options.momentum(), "train_head");
+      return tf.withControlDependencies(List.of(a, b)).withName("train").noOp();
+    }
     return options.optimizer() == TrainOptions.Optimizer.ADAM
         ? Optimizers.adam(tf, loss, variables, learningRate, "train", "adam")
         : Optimizers.momentum(tf, loss, variables, learningRate, options.momentum(), "train");
@@ -261,6 +428,28 @@ public final class HashNet implements AutoCloseable {
           ((TFloat32) r.get(i)).copyTo(DataBuffers.of(outs.get(i), false, false));
         }
       }
+    }
+  }
+
+  /**
+   * Replaces the latent layer's weights: {@code H = sigmoid(F7 w + b)}, {@code w} featureDim x bits
+   * (row-major), {@code b} bits. With {@code w} = P, {@code b} = -mean P of a linear hash fitted on
+   * F7 (PCA-ITQ), the network's codes (H > 0.5) are that hash's signs of {@code (F7 - mean) P}.
+   */
+  public void setHashLayer(float[] w, float[] b) {
+    if (w.length != config.featureDim() * config.bits() || b.length != config.bits()) {
+      throw new IllegalArgumentException("the hash layer is " + config.featureDim() + " x " + config.bits()
+          + " weights and " + config.bits() + " biases (passed " + w.length + " and " + b.length + ")");
+    }
+    float k = hashInputScale();
+    float[] scaled = w.clone();
+    for (int i = 0; i < scaled.length; i++) {
+      scaled[i] /= k;
+    }
+    try (TFloat32 tw = TFloat32.tensorOf(Shape.of(config.featureDim(), config.bits()),
+        DataBuffers.of(scaled, true, false));
+        TFloat32 tb = TFloat32.tensorOf(Shape.of(config.bits()), DataBuffers.of(b, true, false))) {
+      session.runner().feed(hashWeightsIn, tw).feed(hashBiasIn, tb).addTarget(setHash).run().close();
     }
   }
 

@@ -5,10 +5,12 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.SplittableRandom;
 import org.deephash.cli.api.Progress;
 import org.deephash.model.data.Dataset;
+import org.deephash.model.pretrained.MobileNetV2;
 
 /**
  * Trains a {@link HashNet} epoch by epoch: seeded shuffling and augmentation (random crop after
@@ -33,6 +35,7 @@ public final class Trainer {
 
   private final PrintStream log;
   private Progress progress = Progress.none();
+  private Map<String, MobileNetV2.Folded> pretrained;
 
   public Trainer(PrintStream log) {
     this.log = log;
@@ -41,6 +44,12 @@ public final class Trainer {
   /** Draws the steps done and the time left (the default draws nothing). */
   public Trainer progress(Progress p) {
     this.progress = p;
+    return this;
+  }
+
+  /** The ImageNet weights a new {@code mobilenet_v2} network starts from ({@link MobileNetV2#fold}). */
+  public Trainer pretrained(Map<String, MobileNetV2.Folded> weights) {
+    this.pretrained = weights;
     return this;
   }
 
@@ -107,7 +116,7 @@ public final class Trainer {
       net = HashNet.restore(config, options, checkpointDir.resolve(CHECKPOINT));
       log.printf(Locale.ROOT, "resumed from %s after epoch %d (step %d)%n", checkpointDir, startEpoch, step);
     } else {
-      net = HashNet.create(config, options);
+      net = HashNet.create(config, options, pretrained);
     }
     Path tmp = null;
     try {

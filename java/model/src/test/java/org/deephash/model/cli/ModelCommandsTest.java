@@ -283,6 +283,53 @@ class ModelCommandsTest {
     assertTrue(w.err().contains("model.properties"), w.err());
   }
 
+  @Test
+  void backboneOptionsAreChecked() {
+    Run a = run(new TrainCommand(), "--backbone", "resnet");
+    assertEquals(2, a.status());
+    assertEquals("engine-cli train: --backbone is scratch or mobilenet_v2 (passed 'resnet')",
+        a.err().lines().findFirst().orElse(""));
+    Run b = run(new TrainCommand(), "--codes", "lsh");
+    assertEquals(2, b.status());
+    assertTrue(b.err().contains("--codes is trained or itq"), b.err());
+    Run c = run(new TrainCommand(), "--epochs", "0");
+    assertEquals(2, c.status());
+    assertTrue(c.err().contains("--epochs 0 (no training) needs --backbone mobilenet_v2 --codes itq"), c.err());
+  }
+
+  /** Label-free codes on the ImageNet backbone (PCA-ITQ, no training), indexed and opened like any model. */
+  @Test
+  void labelFreeMobileNetCodesOnAnImageFolder() throws Exception {
+    Path weights = Path.of(System.getProperty("deephash.root", "../.."), "data/pretrained/mobilenet_v2");
+    org.deephash.testing.RequiredData.require(Files.isDirectory(weights), "the ImageNet MobileNetV2 at " + weights,
+        "run bench/delf/setup-pretrained.sh (needs npm)");
+    Path data = dir.resolve("shapes");
+    SplittableRandom rnd = new SplittableRandom(3);
+    for (String c : List.of("a", "b")) {
+      for (int i = 0; i < 20; i++) {
+        image(data.resolve(c).resolve("img" + i + ".png"), c.equals("a") ? 0xc04040 : 0x4040c0, rnd);
+      }
+    }
+    Path model = dir.resolve("mnv2");
+    Run missing = run(new TrainCommand(), "--data", data.toString(), "--backbone", "mobilenet_v2", "--pretrained",
+        dir.resolve("none").toString(), "--model", model.toString());
+    assertEquals(1, missing.status());
+    assertTrue(missing.err().contains("no pretrained MobileNetV2 at"), missing.err());
+    Run t = run(new TrainCommand(), "--data", data.toString(), "--backbone", "mobilenet_v2", "--pretrained",
+        weights.toString(), "--size", "32x32", "--codes", "itq", "--epochs", "0", "--bits", "16", "--model",
+        model.toString(), "--no-test");
+    assertEquals(0, t.status(), t.err());
+    assertTrue(t.err().contains("PCA-ITQ (16 bits)"), t.err());
+    assertEquals("mobilenet_v2", new ModelDir(model).readConfig().backbone());
+    Path index = dir.resolve("mnv2.dhx");
+    Run i = run(new IndexCommand(), "--model", model.toString(), "--out", index.toString());
+    assertEquals(0, i.status(), i.err());
+    try (LoadedIndex idx = IndexFile.load(index)) {
+      assertEquals(40, idx.table().liveCount());
+      assertEquals(16, idx.table().bits());
+    }
+  }
+
   static void image(Path p, int rgb, SplittableRandom rnd) throws IOException {
     Files.createDirectories(p.getParent());
     BufferedImage img = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);

@@ -1,11 +1,13 @@
-package org.deephash.delf.net;
+package org.deephash.model.pretrained;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.deephash.model.pretrained.TfjsLayersModel;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
@@ -138,6 +140,19 @@ public final class MobileNetV2 {
     return Collections.unmodifiableMap(out);
   }
 
+  /**
+   * Reads the TF.js MobileNetV2 in {@code dir} (bench/delf/setup-pretrained.sh) and folds its
+   * layers through {@link #LAST_IMAGENET_BLOCK}; a missing folder is an IOException that says how
+   * to get it.
+   */
+  public static Map<String, Folded> imageNet(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      throw new IOException("no pretrained MobileNetV2 at " + dir
+          + ": run bench/delf/setup-pretrained.sh (or pass --pretrained DIR)");
+    }
+    return fold(TfjsLayersModel.read(dir), LAST_IMAGENET_BLOCK);
+  }
+
   /** Supplies each convolution's kernel and bias as graph operands (variables, usually). */
   public interface WeightSource {
     Operand<TFloat32> kernel(Conv c);
@@ -178,7 +193,7 @@ public final class MobileNetV2 {
   }
 
   /** Block b adds its input to its output when it keeps the size: stride 1 and as many channels out as in. */
-  static boolean residual(int b) {
+  public static boolean residual(int b) {
     int in = b == 0 ? STEM : BLOCKS[b - 1][1];
     return BLOCKS[b][2] == 1 && in == BLOCKS[b][1];
   }

@@ -1,0 +1,188 @@
+package org.deephash.delf.search;
+
+import java.util.Arrays;
+import java.util.function.IntFunction;
+import org.deephash.GpuHashSearch;
+import org.deephash.SearchResult;
+import org.deephash.delf.extract.LocalFeatures;
+
+/**
+ * Hash-coarse, DELF-verified search: the {@code shortlist} database images nearest to the query's
+ * hash code in Hamming distance (the engine's exact search over the packed codes, ties by id), then
+ * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
+ * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only;
+ * verified images (at least {@code minInliers} inliers) come first by inlier count, then the rest of
+ * the verified shortlist by tentative matches (mutual nearest neighbours passing the ratio test:
+ * the local features' votes), then by Hamming distance, or, when the database's F7 features are
+ * given, by Euclidean distance of F7 (the paper's coarse-to-fine order). The search cost does not grow with the number of local
+ * descriptors in the database: one Hamming scan plus {@code shortlist} pair matches.
+ *
+ * <p>Row i of the code table and image i of {@code databaseFeatures} must be the same image (build
+ * both from one image list). The caller owns the {@link GpuHashSearch}.
+ *
+ * <pre>{@code
+ * HashVerifiedSearch s = new HashVerifiedSearch(codes, db::features, DelfDatabase.ransac(ro), Params.defaults());
+ * HashVerifiedSearch.Answer a = s.search(queryCode, db.project(extractor.extract(net, queryImage)));
+ * a.images()[0]; a.inliers()[0]; a.hamming()[0];
+ * }</pre>
+ */
+public final class HashVerifiedSearch {
+
+  /** Settings: shortlist length m, the inliers that count as verified, keypoints matched per image. */
+  public record Params(int shortlist, int minInliers, int verifyKeypoints) {
+    public Params {
+      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3) {
+        throw new IllegalArgumentException("shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3: " + this);
+      }
+    }
+
+    /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints. */
+    public static Params defaults() {
+      return new Params(50, 12, 300);
+    }
+  }
+
+  /**
+   * One query's answer, best first, the shortlist only: database ids, their Hamming distances,
+   * inliers (0 when below the minimum) and tentative matches; the time of each stage.
+   */
+  public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double hashMs, double verifyMs) {}
+
+  private IntFunction<float[]> databaseF7;
+  private int pool;
+
+  /**
+   * Orders the shortlist by F7 distance (after the verified images) instead of Hamming distance:
+   * {@code databaseF7} gives image i's F7 features (the hashing model's {@code features}, stored in
+   * index files); pass the query's F7 to {@link #search(byte[], float[], LocalFeatures)}.
+   */
+  public HashVerifiedSearch withF7(IntFunction<float[]> databaseF7) {
+    return withF7(databaseF7, 0);
+  }
+
+  /**
+   * As {@link #withF7(IntFunction)}, taking the Hamming top {@code pool} (when larger than the
+   * shortlist) and re-ranking it by F7 distance, the paper's coarse-to-fine search; the first
+   * {@code shortlist} of that order are verified, the rest of the pool follows them unverified.
+   */
+  public HashVerifiedSearch withF7(IntFunction<float[]> databaseF7, int pool) {
+    if (pool < 0) {
+      throw new IllegalArgumentException("the F7 pool must be >= 0 (passed " + pool + ")");
+    }
+    this.databaseF7 = databaseF7;
+    this.pool = pool;
+    return this;
+  }
+
+  private final GpuHashSearch codes;
+  private final IntFunction<LocalFeatures> databaseFeatures;
+  private final DelfSearch.Verifier verifier;
+  private final Params params;
+
+  /**
+   * @param codes the engine's search over the database's packed codes
+   * @param databaseFeatures image i's projected local features, most attended first (e.g. {@code
+   *     DelfDatabase::features})
+   * @param verifier RANSAC ({@link DelfDatabase#ransac}), or null for the Hamming shortlist alone
+   */
+  public HashVerifiedSearch(GpuHashSearch codes, IntFunction<LocalFeatures> databaseFeatures,
+      DelfSearch.Verifier verifier, Params params) {
+    if (codes == null || databaseFeatures == null || params == null) {
+      throw new IllegalArgumentException("codes, database features and params are required");
+    }
+    this.codes = codes;
+    this.databaseFeatures = databaseFeatures;
+    this.verifier = verifier;
+    this.params = params;
+  }
+
+  /**
+   * Answers one query: {@code code} is its packed hash code (the engine's code width),
+   * {@code query} its local features projected like the database's.
+   */
+  public Answer search(byte[] code, LocalFeatures query) {
+    return search(code, null, query);
+  }
+
+  /**
+   * As {@link #search(byte[], LocalFeatures)}, the shortlist ordered by the F7 distance to
+   * {@code queryF7} when {@link #withF7} was given (null: Hamming order).
+   */
+  public Answer search(byte[] code, float[] queryF7, LocalFeatures query) {
+    if (queryF7 != null && databaseF7 == null) {
+      throw new IllegalStateException("the query's F7 needs the database's: call withF7 first");
+    }
+    long t0 = System.nanoTime();
+    int want = queryF7 != null ? Math.max(pool, params.shortlist()) : params.shortlist();
+    SearchResult r = codes.query(code, want);
+    int m = r.count(0);
+    int[] ids = new int[m];
+    int[] ham = new int[m];
+    for (int i = 0; i < m; i++) {
+      ids[i] = (int) r.id(0, i);
+      ham[i] = r.hamming(0, i);
+    }
+    double[] f7 = new double[m];
+    if (queryF7 != null) {
+      for (int i = 0; i < m; i++) {
+        float[] f = databaseF7.apply(ids[i]);
+        double s = 0;
+        for (int k = 0; k < queryF7.length; k++) {
+          double d = queryF7[k] - f[k];
+          s += d * d;
+        }
+        f7[i] = s;
+      }
+    }
+    // the order verification walks: F7 when given (ties by Hamming order), else Hamming
+    Integer[] pre = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      pre[i] = i;
+    }
+    Arrays.sort(pre, (a, b) -> f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
+    boolean[] verify = new boolean[m];
+    for (int i = 0; i < Math.min(m, params.shortlist()); i++) {
+      verify[pre[i]] = true;
+    }
+    double hashMs = (System.nanoTime() - t0) / 1e6;
+    long t1 = System.nanoTime();
+    int[] inliers = new int[m];
+    int[] matches = new int[m];
+    if (verifier != null && query.count() >= 3) {
+      LocalFeatures q = query.head(params.verifyKeypoints());
+      for (int i = 0; i < m; i++) {
+        if (!verify[i]) {
+          continue;
+        }
+        PairMatch pm = PairMatch.of(q, databaseFeatures.apply(ids[i]).head(params.verifyKeypoints()),
+            DelfSearch.RATIO, null);
+        matches[i] = pm.count();
+        if (pm.count() < 3) {
+          continue;
+        }
+        int in = verifier.inliers(pm.ax(), pm.bx(), pm.count());
+        inliers[i] = in >= params.minInliers() ? in : 0;
+      }
+    }
+    Integer[] order = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      order[i] = i;
+    }
+    // verified first by inliers; then by tentative matches (verified part of the shortlist: the local
+    // features' votes); then F7 distance when given; then Hamming order (the engine's, ties by id)
+    Arrays.sort(order, (a, b) -> inliers[a] != inliers[b] ? Integer.compare(inliers[b], inliers[a])
+        : matches[a] != matches[b] ? Integer.compare(matches[b], matches[a])
+        : f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
+    int[] oi = new int[m];
+    int[] oh = new int[m];
+    int[] on = new int[m];
+    int[] om = new int[m];
+    for (int i = 0; i < m; i++) {
+      oi[i] = ids[order[i]];
+      oh[i] = ham[order[i]];
+      on[i] = inliers[order[i]];
+      om[i] = matches[order[i]];
+    }
+    return new Answer(oi, oh, on, om, hashMs, (System.nanoTime() - t1) / 1e6);
+  }
+}
