@@ -207,7 +207,10 @@ public final class PhotoFiles {
         int needW = swap ? minHeight : minWidth;
         int needH = swap ? minWidth : minHeight;
         ImageReadParam param = reader.getDefaultReadParam();
-        param.setSourceSubsampling(Math.max(1, w / needW), Math.max(1, h / needH), 0, 0);
+        // one factor for both axes (the picture keeps its shape), the smaller of the two, so that
+        // both sides stay at least as large as asked
+        int step = Math.max(1, Math.min(w / needW, h / needH));
+        param.setSourceSubsampling(step, step, 0, 0);
         BufferedImage img = reader.read(0, param);
         if (img == null) {
           throw new DatasetException(name + ": the image could not be decoded");

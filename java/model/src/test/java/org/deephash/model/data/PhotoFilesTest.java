@@ -77,9 +77,13 @@ class PhotoFilesTest {
   void largePhotosAreSubsampledWhileDecoding() throws IOException {
     jpeg(dir.resolve("big.jpg"), 1200, 800);
     BufferedImage img = PhotoFiles.read(dir.resolve("big.jpg"), 100, 100);
-    // at least the size asked in each direction, and not much more: 1200/12 x 800/8
-    assertEquals(100, img.getWidth());
+    // at least the size asked in each direction, the shape kept: one step for both axes, the
+    // smaller of 1200/100 and 800/100, so 1200/8 x 800/8 (a step per axis would give a squashed 100 x 100)
+    assertEquals(150, img.getWidth());
     assertEquals(100, img.getHeight());
+    BufferedImage tall = PhotoFiles.read(dir.resolve("big.jpg"), 100, 300);
+    assertEquals(1200 / 2, tall.getWidth());
+    assertEquals(800 / 2, tall.getHeight());
     BufferedImage small = PhotoFiles.read(dir.resolve("big.jpg"), 5000, 5000);
     assertEquals(1200, small.getWidth(), "never larger than the photo");
   }
