@@ -103,27 +103,13 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
         float lr = o.lr() * (float) Math.pow(o.lrDecay(), e);
         long t0 = System.nanoTime();
         int total = views.photos() * o.viewsPerPhoto();
-        int[] order = new int[total];
-        for (int i = 0; i < total; i++) {
-          order[i] = i % views.photos();
-        }
-        for (int i = total - 1; i > 0; i--) {
-          int j = rnd.nextInt(i + 1);
-          int t = order[i];
-          order[i] = order[j];
-          order[j] = t;
-        }
+        int[] order = DelfTrainer.epochOrder(views.photos(), o.viewsPerPhoto(), rnd);
         double loss = 0;
         double acc = 0;
         int steps = 0;
         for (int start = 0; start + o.batch() <= total; start += o.batch()) {
-          float[] x = new float[o.batch() * side * side * 3];
           int[] y = new int[o.batch()];
-          for (int j = 0; j < o.batch(); j++) {
-            y[j] = order[start + j];
-            float[] px = Pixels.of(views.view(y[j], rnd.split()), side, side, Pixels.Channels.RGB);
-            System.arraycopy(px, 0, x, j * px.length, px.length);
-          }
+          float[] x = DelfTrainer.viewBatch(views, order, start, y, side, rnd);
           float[] la = net.trainStep(x, y, lr, step++);
           loss += la[0];
           acc += la[1];

@@ -77,7 +77,9 @@ public final class DelfNet implements AutoCloseable {
       learningRate = tf.withName("learning_rate").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
       int d = config.descriptorDim();
       Operand<TFloat32> x = config.backbone().equals(DelfConfig.RESIDUAL) ? residualBackbone(tf)
-          : MobileNetV2.build(tf, images, MobileNetV2.LAST_IMAGENET_BLOCK, pretrainedWeights(tf, pretrained));
+          : MobileNetV2.build(tf, images, MobileNetV2.LAST_IMAGENET_BLOCK,
+              // backbone variables fine-tuned by stage 1, from the folded pretrained values (zeros before a restore)
+              MobileNetV2.variables(tf, pretrained, "", new java.util.HashMap<>(), backboneVars));
       features = tf.withName(FEATURES).identity(x);
 
       // stage 1: average-pooled descriptors -> classifier
@@ -211,43 +213,6 @@ public final class DelfNet implements AutoCloseable {
     x = residual(tf, x, "res2", c2);
     x = convRelu(tf, x, conv(tf, backboneVars, "down3", 3, c2, d), 2);
     return residual(tf, x, "res3", d);
-  }
-
-  /**
-   * MobileNetV2's kernels and biases as backbone variables (fine-tuned by stage 1), started from the
-   * folded pretrained values, or from zeros when a checkpoint is about to overwrite them.
-   */
-  private MobileNetV2.WeightSource pretrainedWeights(Ops tf, Map<String, MobileNetV2.Folded> pretrained) {
-    return new MobileNetV2.WeightSource() {
-      @Override
-      public Operand<TFloat32> kernel(MobileNetV2.Conv c) {
-        int[] shape = c.kernelShape();
-        return variable(c.name() + "_kernel", pretrained == null ? null : folded(c).kernel(), shape);
-      }
-
-      @Override
-      public Operand<TFloat32> bias(MobileNetV2.Conv c) {
-        return variable(c.name() + "_bias", pretrained == null ? null : folded(c).bias(), c.out());
-      }
-
-      private MobileNetV2.Folded folded(MobileNetV2.Conv c) {
-        MobileNetV2.Folded f = pretrained.get(c.name());
-        if (f == null) {
-          throw new IllegalArgumentException("the pretrained weights lack layer " + c.name());
-        }
-        return f;
-      }
-
-      private Variable<TFloat32> variable(String name, float[] values, int... dims) {
-        Ops init = tf.withInitScope();
-        Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
-        Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
-            : init.constant(shape, DataBuffers.of(values, true, false));
-        Variable<TFloat32> v = tf.withName(name).variable(value);
-        backboneVars.add(v);
-        return v;
-      }
-    };
   }
 
   private Operand<TFloat32> residual(Ops tf, Operand<TFloat32> x, String name, int c) {

@@ -87,28 +87,14 @@ public final class DelfTrainer {
         float lr = o.lr() * (float) Math.pow(o.lrDecay(), stageEpoch);
         long t0 = System.nanoTime();
         int total = views.photos() * o.viewsPerPhoto();
-        int[] order = new int[total];
-        for (int i = 0; i < total; i++) {
-          order[i] = i % views.photos();
-        }
-        for (int i = total - 1; i > 0; i--) {
-          int j = rnd.nextInt(i + 1);
-          int t = order[i];
-          order[i] = order[j];
-          order[j] = t;
-        }
+        int[] order = epochOrder(views.photos(), o.viewsPerPhoto(), rnd);
         double loss = 0;
         double acc = 0;
         int steps = 0;
         for (int start = 0; start + o.batch() <= total; start += o.batch()) {
           int side = stage1 ? o.side() : scaledSide(o.side(), config.stride(), rnd);
-          float[] x = new float[o.batch() * side * side * 3];
           int[] y = new int[o.batch()];
-          for (int j = 0; j < o.batch(); j++) {
-            y[j] = order[start + j];
-            float[] px = Pixels.of(views.view(y[j], rnd.split()), side, side, Pixels.Channels.RGB);
-            System.arraycopy(px, 0, x, j * px.length, px.length);
-          }
+          float[] x = viewBatch(views, order, start, y, side, rnd);
           float[] la = stage1 ? net.trainDescriptors(x, y, side, side, lr) : net.trainAttention(x, y, side, side, lr);
           loss += la[0];
           acc += la[1];
@@ -124,6 +110,37 @@ public final class DelfTrainer {
       net.close();
       throw e;
     }
+  }
+
+  /** An epoch's draws: each photo {@code viewsPerPhoto} times, shuffled. */
+  public static int[] epochOrder(int photos, int viewsPerPhoto, SplittableRandom rnd) {
+    int total = photos * viewsPerPhoto;
+    int[] order = new int[total];
+    for (int i = 0; i < total; i++) {
+      order[i] = i % photos;
+    }
+    for (int i = total - 1; i > 0; i--) {
+      int j = rnd.nextInt(i + 1);
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    return order;
+  }
+
+  /**
+   * One batch of training views, {@code side x side} RGB: a fresh augmented view of each photo
+   * {@code order[start + j]}, whose index goes to {@code labels[j]} (a photo is its own class).
+   */
+  public static float[] viewBatch(ViewSource views, int[] order, int start, int[] labels, int side,
+      SplittableRandom rnd) {
+    float[] x = new float[labels.length * side * side * 3];
+    for (int j = 0; j < labels.length; j++) {
+      labels[j] = order[start + j];
+      float[] px = Pixels.of(views.view(labels[j], rnd.split()), side, side, Pixels.Channels.RGB);
+      System.arraycopy(px, 0, x, j * px.length, px.length);
+    }
+    return x;
   }
 
   private static int scaledSide(int side, int stride, SplittableRandom rnd) {

@@ -103,7 +103,9 @@ public final class HashNet implements AutoCloseable {
       int c = config.channels();
       boolean mobile = config.pretrainedBackbone();
       pretrainedWeights = pretrained;
-      MobileNetV2.WeightSource mobileWeights = mobile ? backboneWeights(tf, pretrained) : null;
+      // the backbone's variables, one per kernel and bias, made once and shared by both paths
+      MobileNetV2.WeightSource mobileWeights = mobile ? MobileNetV2.variables(tf, pretrained, "mnv2_", backbone, variables)
+          : null;
       Variable<TFloat32> w1 = mobile ? null : weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
       Variable<TFloat32> b1 = mobile ? null : bias(tf, "conv1_b", config.conv1(), 0f);
       Variable<TFloat32> w2 = mobile ? null
@@ -295,41 +297,6 @@ public final class HashNet implements AutoCloseable {
       variables.add(v);
       return v;
     });
-  }
-
-  /** The backbone's variables, one per kernel and bias, made once and shared by both paths. */
-  private MobileNetV2.WeightSource backboneWeights(Ops tf, Map<String, MobileNetV2.Folded> pretrained) {
-    return new MobileNetV2.WeightSource() {
-      @Override
-      public Operand<TFloat32> kernel(MobileNetV2.Conv c) {
-        return variable(c.name() + "_kernel", pretrained == null ? null : folded(c).kernel(), c.kernelShape());
-      }
-
-      @Override
-      public Operand<TFloat32> bias(MobileNetV2.Conv c) {
-        return variable(c.name() + "_bias", pretrained == null ? null : folded(c).bias(), c.out());
-      }
-
-      private MobileNetV2.Folded folded(MobileNetV2.Conv c) {
-        MobileNetV2.Folded f = pretrained.get(c.name());
-        if (f == null) {
-          throw new IllegalArgumentException("the pretrained weights lack layer " + c.name());
-        }
-        return f;
-      }
-
-      private Variable<TFloat32> variable(String name, float[] values, int... dims) {
-        return backbone.computeIfAbsent(name, k -> {
-          Ops init = tf.withInitScope();
-          Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
-          Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
-              : init.constant(shape, DataBuffers.of(values, true, false));
-          Variable<TFloat32> v = tf.withName("mnv2_" + k).variable(value);
-          variables.add(v);
-          return v;
-        });
-      }
-    };
   }
 
   private static Operand<TFloat32> dense(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {

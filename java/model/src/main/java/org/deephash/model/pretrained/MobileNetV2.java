@@ -4,12 +4,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -158,6 +162,47 @@ public final class MobileNetV2 {
     Operand<TFloat32> kernel(Conv c);
 
     Operand<TFloat32> bias(Conv c);
+  }
+
+  /**
+   * The kernels and biases as graph variables named {@code prefix + layer + "_kernel"} / {@code
+   * "_bias"}, initialised from the folded {@code pretrained} values, or zeros when it is null (a
+   * checkpoint is about to overwrite them). A name already in {@code made} is reused (so two paths
+   * through the network share one set); each new variable is put there and appended to {@code list}.
+   */
+  public static WeightSource variables(Ops tf, Map<String, Folded> pretrained, String prefix,
+      Map<String, Variable<TFloat32>> made, List<Variable<TFloat32>> list) {
+    return new WeightSource() {
+      @Override
+      public Operand<TFloat32> kernel(Conv c) {
+        return variable(c.name() + "_kernel", pretrained == null ? null : folded(c).kernel(), c.kernelShape());
+      }
+
+      @Override
+      public Operand<TFloat32> bias(Conv c) {
+        return variable(c.name() + "_bias", pretrained == null ? null : folded(c).bias(), c.out());
+      }
+
+      private Folded folded(Conv c) {
+        Folded f = pretrained.get(c.name());
+        if (f == null) {
+          throw new IllegalArgumentException("the pretrained weights lack layer " + c.name());
+        }
+        return f;
+      }
+
+      private Variable<TFloat32> variable(String name, float[] values, int... dims) {
+        return made.computeIfAbsent(prefix + name, k -> {
+          Ops init = tf.withInitScope();
+          Shape shape = Shape.of(Arrays.stream(dims).asLongStream().toArray());
+          Operand<TFloat32> value = values == null ? init.zeros(init.constant(shape.asArray()), TFloat32.class)
+              : init.constant(shape, DataBuffers.of(values, true, false));
+          Variable<TFloat32> v = tf.withName(k).variable(value);
+          list.add(v);
+          return v;
+        });
+      }
+    };
   }
 
   /** Builds the network on {@code images} (N x H x W x 3 in [0, 1]) through block {@code last}. */
