@@ -17,6 +17,14 @@ public final class TrainFlags {
   /** Validation images held out by default (at most a tenth of the training set). */
   static final int DEFAULT_VALIDATION = 5000;
 
+  /** Flags whose defaults are another schedule ({@code demo}'s): picocli shows and applies them. */
+  static TrainFlags withSchedule(int epochs, float lrDecay) {
+    TrainFlags f = new TrainFlags();
+    f.epochs = epochs;
+    f.lrDecay = lrDecay;
+    return f;
+  }
+
   /** --optimizer values; sgd is momentum. */
   enum Optimizer { adam, momentum, sgd }
 
