@@ -36,4 +36,29 @@ final class ApiClient {
   HttpResponse<String> postJson(String json) throws Exception {
     return post("/search", "application/json", json.getBytes(StandardCharsets.UTF_8));
   }
+
+  /** A fixture that serves an API: the client's calls on it directly ({@code f.get("/stats")}). */
+  interface Served {
+    ApiClient client();
+
+    default URI uri(String path) {
+      return client().uri(path);
+    }
+
+    default HttpResponse<String> get(String path) throws Exception {
+      return client().get(path);
+    }
+
+    default HttpResponse<byte[]> getBytes(String path) throws Exception {
+      return client().getBytes(path);
+    }
+
+    default HttpResponse<String> post(String path, String contentType, byte[] body) throws Exception {
+      return client().post(path, contentType, body);
+    }
+
+    default HttpResponse<String> postJson(String json) throws Exception {
+      return client().postJson(json);
+    }
+  }
 }

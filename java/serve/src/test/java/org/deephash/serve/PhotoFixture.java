@@ -5,8 +5,6 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.URI;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +27,7 @@ import org.deephash.model.net.TrainOptions;
  * SyntheticImages}, the folder indexed through {@link Pipeline#indexPhotos}, and the service and
  * HTTP API over the index.
  */
-final class PhotoFixture implements AutoCloseable {
+final class PhotoFixture implements AutoCloseable, ApiClient.Served {
   static final int PHOTOS = 40;
 
   final Path photos;
@@ -89,20 +87,9 @@ final class PhotoFixture implements AutoCloseable {
     return img;
   }
 
-  URI uri(String path) {
-    return client.uri(path);
-  }
-
-  HttpResponse<String> get(String path) throws Exception {
-    return client.get(path);
-  }
-
-  HttpResponse<byte[]> getBytes(String path) throws Exception {
-    return client.getBytes(path);
-  }
-
-  HttpResponse<String> postJson(String json) throws Exception {
-    return client.postJson(json);
+  @Override
+  public ApiClient client() {
+    return client;
   }
 
   @Override

@@ -2,7 +2,6 @@ package org.deephash.serve;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -29,7 +28,7 @@ import org.deephash.model.net.TrainOptions;
  * {@link #direct} are a second opening of the same file and a search over it, the reference the
  * HTTP answers are compared with; {@link #log} collects the service's log lines.
  */
-final class ServeFixture implements AutoCloseable {
+final class ServeFixture implements AutoCloseable, ApiClient.Served {
   static final int ROWS = 3000;
 
   final Path dir;
@@ -72,20 +71,9 @@ final class ServeFixture implements AutoCloseable {
     client = new ApiClient(api.url());
   }
 
-  URI uri(String path) {
-    return client.uri(path);
-  }
-
-  HttpResponse<String> get(String path) throws Exception {
-    return client.get(path);
-  }
-
-  HttpResponse<byte[]> getBytes(String path) throws Exception {
-    return client.getBytes(path);
-  }
-
-  HttpResponse<String> post(String path, String contentType, byte[] body) throws Exception {
-    return client.post(path, contentType, body);
+  @Override
+  public ApiClient client() {
+    return client;
   }
 
   /**
@@ -97,10 +85,6 @@ final class ServeFixture implements AutoCloseable {
   HttpResponse<String> postAsking(String path, String contentType, byte[] body) throws Exception {
     return client.http.send(HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType).expectContinue(true)
         .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  HttpResponse<String> postJson(String json) throws Exception {
-    return post("/search", "application/json", json.getBytes(StandardCharsets.UTF_8));
   }
 
   /** {@code /stats} as parsed JSON. */
