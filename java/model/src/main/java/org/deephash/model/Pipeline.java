@@ -14,7 +14,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
 import org.deephash.CodeTable;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
@@ -126,7 +125,7 @@ public final class Pipeline {
       if (backbone.itq()) {
         fitItq(net, train, options.seed(), log);
       }
-      deleteTree(md.savedModel());
+      ModelDir.deleteTree(md.savedModel());
       net.export(md.savedModel());
     }
     Map<String, String> selection = new LinkedHashMap<>();
@@ -421,16 +420,5 @@ public final class Pipeline {
     log.print(table);
     log.println("results, precision.png and retrievals.png written to " + outDir);
     return new EvalResult(bits, accuracy, perSecond, rows, json);
-  }
-
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(x);
-      }
-    }
   }
 }

@@ -128,7 +128,7 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
         ModelDir md = new ModelDir(dir);
         md.writeConfig(config, to);
         net.saveCheckpoint(md.checkpoints().resolve(org.deephash.model.net.Trainer.CHECKPOINT));
-        deleteTree(md.savedModel());
+        ModelDir.deleteTree(md.savedModel());
         net.export(md.savedModel());
         out.add(dir);
       }
@@ -160,17 +160,6 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
     net.setHashLayer(h.projection(), h.bias());
     log.printf(Locale.ROOT, "PCA-ITQ (%d bits) fitted on the pooled features of %d training views in %.1f s%n",
         o.bits(), n, (System.nanoTime() - t0) / 1e9);
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (var s = Files.walk(p)) {
-      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(x);
-      }
-    }
   }
 
   /** Opens a model folder written by training. */

@@ -154,13 +154,7 @@ public final class DelfTrainer {
     Files.createDirectories(dir);
     net.saveCheckpoint(dir.resolve("checkpoint").resolve("ckpt"));
     Path saved = dir.resolve("saved_model");
-    if (Files.exists(saved)) {
-      try (var s = Files.walk(saved)) {
-        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.delete(p);
-        }
-      }
-    }
+    org.deephash.model.net.ModelDir.deleteTree(saved);
     net.export(saved);
     Properties p = net.config().toProperties();
     p.setProperty("train.side", Integer.toString(o.side()));

@@ -32,14 +32,7 @@ final class FullRanking {
     this.bits = bits;
     this.db = toWords(codes, codeBytes, n, words);
     this.dbLabels = dbLabels;
-    int max = 0;
-    for (int l : dbLabels) {
-      max = Math.max(max, l);
-    }
-    labelCount = new int[max + 1];
-    for (int l : dbLabels) {
-      labelCount[l]++;
-    }
+    this.labelCount = EuclideanRanking.labelCounts(dbLabels);
   }
 
   static long[] toWords(byte[] codes, int codeBytes, int n, int words) {

@@ -29,6 +29,21 @@ public record ModelDir(Path root) {
   }
 
   /**
+   * Deletes a folder and everything in it (nothing when it does not exist): an old SavedModel
+   * before a new one is exported over it, a temporary checkpoint folder.
+   */
+  public static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+
+  /**
    * What a model was trained on: the data set as given to {@code Datasets.load} (a folder or file
    * as an absolute path) and how many training images it had. Image size, classes and label names
    * are the network's ({@link HashNetConfig}).

@@ -147,15 +147,7 @@ public final class Trainer {
       throw e;
     } finally {
       if (tmp != null) {
-        deleteTree(tmp);
-      }
-    }
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    try (var s = Files.walk(p)) {
-      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(x);
+        ModelDir.deleteTree(tmp);
       }
     }
   }
