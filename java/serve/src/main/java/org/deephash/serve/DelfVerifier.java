@@ -87,8 +87,10 @@ final class DelfVerifier implements Verifier {
 
   @Override
   public byte[] correspondences(IndexGeneration gen, int queryRow, int resultRow) {
-    int q = image(gen, queryRow);
-    int r = image(gen, resultRow);
+    Path qFile = gen.images().photoFile(queryRow);
+    Path rFile = gen.images().photoFile(resultRow);
+    int q = image(qFile);
+    int r = image(rFile);
     if (q < 0 || r < 0) {
       throw new ApiException(404, "the DELF index given to serve --delf holds no local features for "
           + (q < 0 ? "the query's" : "the result's") + " photo");
@@ -99,8 +101,8 @@ final class DelfVerifier implements Verifier {
     BufferedImage b;
     try {
       // the keypoints are in the pixels of each photo as it was extracted: loaded the same way
-      a = Photos.load(gen.images().photoFile(queryRow), baseSide);
-      b = Photos.load(gen.images().photoFile(resultRow), baseSide);
+      a = Photos.load(qFile, baseSide);
+      b = Photos.load(rFile, baseSide);
     } catch (IOException e) {
       throw new ApiException(404, "a photo of this pair cannot be read any more: " + e.getMessage());
     }
@@ -117,11 +119,12 @@ final class DelfVerifier implements Verifier {
 
   /** The DELF image of a row, or -1. */
   private int image(IndexGeneration gen, int row) {
-    Path f = gen.images().photoFile(row);
-    if (f == null) {
-      return -1;
-    }
-    Integer i = imageOf.get(key(f));
+    return image(gen.images().photoFile(row));
+  }
+
+  /** The DELF image of a photo file (null: none), or -1. */
+  private int image(Path file) {
+    Integer i = file == null ? null : imageOf.get(key(file));
     return i == null ? -1 : i;
   }
 

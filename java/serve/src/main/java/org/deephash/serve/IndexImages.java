@@ -164,18 +164,17 @@ final class IndexImages {
    */
   Path photoFile(int row) {
     String path = index.hasPaths() ? index.path(row) : null;
-    if (path == null || packedIndex(path) >= 0) {
-      return null;
-    }
+    return path == null || packedIndex(path) >= 0 ? null : resolve(path);
+  }
+
+  /** The file a path names: inside the photo folder for a photo index, null when it leaves it. */
+  private Path resolve(String path) {
     return photos == null ? Path.of(path) : photos.resolve(path);
   }
 
   /** The file a row's path names: inside the photo folder for a photo index (never outside it). */
   private Path fileOf(int row, String path) {
-    if (photos == null) {
-      return Path.of(path);
-    }
-    Path f = photos.resolve(path);
+    Path f = resolve(path);
     if (f == null) {
       throw new ApiException(404, "the path of row " + row + " leaves the photo folder; it is not served");
     }
