@@ -107,7 +107,7 @@ public final class HttpApi implements AutoCloseable {
     this.verifier = verifier;
     this.parser = new RequestParser(new RequestParser.Context(service.bits(), service.dim(), service.model() != null,
         config));
-    this.renderer = new ResponseRenderer(service.model());
+    this.renderer = new ResponseRenderer(service.model(), () -> service.fineStage().key());
     this.decoder = new ImageDecoder(new DecodeBudget(config.decodeBudgetBytes()));
     int cores = Math.max(1, Runtime.getRuntime().availableProcessors());
     this.decodePool = new ThreadPoolExecutor(cores, cores, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(256),

@@ -21,12 +21,15 @@ final class ResponseRenderer {
   static final double EXACT_JSON_INTEGER = 0x1p53;
 
   private final HashNetConfig model;
+  private final java.util.function.Supplier<String> fineStage;
 
   /**
    * @param model the model that names the classes, or null (labels are then shown as numbers)
+   * @param fineStage the fine stage HDS answers were re-ordered by, named in their JSON
    */
-  ResponseRenderer(HashNetConfig model) {
+  ResponseRenderer(HashNetConfig model, java.util.function.Supplier<String> fineStage) {
     this.model = model;
+    this.fineStage = fineStage;
   }
 
   /** Time spent before the engine (reading and decoding the request) and in all. */
@@ -99,6 +102,9 @@ final class ResponseRenderer {
       out.put("radius", q.radius()).put("cap", q.cap()).put("truncated", a.truncated());
     } else if (q.mode() == SearchService.Mode.HDS) {
       out.put("pool", q.pool());
+    }
+    if (q.mode() == SearchService.Mode.HDS) {
+      out.put("fine_stage", fineStage.get());
     }
     return out.put("backend", gen.search().backendName()).put("generation", gen.number())
         .put("batch_size", a.batchSize()).put("timings_ms", timings).put("results", results);

@@ -20,6 +20,8 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.model.data.PhotoIndex;
 import org.deephash.io.Json;
+import org.deephash.model.eval.FineSearch;
+import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
 import org.deephash.model.net.HashNetConfig;
@@ -91,6 +93,7 @@ public final class SearchService implements AutoCloseable {
   private final Thread watcher;
   private final Consumer<String> log;
   private volatile boolean closed;
+  private volatile FineStage fineStage = FineStage.F7;
 
   /**
    * A service over an index and search the caller opened and closes (the index is not watched).
@@ -228,6 +231,25 @@ public final class SearchService implements AutoCloseable {
   }
 
   /** The model's network, or null when the service has no model. */
+  /**
+   * Sets how HDS queries re-order their Hamming pool (default {@link FineStage#F7}, the paper's
+   * and the engine's own coarse-to-fine search); {@code serve} passes the model's stage, chosen on
+   * its validation split. The latent stages need the model (its hash layer).
+   */
+  public SearchService fineStage(FineStage stage) {
+    if (stage.usesLatent() && encoder == null) {
+      throw new IllegalArgumentException("fine stage " + stage.key() + " ranks on the model's latent activations:"
+          + " give the model (--model) or another fine stage");
+    }
+    this.fineStage = stage;
+    return this;
+  }
+
+  /** How HDS queries re-order their pool. */
+  public FineStage fineStage() {
+    return fineStage;
+  }
+
   public HashNetConfig model() {
     return encoder == null ? null : encoder.config();
   }
@@ -346,7 +368,8 @@ public final class SearchService implements AutoCloseable {
         GpuHashSearch search = gen.search();
         if (hds) {
           Pool pool = q0.radius() >= 0 ? Pool.radius(q0.radius(), q0.cap()) : Pool.topM(q0.pool());
-          r = search.coarseToFine(qc, qf, pool, q0.k());
+          r = FineSearch.search(search, table, fineStage, encoder == null ? null : encoder::latentOf,
+              encoder == null ? table.bits() : encoder.config().bits(), qc, qf, pool, q0.k());
         } else if (q0.radius() >= 0) {
           r = search.radius(qc, q0.radius(), q0.cap());
         } else {

@@ -5,7 +5,9 @@ import java.util.concurrent.CountDownLatch;
 import org.deephash.SearchOptions;
 import org.deephash.cli.api.Cli;
 import org.deephash.cli.api.CliCommand;
+import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoder;
+import org.deephash.model.net.ModelDir;
 import org.deephash.model.net.TensorFlowLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -29,6 +31,11 @@ public final class ServeCommand extends CliCommand {
       description = "A DELF index folder over the same photos (engine-cli delf index --images PHOTOS): results of a"
           + " query by an indexed photo carry RANSAC inlier counts, and a clicked result shows the correspondences.")
   Path delf;
+
+  @Option(names = "--fine", paramLabel = "STAGE",
+      description = {"How HDS re-orders the Hamming pool: f7 (the paper), f7n, latent, f7n-ties or latent-ties",
+          "(default: the model's, chosen on its validation split; f7 without --model)."})
+  String fine;
 
   @Option(names = "--port", paramLabel = "N", description = "TCP port, 0 = any free port (default: ${DEFAULT-VALUE}).")
   int port = D.port();
@@ -84,6 +91,7 @@ public final class ServeCommand extends CliCommand {
   long reloadCheckMs = D.reloadCheckMs();
 
   private ServeConfig config;
+  private FineStage stage;
 
   @Override
   protected void validate() {
@@ -99,6 +107,16 @@ public final class ServeCommand extends CliCommand {
     requireRange("--max-connections", maxConnections, 1, 1 << 20);
     requireRange("--decode-budget-mb", decodeBudgetMb, 1, 1 << 20);
     requireRange("--reload-check-ms", reloadCheckMs, 0, 86_400_000);
+    if (fine != null) {
+      try {
+        stage = FineStage.of(fine);
+      } catch (IllegalArgumentException e) {
+        throw usage("--fine: " + e.getMessage());
+      }
+      if (stage.usesLatent() && model == null) {
+        throw usage("--fine " + stage.key() + " ranks on the model's latent activations: give --model too");
+      }
+    }
     config = D.withHost(host).withPort(port).withLimits(maxBodyMb << 20, maxK, maxPool, timeoutMs)
         .withBatching(batchWindowUs, maxBatch, D.maxQueued())
         .withConnections(idleTimeoutMs, requestTimeoutMs, maxConnections)
@@ -118,7 +136,9 @@ public final class ServeCommand extends CliCommand {
     SearchOptions options = new SearchOptions(backend, Runtime.getRuntime().availableProcessors());
     // the DELF folder first: a wrong --delf fails before the index is opened
     DelfVerifier delfVerifier = delf != null ? DelfVerifier.open(delf) : null;
-    try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log);
+    FineStage use = stage != null ? stage : model == null ? FineStage.F7
+        : new ModelDir(model).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
+    try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log).fineStage(use);
         HttpApi api = HttpApi.start(service, config, delfVerifier != null ? delfVerifier : Verifier.NONE)) {
       IndexGeneration g = service.acquire();
       try {
@@ -128,7 +148,7 @@ public final class ServeCommand extends CliCommand {
         }
         err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%s%n", indexFile,
             g.table().liveCount(), g.table().bits(), g.table().hasFeatures() ? ", " + g.table().dim()
-                + "-d features" : "", g.search().backendName(), encoder == null ? "; no model: JSON queries only"
+                + "-d features, fine stage " + use.key() : "", g.search().backendName(), encoder == null ? "; no model: JSON queries only"
                 : "", config.reloadCheckMs() > 0 ? "; a new file renamed over it is served without a pause" : "");
       } finally {
         g.release();

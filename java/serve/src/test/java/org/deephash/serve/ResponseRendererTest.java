@@ -32,7 +32,7 @@ class ResponseRendererTest {
     HashNetConfig model = HashNetConfig.of(28, 28, 1, 16, List.of("zero", "one", "two"));
     search = GpuHashSearch.open(table, new SearchOptions("scalar", 1));
     gen = new IndexGeneration(3, Path.of("idx.dh"), null, new LoadedIndex(table, null), search, false);
-    renderer = new ResponseRenderer(model);
+    renderer = new ResponseRenderer(model, () -> "f7n");
   }
 
   @AfterEach
@@ -50,7 +50,7 @@ class ResponseRendererTest {
         new float[] {0f, 1.234567f}, false, -1, 0f, 0.5, 0, 1.25, 3);
     String head = "{\"query\":{\"source\":\"id\",\"id\":300,\"label\":7,\"label_name\":\"7\","
         + "\"image\":\"/images/300\",\"thumb\":\"/thumbs/300?size=480\"},"
-        + "\"mode\":\"hds\",\"k\":2,\"pool\":50,\"backend\":\"scalar\",\"generation\":3,\"batch_size\":3,"
+        + "\"mode\":\"hds\",\"k\":2,\"pool\":50,\"fine_stage\":\"f7n\",\"backend\":\"scalar\",\"generation\":3,\"batch_size\":3,"
         + "\"timings_ms\":{\"decode\":0.123,\"queue\":0.5,\"encode\":0,\"search\":1.25,\"total\":2},"
         + "\"results\":[";
     assertEquals(head

@@ -18,6 +18,8 @@ import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.io.Json;
 import org.deephash.model.data.Pixels;
+import org.deephash.model.eval.FineSearch;
+import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoding;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -105,6 +107,23 @@ class ServeApiTest {
       assertEquals(SyntheticImages.CLASSES.get(f.train.labels()[(int) (double) (Double) first.get("id")]),
           first.get("label_name"));
     }
+  }
+
+  @Test
+  void hdsReordersThePoolByTheServicesFineStage() throws Exception {
+    var t = f.index.table();
+    try {
+      for (FineStage stage : List.of(FineStage.LATENT, FineStage.F7_NORM_TIES)) {
+        f.service.fineStage(stage);
+        Map<String, Object> j = Json.object(f.postJson("{\"id\": 23, \"k\": 9, \"pool\": 50}").body());
+        assertEquals(stage.key(), j.get("fine_stage"));
+        assertSame(FineSearch.search(f.direct, t, stage, f.directEncoder::latentOf, 48, t.code(23), t.feature(23),
+            Pool.topM(50), 9), j, 9);
+      }
+    } finally {
+      f.service.fineStage(FineStage.F7);
+    }
+    assertEquals("f7", Json.object(f.postJson("{\"id\": 23, \"k\": 3}").body()).get("fine_stage"));
   }
 
   @Test

@@ -11,6 +11,7 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.io.Json;
 import org.deephash.model.data.Datasets;
+import org.deephash.model.eval.FineSearch;
 import org.deephash.model.eval.FineStage;
 import org.deephash.model.net.Encoder;
 import org.deephash.model.net.Encoding;
@@ -49,9 +50,9 @@ public final class QueryCommand extends TensorFlowCommand {
   Mode mode = Mode.hds;
 
   @Option(names = "--fine", paramLabel = "STAGE",
-      description = {"Fine stage of hds: f7 (the paper, the engine's coarse-to-fine search), f7n or f7n-ties",
-          "(default: the model's, chosen on its validation split; latent stages need the latent activations,",
-          "which an index does not hold, so they re-rank on F7, said on stderr)."})
+      description = {"Fine stage of hds: f7 (the paper, the engine's coarse-to-fine search), f7n, latent, f7n-ties or",
+          "latent-ties (default: the model's, chosen on its validation split; the latent stages compute the pool's",
+          "latent activations from the F7 features the index holds)."})
   String fine;
 
   @Option(names = "--json", description = "Print one JSON line instead of the table.")
@@ -79,13 +80,14 @@ public final class QueryCommand extends TensorFlowCommand {
 
   @Override
   protected int run() throws Exception {
-    Encoding e;
-    HashNetConfig c;
     try (Encoder enc = Encoder.open(model)) {
-      c = enc.config();
+      HashNetConfig c = enc.config();
       float[] px = Datasets.readImage(imageFile, c.height(), c.width(), c.channels());
-      e = enc.encode(px, 1);
+      return search(enc, c, enc.encode(px, 1));
     }
+  }
+
+  private int search(Encoder enc, HashNetConfig c, Encoding e) throws Exception {
     try (LoadedIndex idx = IndexFile.load(indexFile);
         GpuHashSearch search = GpuHashSearch.open(idx.table())) {
       if (idx.table().bits() != e.engineBits()) {
@@ -98,15 +100,9 @@ public final class QueryCommand extends TensorFlowCommand {
       }
       FineStage use = stage != null ? stage
           : new ModelDir(model).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
-      if (mode == Mode.hds && use.usesLatent()) {
-        err.println(commandPath() + ": note: the fine stage " + use.key() + " needs the latent activations, which the"
-            + " index does not hold; re-ranking on F7");
-        use = FineStage.F7;
-      }
       long t0 = System.nanoTime();
       SearchResult r = mode == Mode.bcs ? search.query(e.codes(), k)
-          : use == FineStage.F7 ? search.coarseToFine(e.codes(), e.features(), pool, k)
-          : fineStage(search, idx, use, e);
+          : FineSearch.search(search, idx.table(), use, enc::latentOf, e.bits(), e.codes(), e.features(), pool, k);
       double ms = (System.nanoTime() - t0) / 1e6;
       String predicted = c.classNames().get(e.predicted()[0]);
       boolean labels = idx.table().hasLabels();
@@ -140,38 +136,6 @@ public final class QueryCommand extends TensorFlowCommand {
       }
     }
     return 0;
-  }
-
-  /**
-   * The Hamming pool re-ordered by an F7-based fine stage other than the engine's: the pool's F7
-   * features are read from the index; the best k are returned with their Hamming distances and the
-   * stage's distances (on L2-normalised F7).
-   */
-  private SearchResult fineStage(GpuHashSearch search, LoadedIndex idx, FineStage use, Encoding e) {
-    SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(e.codes(), pool.size())
-        : search.radius(e.codes(), pool.radius(), pool.size());
-    long[] ids = coarse.ids(0);
-    int[] ham = coarse.hammings(0);
-    int dim = e.featureDim();
-    float[] f7 = new float[ids.length * dim];
-    int[] rows = new int[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      System.arraycopy(idx.table().feature(idx.table().rowOf(ids[i])), 0, f7, i * dim, dim);
-      rows[i] = i;
-    }
-    float[] db = use.features(f7, dim, null, e.bits(), ids.length);
-    float[] q = use.features(e.features(), dim, null, e.bits(), 1);
-    float[] d = new float[ids.length];
-    int[] order = use.order(ids, ham, q, 0, db, rows, dim, d);
-    int m = Math.min(k, order.length);
-    long[] outIds = new long[m];
-    int[] outHam = new int[m];
-    for (int j = 0; j < m; j++) {
-      outIds[j] = ids[order[j]];
-      outHam[j] = ham[order[j]];
-    }
-    return SearchResult.of(new int[] {0, m}, outIds, outHam, java.util.Arrays.copyOf(d, m),
-        new boolean[] {coarse.truncated(0)});
   }
 
   private static String path(LoadedIndex idx, int row) {

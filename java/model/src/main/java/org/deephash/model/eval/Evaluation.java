@@ -200,41 +200,9 @@ public final class Evaluation {
     return rerank(stage, coarse, db, qf, fd, DEPTH);
   }
 
-  /** Re-orders every query's pool of {@code coarse} with {@code stage} and keeps the best k of each. */
+  /** Re-orders every query's pool of {@code coarse} with {@code stage} (item i's row of {@code db} is its id). */
   static SearchResult rerank(FineStage stage, SearchResult coarse, float[] db, float[] queries, int dim, int k) {
-    int q = coarse.queryCount();
-    long[][] ids = new long[q][];
-    int[][] ham = new int[q][];
-    float[][] dist = new float[q][];
-    java.util.stream.IntStream.range(0, q).parallel().forEach(i -> {
-      long[] pid = coarse.ids(i);
-      int[] ph = coarse.hammings(i);
-      float[] d = new float[pid.length];
-      int[] order = stage.order(pid, ph, queries, i * dim, db, dim, d);
-      int m = Math.min(k, order.length);
-      ids[i] = new long[m];
-      ham[i] = new int[m];
-      dist[i] = java.util.Arrays.copyOf(d, m);
-      for (int j = 0; j < m; j++) {
-        ids[i][j] = pid[order[j]];
-        ham[i][j] = ph[order[j]];
-      }
-    });
-    int[] offsets = new int[q + 1];
-    for (int i = 0; i < q; i++) {
-      offsets[i + 1] = offsets[i] + ids[i].length;
-    }
-    long[] allIds = new long[offsets[q]];
-    int[] allHam = new int[offsets[q]];
-    float[] allDist = new float[offsets[q]];
-    boolean[] truncated = new boolean[q];
-    for (int i = 0; i < q; i++) {
-      System.arraycopy(ids[i], 0, allIds, offsets[i], ids[i].length);
-      System.arraycopy(ham[i], 0, allHam, offsets[i], ham[i].length);
-      System.arraycopy(dist[i], 0, allDist, offsets[i], dist[i].length);
-      truncated[i] = coarse.truncated(i);
-    }
-    return SearchResult.of(offsets, allIds, allHam, allDist, truncated).withMethod("hds-" + stage.key());
+    return FineSearch.rerank(stage, coarse, db, null, queries, dim, k);
   }
 
   /**

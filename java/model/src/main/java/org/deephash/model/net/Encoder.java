@@ -126,6 +126,67 @@ public final class Encoder implements AutoCloseable {
     }
   }
 
+  /**
+   * The latent (hash-layer) activations of F7 feature rows: {@code H = sigmoid(F7 w + b)} with the
+   * model's hash-layer weights (read once from the SavedModel), run on features the network made
+   * earlier (for example the F7 column of an index), so a fine stage that ranks on the latent
+   * activations needs only F7 stored. Equal to {@link Encoding#latent()} of the same images up to
+   * float rounding (the sums are taken in double here, in float by TensorFlow).
+   *
+   * @param f7 n x featureDim features, as {@link Encoding#features()}
+   * @return n x bits activations in [0, 1]
+   */
+  public float[] latentOf(float[] f7, int n) {
+    int d = config.featureDim();
+    int bits = config.bits();
+    if (f7.length != (long) n * d) {
+      throw new IllegalArgumentException("expected " + n + " rows of " + d + " features, got " + f7.length + " floats");
+    }
+    float[][] layer = hashLayer();
+    float[] w = layer[0];
+    float[] b = layer[1];
+    double k = HashNet.hashInputScale(config);
+    float[] out = new float[n * bits];
+    double[] acc = new double[bits];
+    for (int i = 0; i < n; i++) {
+      java.util.Arrays.fill(acc, 0);
+      for (int j = 0; j < d; j++) {
+        double x = f7[i * d + j] * k;
+        if (x != 0) {
+          for (int h = 0, o = j * bits; h < bits; h++) {
+            acc[h] += x * w[o + h];
+          }
+        }
+      }
+      for (int h = 0; h < bits; h++) {
+        out[i * bits + h] = (float) (1 / (1 + Math.exp(-(acc[h] + b[h]))));
+      }
+    }
+    return out;
+  }
+
+  private volatile float[][] hashLayer;
+
+  /** The hash layer's weights (featureDim x bits, row-major) and biases, fetched on first use. */
+  private float[][] hashLayer() {
+    float[][] l = hashLayer;
+    if (l == null) {
+      synchronized (this) {
+        l = hashLayer;
+        if (l == null) {
+          float[] w = new float[config.featureDim() * config.bits()];
+          float[] b = new float[config.bits()];
+          try (Result r = bundle.session().runner().fetch(HashNet.HASH_WEIGHTS).fetch(HashNet.HASH_BIAS).run()) {
+            ((TFloat32) r.get(0)).copyTo(DataBuffers.of(w, false, false));
+            ((TFloat32) r.get(1)).copyTo(DataBuffers.of(b, false, false));
+          }
+          hashLayer = l = new float[][] {w, b};
+        }
+      }
+    }
+    return l;
+  }
+
   @Override
   public void close() {
     bundle.close();

@@ -63,6 +63,9 @@ public final class HashNet implements AutoCloseable {
   public static final String INPUT = "images";
   public static final String FEATURES = "features";
   public static final String LATENT = "latent";
+  /** The hash layer's variables: {@code H = sigmoid(hashInputScale * F7 w + b)}. */
+  static final String HASH_WEIGHTS = "h_w";
+  static final String HASH_BIAS = "h_b";
   public static final String PROBABILITIES = "probabilities";
 
   private final HashNetConfig config;
@@ -114,8 +117,8 @@ public final class HashNet implements AutoCloseable {
       Variable<TFloat32> w7 = mobile ? null
           : weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
       Variable<TFloat32> b7 = mobile ? null : bias(tf, "f7_b", config.featureDim(), 0f);
-      Variable<TFloat32> wh = glorot(tf, "h_w", config.featureDim(), config.bits());
-      Variable<TFloat32> bh = bias(tf, "h_b", config.bits(), 0f);
+      Variable<TFloat32> wh = glorot(tf, HASH_WEIGHTS, config.featureDim(), config.bits());
+      Variable<TFloat32> bh = bias(tf, HASH_BIAS, config.bits(), 0f);
       Variable<TFloat32> w8 = glorot(tf, "f8_w", config.bits(), config.classes());
       Variable<TFloat32> b8 = bias(tf, "f8_b", config.classes(), 0f);
 
@@ -237,6 +240,10 @@ public final class HashNet implements AutoCloseable {
 
   /** H's input is F7 times this: sqrt(F7's size) for the pooled, unit-length MobileNetV2 features, else 1. */
   float hashInputScale() {
+    return hashInputScale(config);
+  }
+
+  static float hashInputScale(HashNetConfig config) {
     return config.pretrainedBackbone() ? (float) Math.sqrt(config.featureDim()) : 1f;
   }
 

@@ -24,6 +24,9 @@ import org.deephash.index.IndexFile;
 import org.deephash.index.LoadedIndex;
 import org.deephash.io.Json;
 import org.deephash.model.net.ModelDir;
+import org.deephash.model.data.Datasets;
+import org.deephash.model.net.HashNetConfig;
+import org.deephash.model.net.Encoder;
 import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -118,10 +121,9 @@ class ModelCommandsTest {
     assertEquals(0.0, first.get("hamming"));
     assertEquals(0.0, (Double) first.get("euclidean"), 1e-2);
     assertEquals("blue", first.get("label"));
-    assertEquals(selection.getProperty("fine.stage").startsWith("latent") ? "f7" : selection.getProperty("fine.stage"),
-        answer.get("fine_stage"), "query uses the model's fine stage (latent ones fall back to F7)");
+    assertEquals(selection.getProperty("fine.stage"), answer.get("fine_stage"), "query uses the model's fine stage");
 
-    // Fine stages that keep the Hamming order: distances never decrease; latent stages fall back to F7.
+    // Fine stages that keep the Hamming order: distances never decrease.
     Run ties = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
         probe.toString(), "--k", "36", "--pool", "36", "--fine", "f7n-ties", "--json");
     assertEquals(0, ties.status(), ties.err());
@@ -134,11 +136,36 @@ class ModelCommandsTest {
       assertTrue((Double) ((Map<?, ?>) tr.get(j - 1)).get("hamming") <= (Double) ((Map<?, ?>) tr.get(j)).get("hamming"),
           ties.out());
     }
+    // The latent stage ranks the whole pool (all 36 rows) by the distance between latent activations, which
+    // the index does not store: the reference encodes every indexed image and the probe again.
     Run lat = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
-        probe.toString(), "--k", "2", "--fine", "latent", "--json");
+        probe.toString(), "--k", "36", "--fine", "latent", "--json");
     assertEquals(0, lat.status(), lat.err());
-    assertTrue(lat.err().contains("the fine stage latent needs the latent activations"), lat.err());
-    assertEquals("f7", Json.object(lat.out().strip()).get("fine_stage"));
+    Map<String, Object> lj = Json.object(lat.out().strip());
+    assertEquals("latent", lj.get("fine_stage"));
+    List<?> lr = (List<?>) lj.get("results");
+    assertEquals(36, lr.size());
+    try (LoadedIndex idx = IndexFile.load(index); Encoder enc = Encoder.open(model)) {
+      HashNetConfig hc = enc.config();
+      int bits = hc.bits();
+      float[] probeLatent = enc.encode(Datasets.readImage(probe, hc.height(), hc.width(), hc.channels()), 1).latent();
+      double previous = -1;
+      for (Object o : lr) {
+        Map<?, ?> hit = (Map<?, ?>) o;
+        int row = ((Double) hit.get("id")).intValue();
+        float[] rowLatent = enc.encode(Datasets.readImage(Path.of(idx.path(row)), hc.height(), hc.width(),
+            hc.channels()), 1).latent();
+        double sq = 0;
+        for (int b = 0; b < bits; b++) {
+          double diff = probeLatent[b] - rowLatent[b];
+          sq += diff * diff;
+        }
+        double euclidean = (Double) hit.get("euclidean");
+        assertEquals(Math.sqrt(sq), euclidean, 1e-3, "latent distance of row " + row + ": " + lat.out());
+        assertTrue(euclidean >= previous - 1e-3, "ranked by latent distance: " + lat.out());
+        previous = euclidean;
+      }
+    }
 
     // Another data set is refused unless asked for, before anything is loaded.
     Path other = dir.resolve("other");
