@@ -38,9 +38,10 @@ final class DelfTrain extends TensorFlowCommand {
   Path model = Path.of("runs/delf");
 
   @Option(names = "--backbone", paramLabel = "B",
-      description = {DelfConfig.RESIDUAL + " (trained from scratch, stride 8; the default) or " + DelfConfig.MOBILENET_V2,
-          "(MobileNetV2 through block 10, ImageNet weights, stride 16)."})
-  String backbone = DelfConfig.RESIDUAL;
+      description = {"auto (the default: " + DelfConfig.MOBILENET_V2 + " when the pretrained weights are there, else "
+          + DelfConfig.RESIDUAL + "), " + DelfConfig.MOBILENET_V2 + " (MobileNetV2 through block 10, ImageNet weights,",
+          "stride 16) or " + DelfConfig.RESIDUAL + " (trained from scratch, stride 8)."})
+  String backbone = AUTO;
 
   @Option(names = "--pretrained", paramLabel = "DIR",
       description = {"The TF.js MobileNetV2 for --backbone " + DelfConfig.MOBILENET_V2 + " (default: ${DEFAULT-VALUE},",
@@ -52,64 +53,133 @@ final class DelfTrain extends TensorFlowCommand {
   Path from;
 
   @Option(names = "--side", paramLabel = "N",
-      description = "Training crop side, a multiple of the stride (8, or 16 for mobilenet_v2) (default: ${DEFAULT-VALUE}).")
-  int side = D.side();
+      description = {"Training crop side, a multiple of the stride (8, or 16 for mobilenet_v2) (default: "
+          + RECIPE_SIDE + " for mobilenet_v2, " + 96 + " for residual)."})
+  Integer side;
 
   @Option(names = "--batch", paramLabel = "N", description = "Images per step (default: ${DEFAULT-VALUE}).")
   int batch = D.batch();
 
-  @Option(names = "--views", paramLabel = "N", description = "Augmented views of each photo per epoch (default: ${DEFAULT-VALUE}).")
-  int views = D.viewsPerPhoto();
+  @Option(names = "--views", paramLabel = "N",
+      description = "Augmented views of each photo per epoch (default: " + RECIPE_VIEWS + " for mobilenet_v2, 12 for residual).")
+  Integer views;
 
-  @Option(names = "--descriptor-epochs", paramLabel = "N", description = "Stage 1 epochs (default: ${DEFAULT-VALUE}).")
-  int descriptorEpochs = D.descriptorEpochs();
+  @Option(names = "--descriptor-epochs", paramLabel = "N",
+      description = {"Stage 1 epochs (default: the recipe below for mobilenet_v2, " + 6 + " for residual). Without any of",
+          "the four schedule options, mobilenet_v2 trains with the recipe of docs/DELF.md: stage 1 " + WARMUP_EPOCHS
+              + " epochs at " + WARMUP_LR + ",",
+          "then " + RECIPE_DESCRIPTOR_EPOCHS + " at " + RECIPE_LR + " (decay " + RECIPE_DECAY + " per epoch), stage 2 "
+              + RECIPE_ATTENTION_EPOCHS + " epochs."})
+  Integer descriptorEpochs;
 
   @Option(names = "--attention-epochs", paramLabel = "N",
-      description = "Stage 2 epochs, descriptors fixed, scale augmentation (default: ${DEFAULT-VALUE}).")
-  int attentionEpochs = D.attentionEpochs();
+      description = "Stage 2 epochs, descriptors fixed, scale augmentation (default: the recipe, or 3 for residual).")
+  Integer attentionEpochs;
 
-  @Option(names = "--lr", paramLabel = "X", description = "Learning rate (default: ${DEFAULT-VALUE}).")
-  float lr = D.lr();
+  @Option(names = "--lr", paramLabel = "X", description = "Learning rate (default: the recipe, or 1e-3 for residual).")
+  Float lr;
 
-  @Option(names = "--lr-decay", paramLabel = "X", description = "Learning rate factor per epoch (default: ${DEFAULT-VALUE}).")
-  float lrDecay = D.lrDecay();
+  @Option(names = "--lr-decay", paramLabel = "X",
+      description = "Learning rate factor per epoch (default: the recipe, or 0.75 for residual).")
+  Float lrDecay;
 
   @Option(names = "--seed", paramLabel = "S", description = "Seed of weights and views (default: ${DEFAULT-VALUE}).")
   long seed = D.seed();
 
+  /** {@code --backbone auto}: MobileNetV2 when its weights are present. */
+  static final String AUTO = "auto";
+  // The recipe behind the README's DELF figure (docs/DELF.md): a warm-up of stage 1 at a low rate,
+  // then stage 1 at 5e-4 and stage 2, at side 128 with 16 views per photo and epoch.
+  static final int RECIPE_SIDE = 128;
+  static final int RECIPE_VIEWS = 16;
+  static final int WARMUP_EPOCHS = 4;
+  static final float WARMUP_LR = 1e-4f;
+  static final int RECIPE_DESCRIPTOR_EPOCHS = 8;
+  static final int RECIPE_ATTENTION_EPOCHS = 8;
+  static final float RECIPE_LR = 5e-4f;
+  static final float RECIPE_DECAY = 0.85f;
+
+  /** The backbone to train, once resolved. */
+  private String use;
+
   @Override
   protected void validate() {
-    if (!backbone.equals(DelfConfig.RESIDUAL) && !backbone.equals(DelfConfig.MOBILENET_V2)) {
-      throw usage("--backbone takes " + DelfConfig.RESIDUAL + " or " + DelfConfig.MOBILENET_V2 + " (passed '"
-          + backbone + "')");
+    if (!backbone.equals(AUTO) && !backbone.equals(DelfConfig.RESIDUAL) && !backbone.equals(DelfConfig.MOBILENET_V2)) {
+      throw usage("--backbone takes " + AUTO + ", " + DelfConfig.RESIDUAL + " or " + DelfConfig.MOBILENET_V2
+          + " (passed '" + backbone + "')");
     }
+    use = !backbone.equals(AUTO) ? backbone
+        : from == null && Files.isDirectory(pretrained) ? DelfConfig.MOBILENET_V2 : DelfConfig.RESIDUAL;
     requireRange("--max-side", maxSide, 16, 16384);
-    int stride = backbone.equals(DelfConfig.MOBILENET_V2) && from == null ? 16 : 8;
-    requireRange("--side", side, 16, 4096);
-    if (side % stride != 0) {
-      throw usage("--side must be a multiple of " + stride + " (passed " + side + ")");
+    int stride = use.equals(DelfConfig.MOBILENET_V2) && from == null ? 16 : 8;
+    if (side != null) {
+      requireRange("--side", side, 16, 4096);
+      if (side % stride != 0) {
+        throw usage("--side must be a multiple of " + stride + " (passed " + side + ")");
+      }
     }
     requireRange("--batch", batch, 1, 4096);
-    requireRange("--views", views, 1, 100_000);
-    requireRange("--descriptor-epochs", descriptorEpochs, 0, 100_000);
-    requireRange("--attention-epochs", attentionEpochs, 0, 100_000);
-    requireRange("--lr", lr, 1e-9, 10);
-    requireRange("--lr-decay", lrDecay, 1e-6, 10);
+    if (views != null) {
+      requireRange("--views", views, 1, 100_000);
+    }
+    if (descriptorEpochs != null) {
+      requireRange("--descriptor-epochs", descriptorEpochs, 0, 100_000);
+    }
+    if (attentionEpochs != null) {
+      requireRange("--attention-epochs", attentionEpochs, 0, 100_000);
+    }
+    if (lr != null) {
+      requireRange("--lr", lr, 1e-9, 10);
+    }
+    if (lrDecay != null) {
+      requireRange("--lr-decay", lrDecay, 1e-6, 10);
+    }
+  }
+
+  /**
+   * The phases to train: the recipe (two phases) for a new MobileNetV2 when no schedule option is
+   * given, else one phase from the options and the residual network's defaults.
+   */
+  List<DelfTrainer.Options> schedule() {
+    boolean mobile = use.equals(DelfConfig.MOBILENET_V2) && from == null;
+    int s = side != null ? side : mobile ? RECIPE_SIDE : D.side();
+    int v = views != null ? views : mobile ? RECIPE_VIEWS : D.viewsPerPhoto();
+    if (mobile && descriptorEpochs == null && attentionEpochs == null && lr == null && lrDecay == null) {
+      return List.of(new DelfTrainer.Options(s, batch, v, WARMUP_EPOCHS, 0, WARMUP_LR, D.lrDecay(), seed),
+          new DelfTrainer.Options(s, batch, v, RECIPE_DESCRIPTOR_EPOCHS, RECIPE_ATTENTION_EPOCHS, RECIPE_LR,
+              RECIPE_DECAY, seed + 1));
+    }
+    return List.of(new DelfTrainer.Options(s, batch, v, descriptorEpochs != null ? descriptorEpochs
+        : D.descriptorEpochs(), attentionEpochs != null ? attentionEpochs : D.attentionEpochs(),
+        lr != null ? lr : D.lr(), lrDecay != null ? lrDecay : D.lrDecay(), seed));
   }
 
   @Override
   protected int run() throws Exception {
-    DelfTrainer.Options o = new DelfTrainer.Options(side, batch, views, descriptorEpochs, attentionEpochs, lr, lrDecay,
-        seed);
+    List<DelfTrainer.Options> phases = schedule();
     Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));
     List<Photos.Photo> train = photos.withRole(Photos.Role.TRAIN);
+    if (backbone.equals(AUTO) && use.equals(DelfConfig.RESIDUAL) && from == null) {
+      err.println(commandPath() + ": note: no pretrained MobileNetV2 at " + pretrained + ", so the residual backbone is"
+          + " trained from scratch; run bench/delf/setup-pretrained.sh for the recommended network");
+    }
     List<BufferedImage> images = DelfFiles.load(photos, train, maxSide, progress());
-    err.printf(Locale.ROOT, "training DELF on %d photos (one class each), %d views each per epoch%n", images.size(),
-        o.viewsPerPhoto());
+    err.printf(Locale.ROOT, "training DELF (%s) on %d photos (one class each), side %d, %d views each per epoch%n",
+        from != null ? "from " + from : use, images.size(), phases.get(0).side(), phases.get(0).viewsPerPhoto());
+    for (int i = 0; i < phases.size(); i++) {
+      DelfTrainer.Options o = phases.get(i);
+      err.printf(Locale.ROOT, "phase %d/%d: stage 1 %d epochs, stage 2 %d epochs, lr %.1e, decay %.2f per epoch%n",
+          i + 1, phases.size(), o.descriptorEpochs(), o.attentionEpochs(), o.lr(), o.lrDecay());
+    }
     long t0 = System.nanoTime();
-    DelfNet start = from != null ? DelfTrainer.open(from) : create(backbone, pretrained, images.size(), o.seed(), err);
-    try (DelfNet net = new DelfTrainer(err).train(start, o, views(images), model)) {
-      out.println(new Json().put("command", "delf train").put("model", model.toString()).put("photos", images.size())
+    DelfNet net = from != null ? DelfTrainer.open(from) : create(use, pretrained, images.size(), seed, err);
+    DelfTrainer trainer = new DelfTrainer(err);
+    for (DelfTrainer.Options o : phases) {
+      net = trainer.train(net, o, views(images), model);
+    }
+    try (DelfNet done = net) {
+      out.println(new Json().put("command", "delf train").put("model", model.toString()).put("backbone",
+          done.config().backbone()).put("photos", images.size()).put("phases", phases.size())
           .put("seconds", Json.round((System.nanoTime() - t0) / 1e9, 1)));
     }
     return 0;

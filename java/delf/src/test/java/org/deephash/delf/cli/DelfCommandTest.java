@@ -51,6 +51,35 @@ class DelfCommandTest {
     assertTrue(badScales.err().contains("--scales"), badScales.err());
   }
 
+  /** The schedule {@code delf train} resolves from its options (parsed and validated, nothing trained). */
+  private static java.util.List<org.deephash.delf.net.DelfTrainer.Options> schedule(String... args) {
+    DelfTrain t = new DelfTrain();
+    new picocli.CommandLine(t).parseArgs(args);
+    t.validate();
+    return t.schedule();
+  }
+
+  @Test
+  void trainDefaultsToTheDocumentedRecipeWhenThePretrainedWeightsArePresent() throws Exception {
+    Path weights = java.nio.file.Files.createDirectories(dir.resolve("mnv2"));
+    // the two commands of docs/DELF.md behind the README's figure, as one
+    assertEquals(java.util.List.of(new org.deephash.delf.net.DelfTrainer.Options(128, 32, 16, 4, 0, 1e-4f, 0.75f, 42),
+        new org.deephash.delf.net.DelfTrainer.Options(128, 32, 16, 8, 8, 5e-4f, 0.85f, 43)),
+        schedule("--pretrained", weights.toString()));
+    // a schedule option means one phase, the rest from the defaults
+    assertEquals(java.util.List.of(new org.deephash.delf.net.DelfTrainer.Options(128, 32, 16, 2, 3, 1e-3f, 0.75f, 7)),
+        schedule("--pretrained", weights.toString(), "--descriptor-epochs", "2", "--seed", "7"));
+    // no weights: the residual network and its defaults
+    assertEquals(java.util.List.of(new org.deephash.delf.net.DelfTrainer.Options(96, 32, 12, 6, 3, 1e-3f, 0.75f, 42)),
+        schedule("--pretrained", dir.resolve("absent").toString()));
+    Run bad = run("train", "--backbone", "vgg");
+    assertEquals(2, bad.rc());
+    assertTrue(bad.err().contains("--backbone takes auto, residual or mobilenet_v2 (passed 'vgg')"), bad.err());
+    Run side = run("train", "--pretrained", weights.toString(), "--side", "40");
+    assertEquals(2, side.rc());
+    assertTrue(side.err().contains("--side must be a multiple of 16 (passed 40)"), side.err());
+  }
+
   @Test
   void rangesAreCheckedBeforeAnyPhotoIsRead() {
     // No photo folder exists: a range error must come first.
