@@ -22,7 +22,7 @@ import org.deephash.model.data.Pixels;
  *
  * <ul>
  *   <li>{@link #header}: the format and size from the file's header alone (no pixel decoded);
- *       only PNG, JPEG, GIF and BMP are read (ImageIO would also take TIFF and WBMP, whose readers
+ *       only PNG, JPEG, WebP, GIF and BMP are read (ImageIO would also take TIFF and WBMP, whose readers
  *       are more to trust on hostile input than this service needs), and a size over the limits
  *       is refused (413).
  *   <li>{@link #decode}: decodes with source subsampling (ImageIO's {@link ImageReadParam}) down to
@@ -37,7 +37,7 @@ import org.deephash.model.data.Pixels;
  */
 final class ImageDecoder {
   /** The formats an upload may be in (ImageIO's format names, lower case). */
-  static final Set<String> FORMATS = Set.of("png", "jpeg", "gif", "bmp");
+  static final Set<String> FORMATS = Set.of("png", "jpeg", "webp", "gif", "bmp");
 
   /** What an image's header says. */
   record Header(String format, int width, int height) {}
@@ -142,7 +142,7 @@ final class ImageDecoder {
         r.dispose();
       }
       if (reader == null) {
-        throw ApiException.badRequest("the body is not an image this server can read (PNG, JPEG, GIF or BMP)");
+        throw ApiException.badRequest("the body is not an image this server can read (PNG, JPEG, WebP, GIF or BMP)");
       }
       try {
         // ignoreMetadata: the readers then skip text chunks (zTXt, iTXt) instead of inflating them
@@ -177,7 +177,8 @@ final class ImageDecoder {
   /**
    * What a {@code w x h} raster of the reader's first destination type (the one {@code read}
    * makes) takes, plus the reader's own working rows; JPEG twice over, since its colour
-   * conversions can hold a second raster.
+   * conversions can hold a second raster; WebP plus a whole frame at full size (its decoder
+   * subsamples after decoding the frame).
    */
   private static long rasterBytes(ImageReader reader, int w, int h) throws IOException {
     Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
@@ -188,7 +189,11 @@ final class ImageDecoder {
       perPixel = Math.max(1, perPixel);
     }
     long bytes = (long) w * h * perPixel + (long) reader.getWidth(0) * 8 * 2;
-    return format(reader).equals("jpeg") ? 2 * bytes : bytes;
+    return switch (format(reader)) {
+      case "jpeg" -> 2 * bytes;
+      case "webp" -> bytes + (long) reader.getWidth(0) * reader.getHeight(0) * 4;
+      default -> bytes;
+    };
   }
 
   /** The bytes a decoded image's pixels take. */

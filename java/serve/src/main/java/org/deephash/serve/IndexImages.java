@@ -23,7 +23,7 @@ import org.deephash.model.data.Pixels;
  * The images of an index, by table row: the only files the service ever reads for a client are
  * the source paths stored in the index. A path {@code file#i} (an image packed in an IDX file or a
  * CIFAR-10 batch) is rendered to PNG from the packed file, loaded once; any other path is served
- * as the file it names, if it is a PNG, JPEG, GIF or BMP. For an index of a photo folder ({@code
+ * as the file it names, if it is a PNG, JPEG, WebP, GIF or BMP. For an index of a photo folder ({@code
  * index --photos}) the paths are relative to the folder its {@link PhotoIndex} report names, and
  * only files inside that folder are read. Thumbnails ({@link Thumbnails}) are made from the same
  * files; for a packed image the thumbnail is the image itself.
@@ -120,6 +120,7 @@ final class IndexImages {
     String type = switch (extension(path)) {
       case "png" -> "image/png";
       case "jpg", "jpeg" -> "image/jpeg";
+      case "webp" -> "image/webp";
       case "gif" -> "image/gif";
       case "bmp" -> "image/bmp";
       default -> null;

@@ -143,7 +143,8 @@ public final class SearchService implements AutoCloseable {
   public static SearchService open(Path file, SearchOptions options, Encoder encoder, ServeConfig config,
       Consumer<String> log) throws IOException {
     IndexImages.PackedFiles packed = new IndexImages.PackedFiles();
-    Thumbnails thumbnails = new Thumbnails(Thumbnails.dirFor(file), Runtime.getRuntime().availableProcessors());
+    Thumbnails thumbnails = new Thumbnails(Thumbnails.dirFor(file), Runtime.getRuntime().availableProcessors(),
+        config.thumbCacheBytes());
     IndexReloader.Loader loader = (f, number, identity) -> {
       LoadedIndex index = IndexFile.load(f, IndexFile.Verify.FULL);
       try {

@@ -85,6 +85,11 @@ public final class ServeCommand extends CliCommand {
           + " ${DEFAULT-VALUE}).")
   int decodeBudgetMb = (int) (D.decodeBudgetBytes() >> 20);
 
+  @Option(names = "--thumb-cache-mb", paramLabel = "N",
+      description = "Most MiB of photo thumbnails kept beside the index; the least recently used go (default:"
+          + " ${DEFAULT-VALUE}).")
+  long thumbCacheMb = D.thumbCacheBytes() >> 20;
+
   @Option(names = "--reload-check-ms", paramLabel = "N",
       description = "Check the index file for a replacement this often and serve a valid one without a pause;"
           + " 0 = never (default: ${DEFAULT-VALUE}).")
@@ -107,6 +112,7 @@ public final class ServeCommand extends CliCommand {
     requireRange("--max-connections", maxConnections, 1, 1 << 20);
     requireRange("--decode-budget-mb", decodeBudgetMb, 1, 1 << 20);
     requireRange("--reload-check-ms", reloadCheckMs, 0, 86_400_000);
+    requireRange("--thumb-cache-mb", thumbCacheMb, 1, 1L << 30);
     if (fine != null) {
       try {
         stage = FineStage.of(fine);
@@ -120,7 +126,8 @@ public final class ServeCommand extends CliCommand {
     config = D.withHost(host).withPort(port).withLimits(maxBodyMb << 20, maxK, maxPool, timeoutMs)
         .withBatching(batchWindowUs, maxBatch, D.maxQueued())
         .withConnections(idleTimeoutMs, requestTimeoutMs, maxConnections)
-        .withDecodeBudget((long) decodeBudgetMb << 20).withReloadCheck(reloadCheckMs);
+        .withDecodeBudget((long) decodeBudgetMb << 20).withReloadCheck(reloadCheckMs)
+        .withThumbCache(thumbCacheMb << 20);
   }
 
   @Override

@@ -26,11 +26,12 @@ package org.deephash.serve;
  * @param decodeBudgetBytes most bytes of decoded pixels (uploads being decoded, all requests
  *     together); an upload that does not fit gets 503 with Retry-After
  * @param reloadCheckMs how often the index file is checked for a replacement (0: never)
+ * @param thumbCacheBytes the most the photo thumbnail cache keeps on disk (least recently used ones go)
  */
 public record ServeConfig(
     String host, int port, int maxBodyBytes, int maxImageSide, long maxImagePixels, int maxK, int maxPool,
     long timeoutMs, long batchWindowMicros, int maxBatch, int maxQueued, long idleTimeoutMs, long requestTimeoutMs,
-    int maxConnections, long decodeBudgetBytes, long reloadCheckMs) {
+    int maxConnections, long decodeBudgetBytes, long reloadCheckMs, long thumbCacheBytes) {
 
   public ServeConfig {
     if (port < 0 || port > 65535) {
@@ -41,9 +42,9 @@ public record ServeConfig(
       throw new IllegalArgumentException("limits must be positive (body >= 1 KiB, image side >= 8): " + this);
     }
     if (idleTimeoutMs < 1 || requestTimeoutMs < 1 || maxConnections < 1 || decodeBudgetBytes < (64 << 10)
-        || reloadCheckMs < 0) {
+        || reloadCheckMs < 0 || thumbCacheBytes < (1 << 20)) {
       throw new IllegalArgumentException("idle and request timeouts and the connection cap must be positive, the"
-          + " decode budget at least 64 KiB and the reload check 0 (off) or more: " + this);
+          + " decode budget at least 64 KiB, the reload check 0 (off) or more and the thumbnail cache at least 1 MiB: " + this);
     }
   }
 
@@ -54,53 +55,60 @@ public record ServeConfig(
    */
   public static ServeConfig defaults() {
     return new ServeConfig("127.0.0.1", 8080, 8 << 20, 4096, 16L << 20, 1000, 10_000, 10_000, 1000, 256, 4096, 10_000,
-        30_000, 512, 256L << 20, 1000);
+        30_000, 512, 256L << 20, 1000, Thumbnails.DEFAULT_MAX_BYTES);
   }
 
   public ServeConfig withPort(int p) {
     return new ServeConfig(host, p, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
         batchWindowMicros, maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes,
-        reloadCheckMs);
+        reloadCheckMs, thumbCacheBytes);
   }
 
   public ServeConfig withHost(String h) {
     return new ServeConfig(h, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
         batchWindowMicros, maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes,
-        reloadCheckMs);
+        reloadCheckMs, thumbCacheBytes);
   }
 
   public ServeConfig withLimits(int body, int k, int pool, long timeout) {
     return new ServeConfig(host, port, body, maxImageSide, maxImagePixels, k, pool, timeout, batchWindowMicros,
-        maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes, reloadCheckMs);
+        maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes, reloadCheckMs, thumbCacheBytes);
   }
 
   public ServeConfig withImageLimits(int side, long pixels) {
     return new ServeConfig(host, port, maxBodyBytes, side, pixels, maxK, maxPool, timeoutMs, batchWindowMicros,
-        maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes, reloadCheckMs);
+        maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes, reloadCheckMs, thumbCacheBytes);
   }
 
   public ServeConfig withBatching(long windowMicros, int batch, int queued) {
     return new ServeConfig(host, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
         windowMicros, batch, queued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes,
-        reloadCheckMs);
+        reloadCheckMs, thumbCacheBytes);
   }
 
   /** Connection limits: idle and whole-request timeouts, and the most connections open at once. */
   public ServeConfig withConnections(long idleMs, long requestMs, int connections) {
     return new ServeConfig(host, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
-        batchWindowMicros, maxBatch, maxQueued, idleMs, requestMs, connections, decodeBudgetBytes, reloadCheckMs);
+        batchWindowMicros, maxBatch, maxQueued, idleMs, requestMs, connections, decodeBudgetBytes, reloadCheckMs, thumbCacheBytes);
   }
 
   public ServeConfig withDecodeBudget(long bytes) {
     return new ServeConfig(host, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
         batchWindowMicros, maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, bytes,
-        reloadCheckMs);
+        reloadCheckMs, thumbCacheBytes);
+  }
+
+  /** The most the photo thumbnail cache holds on disk (least recently used ones are deleted). */
+  public ServeConfig withThumbCache(long bytes) {
+    return new ServeConfig(host, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
+        batchWindowMicros, maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes,
+        reloadCheckMs, bytes);
   }
 
   /** How often the index file is checked for a replacement; 0 turns reloading off. */
   public ServeConfig withReloadCheck(long ms) {
     return new ServeConfig(host, port, maxBodyBytes, maxImageSide, maxImagePixels, maxK, maxPool, timeoutMs,
         batchWindowMicros, maxBatch, maxQueued, idleTimeoutMs, requestTimeoutMs, maxConnections, decodeBudgetBytes,
-        ms);
+        ms, thumbCacheBytes);
   }
 }

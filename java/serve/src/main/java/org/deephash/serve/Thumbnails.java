@@ -39,6 +39,11 @@ import org.deephash.model.data.PhotoFiles;
  * {@code concurrentDecodes} photos are decoded at once (the HTTP API calls it from its decode pool,
  * platform threads, one per core); a photo is decoded with subsampling to no less than twice the
  * thumbnail size, so a 50-megapixel photo costs a small raster.
+ *
+ * <p>The cache is bounded ({@code maxBytes}, {@code serve --thumb-cache-mb}): when a new thumbnail
+ * takes it over the bound, the least recently used thumbnails are deleted until it holds at most
+ * 90% of it. A thumbnail's modification time is its last use (refreshed on a hit when older than a
+ * minute, to spare the disk a write per request), so the ones the grid keeps showing stay.
  */
 final class Thumbnails {
   /** The sizes served: 160 (result grid) and 480 (the query, a larger preview). */
@@ -49,11 +54,29 @@ final class Thumbnails {
   private final Semaphore decoding;
   private final AtomicLong generated = new AtomicLong();
   private final AtomicLong hits = new AtomicLong();
+  private final AtomicLong evicted = new AtomicLong();
+  private final long maxBytes;
+  /** Bytes the cache holds, counted from the folder on first use; -1 until then. */
+  private long bytes = -1;
+
+  /** Default bound of the cache: 2 GiB (some 300,000 grid thumbnails). */
+  static final long DEFAULT_MAX_BYTES = 2L << 30;
+  /** A hit refreshes the thumbnail's last-use time when it is older than this. */
+  static final long TOUCH_AFTER_MS = 60_000;
 
   /** @param dir the cache folder (made when the first thumbnail is written) */
   Thumbnails(Path dir, int concurrentDecodes) {
+    this(dir, concurrentDecodes, DEFAULT_MAX_BYTES);
+  }
+
+  /** @param maxBytes the most the cache may hold on disk (at least 1 MiB) */
+  Thumbnails(Path dir, int concurrentDecodes, long maxBytes) {
+    if (maxBytes < (1 << 20)) {
+      throw new IllegalArgumentException("the thumbnail cache bound must be at least 1 MiB (passed " + maxBytes + ")");
+    }
     this.dir = dir;
     this.decoding = new Semaphore(Math.max(1, concurrentDecodes));
+    this.maxBytes = maxBytes;
   }
 
   /**
@@ -76,6 +99,16 @@ final class Thumbnails {
 
   long hits() {
     return hits.get();
+  }
+
+  /** Thumbnails deleted to keep the cache within its bound. */
+  long evicted() {
+    return evicted.get();
+  }
+
+  /** Bytes the cache holds now (as this server counted them). */
+  synchronized long bytes() {
+    return Math.max(0, bytes);
   }
 
   /** Whether {@code size} is one of {@link #SIZES}. */
@@ -105,6 +138,7 @@ final class Thumbnails {
     byte[] cached = readIfThere(file);
     if (cached != null) {
       hits.incrementAndGet();
+      touch(file);
       return cached;
     }
     try {
@@ -120,7 +154,9 @@ final class Thumbnails {
         return cached;
       }
       byte[] jpeg = jpeg(fit(read(photo, size), size));
-      write(file, jpeg);
+      if (write(file, jpeg)) {
+        added(jpeg.length);
+      }
       generated.incrementAndGet();
       return jpeg;
     } finally {
@@ -146,7 +182,8 @@ final class Thumbnails {
     }
   }
 
-  private void write(Path file, byte[] jpeg) {
+  /** Writes a thumbnail into place; false when it could not be kept (a read-only or full disk). */
+  private boolean write(Path file, byte[] jpeg) {
     try {
       Files.createDirectories(dir);
       Path tmp = Files.createTempFile(dir, ".tmp-", ".jpg");
@@ -160,9 +197,80 @@ final class Thumbnails {
       } finally {
         Files.deleteIfExists(tmp);
       }
+      return true;
     } catch (IOException e) {
-      // a read-only or full disk: the thumbnail is served all the same, just not kept
+      return false; // the thumbnail is served all the same, just not kept
     }
+  }
+
+  private static void touch(Path file) {
+    try {
+      long now = System.currentTimeMillis();
+      if (now - Files.getLastModifiedTime(file).toMillis() > TOUCH_AFTER_MS) {
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(now));
+      }
+    } catch (IOException e) {
+      // evicted meanwhile, or a read-only cache: nothing to keep fresh
+    }
+  }
+
+  /** Counts a new thumbnail, and evicts the least recently used ones when over the bound. */
+  private synchronized void added(long n) {
+    if (bytes < 0) {
+      bytes = 0;
+      for (Entry e : entries()) {
+        bytes += e.size();
+      }
+    } else {
+      bytes += n;
+    }
+    if (bytes <= maxBytes) {
+      return;
+    }
+    java.util.List<Entry> all = entries();
+    all.sort(java.util.Comparator.comparingLong(Entry::lastUse).thenComparing(e -> e.file().toString()));
+    long total = 0;
+    for (Entry e : all) {
+      total += e.size();
+    }
+    long target = maxBytes / 10 * 9;
+    for (Entry e : all) {
+      if (total <= target) {
+        break;
+      }
+      try {
+        if (Files.deleteIfExists(e.file())) {
+          evicted.incrementAndGet();
+        }
+        total -= e.size();
+      } catch (IOException x) {
+        // in use elsewhere or read-only: left, counted
+      }
+    }
+    bytes = total;
+  }
+
+  private record Entry(Path file, long size, long lastUse) {}
+
+  /** The cached thumbnails (not the temporary files being written). */
+  private java.util.List<Entry> entries() {
+    java.util.List<Entry> out = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String name = p.getFileName().toString();
+        if (name.endsWith(".jpg") && !name.startsWith(".")) {
+          try {
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+            out.add(new Entry(p, a.size(), a.lastModifiedTime().toMillis()));
+          } catch (IOException e) {
+            // removed meanwhile
+          }
+        }
+      }
+    } catch (IOException e) {
+      // no folder yet
+    }
+    return out;
   }
 
   /** The picture scaled (never up) to fit within {@code size x size}, as RGB. */

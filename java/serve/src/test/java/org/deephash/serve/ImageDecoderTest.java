@@ -57,6 +57,29 @@ class ImageDecoderTest {
   }
 
   /**
+   * A WebP upload (lossless, made with cwebp from pixel (x, y) = (4x, 5y, 2(x + y)), 64 x 48) gives
+   * the model input of that picture; the reservation covers a whole frame, given back after.
+   */
+  @Test
+  void aWebpUploadIsDecoded() throws IOException {
+    byte[] webp;
+    try (var in = ImageDecoderTest.class.getResourceAsStream("gradient-lossless.webp")) {
+      webp = in.readAllBytes();
+    }
+    BufferedImage want = new BufferedImage(64, 48, BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < 48; y++) {
+      for (int x = 0; x < 64; x++) {
+        want.setRGB(x, y, (4 * x) << 16 | (5 * y) << 8 | 2 * (x + y));
+      }
+    }
+    assertEquals(new ImageDecoder.Header("webp", 64, 48), ImageDecoder.header(webp, LIMITS));
+    ImageDecoder d = new ImageDecoder(new DecodeBudget(16 << 20));
+    ImageDecoder.Decoded out = d.decode(webp, LIMITS, 64, 48, Pixels.Channels.RGB);
+    assertArrayEquals(Pixels.of(want, 64, 48, Pixels.Channels.RGB), out.pixels());
+    assertEquals(0, d.budget().inFlight(), "the reservation is given back");
+  }
+
+  /**
    * A JPEG stored turned with EXIF orientation 6 ("turn 90 degrees clockwise to view") gives the
    * input of the upright picture: quadrants red, green / blue, white stored 64 x 32 come out 32 x 64
    * with blue, red / white, green (the EXIF definition, written out by hand).

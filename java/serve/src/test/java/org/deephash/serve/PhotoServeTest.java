@@ -71,7 +71,9 @@ class PhotoServeTest {
     assertEquals(List.of("broken/corrupt.jpg", "broken/modern.webp"),
         report.skipped().stream().map(PhotoFiles.Skipped::path).toList());
     assertTrue(report.skipped().get(0).reason().startsWith("not a JPEG, PNG"), report.skipped().get(0).reason());
-    assertTrue(report.skipped().get(1).reason().startsWith("no decoder: the JDK cannot decode .webp"), report.skipped().get(1).reason());
+    // a file named .webp whose bytes are not a whole WebP: read, refused, listed
+    assertTrue(report.skipped().get(1).reason().startsWith("corrupt or truncated image"),
+        report.skipped().get(1).reason());
     assertEquals(1, f.indexed.ignored(), "README.txt");
   }
 
@@ -158,6 +160,54 @@ class PhotoServeTest {
     assertEquals(1, t.generated());
     assertEquals(1, jpegs(Thumbnails.dirFor(folder.resolve("self.dhx"))).size());
     assertEquals(List.of("a.jpg"), PhotoFiles.scan(folder).photos());
+  }
+
+  /**
+   * A bounded cache: photos of a few hundred KiB of noise make thumbnails of tens of KiB; with a
+   * 1 MiB bound, adding them one by one keeps the cache within it by deleting the least recently
+   * used, and a thumbnail used again stays while older ones go.
+   */
+  @Test
+  void theThumbnailCacheStaysWithinItsBoundDroppingTheLeastRecentlyUsed() throws Exception {
+    Path folder = dir.resolve("noise");
+    Files.createDirectories(folder);
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+    int n = 40;
+    for (int i = 0; i < n; i++) {
+      java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(480, 480,
+          java.awt.image.BufferedImage.TYPE_INT_RGB);
+      for (int y = 0; y < 480; y++) {
+        for (int x = 0; x < 480; x++) {
+          img.setRGB(x, y, rnd.nextInt(1 << 24));
+        }
+      }
+      javax.imageio.ImageIO.write(img, "png", folder.resolve(String.format("n%02d.png", i)).toFile());
+    }
+    Path cache = Thumbnails.dirFor(folder.resolve("noise.dhx"));
+    Thumbnails t = new Thumbnails(cache, 1, 1 << 20);
+    byte[] first = t.get(folder.resolve("n00.png"), 480);
+    long clock = System.currentTimeMillis() - 3_600_000;
+    for (int i = 1; i < n; i++) {
+      // thumbnails made in order, one second apart; n00 is used again after each one
+      for (Path p : jpegs(cache)) {
+        if (Files.getLastModifiedTime(p).toMillis() > clock) {
+          Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.fromMillis(clock));
+        }
+      }
+      clock += 1000;
+      t.get(folder.resolve(String.format("n%02d.png", i)), 480);
+      assertArrayEquals(first, t.get(folder.resolve("n00.png"), 480));
+      long onDisk = 0;
+      for (Path p : jpegs(cache)) {
+        onDisk += Files.size(p);
+      }
+      assertTrue(onDisk <= 1 << 20, "cache holds " + onDisk + " bytes after " + (i + 1) + " thumbnails");
+      assertEquals(onDisk, t.bytes());
+    }
+    assertTrue(t.evicted() > 0 && first.length * (long) n > 1 << 20, "the photos overflow the bound: "
+        + first.length + " bytes each");
+    assertEquals(n, t.generated(), "n00 was never made twice: always a hit");
+    assertTrue(jpegs(cache).size() < n);
   }
 
   @Test

@@ -136,7 +136,7 @@ class RequestParserTest {
     ImageIO.write(new BufferedImage(30, 20, BufferedImage.TYPE_BYTE_GRAY), "tiff", tiff);
     e = assertThrows(ApiException.class, () -> PARSER.parse("image/tiff", null, tiff.toByteArray()));
     assertEquals(400, e.status());
-    assertTrue(e.getMessage().contains("(PNG, JPEG, GIF or BMP)"), e.getMessage());
+    assertTrue(e.getMessage().contains("(PNG, JPEG, WebP, GIF or BMP)"), e.getMessage());
     RequestParser noModel = new RequestParser(new RequestParser.Context(48, 4, false, LIMITS));
     e = assertThrows(ApiException.class, () -> noModel.parse("image/png", null, good));
     assertTrue(e.getMessage().startsWith("this server has no model to encode images"), e.getMessage());

@@ -22,10 +22,12 @@ import javax.imageio.stream.ImageInputStream;
 
 /**
  * A folder of photos, as {@code engine-cli index --photos} reads it and {@code engine-cli serve}
- * shows it: every JPEG, PNG, GIF and BMP file under the folder (sub-folders included, symbolic
- * links and hidden entries not followed), turned upright by its EXIF orientation ({@link Exif}).
+ * shows it: every JPEG, PNG, WebP, GIF and BMP file under the folder (sub-folders included, symbolic
+ * links and hidden entries not followed), JPEGs turned upright by their EXIF orientation ({@link
+ * Exif}). WebP is decoded by the TwelveMonkeys ImageIO plug-in (lossy and lossless; a WebP's own
+ * EXIF orientation is not applied).
  *
- * <p>Nothing in the folder stops a scan: a file the JDK has no decoder for (WebP, HEIC, AVIF), a
+ * <p>Nothing in the folder stops a scan: a file there is no decoder for (HEIC, AVIF, JPEG XL), a
  * TIFF file (left out, as uploads leave it out), an entry that cannot be listed, and (when read)
  * a truncated or corrupt file are {@link Skipped}, each with a one-line reason. Decoding is bounded by what the caller needs, not by what
  * the file announces: it subsamples while decoding down to no less than the asked size.
@@ -38,17 +40,17 @@ import javax.imageio.stream.ImageInputStream;
  * }</pre>
  */
 public final class PhotoFiles {
-  /** File name endings read as photos (the JDK's own decoders). */
-  public static final Set<String> DECODABLE = Set.of("jpg", "jpeg", "png", "gif", "bmp");
-  /** Photo formats that are listed as skipped: the JDK has no decoder for them. */
-  public static final Set<String> NO_DECODER = Set.of("webp", "heic", "heif", "avif", "jxl");
+  /** File name endings read as photos (the JDK's own decoders, and WebP's plug-in). */
+  public static final Set<String> DECODABLE = Set.of("jpg", "jpeg", "png", "webp", "gif", "bmp");
+  /** Photo formats that are listed as skipped: there is no decoder for them. */
+  public static final Set<String> NO_DECODER = Set.of("heic", "heif", "avif", "jxl");
   /**
    * Photo formats the JDK reads but this reader leaves out, as the server leaves them out of
    * uploads: TIFF's reader is more than a photo folder needs to trust on hostile input.
    */
   public static final Set<String> LEFT_OUT = Set.of("tif", "tiff");
   /** The formats a photo may really be in, whatever its name says (ImageIO's names). */
-  static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp");
+  static final Set<String> FORMATS = Set.of("jpeg", "png", "webp", "gif", "bmp");
   /** Largest photo file read (bytes). */
   public static final long MAX_FILE_BYTES = 256L << 20;
   /** Bytes read ahead for the EXIF header (its APP1 segment is at most 64 KiB, after APP0). */
@@ -109,7 +111,8 @@ public final class PhotoFiles {
         } else if (DECODABLE.contains(ext)) {
           photos.add(rel);
         } else if (NO_DECODER.contains(ext)) {
-          skipped.add(new Skipped(rel, "no decoder: the JDK cannot decode ." + ext + " files"));
+          skipped.add(new Skipped(rel, "no decoder: ." + ext + " files cannot be decoded (convert them to JPEG,"
+              + " PNG or WebP)"));
         } else if (LEFT_OUT.contains(ext)) {
           skipped.add(new Skipped(rel, "TIFF is not read (convert it to JPEG or PNG)"));
         } else {
@@ -190,7 +193,7 @@ public final class PhotoFiles {
         r.dispose();
       }
       if (reader == null) {
-        throw new DatasetException(name + ": not a JPEG, PNG, GIF or BMP image (unknown or damaged header)");
+        throw new DatasetException(name + ": not a JPEG, PNG, WebP, GIF or BMP image (unknown or damaged header)");
       }
       try {
         reader.setInput(in, true, true);

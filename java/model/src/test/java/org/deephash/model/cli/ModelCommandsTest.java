@@ -238,8 +238,10 @@ class ModelCommandsTest {
     assertEquals(index + ".photos.json", json.get("report"));
     List<String> skippedLines = r.err().lines().filter(l -> l.startsWith("engine-cli index: skipped ")).toList();
     assertEquals(List.of(
-        "engine-cli index: skipped trip/broken.jpg: not a JPEG, PNG, GIF or BMP image (unknown or damaged header)",
-        "engine-cli index: skipped trip/day2/phone.heic: no decoder: the JDK cannot decode .heic files"),
+        "engine-cli index: skipped trip/broken.jpg: not a JPEG, PNG, WebP, GIF or BMP image (unknown or damaged"
+            + " header)",
+        "engine-cli index: skipped trip/day2/phone.heic: no decoder: .heic files cannot be decoded (convert them to"
+            + " JPEG, PNG or WebP)"),
         skippedLines, r.err());
     try (LoadedIndex idx = IndexFile.load(index)) {
       assertEquals(List.of("top.png", "trip/day1/beach.png", "trip/day2/sunset.JPG"),

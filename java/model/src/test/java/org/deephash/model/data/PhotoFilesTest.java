@@ -37,6 +37,7 @@ class PhotoFilesTest {
     png(dir.resolve("a.png"), 10, 10);
     jpeg(dir.resolve("b/UPPER.JPEG"), 10, 10);
     Files.write(dir.resolve("b/x.webp"), new byte[] {'R', 'I', 'F', 'F'});
+    Files.write(dir.resolve("b/phone.heic"), new byte[] {0, 0, 0, 24});
     Files.write(dir.resolve("scan.tiff"), new byte[] {'I', 'I', 42, 0});
     Files.writeString(dir.resolve("notes.txt"), "not a photo");
     png(dir.resolve(".thumbs/hidden.png"), 10, 10);
@@ -46,15 +47,67 @@ class PhotoFilesTest {
     PhotoFiles.Listing l = PhotoFiles.scan(dir);
     assertEquals(dir.toAbsolutePath().normalize(), l.root());
     // found at every depth, hidden folders left out, sorted by path; a corrupt file is found (it fails when read)
-    assertEquals(List.of("a.png", "b/UPPER.JPEG", "b/c/deep.jpg", "corrupt.jpg"), l.photos());
+    assertEquals(List.of("a.png", "b/UPPER.JPEG", "b/c/deep.jpg", "b/x.webp", "corrupt.jpg"), l.photos());
     assertEquals(1, l.ignored(), "notes.txt");
     assertEquals(3, l.skipped().size(), l.skipped().toString());
-    assertEquals("b/x.webp", l.skipped().get(0).path());
-    assertTrue(l.skipped().get(0).reason().startsWith("no decoder: the JDK cannot decode .webp"), l.skipped().get(0).reason());
+    assertEquals("b/phone.heic", l.skipped().get(0).path());
+    assertEquals("no decoder: .heic files cannot be decoded (convert them to JPEG, PNG or WebP)",
+        l.skipped().get(0).reason());
     assertEquals("link.png", l.skipped().get(1).path());
     assertTrue(l.skipped().get(1).reason().contains("symbolic link"));
     assertEquals("scan.tiff", l.skipped().get(2).path());
     assertTrue(l.skipped().get(2).reason().startsWith("TIFF is not read"), l.skipped().get(2).reason());
+  }
+
+  /** Made with cwebp from a 64x48 picture of pixel (x, y) = (4x, 5y, 2(x + y)), losslessly. */
+  private static final String GRADIENT = "gradient-lossless.webp";
+  /** Made with cwebp -q 90 from a 64x48 picture in four colour quadrants (below). */
+  private static final String QUADRANTS = "quadrants-lossy.webp";
+
+  private Path resource(String name) throws IOException {
+    Path p = dir.resolve(name);
+    try (var in = PhotoFilesTest.class.getResourceAsStream(name)) {
+      Files.write(p, in.readAllBytes());
+    }
+    return p;
+  }
+
+  @Test
+  void webpPhotosAreDecodedLosslessExactlyAndLossyClosely() throws IOException {
+    BufferedImage g = PhotoFiles.read(resource(GRADIENT), 64, 48);
+    assertEquals(64, g.getWidth());
+    assertEquals(48, g.getHeight());
+    for (int y = 0; y < 48; y++) {
+      for (int x = 0; x < 64; x++) {
+        assertEquals((4 * x) << 16 | (5 * y) << 8 | 2 * (x + y), g.getRGB(x, y) & 0xffffff, "pixel " + x + "," + y);
+      }
+    }
+    // decoded with subsampling when less is asked: every 4th pixel of every 4th row
+    BufferedImage small = PhotoFiles.read(resource(GRADIENT), 16, 12);
+    assertEquals(16, small.getWidth());
+    assertEquals(12, small.getHeight());
+    assertEquals(g.getRGB(40, 28), small.getRGB(10, 7));
+    BufferedImage q = PhotoFiles.read(resource(QUADRANTS), 64, 48);
+    int[][] colours = {{0xff0000, 0x00ff00}, {0x0000ff, 0xc8c832}};
+    for (int y = 0; y < 48; y++) {
+      for (int x = 0; x < 64; x++) {
+        if (x % 32 < 4 || x % 32 > 27 || y % 24 < 4 || y % 24 > 19) {
+          continue; // lossy coding blurs the borders between quadrants
+        }
+        int want = colours[y / 24][x / 32];
+        int got = q.getRGB(x, y);
+        for (int s = 0; s < 24; s += 8) {
+          assertTrue(Math.abs((want >> s & 0xff) - (got >> s & 0xff)) <= 24,
+              "pixel " + x + "," + y + ": " + Integer.toHexString(got) + " for " + Integer.toHexString(want));
+        }
+      }
+    }
+    // a scan lists WebP files as photos; a file that only claims to be one is refused when read, in one line
+    Files.write(dir.resolve("fake.webp"), "RIFF....WEBPVP8 ".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    assertEquals(List.of("fake.webp", GRADIENT, QUADRANTS), PhotoFiles.scan(dir).photos());
+    DatasetException e = assertThrows(DatasetException.class, () -> PhotoFiles.read(dir.resolve("fake.webp"), 8, 8));
+    assertTrue(e.getMessage().startsWith(dir.resolve("fake.webp") + ": "), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
   }
 
   @Test
