@@ -156,7 +156,7 @@ public final class Pipeline {
       db = enc.encode(train);
       q = enc.encode(validation);
     }
-    List<FineStage> stages = List.of(FineStage.values());
+    List<FineStage> stages = FineStage.reRankings();
     Map<FineStage, FineStage.Score> scores = new Evaluation(log).progress(progress).scoreStages(stages, db.bits(),
         db.featureDim(), db.codes(), db.features(), db.latent(), train.labels(), q.codes(), q.features(), q.latent(),
         validation.labels());

@@ -33,7 +33,7 @@ public final class ServeCommand extends CliCommand {
   Path delf;
 
   @Option(names = "--fine", paramLabel = "STAGE",
-      description = {"How HDS re-orders the Hamming pool: f7 (the paper), f7n, latent, f7n-ties or latent-ties",
+      description = {"How HDS re-orders the Hamming pool: f7 (the paper), f7n, latent, f7n-ties, latent-ties or none",
           "(default: the model's, chosen on its validation split; f7 without --model)."})
   String fine;
 

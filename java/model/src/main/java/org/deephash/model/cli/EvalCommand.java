@@ -40,7 +40,7 @@ public final class EvalCommand extends TensorFlowCommand {
   Integer esQueries;
 
   @Option(names = "--fine", paramLabel = "STAGE",
-      description = {"Fine stage of the HDS row: f7 (the paper), f7n, latent, f7n-ties, latent-ties",
+      description = {"Fine stage of the HDS row: f7 (the paper), f7n, latent, f7n-ties, latent-ties, none",
           "(default: the one recorded in the model, chosen on its validation split; f7 for older models)."})
   String fine;
 
@@ -92,7 +92,7 @@ public final class EvalCommand extends TensorFlowCommand {
     }
     Pipeline.EvalResult r = Pipeline.evaluate(model, db, q, outDir, !noBaselines, pool,
         esQueries != null ? esQueries : q.count(), fineStage,
-        compareFine ? java.util.List.of(org.deephash.model.eval.FineStage.values())
+        compareFine ? org.deephash.model.eval.FineStage.reRankings()
             : java.util.List.of(org.deephash.model.eval.FineStage.F7), null, progress(), err);
     if (json) {
       out.println(r.json());

@@ -50,9 +50,9 @@ public final class QueryCommand extends TensorFlowCommand {
   Mode mode = Mode.hds;
 
   @Option(names = "--fine", paramLabel = "STAGE",
-      description = {"Fine stage of hds: f7 (the paper, the engine's coarse-to-fine search), f7n, latent, f7n-ties or",
-          "latent-ties (default: the model's, chosen on its validation split; the latent stages compute the pool's",
-          "latent activations from the F7 features the index holds)."})
+      description = {"Fine stage of hds: f7 (the paper, the engine's coarse-to-fine search), f7n, latent, f7n-ties,",
+          "latent-ties or none (the codes' order) (default: the model's, chosen on its validation split; the latent",
+          "stages compute the pool's latent activations from the F7 features the index holds)."})
   String fine;
 
   @Option(names = "--json", description = "Print one JSON line instead of the table.")

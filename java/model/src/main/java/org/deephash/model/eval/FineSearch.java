@@ -43,8 +43,13 @@ public final class FineSearch {
     if (stage.usesLatent() && latent == null) {
       throw new IllegalArgumentException("fine stage " + stage.key() + " needs the model's hash layer");
     }
-    int dim = table.dim();
     int q = queryCodes.length / table.codeBytes();
+    if (stage == FineStage.NONE) {
+      SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
+          : search.radius(queryCodes, pool.radius(), pool.size());
+      return rerank(stage, coarse, new float[0], null, new float[0], 0, k);
+    }
+    int dim = table.dim();
     if (queryF7.length != (long) q * dim) {
       throw new IllegalArgumentException("expected " + q + " query features of " + dim + " floats, got "
           + queryF7.length + " floats");
@@ -114,6 +119,8 @@ public final class FineSearch {
       System.arraycopy(dist[i], 0, allDist, offsets[i], dist[i].length);
       truncated[i] = coarse.truncated(i);
     }
-    return SearchResult.of(offsets, allIds, allHam, allDist, truncated).withMethod("hds-" + stage.key());
+    // the codes' order measures no distance: none is reported
+    return SearchResult.of(offsets, allIds, allHam, stage == FineStage.NONE ? null : allDist, truncated)
+        .withMethod("hds-" + stage.key());
   }
 }

@@ -15,7 +15,9 @@ import java.util.Map;
  *       distance are ordered by the fine distance instead of by id. Such a ranking differs from the
  *       codes' ranking (BCS) only inside groups of equal Hamming distance, where BCS's order (by id)
  *       carries no information about the query, so it cannot be worse than BCS except by chance
- *       inside those groups.
+ *       inside those groups;
+ *   <li>{@link #NONE}: no re-ranking at all, the codes' own order (BCS): what {@link #choose} keeps
+ *       when no re-ranking beats the codes on the validation split.
  * </ul>
  *
  * Every ordering breaks its remaining ties by ascending id. Which stage a model uses is chosen on
@@ -26,7 +28,8 @@ public enum FineStage {
   F7_NORM("f7n", "Euclidean distance on L2-normalised F7", false),
   LATENT("latent", "Euclidean distance on the latent (hash-layer) activations", false),
   F7_NORM_TIES("f7n-ties", "equal Hamming distances ordered by L2-normalised F7", true),
-  LATENT_TIES("latent-ties", "equal Hamming distances ordered by the latent activations", true);
+  LATENT_TIES("latent-ties", "equal Hamming distances ordered by the latent activations", true),
+  NONE("none", "no re-ranking: the Hamming order, ties by id (the codes alone)", true);
 
   private final String key;
   private final String description;
@@ -81,6 +84,9 @@ public enum FineStage {
    * (a zero row stays zero), or the latent activations.
    */
   public float[] features(float[] f7, int f7Dim, float[] latent, int bits, int n) {
+    if (this == NONE) {
+      return new float[0];
+    }
     if (usesLatent()) {
       return latent;
     }
@@ -104,9 +110,9 @@ public enum FineStage {
     return out;
   }
 
-  /** Width of {@link #features}' rows. */
+  /** Width of {@link #features}' rows (0 for {@link #NONE}: it measures nothing). */
   public int dim(int f7Dim, int bits) {
-    return usesLatent() ? bits : f7Dim;
+    return this == NONE ? 0 : usesLatent() ? bits : f7Dim;
   }
 
   /**
@@ -179,35 +185,38 @@ public enum FineStage {
 
   /**
    * The stage to keep. Among the stages at least as good as the codes alone (BCS) in both P@10 and
-   * full mAP, the one with the largest sum of the two gains; when none is, the one whose worse gain
-   * is the least bad. Among equals, the first in declaration order.
+   * full mAP, the one with the largest sum of the two gains (among equals, the first in declaration
+   * order); when no stage gains anything without losing something, {@link #NONE}: HDS then keeps
+   * the codes' order, so it is never below BCS on the data the choice was made on.
    *
-   * @param candidates validation figures of each stage tried (at least one)
+   * @param candidates validation figures of each re-ranking stage tried (at least one; {@link #NONE}
+   *     is never scored, its figures are the codes')
    * @param bcs the codes' own figures on the same validation queries
    */
   public static FineStage choose(Map<FineStage, Score> candidates, Score bcs) {
     if (candidates.isEmpty()) {
       throw new IllegalArgumentException("no fine stage to choose from");
     }
-    FineStage best = null;
-    boolean bestSafe = false;
-    double bestValue = Double.NEGATIVE_INFINITY;
+    FineStage best = NONE;
+    double bestValue = 0;
     for (FineStage s : values()) {
       Score c = candidates.get(s);
-      if (c == null) {
+      if (c == null || s == NONE) {
         continue;
       }
       double dp = c.precisionAt10() - bcs.precisionAt10();
       double dm = c.mapFull() - bcs.mapFull();
-      boolean safe = dp >= 0 && dm >= 0;
-      double value = safe ? dp + dm : Math.min(dp, dm);
-      if (best == null || (safe && !bestSafe) || (safe == bestSafe && value > bestValue)) {
+      if (dp >= 0 && dm >= 0 && dp + dm > bestValue) {
         best = s;
-        bestSafe = safe;
-        bestValue = value;
+        bestValue = dp + dm;
       }
     }
     return best;
+  }
+
+  /** The stages {@link #choose} scores: every one but {@link #NONE}. */
+  public static java.util.List<FineStage> reRankings() {
+    return java.util.Arrays.stream(values()).filter(s -> s != NONE).toList();
   }
 
   @Override

@@ -109,7 +109,7 @@ class ModelCommandsTest {
 
     Path probe = data.resolve("blue/img3.png");
     Run q = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
-        probe.toString(), "--k", "3", "--json");
+        probe.toString(), "--k", "3", "--fine", "f7", "--json");
     assertEquals(0, q.status(), q.err());
     Map<String, Object> answer = Json.object(q.out().strip());
     List<?> results = (List<?>) answer.get("results");
@@ -121,7 +121,12 @@ class ModelCommandsTest {
     assertEquals(0.0, first.get("hamming"));
     assertEquals(0.0, (Double) first.get("euclidean"), 1e-2);
     assertEquals("blue", first.get("label"));
-    assertEquals(selection.getProperty("fine.stage"), answer.get("fine_stage"), "query uses the model's fine stage");
+    assertEquals("f7", answer.get("fine_stage"));
+    Run byDefault = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
+        probe.toString(), "--k", "3", "--json");
+    assertEquals(0, byDefault.status(), byDefault.err());
+    assertEquals(selection.getProperty("fine.stage"), Json.object(byDefault.out().strip()).get("fine_stage"),
+        "query uses the model's fine stage");
 
     // Fine stages that keep the Hamming order: distances never decrease.
     Run ties = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",

@@ -1,6 +1,7 @@
 package org.deephash.model.eval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.Arrays;
@@ -76,6 +77,7 @@ class FineSearchTest {
           for (int q = 0; q < Q; q++) {
             long[] want = reference(stage, codes, f7, qc, qf7, q, m, k, ids);
             assertArrayEquals(want, r.ids(q), stage.key() + ", query " + q);
+            assertEquals(stage != FineStage.NONE, r.hasDistances(), stage.key());
           }
         }
         assertThrows(IllegalArgumentException.class,
@@ -104,6 +106,7 @@ class FineSearchTest {
         case F7 -> squared(row, qrow);
         case F7_NORM, F7_NORM_TIES -> squared(unit(row), unit(qrow));
         case LATENT, LATENT_TIES -> squared(latentOf(row, 1), latentOf(qrow, 1));
+        case NONE -> 0;
       };
     }
     Arrays.sort(pool, (a, b) -> {

@@ -1,6 +1,7 @@
 package org.deephash.model.eval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -94,13 +95,31 @@ class FineStageTest {
   }
 
   @Test
-  void whenEveryStageLosesTheLeastBadWins() {
+  void whenNoStageGainsWithoutLosingTheCodesOrderIsKept() {
     FineStage.Score bcs = new FineStage.Score(0.90, 0.80);
     Map<FineStage, FineStage.Score> c = new LinkedHashMap<>();
-    c.put(FineStage.F7, new FineStage.Score(0.95, 0.70)); // worse gain -0.10
-    c.put(FineStage.LATENT, new FineStage.Score(0.89, 0.81)); // worse gain -0.01
-    c.put(FineStage.F7_NORM, new FineStage.Score(0.85, 0.90)); // worse gain -0.05
-    assertEquals(FineStage.LATENT, FineStage.choose(c, bcs));
+    c.put(FineStage.F7, new FineStage.Score(0.95, 0.70)); // P@10 up, mAP down
+    c.put(FineStage.LATENT, new FineStage.Score(0.89, 0.81)); // P@10 down
+    c.put(FineStage.LATENT_TIES, new FineStage.Score(0.8999, 0.8001)); // down by a hair
+    assertEquals(FineStage.NONE, FineStage.choose(c, bcs));
+    // equal to the codes is no gain either
+    assertEquals(FineStage.NONE, FineStage.choose(Map.of(FineStage.F7_NORM, bcs), bcs));
+    // a gain in one, equal in the other, is kept
+    assertEquals(FineStage.F7_NORM, FineStage.choose(Map.of(FineStage.F7_NORM, new FineStage.Score(0.90, 0.8001)),
+        bcs));
+    assertFalse(FineStage.reRankings().contains(FineStage.NONE));
+    assertEquals(FineStage.values().length - 1, FineStage.reRankings().size());
+  }
+
+  @Test
+  void noneKeepsTheHammingOrderWithTiesById() {
+    long[] ids = {40, 7, 12, 3, 25};
+    int[] ham = {2, 1, 2, 1, 0};
+    float[] d = new float[5];
+    int[] order = FineStage.NONE.order(ids, ham, new float[0], 0, new float[0], new int[5], 0, d);
+    // (0, 25), (1, 3), (1, 7), (2, 12), (2, 40)
+    assertArrayEquals(new int[] {4, 3, 1, 2, 0}, order);
+    assertEquals(0, FineStage.NONE.dim(512, 48));
   }
 
   @Test
@@ -109,7 +128,7 @@ class FineStageTest {
       assertEquals(s, FineStage.of(s.key().toUpperCase(java.util.Locale.ROOT)));
     }
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FineStage.of("pca"));
-    assertTrue(e.getMessage().contains("f7, f7n, latent, f7n-ties, latent-ties"), e.getMessage());
+    assertTrue(e.getMessage().contains("f7, f7n, latent, f7n-ties, latent-ties, none"), e.getMessage());
     assertThrows(IllegalArgumentException.class,
         () -> FineStage.F7.order(new long[2], new int[1], new float[1], 0, DB, 1, null));
   }
