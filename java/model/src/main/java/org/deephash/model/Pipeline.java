@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -22,6 +23,7 @@ import org.deephash.index.IndexFile;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.PhotoFiles;
+import org.deephash.model.data.PhotoThumbnails;
 import org.deephash.model.data.PhotoIndex;
 import org.deephash.model.data.Pixels;
 import org.deephash.model.eval.Baselines;
@@ -241,7 +243,20 @@ public final class Pipeline {
    */
   public static PhotoIndexResult indexPhotos(Path modelDir, Path folder, Path indexFile, int threads,
       Progress progress, PrintStream log) throws IOException {
+    return indexPhotos(modelDir, folder, indexFile, threads, false, progress, log);
+  }
+
+  /**
+   * As {@link #indexPhotos(Path, Path, Path, int, Progress, PrintStream)}; with {@code thumbnails},
+   * each photo's grid thumbnail ({@link PhotoThumbnails#DEFAULT_SIZE} px) is written to the index's
+   * thumbnail folder (made from the raster decoded for the model when it is large enough, else from
+   * a second decode; the model's input is the same either way), so {@code serve} shows results
+   * without decoding photos.
+   */
+  public static PhotoIndexResult indexPhotos(Path modelDir, Path folder, Path indexFile, int threads,
+      boolean thumbnails, Progress progress, PrintStream log) throws IOException {
     long t0 = System.nanoTime();
+    Path thumbDir = thumbnails ? PhotoThumbnails.dirFor(indexFile.toAbsolutePath()) : null;
     PhotoFiles.Listing listing;
     try (Progress.Phase p = progress.phase("listing " + folder)) {
       listing = PhotoFiles.scan(folder);
@@ -260,13 +275,14 @@ public final class Pipeline {
           Progress.Counter counter = progress.count("indexing photos", listing.photos().size(), "photos")) {
         List<String> all = listing.photos();
         // the next batch decodes while this one is encoded
-        List<Future<float[]>> next = decodeBatch(pool, listing.root(), all.subList(0, Math.min(all.size(), batch)), c);
+        List<Future<float[]>> next = decodeBatch(pool, listing.root(), all.subList(0, Math.min(all.size(), batch)), c,
+            thumbDir);
         for (int start = 0; start < all.size(); start += batch) {
           List<String> part = all.subList(start, Math.min(all.size(), start + batch));
           List<Future<float[]>> decoded = next;
           int from = start + batch;
           next = decodeBatch(pool, listing.root(), all.subList(Math.min(all.size(), from),
-              Math.min(all.size(), from + batch)), c);
+              Math.min(all.size(), from + batch)), c, thumbDir);
           float[] pixels = new float[part.size() * size];
           int m = 0;
           for (int i = 0; i < part.size(); i++) {
@@ -294,7 +310,7 @@ public final class Pipeline {
         skipped.sort(Comparator.comparing(PhotoFiles.Skipped::path));
         if (paths.isEmpty()) {
           throw new DatasetException("no photo in " + folder + " could be read (" + listing.photos().size()
-              + " JPEG/PNG/GIF/BMP files, " + skipped.size() + " skipped): nothing to index");
+              + " JPEG/PNG/WebP/GIF/BMP files, " + skipped.size() + " skipped): nothing to index");
         }
         // the report first: the index file's appearance is what a watching server reacts to
         new PhotoIndex(listing.root(), paths.size(), List.copyOf(skipped)).write(indexFile);
@@ -310,14 +326,27 @@ public final class Pipeline {
   }
 
   private static List<Future<float[]>> decodeBatch(ExecutorService pool, Path root, List<String> part,
-      HashNetConfig c) {
+      HashNetConfig c, Path thumbDir) {
     Pixels.Channels channels = Pixels.Channels.of(c.channels());
+    int thumb = PhotoThumbnails.DEFAULT_SIZE;
     List<Future<float[]>> decoded = new ArrayList<>(part.size());
     for (String rel : part) {
       Path file = root.resolve(rel);
-      // decoded at no less than twice the input size, as serve decodes uploads
-      decoded.add(pool.submit(() -> Pixels.of(PhotoFiles.read(file, 2 * c.width(), 2 * c.height()), c.height(),
-          c.width(), channels)));
+      decoded.add(pool.submit(() -> {
+        // decoded at no less than twice the input size, as serve decodes uploads
+        java.awt.image.BufferedImage img = PhotoFiles.read(file, 2 * c.width(), 2 * c.height());
+        if (thumbDir != null) {
+          BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+          Path t = PhotoThumbnails.file(thumbDir, file, a, thumb);
+          if (!Files.exists(t)) {
+            // the same raster when it is large enough for the thumbnail (never scaled up), else a second decode
+            java.awt.image.BufferedImage src = Math.max(img.getWidth(), img.getHeight()) >= thumb ? img
+                : PhotoFiles.read(file, PhotoThumbnails.decodeSide(thumb), PhotoThumbnails.decodeSide(thumb));
+            PhotoThumbnails.write(thumbDir, t, PhotoThumbnails.make(src, thumb));
+          }
+        }
+        return Pixels.of(img, c.height(), c.width(), channels);
+      }));
     }
     return decoded;
   }

@@ -25,6 +25,7 @@ import javax.imageio.ImageWriter;
 import javax.imageio.stream.ImageOutputStream;
 import org.deephash.model.data.DatasetException;
 import org.deephash.model.data.PhotoFiles;
+import org.deephash.model.data.PhotoThumbnails;
 
 /**
  * Small JPEG previews of indexed photos, made on first request and kept on disk beside the index
@@ -47,8 +48,8 @@ import org.deephash.model.data.PhotoFiles;
  */
 final class Thumbnails {
   /** The sizes served: 160 (result grid) and 480 (the query, a larger preview). */
-  static final int[] SIZES = {160, 480};
-  static final int DEFAULT_SIZE = 160;
+  static final int[] SIZES = PhotoThumbnails.SIZES;
+  static final int DEFAULT_SIZE = PhotoThumbnails.DEFAULT_SIZE;
 
   private final Path dir;
   private final Semaphore decoding;
@@ -85,7 +86,7 @@ final class Thumbnails {
    * --photos} skips hidden folders).
    */
   static Path dirFor(Path indexFile) {
-    return indexFile.resolveSibling("." + indexFile.getFileName() + ".thumbs");
+    return PhotoThumbnails.dirFor(indexFile);
   }
 
   Path dir() {
@@ -134,7 +135,7 @@ final class Thumbnails {
     } catch (IOException e) {
       throw new ApiException(404, "the photo is not there any more (" + e.getClass().getSimpleName() + ")");
     }
-    Path file = dir.resolve(key(photo, a, size) + ".jpg");
+    Path file = PhotoThumbnails.file(dir, photo, a, size);
     byte[] cached = readIfThere(file);
     if (cached != null) {
       hits.incrementAndGet();
@@ -153,8 +154,8 @@ final class Thumbnails {
         hits.incrementAndGet();
         return cached;
       }
-      byte[] jpeg = jpeg(fit(read(photo, size), size));
-      if (write(file, jpeg)) {
+      byte[] jpeg = PhotoThumbnails.make(read(photo, size), size);
+      if (PhotoThumbnails.write(dir, file, jpeg)) {
         added(jpeg.length);
       }
       generated.incrementAndGet();
@@ -166,7 +167,7 @@ final class Thumbnails {
 
   private static BufferedImage read(Path photo, int size) {
     try {
-      return PhotoFiles.read(photo, 2 * size, 2 * size);
+      return PhotoFiles.read(photo, PhotoThumbnails.decodeSide(size), PhotoThumbnails.decodeSide(size));
     } catch (DatasetException e) {
       throw new ApiException(404, "the photo cannot be shown: " + RequestParser.safe(e.getMessage()));
     }
@@ -179,27 +180,6 @@ final class Thumbnails {
       return null;
     } catch (IOException e) {
       return null; // unreadable cache entry: make it again
-    }
-  }
-
-  /** Writes a thumbnail into place; false when it could not be kept (a read-only or full disk). */
-  private boolean write(Path file, byte[] jpeg) {
-    try {
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, ".tmp-", ".jpg");
-      try {
-        Files.write(tmp, jpeg);
-        try {
-          Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-          Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        }
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-      return true;
-    } catch (IOException e) {
-      return false; // the thumbnail is served all the same, just not kept
     }
   }
 
@@ -273,66 +253,4 @@ final class Thumbnails {
     return out;
   }
 
-  /** The picture scaled (never up) to fit within {@code size x size}, as RGB. */
-  static BufferedImage fit(BufferedImage src, int size) {
-    int w = src.getWidth();
-    int h = src.getHeight();
-    double s = Math.min(1.0, (double) size / Math.max(w, h));
-    int tw = Math.max(1, (int) Math.round(w * s));
-    int th = Math.max(1, (int) Math.round(h * s));
-    BufferedImage dst = new BufferedImage(tw, th, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = dst.createGraphics();
-    try {
-      g.setColor(java.awt.Color.WHITE); // transparent PNGs on white, not black
-      g.fillRect(0, 0, tw, th);
-      g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-      // several halvings before the last step: one bilinear step from far larger aliases badly
-      BufferedImage cur = src;
-      while (cur.getWidth() / 2 >= tw && cur.getHeight() / 2 >= th && cur.getWidth() > 2 * tw) {
-        BufferedImage half = new BufferedImage(cur.getWidth() / 2, cur.getHeight() / 2,
-            cur.getColorModel().hasAlpha() ? BufferedImage.TYPE_INT_ARGB : BufferedImage.TYPE_INT_RGB);
-        Graphics2D hg = half.createGraphics();
-        hg.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        hg.drawImage(cur, 0, 0, half.getWidth(), half.getHeight(), null);
-        hg.dispose();
-        cur = half;
-      }
-      g.drawImage(cur, 0, 0, tw, th, null);
-    } finally {
-      g.dispose();
-    }
-    return dst;
-  }
-
-  static byte[] jpeg(BufferedImage img) {
-    Iterator<ImageWriter> writers = ImageIO.getImageWritersByFormatName("jpeg");
-    if (!writers.hasNext()) {
-      throw new IllegalStateException("this JDK has no JPEG writer");
-    }
-    ImageWriter w = writers.next();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (ImageOutputStream ios = ImageIO.createImageOutputStream(out)) {
-      ImageWriteParam p = w.getDefaultWriteParam();
-      p.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
-      p.setCompressionQuality(0.85f);
-      w.setOutput(ios);
-      w.write(null, new IIOImage(img, null, null), p);
-    } catch (IOException e) {
-      throw new IllegalStateException("JPEG encoding failed in memory", e);
-    } finally {
-      w.dispose();
-    }
-    return out.toByteArray();
-  }
-
-  private static String key(Path photo, BasicFileAttributes a, int size) {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update((photo.toAbsolutePath().normalize() + "\n" + a.size() + "\n" + a.lastModifiedTime().toMillis())
-          .getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(md.digest(), 0, 16) + "-" + size;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JDK", e);
-    }
-  }
 }

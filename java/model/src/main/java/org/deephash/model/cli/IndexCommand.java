@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "index",
     description = "Encode images with a trained model into an index file (codes, features, ids, labels, paths).",
     footer = {"Row i of the index has id i; its path is the image file (or FILE#i inside packed data sets).",
-        "With --photos DIR: every JPEG/PNG/GIF/BMP under DIR (recursive, EXIF orientation applied); rows keep paths",
+        "With --photos DIR: every JPEG/PNG/WebP/GIF/BMP under DIR (recursive, EXIF orientation applied); rows keep paths",
         "relative to DIR, and INDEX.photos.json beside the index names DIR and every skipped file with why."})
 public final class IndexCommand extends TensorFlowCommand {
   /** Which part of the data set. */
@@ -44,6 +44,11 @@ public final class IndexCommand extends TensorFlowCommand {
       description = {"Index a folder of photos instead of a data set: recursive; files that cannot be read are",
           "skipped and listed (stderr, and OUT.photos.json). Any model folder (its input size is used)."})
   Path photos;
+
+  @Option(names = "--thumbnails", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = {"With --photos: write each photo's 160 px grid thumbnail beside the index while decoding it",
+          "(.OUT.thumbs/, where serve looks; default: on)."})
+  boolean thumbnails = true;
 
   @Option(names = "--threads", paramLabel = "N",
       description = "Threads decoding photos (default: the number of cores).")
@@ -77,7 +82,8 @@ public final class IndexCommand extends TensorFlowCommand {
   }
 
   private int runPhotos() throws Exception {
-    Pipeline.PhotoIndexResult r = Pipeline.indexPhotos(model, photos, outFile, threads, progress(), err);
+    Pipeline.PhotoIndexResult r = Pipeline.indexPhotos(model, photos, outFile, threads, thumbnails, progress(),
+        err);
     for (PhotoFiles.Skipped s : r.skipped()) {
       err.println(commandPath() + ": skipped " + s);
     }

@@ -1,5 +1,6 @@
 package org.deephash.model.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -253,6 +254,24 @@ class ModelCommandsTest {
           List.of(idx.path(0), idx.path(1), idx.path(2)));
       assertFalse(idx.table().hasLabels(), "photos have no labels");
     }
+    // the grid thumbnails were made while indexing, under the names serve looks for, with the bytes serve would make
+    Path thumbs = org.deephash.model.data.PhotoThumbnails.dirFor(index);
+    for (String rel : List.of("top.png", "trip/day1/beach.png", "trip/day2/sunset.JPG")) {
+      Path photo = photos.resolve(rel).toAbsolutePath();
+      Path thumb = org.deephash.model.data.PhotoThumbnails.file(thumbs, photo,
+          Files.readAttributes(photo, java.nio.file.attribute.BasicFileAttributes.class), 160);
+      assertTrue(Files.isRegularFile(thumb), rel);
+      assertArrayEquals(org.deephash.model.data.PhotoThumbnails.make(
+          org.deephash.model.data.PhotoFiles.read(photo, 320, 320), 160), Files.readAllBytes(thumb), rel);
+    }
+    try (var listed = Files.list(thumbs)) {
+      assertEquals(3, listed.count());
+    }
+    Path plain = dir.resolve("plain.dhx");
+    Run noThumbs = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--out",
+        plain.toString(), "--no-thumbnails");
+    assertEquals(0, noThumbs.status(), noThumbs.err());
+    assertFalse(Files.exists(org.deephash.model.data.PhotoThumbnails.dirFor(plain)));
 
     Run both = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--data",
         data.toString(), "--out", index.toString());
