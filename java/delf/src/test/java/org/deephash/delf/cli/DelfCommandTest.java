@@ -123,6 +123,16 @@ class DelfCommandTest {
     Run attention = run("eval", "--no-delf", "--hash-pooling", "attention");
     assertEquals(2, attention.rc());
     assertTrue(attention.err().contains("needs the DELF model's backbone"), attention.err());
+    Run bench = run("eval", "--model", "m", "--benchmark", "harder");
+    assertEquals(2, bench.rc());
+    assertTrue(bench.err().contains("--benchmark is standard or hard (passed 'harder')"), bench.err());
+    // the hard benchmark without opencv-doc: one line naming the folder and the package, before any photo is read
+    Path none = dir.resolve("no-opencv-doc");
+    Run noPairs = run("eval", "--model", "m", "--benchmark", "hard", "--pairs", none.toString(), "--photos",
+        dir.resolve("no-photos").toString());
+    assertEquals(1, noPairs.rc(), noPairs.err());
+    assertEquals("engine-cli delf eval: no opencv-doc example images at " + none + ": apt-get install opencv-doc"
+        + " (or pass the folder that holds graf1.png)", noPairs.err().lines().findFirst().orElse(""));
     // match's extraction and RANSAC options are documented now
     String match = run("match", "--help").out();
     for (String o : new String[] {"--max-side", "--max-features", "--scales", "--trials", "--threshold",
