@@ -141,6 +141,10 @@ class DelfCommandTest {
     Run attention = run("eval", "--no-delf", "--hash-pooling", "attention");
     assertEquals(2, attention.rc());
     assertTrue(attention.err().contains("needs the DELF model's backbone"), attention.err());
+    Run ratio = run("eval", "--model", "m", "--ratio", "1.5");
+    assertEquals(2, ratio.rc());
+    assertTrue(ratio.err().contains("--ratio"), ratio.err());
+    assertTrue(run("query", "--help").out().contains("--ratio"));
     Run bench = run("eval", "--model", "m", "--benchmark", "harder");
     assertEquals(2, bench.rc());
     assertTrue(bench.err().contains("--benchmark is standard or hard (passed 'harder')"), bench.err());
