@@ -11,7 +11,9 @@ import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.deephash.cli.api.Progress;
+import org.deephash.delf.data.BenchmarkSet;
 import org.deephash.delf.data.Photos;
+import org.deephash.delf.data.RealPairs;
 import org.deephash.delf.data.Views;
 import org.deephash.delf.eval.DelfBenchmark;
 import org.deephash.delf.eval.HashRanker;
@@ -34,7 +36,9 @@ import picocli.CommandLine.Option;
  * {@code engine-cli delf eval}: the instance-retrieval benchmark on real photos. Database: the
  * held-out photos (never seen in training) and the distractors; queries: views of each held-out
  * photo made by {@link Views#query} (crop, scale 0.3-1x, rotation +-30 deg, perspective, colour,
- * blur, occlusion), whose one relevant answer is the source photo.
+ * blur, occlusion), whose one relevant answer is the source photo. {@code --benchmark hard}: the
+ * harder composition of {@link BenchmarkSet#hard} (partial, turned views, opencv-doc's real view
+ * pairs, more distractors).
  */
 @Command(name = "eval",
     description = "Benchmark: views of held-out photos against held-out + distractors; DELF +-RANSAC, pooled DELF,"
@@ -82,6 +86,15 @@ final class DelfEval extends TensorFlowCommand {
       "--hash-backbone mobilenet_v2 (default: ${DEFAULT-VALUE}; bench/delf/setup-pretrained.sh)."})
   Path pretrained = Path.of("data/pretrained/mobilenet_v2");
 
+  @Option(names = "--benchmark", paramLabel = "NAME", description = {"standard (views of the held-out photos), or",
+      "hard: partial, turned views (Views.hard), opencv-doc's real view pairs (--pairs), all distractors, the other",
+      "opencv-doc images and --distractor-views hard views of each (default: ${DEFAULT-VALUE}; docs/DELF.md)."})
+  String benchmark = "standard";
+
+  @Option(names = "--pairs", paramLabel = "DIR", description = {"--benchmark hard: the opencv-doc example images",
+      "(default: ${DEFAULT-VALUE}; apt-get install opencv-doc)."})
+  Path pairsDir = RealPairs.OPENCV_DOC;
+
   @Option(names = "--photos", paramLabel = "DIR",
       description = "The photo folder made by bench/delf/setup-photos.sh (default: ${DEFAULT-VALUE}).")
   Path photosDir = Path.of("data/photos");
@@ -98,8 +111,12 @@ final class DelfEval extends TensorFlowCommand {
   Integer distractors;
 
   @Option(names = "--distractor-views", paramLabel = "N", description = {"Grow the database with N augmented views",
-      "(Views.query) of each distractor (default: ${DEFAULT-VALUE}): the scaling runs."})
-  int distractorViews = 0;
+      "of each distractor (Views.query; Views.hard with --benchmark hard) (default: 0; hard: "
+          + HARD_DISTRACTOR_VIEWS + "): the scaling runs."})
+  Integer distractorViews;
+
+  /** --distractor-views of the hard benchmark unless given. */
+  static final int HARD_DISTRACTOR_VIEWS = 1;
 
   @Option(names = "--no-hash", description = {"Leave out the hashing-network row (it trains a 48-bit DLBHC on views of",
       "the training photos: --hash-views per photo, --hash-epochs)."})
@@ -157,7 +174,12 @@ final class DelfEval extends TensorFlowCommand {
     if (hashViews != null) {
       requireRange("--hash-views", hashViews, 1, 100_000);
     }
-    requireRange("--distractor-views", distractorViews, 0, 1000);
+    if (distractorViews != null) {
+      requireRange("--distractor-views", distractorViews, 0, 1000);
+    }
+    if (!benchmark.equals("standard") && !benchmark.equals("hard")) {
+      throw usage("--benchmark is standard or hard (passed '" + benchmark + "')");
+    }
     if (hashEpochs != null) {
       requireRange("--hash-epochs", hashEpochs, HashNetConfig.MOBILENET_V2.equals(hashBackbone) ? 0 : 1, 100_000);
     }
@@ -199,39 +221,52 @@ final class DelfEval extends TensorFlowCommand {
   protected int run() throws Exception {
     Extractor ex = extract.extractor();
     Progress progress = progress();
+    boolean hard = benchmark.equals("hard");
+    if (hard) {
+      RealPairs.find(pairsDir); // a missing opencv-doc fails before anything is read
+    }
     Photos photos = Photos.read(photosDir.resolve("manifest.tsv"));
     Files.createDirectories(outDir);
     int maxSide = ex.baseSide();
-    List<Photos.Photo> held = photos.withRole(Photos.Role.HELDOUT);
-    List<Photos.Photo> distract = photos.withRole(Photos.Role.DISTRACTOR);
-    int nd = Math.min(distract.size(), distractors != null ? distractors : distract.size());
+    int nd = distractors != null ? distractors : Integer.MAX_VALUE;
+    int views = distractorViews != null ? distractorViews : hard ? HARD_DISTRACTOR_VIEWS : 0;
     // The model first: a wrong --model fails before the photos are decoded.
     try (DelfNet net = model == null || (noDelf && hashFromImagenet) ? null : DelfTrainer.open(model)) {
-      List<Photos.Photo> dbPhotos = new ArrayList<>(held);
-      dbPhotos.addAll(distract.subList(0, nd));
-      List<BufferedImage> database = DelfFiles.load(photos, dbPhotos, maxSide, progress);
-      int loaded = database.size();
-      for (int d = held.size(); d < loaded && distractorViews > 0; d++) {
-        for (int v = 0; v < distractorViews; v++) {
-          database.add(Views.query(database.get(d), (seed + 1) * 7_000_003L + d * 131L + v).image());
-        }
-      }
-      List<BufferedImage> queries = new ArrayList<>();
-      int[] relevant = new int[held.size() * perPhoto];
-      for (int h = 0; h < held.size(); h++) {
-        for (int v = 0; v < perPhoto; v++) {
-          relevant[queries.size()] = h;
-          queries.add(Views.query(database.get(h), seed * 1_000_003L + h * 31L + v).image());
-        }
-      }
-      err.printf(Locale.ROOT, "benchmark: %d database images (%d held-out photos + %d distractors + %d views of"
-          + " them), %d query views%n", database.size(), held.size(), nd, nd * distractorViews, queries.size());
-      return run(net, ex, photos, held, database, queries, relevant, progress);
+      BenchmarkSet set = hard
+          ? BenchmarkSet.hard(photos, pairsDir, maxSide, perPhoto, nd, views, seed, progress)
+          : BenchmarkSet.standard(photos, maxSide, perPhoto, nd, views, seed, progress);
+      err.println("benchmark: " + set.summary());
+      return run(net, ex, photos, set, progress);
     }
   }
 
-  private int run(DelfNet net, Extractor ex, Photos photos, List<Photos.Photo> held, List<BufferedImage> database,
-      List<BufferedImage> queries, int[] relevant, Progress progress) throws Exception {
+  /**
+   * One line per query (queries.tsv): what it is, its relevant image, its AP in each row, and what
+   * verification did ({@link DelfBenchmark#verification}; image columns as database ids).
+   */
+  static String perQuery(BenchmarkSet set, Map<String, double[]> ap, Map<String, int[]> verification) {
+    StringBuilder t = new StringBuilder("query\trelevant");
+    ap.keySet().forEach(row -> t.append("\tap_").append(row));
+    verification.keySet().forEach(c -> t.append('\t').append(c));
+    t.append('\n');
+    for (int q = 0; q < set.queries().size(); q++) {
+      t.append(set.queryIds().get(q)).append('\t').append(set.databaseIds().get(set.relevant()[q]));
+      for (double[] a : ap.values()) {
+        t.append('\t').append(String.format(Locale.ROOT, "%.4f", a[q]));
+      }
+      for (Map.Entry<String, int[]> e : verification.entrySet()) {
+        int v = e.getValue()[q];
+        t.append('\t').append(e.getKey().startsWith("top_") ? (v < 0 ? "-" : set.databaseIds().get(v)) : v);
+      }
+      t.append('\n');
+    }
+    return t.toString();
+  }
+
+  private int run(DelfNet net, Extractor ex, Photos photos, BenchmarkSet set, Progress progress) throws Exception {
+    List<BufferedImage> database = set.database();
+    List<BufferedImage> queries = set.queries();
+    int[] relevant = set.relevant();
     int maxSide = ex.baseSide();
     Map<String, DelfBenchmark.Ranker> others = new LinkedHashMap<>();
     List<HashRanker> hashes = new ArrayList<>();
@@ -287,11 +322,11 @@ final class DelfEval extends TensorFlowCommand {
       }
       List<DelfBenchmark.Row> rows;
       Ransac.Options ro = verify.ransac();
+      DelfBenchmark b = new DelfBenchmark(err).progress(progress);
       if (noDelf) {
-        rows = new DelfBenchmark(err).progress(progress).runRankers(database, queries, relevant, others);
+        rows = b.runRankers(database, queries, relevant, others);
       } else {
         DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
-        DelfBenchmark b = new DelfBenchmark(err).progress(progress);
         if (hashShortlist > 0 && !hashes.isEmpty()) {
           b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
               s.search().verifyKeypoints()), hashPool);
@@ -299,8 +334,21 @@ final class DelfEval extends TensorFlowCommand {
         rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
       }
       Map<String, Object> extra = new LinkedHashMap<>();
+      extra.put("benchmark", benchmark);
       extra.put("database", database.size());
       extra.put("queries", queries.size());
+      // mAP of each named group of queries, by row
+      Map<String, Object> subsets = new LinkedHashMap<>();
+      for (Map.Entry<String, int[]> e : set.subsets().entrySet()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("queries", e.getValue().length);
+        b.apPerQuery().forEach((row, ap) -> m.put(row,
+            org.deephash.io.Json.round(DelfBenchmark.subsetMap(ap, e.getValue()), 4)));
+        subsets.put(e.getKey(), m);
+      }
+      if (!subsets.isEmpty()) {
+        extra.put("subsets_map", subsets);
+      }
       String report = DelfBenchmark.json(rows, extra);
       StringBuilder t = new StringBuilder(String.format(Locale.ROOT, "%-12s %8s %9s %10s%n", "method", "mAP",
           "micro-AP", "ms/query"));
@@ -308,20 +356,36 @@ final class DelfEval extends TensorFlowCommand {
         t.append(String.format(Locale.ROOT, "%-12s %8.4f %9.4f %10.1f  %s%n", r.name(), r.map(), r.microAp(),
             r.queryMs(), r.stagesMs().isEmpty() ? "" : r.stagesMs()));
       }
+      for (Map.Entry<String, int[]> e : set.subsets().entrySet()) {
+        t.append(String.format(Locale.ROOT, "mAP over the %d queries of %s:", e.getValue().length, e.getKey()));
+        b.apPerQuery().forEach((row, ap) -> t.append(String.format(Locale.ROOT, " %s %.4f", row,
+            DelfBenchmark.subsetMap(ap, e.getValue()))));
+        t.append('\n');
+      }
       err.print(t);
       Files.writeString(outDir.resolve("results.txt"), t.toString(), StandardCharsets.UTF_8);
       Files.writeString(outDir.resolve("results.json"), report + "\n", StandardCharsets.UTF_8);
-      // pictures: the first query views against their source photo, inliers drawn
-      for (int q = 0; q < (noDelf ? 0 : Math.min(4, queries.size())); q++) {
+      Files.writeString(outDir.resolve("queries.tsv"), perQuery(set, b.apPerQuery(), b.verification()), StandardCharsets.UTF_8);
+      // pictures: the first query views against their source photo, inliers drawn (hard: and the real pairs)
+      List<Integer> shown = new ArrayList<>();
+      for (int q = 0; q < Math.min(4, queries.size()); q++) {
+        shown.add(q);
+      }
+      for (int q : set.subsets().getOrDefault(BenchmarkSet.REAL_PAIRS, new int[0])) {
+        shown.add(q);
+      }
+      for (int q : noDelf ? List.<Integer>of() : shown) {
         LocalFeatures fq = ex.extract(net, queries.get(q));
         LocalFeatures fs = ex.extract(net, database.get(relevant[q]));
         PairMatch m = PairMatch.of(fq, fs, 0.9, ro);
         ImageIO.write(MatchPicture.draw(queries.get(q), m.ax(), database.get(relevant[q]), m.bx(),
             m.fit().map(Ransac.AffineFit::inliers).orElse(null), m.count(), 300, String.format(Locale.ROOT,
-                "query view %d vs its source %s: %d matches, %d inliers", q, held.get(relevant[q]).id(), m.count(),
-                m.inliers())), "png", outDir.resolve("match-" + q + ".png").toFile());
+                "query %d (%s) vs %s: %d matches, %d inliers", q, set.queryIds().get(q),
+                set.databaseIds().get(relevant[q]), m.count(), m.inliers())), "png",
+            outDir.resolve("match-" + q + ".png").toFile());
       }
-      err.println("results" + (noDelf ? " and results.json" : ", results.json and match-*.png") + " written to "
+      err.println("results" + (noDelf ? ", results.json and queries.tsv" : ", results.json, queries.tsv and match-*.png")
+          + " written to "
           + outDir);
       if (json) {
         out.println(report);

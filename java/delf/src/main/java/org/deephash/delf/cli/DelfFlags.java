@@ -103,7 +103,13 @@ final class DelfFlags {
             + " the most attended (default: ${DEFAULT-VALUE}).")
     int verifyKeypoints = D.verifyKeypoints();
 
+    @Option(names = "--ratio", paramLabel = "R", description = {"Lowe's ratio test of the exact verification matches,",
+        "in (0, 1]; 1 keeps every mutual nearest neighbour (default: ${DEFAULT-VALUE}; the hash shortlist's",
+        "verification keeps 0.9)."})
+    double ratio = D.ratio();
+
     void validate() {
+      CliCommand.requireRange(mixee, "--ratio", ratio, 1e-6, 1);
       range(mixee, "--neighbours", neighbours, 1, 100_000);
       range(mixee, "--nprobe", nprobe, 1, 1 << 20);
       range(mixee, "--shortlist", shortlist, 1, 1 << 20);
@@ -111,7 +117,7 @@ final class DelfFlags {
     }
 
     DelfSearch.Params params(Verify v) {
-      return new DelfSearch.Params(neighbours, nprobe, shortlist, v.minInliers, verifyKeypoints);
+      return new DelfSearch.Params(neighbours, nprobe, shortlist, v.minInliers, verifyKeypoints, ratio);
     }
   }
 

@@ -152,6 +152,26 @@ public final class Views {
     }
 
     /**
+     * The hard benchmark's query recipe ({@code delf eval --benchmark hard}): a small part of the
+     * photo seen from a turned camera. Crop 25-50% of each side (so 6-25% of the photo's area
+     * overlaps the view), no extra scaling (the extractor brings the view's longer side to its
+     * base side, so the crop alone is a 2-4x zoom), rotation within &plusmn;45&deg;, perspective
+     * corners moved by up to 20% of the shorter side, brightness &plusmn;30%, contrast &plusmn;40%,
+     * saturation &plusmn;60%, hue &plusmn;30&deg;, blur sigma 0-2 px, an occluder covering 20-40%
+     * of the view; fill black.
+     */
+    public static Options hard() {
+      return builder()
+          .crop(0.25, 0.5)
+          .rotation(-45, 45)
+          .perspective(0.2)
+          .color(0.3, 0.4, 0.6, 30)
+          .blur(0, 2.0)
+          .occlusion(0.2, 0.4)
+          .build();
+    }
+
+    /**
      * Strong augmentation for training: crop 30-100% of each side, scale 0.3-1, rotation within
      * &plusmn;30&deg;, perspective up to 12%, brightness &plusmn;30%, contrast &plusmn;40%,
      * saturation &plusmn;60%, hue &plusmn;30&deg;, blur sigma 0-2 px, occluder 0-25% of the view.
@@ -348,6 +368,11 @@ public final class Views {
   /** A view made with the benchmark's query recipe, {@link Options#query()}. */
   public static View query(BufferedImage source, long seed) {
     return generate(source, Options.query(), seed);
+  }
+
+  /** A view made with the hard benchmark's query recipe, {@link Options#hard()}. */
+  public static View hard(BufferedImage source, long seed) {
+    return generate(source, Options.hard(), seed);
   }
 
   /** A view made with the strong training augmentation, {@link Options#training()}. */

@@ -49,6 +49,8 @@ public final class DelfBenchmark {
   private HashRanker shortlistHash;
   private HashVerifiedSearch.Params shortlistParams;
   private int shortlistPool;
+  private final Map<String, double[]> apPerQuery = new LinkedHashMap<>();
+  private final Map<String, int[]> verification = new LinkedHashMap<>();
 
   public DelfBenchmark(PrintStream log) {
     this.log = log;
@@ -76,6 +78,34 @@ public final class DelfBenchmark {
     this.shortlistParams = params;
     this.shortlistPool = pool;
     return this;
+  }
+
+  /**
+   * The average precision of each query (in query order) by row name, from the last {@link #run}
+   * or {@link #runRankers}: for the mAP of a subset of the queries ({@link #subsetMap}).
+   */
+  public Map<String, double[]> apPerQuery() {
+    return java.util.Collections.unmodifiableMap(apPerQuery);
+  }
+
+  /**
+   * What verification did for each query, from the last {@link #run} (empty after {@link
+   * #runRankers}), by column: {@code votes_rank} (1-based rank of the relevant image by votes),
+   * {@code votes} (its votes), {@code inliers} (its inliers, 0 when unverified or below the
+   * minimum), {@code best_other_inliers} (the most inliers of any other image), {@code
+   * top_by_votes} and {@code top_verified} (the first image of each ranking).
+   */
+  public Map<String, int[]> verification() {
+    return java.util.Collections.unmodifiableMap(verification);
+  }
+
+  /** The mean of {@code ap} over the queries {@code subset} (NaN when it is empty). */
+  public static double subsetMap(double[] ap, int[] subset) {
+    double s = 0;
+    for (int q : subset) {
+      s += ap[q];
+    }
+    return subset.length == 0 ? Double.NaN : s / subset.length;
   }
 
   /**
@@ -120,6 +150,8 @@ public final class DelfBenchmark {
     double[] msRansac = new double[nq];
     double[] msGlobal = new double[nq];
     double[][] msOther = new double[others.size()][nq];
+    String[] vcols = {"votes_rank", "votes", "inliers", "best_other_inliers", "top_by_votes", "top_verified"};
+    int[][] vd = new int[vcols.length][nq];
     Progress.Counter answered = progress.count("answering queries", nq, "queries");
     for (int q = 0; q < nq; q++) {
       BufferedImage img = queries.get(q);
@@ -131,6 +163,21 @@ public final class DelfBenchmark {
       msRansac[q] = verified.ransacMs();
       score(0, q, verified.images(), verified.scores()[0], relevant[q], ap, correct, conf);
       score(1, q, verified.byVotes(), verified.votes()[verified.byVotes()[0]], relevant[q], ap, correct, conf);
+      int[] byVotes = verified.byVotes();
+      for (int i = 0; i < byVotes.length; i++) {
+        if (byVotes[i] == relevant[q]) {
+          vd[0][q] = i + 1;
+        }
+      }
+      vd[1][q] = verified.votes()[relevant[q]];
+      vd[2][q] = verified.inliers()[relevant[q]];
+      for (int i = 0; i < verified.inliers().length; i++) {
+        if (i != relevant[q]) {
+          vd[3][q] = Math.max(vd[3][q], verified.inliers()[i]);
+        }
+      }
+      vd[4][q] = byVotes.length == 0 ? -1 : byVotes[0];
+      vd[5][q] = verified.images().length == 0 ? -1 : verified.images()[0];
       long b = System.nanoTime();
       float[] g = ex.global(net, img);
       Ranked gr = cosineRanking(g, globalDb);
@@ -191,6 +238,21 @@ public final class DelfBenchmark {
           median(msOther[k]), Map.of()));
       k++;
     }
+    verification.clear();
+    for (int i = 0; i < vcols.length; i++) {
+      verification.put(vcols[i], vd[i]);
+    }
+    apPerQuery.clear();
+    apPerQuery.put("delf_ransac", ap[0]);
+    apPerQuery.put("delf", ap[1]);
+    apPerQuery.put("delf_global", ap[2]);
+    if (hv != null) {
+      apPerQuery.put("hash_ransac", ap[3]);
+    }
+    k = 0;
+    for (String name : others.keySet()) {
+      apPerQuery.put(name, ap[4 + k++]);
+    }
     return rows;
   }
 
@@ -221,9 +283,12 @@ public final class DelfBenchmark {
       }
     }
     List<Row> rows = new ArrayList<>();
+    apPerQuery.clear();
+    verification.clear();
     int k = 0;
     for (String name : others.keySet()) {
       rows.add(new Row(name, mean(ap[k]), RetrievalMetrics.microAp(correct[k], conf[k]), median(ms[k]), Map.of()));
+      apPerQuery.put(name, ap[k]);
       k++;
     }
     return rows;

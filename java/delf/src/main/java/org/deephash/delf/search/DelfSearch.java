@@ -29,13 +29,24 @@ public final class DelfSearch {
     int inliers(float[] queryXy, float[] databaseXy, int n);
   }
 
-  /** Search settings. */
-  public record Params(int neighbours, int nprobe, int shortlist, int minInliers, int verifyKeypoints) {
+  /**
+   * Search settings.
+   *
+   * @param ratio Lowe's ratio of the exact verification matches, in (0, 1]; 1 keeps every mutual
+   *     nearest neighbour
+   */
+  public record Params(int neighbours, int nprobe, int shortlist, int minInliers, int verifyKeypoints, double ratio) {
     public Params {
-      if (neighbours < 1 || nprobe < 1 || shortlist < 1 || minInliers < 0 || verifyKeypoints < 3) {
+      if (neighbours < 1 || nprobe < 1 || shortlist < 1 || minInliers < 0 || verifyKeypoints < 3
+          || !(ratio > 0 && ratio <= 1)) {
         throw new IllegalArgumentException("neighbours, nprobe and shortlist must be >= 1, minInliers >= 0,"
-            + " verifyKeypoints >= 3: " + this);
+            + " verifyKeypoints >= 3, ratio in (0, 1]: " + this);
       }
+    }
+
+    /** With the default {@link #RATIO}. */
+    public Params(int neighbours, int nprobe, int shortlist, int minInliers, int verifyKeypoints) {
+      this(neighbours, nprobe, shortlist, minInliers, verifyKeypoints, RATIO);
     }
 
     public static Params defaults() {
@@ -43,7 +54,7 @@ public final class DelfSearch {
     }
   }
 
-  /** Lowe's ratio for exact verification matches. */
+  /** Lowe's ratio for exact verification matches, unless {@link Params#ratio} says otherwise. */
   public static final double RATIO = 0.9;
 
   /**
@@ -125,7 +136,7 @@ public final class DelfSearch {
           if (verifyQuery == null) {
             verifyQuery = q.head(params.verifyKeypoints());
           }
-          PairMatch pm = PairMatch.of(verifyQuery, exact.features(img, params.verifyKeypoints()), RATIO, null);
+          PairMatch pm = PairMatch.of(verifyQuery, exact.features(img, params.verifyKeypoints()), params.ratio(), null);
           a = pm.ax();
           b = pm.bx();
           nc = pm.count();

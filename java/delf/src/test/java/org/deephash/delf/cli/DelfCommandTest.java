@@ -100,6 +100,24 @@ class DelfCommandTest {
   }
 
   @Test
+  void queriesTsvHasOneLinePerQueryWithItsApAndVerification() {
+    java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(4, 4, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    org.deephash.delf.data.BenchmarkSet set = new org.deephash.delf.data.BenchmarkSet(java.util.List.of(img, img),
+        java.util.List.of("a:one.png", "pair:graf1.png"), java.util.List.of(img, img),
+        java.util.List.of("view 0 of a:one.png", "pair:graf3.png"), new int[] {0, 1}, java.util.Map.of(), "");
+    java.util.Map<String, double[]> ap = new java.util.LinkedHashMap<>();
+    ap.put("delf_ransac", new double[] {1, 0.5});
+    ap.put("delf", new double[] {0.5, 0.25});
+    java.util.Map<String, int[]> ver = new java.util.LinkedHashMap<>();
+    ver.put("votes_rank", new int[] {2, 4});
+    ver.put("inliers", new int[] {13, 0});
+    ver.put("top_by_votes", new int[] {1, -1});
+    assertEquals("query\trelevant\tap_delf_ransac\tap_delf\tvotes_rank\tinliers\ttop_by_votes\n"
+        + "view 0 of a:one.png\ta:one.png\t1.0000\t0.5000\t2\t13\tpair:graf1.png\n"
+        + "pair:graf3.png\tpair:graf1.png\t0.5000\t0.2500\t4\t0\t-\n", DelfEval.perQuery(set, ap, ver));
+  }
+
+  @Test
   void helpListsExactlyWhatEachCommandAccepts() {
     // eval never took --no-ransac; query does.
     assertFalse(run("eval", "--help").out().contains("--no-ransac"));
@@ -123,6 +141,20 @@ class DelfCommandTest {
     Run attention = run("eval", "--no-delf", "--hash-pooling", "attention");
     assertEquals(2, attention.rc());
     assertTrue(attention.err().contains("needs the DELF model's backbone"), attention.err());
+    Run ratio = run("eval", "--model", "m", "--ratio", "1.5");
+    assertEquals(2, ratio.rc());
+    assertTrue(ratio.err().contains("--ratio"), ratio.err());
+    assertTrue(run("query", "--help").out().contains("--ratio"));
+    Run bench = run("eval", "--model", "m", "--benchmark", "harder");
+    assertEquals(2, bench.rc());
+    assertTrue(bench.err().contains("--benchmark is standard or hard (passed 'harder')"), bench.err());
+    // the hard benchmark without opencv-doc: one line naming the folder and the package, before any photo is read
+    Path none = dir.resolve("no-opencv-doc");
+    Run noPairs = run("eval", "--model", "m", "--benchmark", "hard", "--pairs", none.toString(), "--photos",
+        dir.resolve("no-photos").toString());
+    assertEquals(1, noPairs.rc(), noPairs.err());
+    assertEquals("engine-cli delf eval: no opencv-doc example images at " + none + ": apt-get install opencv-doc"
+        + " (or pass the folder that holds graf1.png)", noPairs.err().lines().findFirst().orElse(""));
     // match's extraction and RANSAC options are documented now
     String match = run("match", "--help").out();
     for (String o : new String[] {"--max-side", "--max-features", "--scales", "--trials", "--threshold",

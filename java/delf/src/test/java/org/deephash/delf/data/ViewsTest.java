@@ -242,6 +242,72 @@ class ViewsTest {
     }
   }
 
+  /**
+   * The hard recipe's draws stay inside its documented ranges and reach across them (200 seeds):
+   * crop 25-50% of each side, no scaling, rotation +-45 deg, corners moved by up to 20% of the
+   * shorter side, colour, blur 0-2 px, an occluder of 20-40% of the view.
+   */
+  @Test
+  void hardViewsHonourTheirRanges() {
+    BufferedImage src = photoLike();
+    double cropLo = 1, cropHi = 0, rotLo = 0, rotHi = 0, shiftHi = 0, occLo = 1, occHi = 0;
+    for (long seed = 0; seed < 200; seed++) {
+      Views.View v = Views.hard(src, seed);
+      Views.Applied a = v.applied();
+      String at = "seed " + seed + ": " + a;
+      double fw = a.crop().width / (double) W;
+      double fh = a.crop().height / (double) H;
+      for (double f : new double[] {fw, fh}) {
+        assertTrue(f >= 0.25 - 0.5 / H && f <= 0.5 + 0.5 / H, at);
+        cropLo = Math.min(cropLo, f);
+        cropHi = Math.max(cropHi, f);
+      }
+      assertTrue(new Rectangle(0, 0, W, H).contains(a.crop()), at);
+      assertEquals(1.0, a.scaleX(), at);
+      assertEquals(1.0, a.scaleY(), at);
+      assertEquals(a.crop().width, v.image().getWidth(), at);
+      assertEquals(a.crop().height, v.image().getHeight(), at);
+      assertTrue(Math.abs(a.rotationDeg()) <= 45, at);
+      rotLo = Math.min(rotLo, a.rotationDeg());
+      rotHi = Math.max(rotHi, a.rotationDeg());
+      double m = 0.2 * Math.min(v.image().getWidth(), v.image().getHeight());
+      for (double d : a.cornerShift()) {
+        assertTrue(Math.abs(d) <= m, at);
+        shiftHi = Math.max(shiftHi, Math.abs(d) / m);
+      }
+      assertTrue(Math.abs(a.brightness() - 1) <= 0.3 && Math.abs(a.contrast() - 1) <= 0.4
+          && Math.abs(a.saturation() - 1) <= 0.6 && Math.abs(a.hueDeg()) <= 30, at);
+      assertTrue(a.blurSigma() >= 0 && a.blurSigma() <= 2, at);
+      Rectangle r = v.occluder();
+      assertNotNull(r, at);
+      double area = (double) r.width * r.height / (v.image().getWidth() * v.image().getHeight());
+      // the occluder's sides are rounded to whole pixels on views of 80-160 px
+      assertTrue(area > 0.18 && area < 0.42, at + ", occluded " + area);
+      occLo = Math.min(occLo, area);
+      occHi = Math.max(occHi, area);
+    }
+    // the draws cover the ranges, not a narrower part of them
+    assertTrue(cropLo < 0.27 && cropHi > 0.48, cropLo + " - " + cropHi);
+    assertTrue(rotLo < -40 && rotHi > 40, rotLo + " .. " + rotHi);
+    assertTrue(shiftHi > 0.95, "largest corner shift " + shiftHi);
+    assertTrue(occLo < 0.23 && occHi > 0.37, occLo + " - " + occHi);
+  }
+
+  /** One hard view drawn in full (golden values): the recipe, and so the hard benchmark, stays put. */
+  @Test
+  void aHardViewIsTheSameEveryTime() {
+    Views.View v = Views.hard(photoLike(), 7);
+    Views.Applied a = v.applied();
+    assertEquals(GOLDEN_CROP, a.crop());
+    assertEquals(GOLDEN_ROTATION, a.rotationDeg(), 1e-9);
+    assertEquals(GOLDEN_OCCLUDER, v.occluder());
+    assertEquals(Views.generate(photoLike(), Views.Options.hard(), 7).transform(), v.transform());
+  }
+
+  private static final Rectangle GOLDEN_CROP = new Rectangle(85, 121, 159, 90);
+  private static final double GOLDEN_ROTATION = -33.680859916955704;
+  private static final Rectangle GOLDEN_OCCLUDER = new Rectangle(73, 0, 70, 68);
+
   @Test
   void anyImageTypeIsAccepted() {
     BufferedImage grey = new BufferedImage(64, 48, BufferedImage.TYPE_BYTE_GRAY);

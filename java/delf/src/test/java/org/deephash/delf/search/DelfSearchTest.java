@@ -87,6 +87,71 @@ class DelfSearchTest {
     assertEquals(xy[2 * 2 * PER], db.features(2).xy()[0]);
   }
 
+  /**
+   * Each place seen twice in the database image (two descriptors near one base descriptor at the
+   * same point, as adjacent pyramid levels give) and once in the query (a third one near it): the
+   * two copies are about equally near, so the ratio test drops most of the matches; ratio 1 keeps
+   * the mutual nearest neighbours, and RANSAC finds them all.
+   */
+  @Test
+  void theRatioTestDropsPlacesSeenTwiceAndRatioOneKeepsThem() {
+    SplittableRandom r = new SplittableRandom(5);
+    int places = 40;
+    int images = 2;
+    int per = 2 * places;
+    float[] desc = new float[images * per * D];
+    float[] base = new float[images * places * D];
+    float[] xy = new float[images * per * 2];
+    int[] ids = new int[images * per];
+    for (int i = 0; i < images * per; i++) {
+      ids[i] = i / per;
+      int place = i / 2;
+      if (i % 2 == 0) {
+        xy[2 * i] = (float) (r.nextDouble() * 300);
+        xy[2 * i + 1] = (float) (r.nextDouble() * 200);
+        for (int k = 0; k < D; k++) {
+          base[place * D + k] = (float) r.nextGaussian();
+        }
+      } else { // the same place again
+        xy[2 * i] = xy[2 * i - 2];
+        xy[2 * i + 1] = xy[2 * i - 1];
+      }
+      for (int k = 0; k < D; k++) {
+        desc[i * D + k] = base[place * D + k] + (float) (0.1 * r.nextGaussian());
+      }
+      Extractor.normalize(desc, i * D, D);
+    }
+    IvfPqIndex index = IvfPqIndex.train(desc, images * per, D, IvfPqIndex.Params.delf(4));
+    index.add(desc, images * per, ids, xy);
+    DelfDatabase db = new DelfDatabase(index, null, images, desc, 0);
+    // the query: image 0's places, a third descriptor near each base, under a known affine map
+    float[] qd = new float[places * D];
+    float[] qxy = new float[2 * places];
+    for (int p = 0; p < places; p++) {
+      int src = 2 * p;
+      for (int k = 0; k < D; k++) {
+        qd[p * D + k] = base[p * D + k] + (float) (0.1 * r.nextGaussian());
+      }
+      Extractor.normalize(qd, p * D, D);
+      qxy[2 * p] = 0.9f * xy[2 * src] + 0.1f * xy[2 * src + 1] + 4;
+      qxy[2 * p + 1] = -0.1f * xy[2 * src] + 0.9f * xy[2 * src + 1] + 11;
+    }
+    LocalFeatures q = new LocalFeatures(places, D, qd, qxy, new float[places], new float[places]);
+    DelfSearch.Verifier ransac = DelfDatabase.ransac(new Ransac.Options(500, 2.0, 6, 0));
+    DelfSearch.Answer strict = new DelfSearch(db, new DelfSearch.Params(4, 4, 2, 6, 300)).search(q, ransac);
+    DelfSearch.Answer all = new DelfSearch(db, new DelfSearch.Params(4, 4, 2, 6, 300, 1.0)).search(q, ransac);
+    // measured: 18 against 40
+    assertTrue(strict.inliers()[0] <= 2 * all.inliers()[0] / 3, "ratio 0.9: " + strict.inliers()[0] + ", ratio 1: "
+        + all.inliers()[0]);
+    assertTrue(all.inliers()[0] >= places - 2, "ratio 1: " + all.inliers()[0]);
+    assertEquals(0, all.images()[0]);
+    assertEquals(DelfSearch.RATIO, new DelfSearch.Params(4, 4, 2, 6, 300).ratio());
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new DelfSearch.Params(4, 4, 2, 6, 300, 0));
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new DelfSearch.Params(4, 4, 2, 6, 300, 1.01));
+  }
+
   @Test
   void implausibleAffineModelsAreNotEvidence() {
     assertTrue(DelfDatabase.plausible(new double[] {1, 0, 5, 0, 1, -3}));
