@@ -382,7 +382,7 @@ public final class Pipeline {
       Pool pool, int esQueries, FineStage fine, List<FineStage> compare, Map<String, Object> extra, Progress progress,
       PrintStream log) throws IOException {
     FineStage stage = fine != null ? fine
-        : new ModelDir(modelDir).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
+        : FineStage.recordedBy(new ModelDir(modelDir));
     Encoding db;
     Encoding q;
     double perSecond;

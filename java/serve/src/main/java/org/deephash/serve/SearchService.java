@@ -231,7 +231,6 @@ public final class SearchService implements AutoCloseable {
     return dim;
   }
 
-  /** The model's network, or null when the service has no model. */
   /**
    * Sets how HDS queries re-order their Hamming pool (default {@link FineStage#F7}, the paper's
    * and the engine's own coarse-to-fine search); {@code serve} passes the model's stage, chosen on
@@ -251,6 +250,7 @@ public final class SearchService implements AutoCloseable {
     return fineStage;
   }
 
+  /** The model's network, or null when the service has no model. */
   public HashNetConfig model() {
     return encoder == null ? null : encoder.config();
   }

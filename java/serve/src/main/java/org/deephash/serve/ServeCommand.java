@@ -144,7 +144,7 @@ public final class ServeCommand extends CliCommand {
     // the DELF folder first: a wrong --delf fails before the index is opened
     DelfVerifier delfVerifier = delf != null ? DelfVerifier.open(delf) : null;
     FineStage use = stage != null ? stage : model == null ? FineStage.F7
-        : new ModelDir(model).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
+        : FineStage.recordedBy(new ModelDir(model));
     try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log).fineStage(use);
         HttpApi api = HttpApi.start(service, config, delfVerifier != null ? delfVerifier : Verifier.NONE)) {
       IndexGeneration g = service.acquire();

@@ -99,7 +99,7 @@ public final class QueryCommand extends TensorFlowCommand {
             + e.featureDim() + "-d features: index with the same model (or use --mode bcs)");
       }
       FineStage use = stage != null ? stage
-          : new ModelDir(model).readFineStage().map(FineStage::of).orElse(FineStage.legacy());
+          : FineStage.recordedBy(new ModelDir(model));
       long t0 = System.nanoTime();
       SearchResult r = mode == Mode.bcs ? search.query(e.codes(), k)
           : FineSearch.search(search, idx.table(), use, enc::latentOf, e.bits(), e.codes(), e.features(), pool, k);

@@ -191,8 +191,7 @@ public final class Evaluation {
    */
   private SearchResult coarseToFine(GpuHashSearch search, FineStage stage, int bits, int dim, float[] dbFeatures,
       float[] dbLatent, byte[] queryCodes, float[] queryFeatures, float[] queryLatent, int q) {
-    SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
-        : search.radius(queryCodes, pool.radius(), pool.size());
+    SearchResult coarse = FineSearch.coarse(search, queryCodes, pool);
     int n = dbFeatures.length / dim;
     float[] db = stage.features(dbFeatures, dim, dbLatent, bits, n);
     float[] qf = stage.features(queryFeatures, dim, queryLatent, bits, q);

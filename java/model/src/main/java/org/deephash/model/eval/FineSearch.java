@@ -44,18 +44,15 @@ public final class FineSearch {
       throw new IllegalArgumentException("fine stage " + stage.key() + " needs the model's hash layer");
     }
     int q = queryCodes.length / table.codeBytes();
-    if (stage == FineStage.NONE) {
-      SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
-          : search.radius(queryCodes, pool.radius(), pool.size());
-      return rerank(stage, coarse, new float[0], null, new float[0], 0, k);
-    }
     int dim = table.dim();
-    if (queryF7.length != (long) q * dim) {
+    if (stage != FineStage.NONE && queryF7.length != (long) q * dim) {
       throw new IllegalArgumentException("expected " + q + " query features of " + dim + " floats, got "
           + queryF7.length + " floats");
     }
-    SearchResult coarse = pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
-        : search.radius(queryCodes, pool.radius(), pool.size());
+    SearchResult coarse = coarse(search, queryCodes, pool);
+    if (stage == FineStage.NONE) {
+      return rerank(stage, coarse, new float[0], null, new float[0], 0, k);
+    }
     int total = coarse.totalCount();
     float[] f7 = new float[total * dim];
     int[][] rows = new int[q][];
@@ -75,6 +72,12 @@ public final class FineSearch {
     float[] db = stage.features(f7, dim, stage.usesLatent() ? latent.latentOf(f7, total) : null, bits, total);
     float[] qf = stage.features(queryF7, dim, stage.usesLatent() ? latent.latentOf(queryF7, q) : null, bits, q);
     return rerank(stage, coarse, db, rows, qf, stage.dim(dim, bits), k);
+  }
+
+  /** The coarse stage: each query's Hamming pool (its top m, or every code within a radius, capped). */
+  static SearchResult coarse(GpuHashSearch search, byte[] queryCodes, Pool pool) {
+    return pool.kind() == Pool.Kind.TOP_M ? search.query(queryCodes, pool.size())
+        : search.radius(queryCodes, pool.radius(), pool.size());
   }
 
   /**

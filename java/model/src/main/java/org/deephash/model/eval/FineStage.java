@@ -1,8 +1,10 @@
 package org.deephash.model.eval;
 
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
+import org.deephash.model.net.ModelDir;
 
 /**
  * The fine stage of the coarse-to-fine search (HDS): how the Hamming pool of a query is
@@ -77,6 +79,11 @@ public enum FineStage {
   /** The stage used when a model does not record one (models written before the choice was stored). */
   public static FineStage legacy() {
     return F7;
+  }
+
+  /** The stage {@code model} records (chosen on its validation split), or {@link #legacy()} when it records none. */
+  public static FineStage recordedBy(ModelDir model) throws IOException {
+    return model.readFineStage().map(FineStage::of).orElse(legacy());
   }
 
   /**
