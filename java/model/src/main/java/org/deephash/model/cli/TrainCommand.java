@@ -67,6 +67,9 @@ public final class TrainCommand extends TensorFlowCommand {
     if (labelFree && !(codes.equals("itq") && backbone.equals(HashNetConfig.MOBILENET_V2))) {
       throw usage("--epochs 0 (no training) needs --backbone mobilenet_v2 --codes itq");
     }
+    if (train.batchNorm && backbone.equals(HashNetConfig.MOBILENET_V2)) {
+      throw usage("--batch-norm is for --backbone scratch (mobilenet_v2 has its own, folded into its weights)");
+    }
     if (labelFree) {
       train.epochs = 1; // recorded, not run
     }

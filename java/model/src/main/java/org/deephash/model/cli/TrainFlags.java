@@ -44,6 +44,10 @@ public final class TrainFlags {
   @Option(names = "--f7", paramLabel = "N", description = "Width of the F7 feature layer (default: ${DEFAULT-VALUE}).")
   int f7 = HashNetConfig.DEFAULT_F7;
 
+  @Option(names = "--batch-norm",
+      description = "Batch-normalise both convolutions (running statistics at inference).")
+  boolean batchNorm;
+
   @Option(names = "--epochs", paramLabel = "N", description = "Passes over the training images (default: ${DEFAULT-VALUE}).")
   int epochs = D.epochs();
 
@@ -163,7 +167,7 @@ public final class TrainFlags {
   /** The network for {@code train}'s images: --bits and the layer widths. */
   HashNetConfig netConfig(Dataset train) {
     return HashNetConfig.of(train.height(), train.width(), train.channels(), bits, train.classNames())
-        .withWidths(conv1, conv2, f7);
+        .withWidths(conv1, conv2, f7).withBatchNorm(batchNorm);
   }
 
   /**

@@ -31,7 +31,8 @@ import org.tensorflow.types.TInt64;
  * The DLBHC hashing network, defined and trained in TensorFlow graph mode.
  *
  * <pre>
- *   images H x W x C -> conv 5x5 (conv1) ReLU -> max pool 2 -> conv 5x5 (conv2) ReLU -> max pool 2
+ *   images H x W x C -> conv 5x5 (conv1) [batch norm] ReLU -> max pool 2 -> conv 5x5 (conv2) [batch norm] ReLU
+ *     -> max pool 2
  *     -> F7: fully connected (featureDim) ReLU [dropout while training]
  *     -> H: fully connected (bits) sigmoid            codes = H > 0.5
  *     -> F8: fully connected (classes) softmax        trained with cross-entropy on class labels
@@ -109,21 +110,15 @@ public final class HashNet implements AutoCloseable {
       // the backbone's variables, one per kernel and bias, made once and shared by both paths
       MobileNetV2.WeightSource mobileWeights = mobile ? MobileNetV2.variables(tf, pretrained, "mnv2_", backbone, variables)
           : null;
-      Variable<TFloat32> w1 = mobile ? null : weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
-      Variable<TFloat32> b1 = mobile ? null : bias(tf, "conv1_b", config.conv1(), 0f);
-      Variable<TFloat32> w2 = mobile ? null
-          : weight(tf, "conv2_w", 5 * 5 * config.conv1(), 5, 5, config.conv1(), config.conv2());
-      Variable<TFloat32> b2 = mobile ? null : bias(tf, "conv2_b", config.conv2(), 0f);
-      Variable<TFloat32> w7 = mobile ? null
-          : weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
-      Variable<TFloat32> b7 = mobile ? null : bias(tf, "f7_b", config.featureDim(), 0f);
+      Trunk trunk = mobile ? null : trunkVariables(tf, c);
       Variable<TFloat32> wh = glorot(tf, HASH_WEIGHTS, config.featureDim(), config.bits());
       Variable<TFloat32> bh = bias(tf, HASH_BIAS, config.bits(), 0f);
       Variable<TFloat32> w8 = glorot(tf, "f8_w", config.bits(), config.classes());
       Variable<TFloat32> b8 = bias(tf, "f8_b", config.classes(), 0f);
 
       // Training path.
-      Operand<TFloat32> f7t = mobile ? pooled(tf, images, mobileWeights) : trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      List<Op> statistics = new ArrayList<>();
+      Operand<TFloat32> f7t = mobile ? pooled(tf, images, mobileWeights) : trunk.apply(tf, images, statistics);
       if (options.dropout() > 0) {
         float keep = 1f - options.dropout();
         Operand<TFloat32> u = tf.random.statelessRandomUniform(tf.shape(f7t), stepSeed);
@@ -156,10 +151,17 @@ public final class HashNet implements AutoCloseable {
       }
       loss = tf.withName("loss").identity(total);
       accuracy = tf.withName("accuracy").identity(Layers.accuracy(tf, logits, labels));
-      train = optimizer(tf);
+      Op step = optimizer(tf);
+      if (!statistics.isEmpty()) {
+        // batch normalisation's running statistics move with every training step
+        List<Op> all = new ArrayList<>(statistics);
+        all.add(step);
+        step = tf.withControlDependencies(all).withName("train_step").noOp();
+      }
+      train = step;
 
       // Inference path: the same variables, no dropout.
-      Operand<TFloat32> f7 = mobile ? pooled(tf, images, mobileWeights) : trunk(tf, images, w1, b1, w2, b2, w7, b7);
+      Operand<TFloat32> f7 = mobile ? pooled(tf, images, mobileWeights) : trunk.apply(tf, images, null);
       features = tf.withName(FEATURES).identity(f7);
       latent = tf.withName(LATENT).math.sigmoid(dense(tf, toHash(tf, f7), wh, bh));
       probabilities = tf.withName(PROBABILITIES).nn.softmax(dense(tf, latent, w8, b8));
@@ -219,17 +221,82 @@ public final class HashNet implements AutoCloseable {
     return options;
   }
 
-  private static Operand<TFloat32> trunk(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w1, Operand<TFloat32> b1,
-      Operand<TFloat32> w2, Operand<TFloat32> b2, Operand<TFloat32> w7, Operand<TFloat32> b7) {
-    List<Long> ones = List.of(1L, 1L, 1L, 1L);
-    Operand<TInt32> pool = tf.constant(new int[] {1, 2, 2, 1});
-    Operand<TFloat32> h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(x, w1, ones, "SAME"), b1));
-    h = tf.nn.maxPool(h, pool, pool, "SAME");
-    h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(h, w2, ones, "SAME"), b2));
-    h = tf.nn.maxPool(h, pool, pool, "SAME");
-    long flat = w7.shape().size(0);
-    h = tf.reshape(h, tf.constant(new long[] {-1, flat}));
-    return tf.nn.relu(dense(tf, h, w7, b7));
+  /** Running statistics of batch normalisation: {@code running = m running + (1 - m) batch}. */
+  static final float NORM_MOMENTUM = 0.99f;
+  static final float NORM_EPSILON = 1e-3f;
+
+  /**
+   * Batch normalisation of one layer's channels: the learned scale {@code gamma} and shift {@code
+   * beta}, and the running mean and variance that the inference path uses (not trained).
+   */
+  private record Norm(Variable<TFloat32> gamma, Variable<TFloat32> beta, Variable<TFloat32> mean,
+      Variable<TFloat32> variance) {
+
+    /**
+     * {@code (x - mean) gamma / sqrt(variance + eps) + beta} per channel (the last axis). With
+     * {@code updates} non-null (training) the mean and variance are the batch's, over every other
+     * axis, and the ops that move the running statistics towards them are added to {@code updates};
+     * with null, the running statistics.
+     */
+    Operand<TFloat32> apply(Ops tf, Operand<TFloat32> x, List<Op> updates) {
+      Operand<TFloat32> mu = mean;
+      Operand<TFloat32> var = variance;
+      if (updates != null) {
+        Operand<TInt32> axes = tf.constant(new int[] {0, 1, 2});
+        mu = tf.math.mean(x, axes);
+        var = tf.math.mean(tf.math.square(tf.math.sub(x, mu)), axes);
+        Operand<TFloat32> keep = tf.constant(NORM_MOMENTUM);
+        Operand<TFloat32> move = tf.constant(1f - NORM_MOMENTUM);
+        updates.add(tf.assign(mean, tf.math.add(tf.math.mul(mean, keep), tf.math.mul(mu, move))));
+        updates.add(tf.assign(variance, tf.math.add(tf.math.mul(variance, keep), tf.math.mul(var, move))));
+      }
+      Operand<TFloat32> scale = tf.math.mul(gamma, tf.math.rsqrt(tf.math.add(var, tf.constant(NORM_EPSILON))));
+      return tf.math.add(tf.math.mul(tf.math.sub(x, mu), scale), beta);
+    }
+  }
+
+  /**
+   * The scratch trunk's variables: two 5x5 convolutions (each with a bias, or batch-normalised) and
+   * F7.
+   */
+  private record Trunk(Variable<TFloat32> w1, Variable<TFloat32> b1, Norm n1, Variable<TFloat32> w2,
+      Variable<TFloat32> b2, Norm n2, Variable<TFloat32> w7, Variable<TFloat32> b7) {
+
+    /** F7 of images {@code x}: the training path when {@code updates} is non-null (see {@link Norm#apply}). */
+    Operand<TFloat32> apply(Ops tf, Operand<TFloat32> x, List<Op> updates) {
+      Operand<TInt32> pool = tf.constant(new int[] {1, 2, 2, 1});
+      Operand<TFloat32> h = tf.nn.maxPool(conv(tf, x, w1, b1, n1, updates), pool, pool, "SAME");
+      h = tf.nn.maxPool(conv(tf, h, w2, b2, n2, updates), pool, pool, "SAME");
+      long flat = w7.shape().size(0);
+      h = tf.reshape(h, tf.constant(new long[] {-1, flat}));
+      return tf.nn.relu(dense(tf, h, w7, b7));
+    }
+
+    private static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Variable<TFloat32> w, Variable<TFloat32> b,
+        Norm n, List<Op> updates) {
+      Operand<TFloat32> y = tf.nn.conv2d(x, w, List.of(1L, 1L, 1L, 1L), "SAME");
+      return tf.nn.relu(n == null ? tf.nn.biasAdd(y, b) : n.apply(tf, y, updates));
+    }
+  }
+
+  private Trunk trunkVariables(Ops tf, int c) {
+    boolean bn = config.batchNorm();
+    Variable<TFloat32> w1 = weight(tf, "conv1_w", 5 * 5 * c, 5, 5, c, config.conv1());
+    Variable<TFloat32> b1 = bn ? null : bias(tf, "conv1_b", config.conv1(), 0f);
+    Norm n1 = bn ? norm(tf, "conv1", config.conv1()) : null;
+    Variable<TFloat32> w2 = weight(tf, "conv2_w", 5 * 5 * config.conv1(), 5, 5, config.conv1(), config.conv2());
+    Variable<TFloat32> b2 = bn ? null : bias(tf, "conv2_b", config.conv2(), 0f);
+    Norm n2 = bn ? norm(tf, "conv2", config.conv2()) : null;
+    Variable<TFloat32> w7 = weight(tf, "f7_w", config.flatDim(), config.flatDim(), config.featureDim());
+    Variable<TFloat32> b7 = bias(tf, "f7_b", config.featureDim(), 0f);
+    return new Trunk(w1, b1, n1, w2, b2, n2, w7, b7);
+  }
+
+  /** gamma 1 and beta 0 (trained, not decayed); running mean 0 and variance 1 (not trained). */
+  private Norm norm(Ops tf, String layer, int n) {
+    Variable<TFloat32> gamma = bias(tf, layer + "_gamma", n, 1f);
+    Variable<TFloat32> beta = bias(tf, layer + "_beta", n, 0f);
+    return new Norm(gamma, beta, Layers.filled(tf, layer + "_mean", n, 0f), Layers.filled(tf, layer + "_variance", n, 1f));
   }
 
   /** F7 as H sees it: times {@link #hashInputScale()}. */

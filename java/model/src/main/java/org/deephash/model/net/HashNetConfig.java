@@ -25,9 +25,13 @@ import org.deephash.model.pretrained.MobileNetV2;
  * weights the L2-normalised cells by a DELF attention head (1x1 conv 512 + ReLU, 1x1 conv 1,
  * softplus) as DELF's global descriptor does, its weights handed over from a DELF model. Without a
  * {@code pooling} key, {@value #MEAN}.
+ *
+ * <p>{@code batchNorm} ({@value #SCRATCH} only): each convolution is batch-normalised before its
+ * ReLU (batch statistics while training, their running means at inference). Without a {@code
+ * batchNorm} key, off.
  */
 public record HashNetConfig(int height, int width, int channels, int bits, int featureDim, int conv1, int conv2,
-    List<String> classNames, String backbone, String pooling) {
+    List<String> classNames, String backbone, String pooling, boolean batchNorm) {
   public static final int MIN_BITS = 12;
   public static final int MAX_BITS = 256;
   public static final String SCRATCH = "scratch";
@@ -76,10 +80,20 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
       throw new IllegalArgumentException("layer widths must be positive, F7 at least 8 (passed F7=" + featureDim
           + ", conv1=" + conv1 + ", conv2=" + conv2 + ")");
     }
+    if (batchNorm && !backbone.equals(SCRATCH)) {
+      throw new IllegalArgumentException("batch normalisation is for the " + SCRATCH + " backbone (the "
+          + backbone + " backbone has its own)");
+    }
     if (classNames == null || classNames.size() < 2) {
       throw new IllegalArgumentException("a classifier needs at least 2 classes");
     }
     classNames = List.copyOf(classNames);
+  }
+
+  /** A network with the given backbone and pooling, without batch normalisation. */
+  public HashNetConfig(int height, int width, int channels, int bits, int featureDim, int conv1, int conv2,
+      List<String> classNames, String backbone, String pooling) {
+    this(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling, false);
   }
 
   /** A network trained from scratch ({@value #SCRATCH}). */
@@ -96,7 +110,13 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
 
   /** The same network with another pooling ({@value #MEAN} or {@value #ATTENTION}). */
   public HashNetConfig withPooling(String pooling) {
-    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling);
+    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling,
+        batchNorm);
+  }
+
+  /** The same network with its convolutions batch-normalised or not ({@value #SCRATCH} backbone only). */
+  public HashNetConfig withBatchNorm(boolean on) {
+    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling, on);
   }
 
   /** MobileNetV2 (ImageNet weights) on {@code side} x {@code side} RGB images, pooled block 10 as F7. */
@@ -126,7 +146,8 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
 
   /** The same network with other layer widths. */
   public HashNetConfig withWidths(int conv1, int conv2, int featureDim) {
-    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling);
+    return new HashNetConfig(height, width, channels, bits, featureDim, conv1, conv2, classNames, backbone, pooling,
+        batchNorm);
   }
 
   public int classes() {
@@ -159,6 +180,7 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
     p.setProperty("classes", Integer.toString(classNames.size()));
     p.setProperty("backbone", backbone);
     p.setProperty("pooling", pooling);
+    p.setProperty("batchNorm", Boolean.toString(batchNorm));
     for (int i = 0; i < classNames.size(); i++) {
       p.setProperty("class." + i, classNames.get(i));
     }
@@ -173,7 +195,8 @@ public record HashNetConfig(int height, int width, int channels, int bits, int f
     }
     return new HashNetConfig(intProp(p, "height"), intProp(p, "width"), intProp(p, "channels"), intProp(p, "bits"),
         intProp(p, "featureDim"), intProp(p, "conv1"), intProp(p, "conv2"), names,
-        p.getProperty("backbone", SCRATCH).trim(), p.getProperty("pooling", MEAN).trim());
+        p.getProperty("backbone", SCRATCH).trim(), p.getProperty("pooling", MEAN).trim(),
+        Boolean.parseBoolean(p.getProperty("batchNorm", "false").trim()));
   }
 
   private static int intProp(Properties p, String key) {
