@@ -113,6 +113,7 @@ class EngineCliTest {
     assertUsage(CliRun.of("search", "--index", "x", "--queries", "q", "--format", "xml"),
         "Invalid value for option '--format': expected one of [csv, jsonl] (case-insensitive) but was 'xml'");
     assertUsage(CliRun.of("search", "--index", "x", "--queries", "q", "--cap", "5"), "--cap goes with --radius");
+    assertUsage(CliRun.of("serve", "--index", "x", "--delf-model", "m"), "--delf-model goes with --delf DIR");
   }
 
   @Test

@@ -316,9 +316,22 @@ public final class HttpApi implements AutoCloseable {
     double decodeMs = (System.nanoTime() - tDecode) / 1e6;
     SearchService.Answer a = answer(q, t0);
     try {
-      int[] inliers = a.queryRow() >= 0 ? verifier.inliers(a.generation(), a.queryRow(), a.rows()) : null;
+      int[] inliers = null;
+      String uploadKey = null;
+      if (a.queryRow() >= 0) {
+        inliers = verifier.inliers(a.generation(), a.queryRow(), a.rows());
+      } else if (sr.source() instanceof SearchRequest.ByImage img && verifier.uploadSide() > 0) {
+        // the upload's local features: decoded again as the indexed photos were, on the decode pool
+        int side = verifier.uploadSide();
+        java.awt.image.BufferedImage picture = onDecodePool(() -> decoder.picture(img.bytes(), config, side), t0);
+        Verifier.UploadCheck check = verifier.inliers(a.generation(), picture, a.rows());
+        if (check != null) {
+          inliers = check.inliers();
+          uploadKey = check.key();
+        }
+      }
       ResponseRenderer.Timings timings = new ResponseRenderer.Timings(decodeMs, (System.nanoTime() - t0) / 1e6);
-      return sendJson(resp, 200, renderer.search(sr, q, a, inliers, timings));
+      return sendJson(resp, 200, renderer.search(sr, q, a, inliers, uploadKey, timings));
     } finally {
       a.release();
     }
@@ -327,16 +340,21 @@ public final class HttpApi implements AutoCloseable {
   /** An upload's model input, decoded on the decode pool within what is left of the request's time. */
   private float[] decode(byte[] bytes, long t0) {
     HashNetConfig m = service.model();
-    Future<ImageDecoder.Decoded> f;
+    return onDecodePool(() -> decoder.decode(bytes, config, m.height(), m.width(), Pixels.Channels.of(m.channels())),
+        t0).pixels();
+  }
+
+  /** Runs a decoding on the decode pool and waits for it within what is left of the request's time. */
+  private <T> T onDecodePool(java.util.concurrent.Callable<T> task, long t0) {
+    Future<T> f;
     try {
-      f = decodePool.submit(() -> decoder.decode(bytes, config, m.height(), m.width(),
-          Pixels.Channels.of(m.channels())));
+      f = decodePool.submit(task);
     } catch (RejectedExecutionException e) {
       throw new ApiException(503, "the server is decoding too many images now; retry in a moment");
     }
     try {
       long left = config.timeoutMs() - (System.nanoTime() - t0) / 1_000_000;
-      return f.get(Math.max(1, left), TimeUnit.MILLISECONDS).pixels();
+      return f.get(Math.max(1, left), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       f.cancel(true);
       throw new ApiException(503, "the image was not decoded within " + config.timeoutMs() + " ms (server"
@@ -453,22 +471,28 @@ public final class HttpApi implements AutoCloseable {
     return send(resp, 200, img.contentType(), img.bytes());
   }
 
+  /** {@code /matches/upload-{key}/{resultId}}: the correspondences of a recent upload. */
+  static final String UPLOAD_PREFIX = "upload-";
+
   private int matches(Response resp, String rawPair) throws ClientGone {
     int slash = rawPair.indexOf('/');
     if (slash < 0) {
       throw ApiException.badRequest("correspondences are addressed by two ids: /matches/{queryId}/{resultId}");
     }
-    long q = RequestParser.imageId(rawPair.substring(0, slash));
+    String first = rawPair.substring(0, slash);
+    // an upload is named by the key its answer carried (query.upload_key)
+    String uploadKey = first.startsWith(UPLOAD_PREFIX) ? first.substring(UPLOAD_PREFIX.length()) : null;
+    long q = uploadKey != null ? -1 : RequestParser.imageId(first);
     long r = RequestParser.imageId(rawPair.substring(slash + 1));
     byte[] png;
     IndexGeneration g = service.acquire();
     try {
-      int qRow = g.table().rowOf(q);
+      int qRow = uploadKey != null ? 0 : g.table().rowOf(q);
       int rRow = g.table().rowOf(r);
       if (qRow < 0 || rRow < 0) {
         throw new ApiException(404, "no image with id " + (qRow < 0 ? q : r) + " in the index");
       }
-      png = verifier.correspondences(g, qRow, rRow);
+      png = uploadKey != null ? verifier.correspondences(g, uploadKey, rRow) : verifier.correspondences(g, qRow, rRow);
     } finally {
       g.release();
     }

@@ -13,6 +13,7 @@ import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.stream.ImageInputStream;
+import org.deephash.delf.data.Photos;
 import org.deephash.model.data.Exif;
 import org.deephash.model.data.Pixels;
 
@@ -100,16 +101,7 @@ final class ImageDecoder {
       if (orientation != Exif.NORMAL) {
         bytes += (long) dw * dh * 4; // the upright copy (int RGB)
       }
-      if (bytes > budget.capacity()) {
-        throw new ApiException(413, "decoding this " + w + "x" + h + " image takes " + mib(bytes) + " MiB, more than"
-            + " the server's decode budget of " + mib(budget.capacity()) + " MiB: send a smaller image");
-      }
-      DecodeBudget.Permit permit = budget.tryAcquire(bytes);
-      if (permit == null) {
-        throw new ApiException(503, "the server is decoding other images now (" + mib(budget.capacity()) + " MiB of"
-            + " pixels in flight at most); retry in a moment");
-      }
-      try (permit) {
+      try (DecodeBudget.Permit permit = reserve(bytes, w, h)) {
         ImageReadParam param = reader.getDefaultReadParam();
         param.setSourceSubsampling(sx, sy, 0, 0);
         BufferedImage img = reader.read(0, param);
@@ -122,6 +114,43 @@ final class ImageDecoder {
             Pixels.of(upright, height, width, channels));
       }
     });
+  }
+
+  /**
+   * Decodes an upload as {@link Photos#load} decodes a file, for local features: every pixel, as
+   * stored (no EXIF turn, as {@code delf index} reads the indexed photos, so that an indexed photo
+   * sent again gives its indexed features), RGB, its longer side brought to at most {@code maxSide}.
+   * Within the budget, with the same errors as {@link #decode}.
+   */
+  BufferedImage picture(byte[] body, ServeConfig limits, int maxSide) {
+    return read(body, (reader, in) -> {
+      int w = reader.getWidth(0);
+      int h = reader.getHeight(0);
+      checkSize(w, h, limits);
+      long bytes = rasterBytes(reader, w, h) + (long) w * h * 4; // and the RGB copy
+      try (DecodeBudget.Permit permit = reserve(bytes, w, h)) {
+        BufferedImage img = reader.read(0, reader.getDefaultReadParam());
+        if (img == null) {
+          throw ApiException.badRequest("the image could not be decoded");
+        }
+        permit.observe(bytesOf(img) + (long) w * h * 4);
+        return Photos.fit(img, maxSide);
+      }
+    });
+  }
+
+  /** Reserves {@code bytes} of the budget for a {@code w x h} image: 413 when it could never fit, 503 when not now. */
+  private DecodeBudget.Permit reserve(long bytes, int w, int h) {
+    if (bytes > budget.capacity()) {
+      throw new ApiException(413, "decoding this " + w + "x" + h + " image takes " + mib(bytes) + " MiB, more than"
+          + " the server's decode budget of " + mib(budget.capacity()) + " MiB: send a smaller image");
+    }
+    DecodeBudget.Permit permit = budget.tryAcquire(bytes);
+    if (permit == null) {
+      throw new ApiException(503, "the server is decoding other images now (" + mib(budget.capacity()) + " MiB of"
+          + " pixels in flight at most); retry in a moment");
+    }
+    return permit;
   }
 
   @FunctionalInterface

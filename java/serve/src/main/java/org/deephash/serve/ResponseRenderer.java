@@ -47,6 +47,16 @@ final class ResponseRenderer {
    * inlier count of each result against the query ({@link Verifier}) when known (else null).
    */
   Json search(SearchRequest request, SearchService.Query q, SearchService.Answer a, int[] inliers, Timings t) {
+    return search(request, q, a, inliers, null, t);
+  }
+
+  /**
+   * As {@link #search(SearchRequest, SearchService.Query, SearchService.Answer, int[], Timings)}, for
+   * a verified upload: {@code uploadKey} (else null) goes in the query as {@code upload_key}, the name
+   * of the upload in {@code /matches/upload-{key}/{id}}.
+   */
+  Json search(SearchRequest request, SearchService.Query q, SearchService.Answer a, int[] inliers, String uploadKey,
+      Timings t) {
     IndexGeneration gen = a.generation();
     LoadedIndex index = gen.index();
     CodeTable table = index.table();
@@ -54,8 +64,12 @@ final class ResponseRenderer {
     switch (request.source()) {
       case SearchRequest.ById byId -> query.put("source", "id").put("id", id(byId.id()));
       case SearchRequest.ByCode c -> query.put("source", "code");
-      case SearchRequest.ByImage img -> query.put("source", "upload").put("width", img.width())
-          .put("height", img.height());
+      case SearchRequest.ByImage img -> {
+        query.put("source", "upload").put("width", img.width()).put("height", img.height());
+        if (uploadKey != null) {
+          query.put("upload_key", uploadKey);
+        }
+      }
     }
     if (a.predicted() >= 0) {
       query.put("predicted", label(a.predicted())).put("confidence", Json.round(a.confidence(), 4));

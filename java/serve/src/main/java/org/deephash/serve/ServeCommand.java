@@ -29,8 +29,14 @@ public final class ServeCommand extends CliCommand {
 
   @Option(names = "--delf", paramLabel = "DIR",
       description = "A DELF index folder over the same photos (engine-cli delf index --images PHOTOS): results of a"
-          + " query by an indexed photo carry RANSAC inlier counts, and a clicked result shows the correspondences.")
+          + " query by an indexed photo or an upload carry RANSAC inlier counts, and a clicked result shows the"
+          + " correspondences.")
   Path delf;
+
+  @Option(names = "--delf-model", paramLabel = "DIR",
+      description = {"With --delf: the DELF model that extracts uploads' local features, so uploads are verified too",
+          "(default: the model the DELF folder records, when it is still there)."})
+  Path delfModel;
 
   @Option(names = "--fine", paramLabel = "STAGE",
       description = {"How HDS re-orders the Hamming pool: f7 (the paper), f7n, latent, f7n-ties, latent-ties or none",
@@ -101,6 +107,9 @@ public final class ServeCommand extends CliCommand {
   @Override
   protected void validate() {
     requireRange("--port", port, 0, 65535);
+    if (delfModel != null && delf == null) {
+      throw usage("--delf-model goes with --delf DIR (the DELF index folder whose uploads it verifies)");
+    }
     requireRange("--max-k", maxK, 1, 1 << 20);
     requireRange("--max-pool", maxPool, 1, Integer.MAX_VALUE);
     requireRange("--max-body-mb", maxBodyMb, 1, 2047);
@@ -142,7 +151,7 @@ public final class ServeCommand extends CliCommand {
     Encoder encoder = model != null ? Encoder.open(model).batchSize(config.maxBatch()) : null;
     SearchOptions options = new SearchOptions(backend, Runtime.getRuntime().availableProcessors());
     // the DELF folder first: a wrong --delf fails before the index is opened
-    DelfVerifier delfVerifier = delf != null ? DelfVerifier.open(delf) : null;
+    DelfVerifier delfVerifier = delf != null ? DelfVerifier.open(delf, delfModel) : null;
     FineStage use = stage != null ? stage : model == null ? FineStage.F7
         : FineStage.recordedBy(new ModelDir(model));
     try (SearchService service = SearchService.open(indexFile, options, encoder, config, this::log).fineStage(use);
@@ -150,8 +159,8 @@ public final class ServeCommand extends CliCommand {
       IndexGeneration g = service.acquire();
       try {
         if (delfVerifier != null) {
-          err.printf("DELF verification from %s: %d of %d photos have local features%n", delf,
-              delfVerifier.covered(g), g.table().liveCount());
+          err.printf("DELF verification from %s: %d of %d photos have local features; %s%n", delf,
+              delfVerifier.covered(g), g.table().liveCount(), delfVerifier.uploadNote());
         }
         err.printf("serving %s (%d images, %d-bit codes%s) with the %s backend%s%s%n", indexFile,
             g.table().liveCount(), g.table().bits(), g.table().hasFeatures() ? ", " + g.table().dim()
@@ -168,6 +177,9 @@ public final class ServeCommand extends CliCommand {
     } finally {
       if (encoder != null) {
         encoder.close();
+      }
+      if (delfVerifier != null) {
+        delfVerifier.close();
       }
     }
     return 0;

@@ -6,13 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import javax.imageio.ImageIO;
+import org.deephash.delf.data.Photos;
+import org.deephash.delf.extract.Extractor;
+import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.extract.Pca;
+import org.deephash.delf.geometry.Ransac;
+import org.deephash.delf.net.DelfConfig;
+import org.deephash.delf.net.DelfNet;
+import org.deephash.delf.net.DelfTrainer;
+import org.deephash.delf.search.DelfDatabase;
+import org.deephash.delf.search.DelfSearch;
+import org.deephash.delf.search.PairMatch;
 import org.deephash.delf.search.DelfIndexFolder;
 import org.deephash.io.Json;
 import org.deephash.pq.IvfPqIndex;
@@ -64,9 +75,12 @@ class DelfVerifierTest {
         images.add(new DelfIndexFolder.Image(i, "p" + i, f.photos.resolve(f.expectedPaths.get(i))));
       }
       Path delf = dir.resolve("delf");
-      DelfIndexFolder.save(delf, index, new Pca(DIM, DIM, new float[DIM], identity), desc, images, 320);
+      DelfIndexFolder.save(delf, index, new Pca(DIM, DIM, new float[DIM], identity), desc, images,
+          new Extractor(320, Extractor.PAPER_SCALES, 1000, 0f), null);
 
       DelfVerifier verifier = DelfVerifier.open(delf);
+      assertEquals(0, verifier.uploadSide(), "a folder that records no model verifies no upload");
+      assertTrue(verifier.uploadNote().contains("--delf-model"), verifier.uploadNote());
       IndexGeneration g = f.service.acquire();
       try {
         assertEquals(photos, verifier.covered(g));
@@ -106,6 +120,76 @@ class DelfVerifierTest {
         for (Object o : (List<?>) Json.object(none.body()).get("results")) {
           assertTrue(!((Map<?, ?>) o).containsKey("inliers"), none.body());
         }
+      }
+    }
+  }
+
+  @Test
+  void anUploadIsVerifiedWithTheModelTheFolderRecords(@TempDir Path dir) throws Exception {
+    try (PhotoFixture f = new PhotoFixture(dir)) {
+      // a small untrained DELF network: its features are deterministic, which is all this needs
+      Path model = dir.resolve("delf-model");
+      Extractor ex = new Extractor(160, new float[] {0.7071f, 1f}, 200, 0f);
+      List<Path> files = new ArrayList<>();
+      for (String rel : f.expectedPaths) {
+        files.add(f.photos.resolve(rel));
+      }
+      Path delf = dir.resolve("delf");
+      try (DelfNet net = DelfNet.create(new DelfConfig(DelfConfig.RESIDUAL, 8, 8, 16, 16, 2, 3))) {
+        DelfTrainer.save(net, DelfTrainer.Options.defaults(), model);
+        List<BufferedImage> loaded = new ArrayList<>();
+        List<DelfIndexFolder.Image> images = new ArrayList<>();
+        for (Path p : files) {
+          images.add(new DelfIndexFolder.Image(images.size(), p.getFileName().toString(), p));
+          loaded.add(Photos.load(p, ex.baseSide()));
+        }
+        DelfDatabase db = DelfDatabase.build(net, ex, loaded, 10, 4, new java.io.PrintStream(
+            java.io.OutputStream.nullOutputStream()));
+        DelfIndexFolder.save(delf, db.index(), db.pca(), db.exact(), images, ex, model);
+      }
+      DelfIndexFolder.Opened opened = DelfIndexFolder.open(delf);
+      assertEquals(model.toAbsolutePath().normalize(), opened.model());
+      assertEquals(160, opened.extractor().baseSide());
+
+      try (DelfVerifier verifier = DelfVerifier.open(delf);
+          HttpApi api = HttpApi.start(f.service, ServeConfig.defaults().withPort(0), verifier);
+          DelfNet net = DelfTrainer.open(model)) {
+        assertEquals(160, verifier.uploadSide());
+        ApiClient client = new ApiClient(api.url());
+        Path sent = files.get(0);
+        HttpResponse<String> r = client.post("/search?k=8", sent.toString().endsWith(".png") ? "image/png" : "image/jpeg",
+            Files.readAllBytes(sent));
+        assertEquals(200, r.statusCode(), r.body());
+        Map<?, ?> answer = Json.object(r.body());
+        String key = (String) ((Map<?, ?>) answer.get("query")).get("upload_key");
+        assertTrue(key != null && !key.isEmpty(), r.body());
+
+        // reference: the photo extracted from its file as delf match would, matched against each result's
+        // indexed features with the server's settings
+        DelfDatabase db = opened.database();
+        LocalFeatures q = db.project(ex.extract(net, Photos.load(sent, 160))).head(DelfVerifier.KEYPOINTS);
+        Ransac.Options ransac = new Ransac.Options(1000, 6.0, DelfSearch.Params.defaults().minInliers(), 0L);
+        boolean sawItself = false;
+        for (Object o : (List<?>) answer.get("results")) {
+          Map<?, ?> res = (Map<?, ?>) o;
+          Path file = f.photos.resolve((String) res.get("path"));
+          int image = files.indexOf(file);
+          int expected = PairMatch.of(q, db.features(image, DelfVerifier.KEYPOINTS), DelfSearch.RATIO, ransac).inliers();
+          assertEquals(expected, ((Number) res.get("inliers")).intValue(), "inliers of " + file);
+          if (file.equals(sent)) {
+            sawItself = true;
+            assertTrue(expected >= 12, "the uploaded photo against itself: " + expected + " inliers");
+          }
+        }
+        assertTrue(sawItself, "the uploaded photo is among its own results: " + r.body());
+
+        long first = ((Number) ((Map<?, ?>) ((List<?>) answer.get("results")).get(0)).get("id")).longValue();
+        HttpResponse<byte[]> pic = client.getBytes("/matches/upload-" + key + "/" + first);
+        assertEquals(200, pic.statusCode());
+        assertEquals("image/png", pic.headers().firstValue("Content-Type").orElse(""));
+        HttpResponse<String> gone = client.get("/matches/upload-0123abc/" + first);
+        assertEquals(404, gone.statusCode());
+        assertTrue(gone.body().contains("no recent upload"), gone.body());
       }
     }
   }

@@ -106,7 +106,7 @@ final class DelfIndex extends TensorFlowCommand {
         throw new IllegalArgumentException("no images to index");
       }
       DelfDatabase b = DelfDatabase.build(net, ex, loaded, ivf.pca, ivf.nlist, batch, progress, err);
-      DelfIndexFolder.save(outDir, b.index(), b.pca(), b.exact(), images, ex.baseSide());
+      DelfIndexFolder.save(outDir, b.index(), b.pca(), b.exact(), images, ex, model);
       out.println(new Json().put("command", "delf index").put("index", outDir.toString()).put("images", images.size())
           .put("descriptors", b.index().size()).put("nlist", b.index().nlist()).put("seconds", Json.round(b.seconds(), 1)));
     }

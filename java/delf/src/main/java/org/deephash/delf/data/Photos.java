@@ -287,6 +287,19 @@ public final class Photos {
     if (img == null) {
       throw new IOException("no ImageIO reader for " + file + " (JPEG, PNG, BMP and GIF are supported)");
     }
+    return fit(img, maxSide);
+  }
+
+  /**
+   * A decoded image brought to what {@link #load} gives for the same pixels: {@link
+   * BufferedImage#TYPE_INT_RGB}, transparency over white, longer side at most {@code maxSide} (area
+   * averaging). For images that arrive as bytes (a server's uploads) and must be extracted as the
+   * indexed files were.
+   */
+  public static BufferedImage fit(BufferedImage img, int maxSide) {
+    if (maxSide < 1) {
+      throw new IllegalArgumentException("maxSide must be >= 1, passed " + maxSide);
+    }
     return Images.fitWithin(Images.toRgb(img), maxSide);
   }
 }
