@@ -145,6 +145,37 @@ public final class Pipeline {
   }
 
   /**
+   * Refitting after selection ({@code train --refit}): trains the network again from its first
+   * step (same seed and schedule) on {@code all} the training images, the validation split
+   * included, for {@code epochs} epochs, the count selection kept, and exports it in place of the
+   * selected network. The selection record stays as it was (the epoch and the fine stage were
+   * chosen on validation before the split was trained on) and gains {@code refit.images} and
+   * {@code refit.epochs}. Nothing here looks at the test queries either.
+   */
+  public static TrainResult refit(Dataset all, Path modelDir, HashNetConfig config, TrainOptions options, int epochs,
+      Backbone backbone, Progress progress, PrintStream log) throws IOException {
+    if (epochs < 1) {
+      throw new IllegalArgumentException("refit needs at least one epoch (passed " + epochs + ")");
+    }
+    long t0 = System.nanoTime();
+    ModelDir md = new ModelDir(modelDir);
+    log.printf(Locale.ROOT, "refit: training again on all %d images for the %d epochs kept on validation%n",
+        all.count(), epochs);
+    Trainer.Summary[] summary = new Trainer.Summary[1];
+    try (HashNet net = new Trainer(log).progress(progress).pretrained(backbone.pretrained())
+        .train(config, options.withEpochs(epochs), all, null, md.checkpoints(), false, summary)) {
+      if (backbone.itq()) {
+        fitItq(net, all, options.seed(), log);
+      }
+      ModelDir.deleteTree(md.savedModel());
+      net.export(md.savedModel());
+    }
+    md.writeSelection(Map.of("refit.images", Integer.toString(all.count()), "refit.epochs", Integer.toString(epochs)));
+    log.println("refitted model written to " + modelDir);
+    return new TrainResult(config, summary[0], md, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
    * Scores every fine stage with the validation images as queries against the training images
    * (mean P@10 and full-list mAP), keeps the one {@link FineStage#choose} picks and returns what to
    * record: {@code fine.stage} and each candidate's figures.

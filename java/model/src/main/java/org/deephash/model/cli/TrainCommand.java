@@ -67,6 +67,9 @@ public final class TrainCommand extends TensorFlowCommand {
     if (labelFree && !(codes.equals("itq") && backbone.equals(HashNetConfig.MOBILENET_V2))) {
       throw usage("--epochs 0 (no training) needs --backbone mobilenet_v2 --codes itq");
     }
+    if (train.refit && (resume || labelFree)) {
+      throw usage("--refit goes with a fresh training (not with --resume, nor with --epochs 0)");
+    }
     if (train.batchNorm && backbone.equals(HashNetConfig.MOBILENET_V2)) {
       throw usage("--batch-norm is for --backbone scratch (mobilenet_v2 has its own, folded into its weights)");
     }
@@ -113,8 +116,9 @@ public final class TrainCommand extends TensorFlowCommand {
     Pipeline.Backbone b = new Pipeline.Backbone(mobile && !resume ? MobileNetV2.imageNet(pretrained) : null,
         codes.equals("itq"), !untrained);
     Dataset[] parts = train.split(trainSet);
-    Pipeline.TrainResult r = Pipeline.train(parts[0], parts[1], model, config, o, resume, TrainingData.canonical(data),
-        b, progress(), err);
+    Pipeline.TrainResult selected = Pipeline.train(parts[0], parts[1], model, config, o, resume,
+        TrainingData.canonical(data), b, progress(), err);
+    Pipeline.TrainResult r = train.refitIfAsked(selected, trainSet, model, config, o, b, progress(), err);
     double testAccuracy = Double.NaN;
     if (test != null) {
       try (var enc = org.deephash.model.net.Encoder.open(model)) {
@@ -129,13 +133,15 @@ public final class TrainCommand extends TensorFlowCommand {
           testAccuracy);
     }
     out.println(new Json().put("command", "train").put("model", r.model().root().toString())
-        .put("data", TrainingData.canonical(data)).put("epochs", r.summary().epochs()).put("kept_epoch", r.summary().keptEpoch())
-        .put("validation_accuracy", Double.isNaN(r.summary().keptValidationAccuracy()) ? null
-            : Json.round(r.summary().keptValidationAccuracy(), 5))
+        .put("data", TrainingData.canonical(data)).put("epochs", selected.summary().epochs())
+        .put("kept_epoch", selected.summary().keptEpoch())
+        .put("validation_accuracy", Double.isNaN(selected.summary().keptValidationAccuracy()) ? null
+            : Json.round(selected.summary().keptValidationAccuracy(), 5))
+        .put("refit_images", r == selected ? null : trainSet.count())
         .put("steps", r.summary().steps())
         .put("loss", Json.round(r.summary().lastLoss(), 5)).put("train_accuracy", Json.round(r.summary().trainAccuracy(), 5))
         .put("test_accuracy", Double.isNaN(testAccuracy) ? null : Json.round(testAccuracy, 5))
-        .put("seconds", Json.round(r.seconds(), 1)));
+        .put("seconds", Json.round(selected.seconds() + (r == selected ? 0 : r.seconds()), 1)));
     return 0;
   }
 }

@@ -1,5 +1,7 @@
 package org.deephash.model.cli;
 
+import org.deephash.model.Pipeline;
+
 import java.util.List;
 import java.util.Locale;
 import org.deephash.cli.api.CliCommand;
@@ -99,6 +101,11 @@ public final class TrainFlags {
           "a tenth of the training images)."})
   Integer validation;
 
+  @Option(names = "--refit", description = {"After the epoch is chosen on the validation split, train again from",
+      "the start on all training images (the split included) for that many epochs and keep that network; the fine",
+      "stage stays the one chosen on validation. Twice the training time."})
+  boolean refit;
+
   @Option(names = "--max-steps", paramLabel = "N", description = "Stop after N steps, 0 for no limit (quick runs).")
   int maxSteps = 0;
 
@@ -128,7 +135,23 @@ public final class TrainFlags {
     if (validation != null) {
       range("--validation", validation, 0, Integer.MAX_VALUE);
     }
+    if (refit && validation != null && validation == 0) {
+      throw usage("--refit retrains for the epoch count chosen on the validation split: drop --validation 0");
+    }
     augmentation(3);
+  }
+
+  /**
+   * With --refit, trains again on all of {@code trainSet} for the epochs selection kept (see {@link
+   * Pipeline#refit}) and returns that result; otherwise {@code selected}.
+   */
+  Pipeline.TrainResult refitIfAsked(Pipeline.TrainResult selected, Dataset trainSet, java.nio.file.Path model,
+      HashNetConfig config, TrainOptions o, Pipeline.Backbone b, org.deephash.cli.api.Progress progress,
+      java.io.PrintStream log) throws java.io.IOException {
+    if (!refit || selected.summary().keptEpoch() < 1) {
+      return selected;
+    }
+    return Pipeline.refit(trainSet, model, config, o, selected.summary().keptEpoch(), b, progress, log);
   }
 
   /** A fraction in [0, 1). */

@@ -337,6 +337,51 @@ class ModelCommandsTest {
   }
 
   @Test
+  void refitTrainsAgainOnEveryImageForTheEpochsKeptOnValidation() throws Exception {
+    Path data = dir.resolve("refit-shapes");
+    SplittableRandom rnd = new SplittableRandom(5);
+    String[] classes = {"red", "green", "blue"};
+    int[] colours = {0xd02020, 0x20d020, 0x2020d0};
+    for (int c = 0; c < 3; c++) {
+      for (int i = 0; i < 10; i++) {
+        image(data.resolve(classes[c]).resolve("img" + i + ".png"), colours[c], rnd);
+      }
+    }
+    Path model = dir.resolve("refit-model");
+    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
+        "--bits", "16", "--epochs", "3", "--batch", "6", "--lr", "3e-3", "--validation", "6", "--refit", "--no-test");
+    assertEquals(0, t.status(), t.err());
+    java.util.Properties p = new java.util.Properties();
+    try (var in = Files.newBufferedReader(model.resolve("model.properties"))) {
+      p.load(in);
+    }
+    int kept = Integer.parseInt(p.getProperty("selection.epoch"));
+    assertEquals("6", p.getProperty("validation.images"), "the selection record stays");
+    assertEquals("30", p.getProperty("refit.images"));
+    assertEquals(Integer.toString(kept), p.getProperty("refit.epochs"));
+    org.deephash.model.eval.FineStage.of(p.getProperty("fine.stage"));
+    assertTrue(t.err().contains("refit: training again on all 30 images for the " + kept + " epochs kept on validation"),
+        t.err());
+    // the second training: all 30 images in batches of 6 (5 steps an epoch, against 4 for the 24 of the
+    // first), no validation pass, its last epoch kept
+    assertTrue(t.err().contains("epoch 1/3  steps 4 "), t.err());
+    String refitLog = t.err().substring(t.err().indexOf("refit: "));
+    assertTrue(refitLog.contains("epoch " + kept + "/" + kept + "  steps 5 ") && !refitLog.contains("val-acc"), refitLog);
+    Map<String, Object> out = Json.object(t.out().strip());
+    assertEquals((double) kept, out.get("kept_epoch"));
+    assertEquals(30.0, out.get("refit_images"));
+    assertTrue(Files.isRegularFile(model.resolve("saved_model/saved_model.pb")));
+
+    Run noSplit = run(new TrainCommand(), "--refit", "--validation", "0");
+    assertEquals(2, noSplit.status());
+    assertTrue(noSplit.err().startsWith("engine-cli train: --refit retrains for the epoch count chosen on the"
+        + " validation split: drop --validation 0"), noSplit.err());
+    Run resumed = run(new TrainCommand(), "--refit", "--resume");
+    assertEquals(2, resumed.status());
+    assertTrue(resumed.err().contains("--refit goes with a fresh training"), resumed.err());
+  }
+
+  @Test
   void backboneOptionsAreChecked() {
     Run a = run(new TrainCommand(), "--backbone", "resnet");
     assertEquals(2, a.status());
