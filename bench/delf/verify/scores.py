@@ -1,247 +1,112 @@
 #!/usr/bin/env python3
-"""Offline study of verification scores on a `delf eval --dump-candidates` file.
+"""Verification scores studied offline on a `delf eval --dump-candidates FILE` dump (docs/DELF.md).
 
-Usage: scores.py DUMP QUERIES_TSV [MIN_INLIERS] [THRESHOLD_PX]
-Each candidate line: query, image, relevant, votes, matches, query extent, image extent,
-query points, image points, inlier flags. QUERIES_TSV (from --out) gives the AP by votes of
-queries whose relevant image is not in the shortlist (reordering the shortlist cannot move it).
+    python3 bench/delf/verify/scores.py DUMP OUT/queries.tsv [THRESHOLD_PX] [MIN_INLIERS]
+
+DUMP has one line per shortlisted image of every query: query, image, relevant (1/0), votes,
+matches, query extent, image extent (minX,minY,maxX,maxY), the matches' query points and image
+points (x,y,...), inlier flags (0/1 string, empty when RANSAC found no model), distance ratios,
+the product's significance and ranking score. queries.tsv (same run's --out) gives the AP by
+votes of queries whose relevant image is not in the shortlist (no reordering of it moves them).
+
+Prints the mAP of each ordering of the shortlist (the tail keeps the vote order): votes; raw
+inliers first (the old product); ln(votes) + beta * significance for a few beta, significance
+recomputed here from the flags by the formula of Significance.java (an independent check of it);
+the product's own score column; and the same with inliers counted at distinct places (one per
+THRESHOLD_PX disc, in both images), a variant that was measured and not adopted.
+Run with the RANSAC minimum of the dump run (--min-inliers 3 gives all models).
 """
-import sys, math
+import math
+import sys
+
 import numpy as np
 from scipy.special import gammaln
+
 
 def load(path):
     rows = []
     for line in open(path):
         f = line.rstrip('\n').split('\t')
         q, img, rel, votes, n = map(int, f[:5])
-        qe = [float(x) for x in f[5].split(',')]
-        ie = [float(x) for x in f[6].split(',')]
-        qp = np.array([float(x) for x in f[7].split(',')] if n else [], dtype=float).reshape(-1, 2)
-        ip = np.array([float(x) for x in f[8].split(',')] if n else [], dtype=float).reshape(-1, 2)
-        mask = np.array([c == '1' for c in f[9]], dtype=bool) if f[9] else np.zeros(n, bool)
-        rows.append(dict(q=q, img=img, rel=rel, votes=votes, n=n, qe=qe, ie=ie, qp=qp, ip=ip, mask=mask,
-                         k=int(mask.sum())))
+        arr = lambda s: np.array([float(x) for x in s.split(',')] if n else [], dtype=float)
+        mask = np.array([ch == '1' for ch in f[9]], dtype=bool) if f[9] else np.zeros(n, bool)
+        rows.append(dict(q=q, img=img, rel=rel, votes=votes, n=n, ie=[float(x) for x in f[6].split(',')],
+                         qp=arr(f[7]).reshape(-1, 2), ip=arr(f[8]).reshape(-1, 2), mask=mask,
+                         k=int(mask.sum()), java_sig=float(f[11]), java_score=float(f[12])))
     return rows
 
-def distinct(p, r):
-    """Greedy count of points at least r apart (in input order)."""
+
+def ln_choose(n, k):
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+
+
+def significance(n, k, p):
+    """-ln NFA = -(ln(n-3) + ln C(n,k) + ln C(k,3) + (k-3) ln p), floored at 0; 0 below 4 inliers."""
+    if k < 4:
+        return 0.0
+    return max(0.0, -(math.log(n - 3) + ln_choose(n, k) + ln_choose(k, 3) + (k - 3) * math.log(p)))
+
+
+def chance(thr, extent):
+    area = max(1.0, (extent[2] - extent[0]) * (extent[3] - extent[1]))
+    return min(0.5, math.pi * thr * thr / area)
+
+
+def distinct(points, r):
+    """Points kept greedily at least r apart."""
     kept = []
-    for x in p:
-        if all((x[0]-y[0])**2 + (x[1]-y[1])**2 >= r*r for y in kept):
+    for x in points:
+        if all((x[0] - y[0]) ** 2 + (x[1] - y[1]) ** 2 >= r * r for y in kept):
             kept.append(x)
     return len(kept)
 
-def hull_area(p):
-    if len(p) < 3: return 0.0
-    pts = sorted(map(tuple, p))
-    def cross(o, a, b): return (a[0]-o[0])*(b[1]-o[1]) - (a[1]-o[1])*(b[0]-o[0])
-    lo, hi = [], []
-    for x in pts:
-        while len(lo) >= 2 and cross(lo[-2], lo[-1], x) <= 0: lo.pop()
-        lo.append(x)
-    for x in reversed(pts):
-        while len(hi) >= 2 and cross(hi[-2], hi[-1], x) <= 0: hi.pop()
-        hi.append(x)
-    h = lo[:-1] + hi[:-1]
-    return 0.5*abs(sum(h[i][0]*h[(i+1)%len(h)][1] - h[(i+1)%len(h)][0]*h[i][1] for i in range(len(h))))
 
-def logbinom(n, k):
-    return gammaln(n+1) - gammaln(k+1) - gammaln(n-k+1)
-
-def log_tail(n, k, p):
-    """log P(Binomial(n, p) >= k)."""
-    if k <= 0: return 0.0
-    ks = np.arange(k, n+1)
-    t = logbinom(n, ks) + ks*np.log(p) + (n-ks)*np.log1p(-p)
-    m = t.max()
-    return m + math.log(np.exp(t-m).sum())
-
-def features(rows, thr):
-    for c in rows:
-        n, k = c['n'], c['k']
-        qi, ii = c['qp'][c['mask']], c['ip'][c['mask']]
-        c['dq8'] = distinct(qi, 8)
-        c['di8'] = distinct(ii, 8)
-        c['dq16'] = distinct(qi, 16)
-        c['dq4'] = distinct(qi, 4)
-        c['dmin8'] = min(c['dq8'], c['di8'])
-        c['hullq'] = hull_area(qi)
-        c['hulli'] = hull_area(ii)
-        ie = c['ie']
-        area = max(1.0, (ie[2]-ie[0]+2*thr)*(ie[3]-ie[1]+2*thr))
-        p = min(0.5, math.pi*thr*thr/area)
-        c['p'] = p
-        c['lt'] = -log_tail(n, k, p) if n >= 3 else 0.0
-        # a-contrario NFA (Moisan-Stival): (n-3) C(n,k) C(k,3) p^(k-3)
-        c['nfa'] = -(math.log(max(1, n-3)) + logbinom(n, k) + logbinom(k, 3) + (k-3)*math.log(p)) if k >= 3 else -1e9
-        # the same on distinct inliers
-        d = c['dmin8']
-        c['nfad'] = -(math.log(max(1, n-3)) + logbinom(n, d) + logbinom(d, 3) + (d-3)*math.log(p)) if d >= 3 else -1e9
-    return rows
-
-def evaluate(rows, tsv, key, votes_ap):
-    """mAP when the shortlist is ordered by key(c) (None: unverified), then votes, then id."""
+def mean_ap(rows, votes_ap, key):
+    """mAP with each query's shortlist ordered by key(c) desc (None: after the scored, by votes)."""
     byq = {}
     for c in rows:
         byq.setdefault(c['q'], []).append(c)
     aps = []
-    for q in range(len(votes_ap)):
+    for q, vap in enumerate(votes_ap):
         cs = byq.get(q, [])
         if not any(c['rel'] for c in cs):
-            aps.append(votes_ap[q]); continue
-        def sk(c):
+            aps.append(vap)
+            continue
+        def sort_key(c):
             s = key(c)
             return (0 if s is not None else 1, -(s if s is not None else 0), -c['votes'], c['img'])
-        order = sorted(cs, key=sk)
-        r = [i for i, c in enumerate(order) if c['rel']][0]
-        aps.append(1.0/(r+1))
-    return float(np.mean(aps)), aps
+        order = sorted(cs, key=sort_key)
+        aps.append(1.0 / (1 + [i for i, c in enumerate(order) if c['rel']][0]))
+    return float(np.mean(aps))
+
+
+def main():
+    dump, tsv = sys.argv[1], sys.argv[2]
+    thr = float(sys.argv[3]) if len(sys.argv) > 3 else 6.0
+    min_inliers = int(sys.argv[4]) if len(sys.argv) > 4 else 12
+    rows = load(dump)
+    lines = [l.rstrip('\n').split('\t') for l in open(tsv)]
+    votes_ap = [float(l[lines[0].index('ap_delf')]) for l in lines[1:]]
+    worst = 0.0
+    for c in rows:
+        p = chance(thr, c['ie'])
+        c['sig'] = significance(c['n'], c['k'], p) if c['k'] >= min_inliers else 0.0
+        worst = max(worst, abs(c['sig'] - c['java_sig']))
+        m = c['mask']
+        d = min(distinct(c['qp'][m], thr), distinct(c['ip'][m], thr))
+        c['sig_distinct'] = significance(c['n'], d, p) if c['k'] >= min_inliers else 0.0
+    print('%d candidates of %d queries; |significance here - product| <= %.4f' % (len(rows), len(votes_ap), worst))
+    ln = lambda c: math.log(max(c['votes'], 1))
+    rules = [('votes', lambda c: None),
+             ('inliers >= %d first' % min_inliers, lambda c: c['k'] if c['k'] >= min_inliers else None),
+             ('product score column', lambda c: c['java_score'])]
+    for beta in (0.01, 0.02, 0.03, 0.05, 0.1):
+        rules.append(('ln votes + %g significance' % beta, lambda c, b=beta: ln(c) + b * c['sig']))
+    for beta in (0.03, 0.1):
+        rules.append(('ln votes + %g significance (distinct)' % beta, lambda c, b=beta: ln(c) + b * c['sig_distinct']))
+    for name, key in rules:
+        print('%-45s mAP %.4f' % (name, mean_ap(rows, votes_ap, key)))
+
 
 if __name__ == '__main__':
-    dump, tsv = sys.argv[1], sys.argv[2]
-    mi = int(sys.argv[3]) if len(sys.argv) > 3 else 12
-    thr = float(sys.argv[4]) if len(sys.argv) > 4 else 6
-    rows = features(load(dump), thr)
-    lines = [l.rstrip('\n').split('\t') for l in open(tsv)]
-    h = lines[0]
-    votes_ap = [float(l[h.index('ap_delf')]) for l in lines[1:]]
-    ransac_ap = [float(l[h.index('ap_delf_ransac')]) for l in lines[1:]]
-    print('tsv: ransac %.4f votes %.4f' % (np.mean(ransac_ap), np.mean(votes_ap)))
-    S = {
-      'votes': lambda c: None,
-      'inliers>=mi': lambda c: c['k'] if c['k'] >= mi else None,
-    }
-    for name, f in S.items():
-        print('%-30s %.4f' % (name, evaluate(rows, tsv, f, votes_ap)[0]))
-
-def load2(path):
-    """load() plus the distance ratios and keypoint scales (dumps since the scales were added)."""
-    rows = []
-    for line in open(path):
-        f = line.rstrip('\n').split('\t')
-        q, img, rel, votes, n = map(int, f[:5])
-        arr = lambda s: np.array([float(x) for x in s.split(',')] if n else [], dtype=float)
-        c = dict(q=q, img=img, rel=rel, votes=votes, n=n,
-                 qe=[float(x) for x in f[5].split(',')], ie=[float(x) for x in f[6].split(',')],
-                 qp=arr(f[7]).reshape(-1, 2), ip=arr(f[8]).reshape(-1, 2),
-                 mask=np.array([ch == '1' for ch in f[9]], dtype=bool) if f[9] else np.zeros(n, bool),
-                 ratio=arr(f[10]), qs=arr(f[11]), is_=arr(f[12]))
-        c['k'] = int(c['mask'].sum())
-        rows.append(c)
-    return rows
-
-def ransac(src, dst, thr, trials=1000, seed=0):
-    """Affine RANSAC (numpy; the product's idea, not its random stream): inlier mask or None."""
-    n = len(src)
-    if n < 3: return None
-    rng = np.random.default_rng(seed)
-    idx = np.array([rng.choice(n, 3, replace=False) for _ in range(trials)])
-    S = src[idx]; D = dst[idx]                      # trials x 3 x 2
-    A = np.concatenate([S, np.ones((trials, 3, 1))], axis=2)   # trials x 3 x 3
-    det = np.linalg.det(A)
-    ok = np.abs(det) > 1e-6
-    if not ok.any(): return None
-    M = np.linalg.solve(A[ok], D[ok])               # t x 3 x 2: [x y 1] @ M = [u v]
-    P = np.concatenate([src, np.ones((n, 1))], axis=1)
-    pred = np.einsum('nk,tkj->tnj', P, M)
-    err = ((pred - dst[None]) ** 2).sum(-1) <= thr * thr
-    cnt = err.sum(1)
-    b = int(cnt.argmax())
-    mask = err[b]
-    for _ in range(3):
-        if mask.sum() < 3: break
-        Pm = P[mask]
-        Mls, *_ = np.linalg.lstsq(Pm, dst[mask], rcond=None)
-        nm = ((P @ Mls - dst) ** 2).sum(-1) <= thr * thr
-        if nm.sum() <= mask.sum(): break
-        mask = nm
-    Mls, *_ = np.linalg.lstsq(P[mask], dst[mask], rcond=None) if mask.sum() >= 3 else (None,)
-    if Mls is None or not plausible(Mls): return None
-    return mask
-
-def plausible(M):
-    a, c = M[0, 0], M[0, 1]; b, d = M[1, 0], M[1, 1]  # u = a x + b y, v = c x + d y
-    det = a * d - b * c
-    if not (det > 1 / 25) or det > 25: return False
-    f = a * a + b * b + c * c + d * d
-    disc = math.sqrt(max(0, f * f - 4 * det * det))
-    s1 = math.sqrt((f + disc) / 2); s2 = math.sqrt(max(1e-18, (f - disc) / 2))
-    return s1 / s2 < 4
-
-def plausible_many(M):
-    """plausible() for a stack of models t x 3 x 2 ([x y 1] @ M = [u v])."""
-    a = M[:, 0, 0]; c = M[:, 0, 1]; b = M[:, 1, 0]; d = M[:, 1, 1]
-    det = a * d - b * c
-    f = a * a + b * b + c * c + d * d
-    disc = np.sqrt(np.maximum(0, f * f - 4 * det * det))
-    s1 = np.sqrt((f + disc) / 2); s2 = np.sqrt(np.maximum(1e-18, (f - disc) / 2))
-    return (det > 1 / 25) & (det <= 25) & (s1 / s2 < 4)
-
-def ransac2(src, dst, thr, trials=1000, seed=0, plausible_first=True):
-    """As ransac(), implausible hypotheses rejected before they are scored (plausible_first)."""
-    n = len(src)
-    if n < 3: return None
-    rng = np.random.default_rng(seed)
-    idx = np.argsort(rng.random((trials, n)), axis=1)[:, :3] if n < 64 else rng.integers(0, n, (trials, 3))
-    idx = idx[(idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])]
-    S = src[idx]; D = dst[idx]
-    A = np.concatenate([S, np.ones((len(idx), 3, 1))], axis=2)
-    ok = np.abs(np.linalg.det(A)) > 1e-6
-    if not ok.any(): return None
-    M = np.linalg.solve(A[ok], D[ok])
-    if plausible_first:
-        M = M[plausible_many(M)]
-        if len(M) == 0: return None
-    P = np.concatenate([src, np.ones((n, 1))], axis=1)
-    pred = np.einsum('nk,tkj->tnj', P, M)
-    err = ((pred - dst[None]) ** 2).sum(-1) <= thr * thr
-    b = int(err.sum(1).argmax())
-    mask = err[b]
-    for _ in range(3):
-        if mask.sum() < 3: break
-        Mls, *_ = np.linalg.lstsq(P[mask], dst[mask], rcond=None)
-        if plausible_first and not plausible(Mls): break
-        nm = ((P @ Mls - dst) ** 2).sum(-1) <= thr * thr
-        if nm.sum() <= mask.sum(): break
-        mask = nm
-    if mask.sum() < 3: return None
-    Mls, *_ = np.linalg.lstsq(P[mask], dst[mask], rcond=None)
-    if not plausible(Mls): return None
-    return mask
-
-def ransac3(src, dst, thr, qs, ds, tol=math.log(2), trials=1000, seed=0):
-    """ransac2() where a correspondence is an inlier only when, besides landing within thr px, its
-    keypoints' pyramid scales agree with the model's scale: |log(ds * sqrt(det) / qs)| <= tol."""
-    n = len(src)
-    if n < 3: return None
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, (trials, 3))
-    idx = idx[(idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])]
-    S = src[idx]; D = dst[idx]
-    A = np.concatenate([S, np.ones((len(idx), 3, 1))], axis=2)
-    ok = np.abs(np.linalg.det(A)) > 1e-6
-    if not ok.any(): return None
-    M = np.linalg.solve(A[ok], D[ok])
-    M = M[plausible_many(M)]
-    if len(M) == 0: return None
-    lr = np.log(ds / qs)
-    def inl(Ms):
-        P = np.concatenate([src, np.ones((n, 1))], axis=1)
-        pred = np.einsum('nk,tkj->tnj', P, Ms)
-        det = Ms[:, 0, 0] * Ms[:, 1, 1] - Ms[:, 1, 0] * Ms[:, 0, 1]
-        sc = np.abs(lr[None, :] + 0.5 * np.log(det)[:, None]) <= tol
-        return (((pred - dst[None]) ** 2).sum(-1) <= thr * thr) & sc
-    err = inl(M)
-    b = int(err.sum(1).argmax())
-    mask = err[b]
-    P = np.concatenate([src, np.ones((n, 1))], axis=1)
-    for _ in range(3):
-        if mask.sum() < 3: break
-        Mls, *_ = np.linalg.lstsq(P[mask], dst[mask], rcond=None)
-        if not plausible(Mls): break
-        nm = inl(Mls[None])[0]
-        if nm.sum() <= mask.sum(): break
-        mask = nm
-    if mask.sum() < 3: return None
-    return mask
+    main()
