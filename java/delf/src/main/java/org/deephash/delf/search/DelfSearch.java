@@ -16,8 +16,10 @@ import org.deephash.pq.IvfPqResult;
  * DELF retrieval over an IVF-PQ index of database descriptors: each query descriptor looks up its
  * {@code neighbours} nearest database descriptors (asymmetric distance, {@code nprobe} lists); each
  * database image gets one vote per query descriptor that has a neighbour in it; the
- * {@code shortlist} images with most votes are then verified geometrically and re-ranked by inlier
- * count (images below the minimum inliers keep their vote order after the verified ones).
+ * {@code shortlist} images with most votes are then verified geometrically and re-ranked by
+ * {@link Order#SIGNIFICANCE}, their votes raised by how far the model's inliers are beyond chance
+ * ({@link Significance}; images below the minimum inliers score their votes alone), or by {@link
+ * Order#INLIERS}, the raw inlier count first; the rest of the database follows by votes.
  *
  * <p>Verification needs correspondences. With the database's exact descriptors at hand
  * ({@link DelfDatabase}), they come from exact matching of the query's and the image's
