@@ -150,6 +150,10 @@ final class DelfEval extends TensorFlowCommand {
   @Option(names = "--seed", paramLabel = "S", description = "Seed of the query views (default: ${DEFAULT-VALUE}).")
   long seed = 7;
 
+  @Option(names = "--dump-candidates", paramLabel = "FILE", hidden = true, description = {"Write what verification",
+      "saw for every shortlisted image of every query (a diagnostic; DelfBenchmark#dumpCandidates)."})
+  Path dumpCandidates;
+
   @Option(names = "--json", description = "Print the results as one JSON line on standard output.")
   boolean json;
 
@@ -323,15 +327,20 @@ final class DelfEval extends TensorFlowCommand {
       List<DelfBenchmark.Row> rows;
       Ransac.Options ro = verify.ransac();
       DelfBenchmark b = new DelfBenchmark(err).progress(progress);
+      java.io.Writer dump = dumpCandidates == null ? null : Files.newBufferedWriter(dumpCandidates);
       if (noDelf) {
         rows = b.runRankers(database, queries, relevant, others);
       } else {
+        b.dumpCandidates(dump);
         DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
         if (hashShortlist > 0 && !hashes.isEmpty()) {
           b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
               s.search().verifyKeypoints()), hashPool);
         }
         rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
+      }
+      if (dump != null) {
+        dump.close();
       }
       Map<String, Object> extra = new LinkedHashMap<>();
       extra.put("benchmark", benchmark);

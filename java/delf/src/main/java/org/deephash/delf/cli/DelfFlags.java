@@ -108,7 +108,15 @@ final class DelfFlags {
         "verification keeps 0.9)."})
     double ratio = D.ratio();
 
+    @Option(names = "--rank", paramLabel = "HOW", description = {"How verified images are ranked: significance",
+        "(ln votes + 0.03 x the inliers' significance beyond chance) or inliers (raw inlier count first)",
+        "(default: ${DEFAULT-VALUE}; docs/DELF.md)."})
+    String rank = D.order().name().toLowerCase(java.util.Locale.ROOT);
+
     void validate() {
+      if (!rank.equals("significance") && !rank.equals("inliers")) {
+        throw new ParameterException(mixee.commandLine(), "--rank is significance or inliers (passed '" + rank + "')");
+      }
       CliCommand.requireRange(mixee, "--ratio", ratio, 1e-6, 1);
       range(mixee, "--neighbours", neighbours, 1, 100_000);
       range(mixee, "--nprobe", nprobe, 1, 1 << 20);
@@ -117,7 +125,8 @@ final class DelfFlags {
     }
 
     DelfSearch.Params params(Verify v) {
-      return new DelfSearch.Params(neighbours, nprobe, shortlist, v.minInliers, verifyKeypoints, ratio);
+      return new DelfSearch.Params(neighbours, nprobe, shortlist, v.minInliers, verifyKeypoints, ratio,
+          DelfSearch.Order.valueOf(rank.toUpperCase(java.util.Locale.ROOT)));
     }
   }
 

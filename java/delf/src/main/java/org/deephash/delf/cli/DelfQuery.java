@@ -76,7 +76,7 @@ final class DelfQuery extends TensorFlowCommand {
           int im = r.images()[i];
           DelfIndexFolder.Image hit = idx.images().get(im);
           results.add(new Json().put("rank", i + 1).put("inliers", r.inliers()[im]).put("votes", r.votes()[im])
-              .put("id", hit.id()).put("path", hit.path().toString()));
+              .put("significance", Json.round(r.significance()[im], 2)).put("id", hit.id()).put("path", hit.path().toString()));
         }
         out.println(new Json().put("keypoints", f.count()).put("extract_ms", Json.round(extractMs, 1))
             .put("ann_ms", Json.round(r.annMs(), 1)).put("ransac_ms", Json.round(r.ransacMs(), 1))
@@ -84,11 +84,12 @@ final class DelfQuery extends TensorFlowCommand {
         return 0;
       }
       out.printf(Locale.ROOT, "# %d keypoints; extract %.0f ms, ANN %.0f ms, RANSAC %.0f ms%n"
-          + "# rank\tinliers\tvotes\tid\tpath%n", f.count(), extractMs, r.annMs(), r.ransacMs());
+          + "# rank\tinliers\tvotes\tsignificance\tid\tpath%n", f.count(), extractMs, r.annMs(), r.ransacMs());
       for (int i = 0; i < n; i++) {
         int im = r.images()[i];
         DelfIndexFolder.Image hit = idx.images().get(im);
-        out.printf(Locale.ROOT, "%d\t%d\t%d\t%s\t%s%n", i + 1, r.inliers()[im], r.votes()[im], hit.id(), hit.path());
+        out.printf(Locale.ROOT, "%d\t%d\t%d\t%.2f\t%s\t%s%n", i + 1, r.inliers()[im], r.votes()[im],
+            r.significance()[im], hit.id(), hit.path());
       }
     }
     return 0;

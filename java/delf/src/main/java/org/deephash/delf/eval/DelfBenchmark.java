@@ -52,6 +52,64 @@ public final class DelfBenchmark {
   private final Map<String, double[]> apPerQuery = new LinkedHashMap<>();
   private final Map<String, int[]> verification = new LinkedHashMap<>();
 
+  private java.io.Writer candidates;
+
+  /**
+   * Writes what verification saw for every shortlisted image of every query to {@code out}, one
+   * line each (a diagnostic for tuning the verification score; {@code delf eval --dump-candidates}):
+   * query, image, relevant (1/0), votes, matches, query extent, image extent, the matches' query
+   * points, image points (comma-separated x, y), inlier flags (a string of 0/1, empty when no
+   * model), distance ratios, significance, ranking score.
+   */
+  public DelfBenchmark dumpCandidates(java.io.Writer out) {
+    this.candidates = out;
+    return this;
+  }
+
+  private void dump(int q, int relevant, DelfSearch.Candidate c) {
+    StringBuilder t = new StringBuilder();
+    t.append(q).append('\t').append(c.image()).append('\t').append(c.image() == relevant ? 1 : 0).append('\t')
+        .append(c.votes()).append('\t').append(c.matches()).append('\t');
+    floats(t, c.queryExtent(), 4).append('\t');
+    floats(t, c.imageExtent(), 4).append('\t');
+    floats(t, c.queryXy(), 2 * c.matches()).append('\t');
+    floats(t, c.imageXy(), 2 * c.matches()).append('\t');
+    if (c.inliers() != null) {
+      for (boolean b : c.inliers()) {
+        t.append(b ? '1' : '0');
+      }
+    }
+    t.append('\t');
+    floats3(t, c.ratios(), c.matches()).append('\t');
+    t.append(String.format(Locale.ROOT, "%.3f\t%.4f", c.significance(), c.score()));
+    t.append('\n');
+    try {
+      candidates.write(t.toString());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static StringBuilder floats(StringBuilder t, float[] v, int n) {
+    for (int i = 0; i < n; i++) {
+      if (i > 0) {
+        t.append(',');
+      }
+      t.append(v == null ? "nan" : String.format(Locale.ROOT, "%.1f", v[i]));
+    }
+    return t;
+  }
+
+  private static StringBuilder floats3(StringBuilder t, float[] v, int n) {
+    for (int i = 0; i < n; i++) {
+      if (i > 0) {
+        t.append(',');
+      }
+      t.append(v == null ? "nan" : String.format(Locale.ROOT, "%.3f", v[i]));
+    }
+    return t;
+  }
+
   public DelfBenchmark(PrintStream log) {
     this.log = log;
   }
@@ -158,7 +216,9 @@ public final class DelfBenchmark {
       long a = System.nanoTime();
       LocalFeatures f = db.project(ex.extract(net, img));
       msExtract[q] = (System.nanoTime() - a) / 1e6;
-      DelfSearch.Answer verified = search.search(f, verifier);
+      int qq = q;
+      DelfSearch.Answer verified = search.search(f, verifier,
+          candidates == null ? null : c -> dump(qq, relevant[qq], c));
       msAnn[q] = verified.annMs();
       msRansac[q] = verified.ransacMs();
       score(0, q, verified.images(), verified.scores()[0], relevant[q], ap, correct, conf);

@@ -142,6 +142,18 @@ public final class Ransac {
    *     NaN or infinite coordinate (the message names the point)
    */
   public static Optional<AffineFit> fitAffine(double[] src, double[] dst, Options options) {
+    return fitAffine(src, dst, options, null);
+  }
+
+  /**
+   * As {@link #fitAffine(double[], double[], Options)}, considering only models that {@code
+   * admissible} accepts ({@code [a, b, tx, c, d, ty]}; null accepts all): a sample whose exact model
+   * it rejects counts as a trial and is not scored, a refinement it rejects ends the refinement,
+   * and a final least-squares model it rejects gives the best exact model that it accepted. So an
+   * implausible model with many inliers cannot hide a plausible one with fewer.
+   */
+  public static Optional<AffineFit> fitAffine(double[] src, double[] dst, Options options,
+      java.util.function.Predicate<double[]> admissible) {
     int n = checkPoints(src, dst);
     if (n < 3 || n < options.minInliers()) {
       return Optional.empty();
@@ -172,6 +184,9 @@ public final class Ransac {
         continue;
       }
       solveExact(src, dst, i, j, k, model);
+      if (admissible != null && !admissible.test(model)) {
+        continue;
+      }
       int count = countInliers(model, src, dst, thr2, null);
       if (count > bestCount) {
         bestCount = count;
@@ -188,7 +203,8 @@ public final class Ransac {
     boolean[] mask = new boolean[n];
     int count = countInliers(best, src, dst, thr2, mask);
     double[] fit = leastSquaresAffine(src, dst, mask);
-    if (fit == null) { // inliers numerically collinear: keep the exact minimal model
+    if (fit == null || (admissible != null && !admissible.test(fit))) {
+      // inliers numerically collinear, or their least-squares model inadmissible: the exact minimal model
       return Optional.of(new AffineFit(best, mask, count));
     }
     for (int round = 0; round < REFINE_ROUNDS; round++) {
@@ -198,7 +214,7 @@ public final class Ransac {
         break;
       }
       double[] refit = leastSquaresAffine(src, dst, next);
-      if (refit == null) {
+      if (refit == null || (admissible != null && !admissible.test(refit))) {
         break;
       }
       mask = next;

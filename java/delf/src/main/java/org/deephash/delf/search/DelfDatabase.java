@@ -47,6 +47,7 @@ public final class DelfDatabase {
     return index;
   }
 
+
   public Pca pca() {
     return pca;
   }
@@ -181,15 +182,23 @@ public final class DelfDatabase {
 
   /** RANSAC on an affine model as the verifier of {@link DelfSearch}. */
   public static DelfSearch.Verifier ransac(Ransac.Options o) {
-    return (a, b, n) -> {
-      double[] src = new double[2 * n];
-      double[] dst = new double[2 * n];
-      for (int i = 0; i < 2 * n; i++) {
-        src[i] = a[i];
-        dst[i] = b[i];
+    return new DelfSearch.Verifier() {
+      @Override
+      public double threshold() {
+        return o.threshold();
       }
-      return Ransac.fitAffine(src, dst, o).filter(f -> plausible(f.model())).map(Ransac.AffineFit::inlierCount)
-          .orElse(0);
+
+      @Override
+      public java.util.Optional<Ransac.AffineFit> fit(float[] a, float[] b, int n) {
+        double[] src = new double[2 * n];
+        double[] dst = new double[2 * n];
+        for (int i = 0; i < 2 * n; i++) {
+          src[i] = a[i];
+          dst[i] = b[i];
+        }
+        // implausible models are not scored at all, so that one cannot hide a plausible one with fewer inliers
+        return Ransac.fitAffine(src, dst, o, DelfDatabase::plausible);
+      }
     };
   }
 

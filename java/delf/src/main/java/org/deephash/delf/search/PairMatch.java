@@ -11,8 +11,12 @@ import org.deephash.delf.geometry.Ransac;
  * @param ax query keypoints (x, y pairs) of the {@code count} putative correspondences
  * @param bx their matches in the other image
  * @param fit the affine model and its inliers, when RANSAC found one
+ * @param ai the index in {@code a} of each correspondence's keypoint
+ * @param bi the index in {@code b} of its match
+ * @param ratios each correspondence's distance ratio (nearest over second nearest in {@code b})
  */
-public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.AffineFit> fit) {
+public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.AffineFit> fit, int[] ai, int[] bi,
+    float[] ratios) {
 
   /**
    * Matches {@code a} against {@code b}; {@code ratio} is Lowe's ratio on distances (0.9 is
@@ -55,6 +59,9 @@ public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.Affin
     int n = 0;
     float[] ax = new float[2 * a.count()];
     float[] bx = new float[2 * a.count()];
+    int[] ai = new int[a.count()];
+    int[] bi = new int[a.count()];
+    float[] ratios = new float[a.count()];
     for (int i = 0; i < a.count(); i++) {
       int j = bestB[i];
       if (j >= 0 && bestA[j] == i && Math.sqrt(best[i]) <= ratio * Math.sqrt(second[i])) {
@@ -62,6 +69,9 @@ public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.Affin
         ax[2 * n + 1] = a.xy()[2 * i + 1];
         bx[2 * n] = b.xy()[2 * j];
         bx[2 * n + 1] = b.xy()[2 * j + 1];
+        ai[n] = i;
+        bi[n] = j;
+        ratios[n] = second[i] == Double.MAX_VALUE ? 0f : (float) Math.sqrt(best[i] / second[i]);
         n++;
       }
     }
@@ -77,7 +87,8 @@ public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.Affin
       }
       fit = Ransac.fitAffine(s, t, ransac).filter(f -> DelfDatabase.plausible(f.model()));
     }
-    return new PairMatch(n, ax, bx, fit);
+    return new PairMatch(n, ax, bx, fit, java.util.Arrays.copyOf(ai, n), java.util.Arrays.copyOf(bi, n),
+        java.util.Arrays.copyOf(ratios, n));
   }
 
   public int inliers() {

@@ -72,6 +72,36 @@ class RansacTest {
 
   private static final double[] MODEL = {0.8, -0.35, 40, 0.3, 0.9, -25};
 
+  /**
+   * 30 correspondences follow a plausible map and 45 a mirror: the mirror has more inliers, so
+   * RANSAC returns it, and a check of the result afterwards leaves nothing; rejecting inadmissible
+   * models while sampling returns the plausible one with exactly its 30 inliers.
+   */
+  @Test
+  void anInadmissibleModelDoesNotHideAnAdmissibleOne() {
+    double[] mirror = {-1, 0, 640, 0, 1, 0};
+    Data good = make(MODEL, 30, 30, 0, 10, 21);
+    Data bad = make(mirror, 45, 45, 0, 10, 22);
+    double[] src = new double[150];
+    double[] dst = new double[150];
+    System.arraycopy(good.src, 0, src, 0, 60);
+    System.arraycopy(bad.src, 0, src, 60, 90);
+    System.arraycopy(good.dst, 0, dst, 0, 60);
+    System.arraycopy(bad.dst, 0, dst, 60, 90);
+    java.util.function.Predicate<double[]> noMirror = m -> m[0] * m[4] - m[1] * m[3] > 0;
+    Ransac.Options o = Ransac.Options.defaults().withMinInliers(6);
+    Ransac.AffineFit any = Ransac.fitAffine(src, dst, o).orElseThrow();
+    assertEquals(45, any.inlierCount(), "unrestricted: the mirror");
+    assertTrue(!noMirror.test(any.model()));
+    Ransac.AffineFit fit = Ransac.fitAffine(src, dst, o, noMirror).orElseThrow();
+    assertEquals(30, fit.inlierCount());
+    for (int i = 0; i < 75; i++) {
+      assertEquals(i < 30, fit.isInlier(i), "correspondence " + i);
+    }
+    assertArrayEquals(MODEL, fit.model(), 1e-6);
+    assertTrue(Ransac.fitAffine(src, dst, o, m -> false).isEmpty(), "nothing admissible: no model");
+  }
+
   @ParameterizedTest(name = "n={0} seed={1}")
   @CsvSource({"8, 1", "20, 2", "100, 3", "207, 4", "702, 5"})
   void recoversAnExactAffineMapWithHalfOutliers(int n, long seed) {

@@ -74,7 +74,14 @@ class DelfSearchTest {
     assertArrayEquals(votes.images(), verified.byVotes(), "the votes ranking comes from the same pass");
     assertTrue(verified.inliers()[2] >= 35, "inliers " + verified.inliers()[2]);
     assertTrue(verified.inliers()[4] < 6, "the decoy's matches are geometrically inconsistent");
-    assertEquals(verified.inliers()[2] + verified.votes()[2] / (double) (n + 1), verified.scores()[0], 1e-9);
+    // ranked by ln(votes) + 0.03 x significance (the default), the significance above chance
+    assertTrue(verified.significance()[2] > 20, "significance " + verified.significance()[2]);
+    assertEquals(0, verified.significance()[4]);
+    assertEquals(Math.log(verified.votes()[2]) + 0.03 * verified.significance()[2], verified.scores()[0], 1e-9);
+    DelfSearch.Answer byInliers = new DelfSearch(index, images, new DelfSearch.Params(2, 8, 6, 6, 300)
+        .withOrder(DelfSearch.Order.INLIERS)).search(q, DelfDatabase.ransac(new Ransac.Options(500, 2.0, 6, 0)));
+    assertEquals(2, byInliers.images()[0]);
+    assertEquals(byInliers.inliers()[2] + byInliers.votes()[2] / (double) (n + 1), byInliers.scores()[0], 1e-9);
 
     // verification by exact matching against the database's own descriptors gives the same verdict
     DelfDatabase db = new DelfDatabase(index, null, images, desc, 0);
