@@ -70,17 +70,17 @@ public final class DelfBenchmark {
     StringBuilder t = new StringBuilder();
     t.append(q).append('\t').append(c.image()).append('\t').append(c.image() == relevant ? 1 : 0).append('\t')
         .append(c.votes()).append('\t').append(c.matches()).append('\t');
-    floats(t, c.queryExtent(), 4).append('\t');
-    floats(t, c.imageExtent(), 4).append('\t');
-    floats(t, c.queryXy(), 2 * c.matches()).append('\t');
-    floats(t, c.imageXy(), 2 * c.matches()).append('\t');
+    floats(t, c.queryExtent(), 4, "%.1f").append('\t');
+    floats(t, c.imageExtent(), 4, "%.1f").append('\t');
+    floats(t, c.queryXy(), 2 * c.matches(), "%.1f").append('\t');
+    floats(t, c.imageXy(), 2 * c.matches(), "%.1f").append('\t');
     if (c.inliers() != null) {
       for (boolean b : c.inliers()) {
         t.append(b ? '1' : '0');
       }
     }
     t.append('\t');
-    floats3(t, c.ratios(), c.matches()).append('\t');
+    floats(t, c.ratios(), c.matches(), "%.3f").append('\t');
     t.append(String.format(Locale.ROOT, "%.3f\t%.4f", c.significance(), c.score()));
     t.append('\n');
     try {
@@ -90,22 +90,13 @@ public final class DelfBenchmark {
     }
   }
 
-  private static StringBuilder floats(StringBuilder t, float[] v, int n) {
+  /** {@code n} values of {@code v} in {@code format}, comma-separated ("nan" each when v is null). */
+  private static StringBuilder floats(StringBuilder t, float[] v, int n, String format) {
     for (int i = 0; i < n; i++) {
       if (i > 0) {
         t.append(',');
       }
-      t.append(v == null ? "nan" : String.format(Locale.ROOT, "%.1f", v[i]));
-    }
-    return t;
-  }
-
-  private static StringBuilder floats3(StringBuilder t, float[] v, int n) {
-    for (int i = 0; i < n; i++) {
-      if (i > 0) {
-        t.append(',');
-      }
-      t.append(v == null ? "nan" : String.format(Locale.ROOT, "%.3f", v[i]));
+      t.append(v == null ? "nan" : String.format(Locale.ROOT, format, v[i]));
     }
     return t;
   }
