@@ -11,15 +11,15 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.deephash.delf.data.Photos;
 import org.deephash.delf.eval.MatchPicture;
+import org.deephash.delf.extract.Extractor;
 import org.deephash.delf.extract.LocalFeatures;
 import org.deephash.delf.geometry.Ransac;
+import org.deephash.delf.net.DelfNet;
+import org.deephash.delf.net.DelfTrainer;
 import org.deephash.delf.search.DelfDatabase;
 import org.deephash.delf.search.DelfIndexFolder;
 import org.deephash.delf.search.DelfSearch;
 import org.deephash.delf.search.PairMatch;
-import org.deephash.delf.extract.Extractor;
-import org.deephash.delf.net.DelfNet;
-import org.deephash.delf.net.DelfTrainer;
 
 /**
  * Results verified by DELF local features ({@code serve --delf DIR}): a DELF index folder made by
@@ -129,13 +129,7 @@ final class DelfVerifier implements Verifier, AutoCloseable {
       return null;
     }
     LocalFeatures qf = db.project(extractor.extract(net, upload)).head(KEYPOINTS);
-    int[] out = new int[rows.length];
-    for (int i = 0; i < rows.length && i < MAX_VERIFIED; i++) {
-      int r = image(gen, rows[i]);
-      if (r >= 0) {
-        out[i] = PairMatch.of(qf, db.features(r, KEYPOINTS), DelfSearch.RATIO, ransac).inliers();
-      }
-    }
+    int[] out = verify(gen, qf, rows);
     String key = Long.toHexString(keys.nextLong() & Long.MAX_VALUE);
     synchronized (recent) {
       recent.put(key, new Upload(upload, qf));
@@ -185,7 +179,11 @@ final class DelfVerifier implements Verifier, AutoCloseable {
     if (q < 0) {
       return null; // the query has no local features: nothing to verify against
     }
-    LocalFeatures qf = db.features(q, KEYPOINTS);
+    return verify(gen, db.features(q, KEYPOINTS), rows);
+  }
+
+  /** Inliers of each row's photo against the query's features (the first {@value #MAX_VERIFIED} rows; 0 without features). */
+  private int[] verify(IndexGeneration gen, LocalFeatures qf, int[] rows) {
     int[] out = new int[rows.length];
     for (int i = 0; i < rows.length && i < MAX_VERIFIED; i++) {
       int r = image(gen, rows[i]);

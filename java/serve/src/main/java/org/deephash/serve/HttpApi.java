@@ -487,10 +487,11 @@ public final class HttpApi implements AutoCloseable {
     byte[] png;
     IndexGeneration g = service.acquire();
     try {
-      int qRow = uploadKey != null ? 0 : g.table().rowOf(q);
+      int qRow = uploadKey != null ? -1 : g.table().rowOf(q);
       int rRow = g.table().rowOf(r);
-      if (qRow < 0 || rRow < 0) {
-        throw new ApiException(404, "no image with id " + (qRow < 0 ? q : r) + " in the index");
+      boolean queryMissing = uploadKey == null && qRow < 0;
+      if (queryMissing || rRow < 0) {
+        throw new ApiException(404, "no image with id " + (queryMissing ? q : r) + " in the index");
       }
       png = uploadKey != null ? verifier.correspondences(g, uploadKey, rRow) : verifier.correspondences(g, qRow, rRow);
     } finally {

@@ -1,10 +1,9 @@
 package org.deephash.model.cli;
 
-import org.deephash.model.Pipeline;
-
 import java.util.List;
 import java.util.Locale;
 import org.deephash.cli.api.CliCommand;
+import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
