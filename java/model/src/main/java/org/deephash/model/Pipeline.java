@@ -147,7 +147,7 @@ public final class Pipeline {
   /**
    * Refitting after selection ({@code train --refit}): trains the network again from its first
    * step (same seed and schedule) on {@code all} the training images, the validation split
-   * included, for {@code epochs} epochs, the count selection kept, and exports it in place of the
+   * included, for {@code epochs} epochs (chosen on validation: {@link Trainer#refitEpochs}), and exports it in place of the
    * selected network. The selection record stays as it was (the epoch and the fine stage were
    * chosen on validation before the split was trained on) and gains {@code refit.images} and
    * {@code refit.epochs}. Nothing here looks at the test queries either.
@@ -159,7 +159,7 @@ public final class Pipeline {
     }
     long t0 = System.nanoTime();
     ModelDir md = new ModelDir(modelDir);
-    log.printf(Locale.ROOT, "refit: training again on all %d images for the %d epochs kept on validation%n",
+    log.printf(Locale.ROOT, "refit: training again on all %d images for %d epochs%n",
         all.count(), epochs);
     Trainer.Summary[] summary = new Trainer.Summary[1];
     try (HashNet net = new Trainer(log).progress(progress).pretrained(backbone.pretrained())

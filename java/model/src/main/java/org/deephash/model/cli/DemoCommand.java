@@ -75,7 +75,7 @@ public final class DemoCommand extends TensorFlowCommand {
     Dataset[] parts = train.split(trainSet);
     Pipeline.TrainResult tr = Pipeline.train(parts[0], parts[1], dir.resolve("model"), train.netConfig(trainSet), o,
         false, TrainingData.canonical(data), progress(), err);
-    Pipeline.TrainResult refitted = train.refitIfAsked(tr, trainSet, dir.resolve("model"), train.netConfig(trainSet), o,
+    Pipeline.TrainResult refitted = train.refitIfAsked(tr, parts[1], trainSet, dir.resolve("model"), train.netConfig(trainSet), o,
         Pipeline.Backbone.NONE, progress(), err);
     double[] epochSeconds = tr.summary().epochSeconds();
     double[] done = java.util.Arrays.copyOf(epochSeconds, tr.summary().epochs());
@@ -106,6 +106,7 @@ public final class DemoCommand extends TensorFlowCommand {
     extra.put("train_s", tr.seconds() + (refitted == tr ? 0 : refitted.seconds()));
     if (refitted != tr) {
       extra.put("refit_images", trainSet.count());
+      extra.put("refit_epochs", refitted.summary().epochs());
     }
     Pipeline.EvalResult r = Pipeline.evaluate(tr.model().root(), trainSet, test, dir, !noBaselines,
         org.deephash.Pool.topM(1000), esQueries, extra, progress(), err);

@@ -118,7 +118,7 @@ public final class TrainCommand extends TensorFlowCommand {
     Dataset[] parts = train.split(trainSet);
     Pipeline.TrainResult selected = Pipeline.train(parts[0], parts[1], model, config, o, resume,
         TrainingData.canonical(data), b, progress(), err);
-    Pipeline.TrainResult r = train.refitIfAsked(selected, trainSet, model, config, o, b, progress(), err);
+    Pipeline.TrainResult r = train.refitIfAsked(selected, parts[1], trainSet, model, config, o, b, progress(), err);
     double testAccuracy = Double.NaN;
     if (test != null) {
       try (var enc = org.deephash.model.net.Encoder.open(model)) {
@@ -138,6 +138,7 @@ public final class TrainCommand extends TensorFlowCommand {
         .put("validation_accuracy", Double.isNaN(selected.summary().keptValidationAccuracy()) ? null
             : Json.round(selected.summary().keptValidationAccuracy(), 5))
         .put("refit_images", r == selected ? null : trainSet.count())
+        .put("refit_epochs", r == selected ? null : r.summary().epochs())
         .put("steps", r.summary().steps())
         .put("loss", Json.round(r.summary().lastLoss(), 5)).put("train_accuracy", Json.round(r.summary().trainAccuracy(), 5))
         .put("test_accuracy", Double.isNaN(testAccuracy) ? null : Json.round(testAccuracy, 5))

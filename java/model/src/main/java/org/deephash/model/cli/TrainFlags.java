@@ -7,6 +7,7 @@ import org.deephash.model.Pipeline;
 import org.deephash.model.data.Dataset;
 import org.deephash.model.net.HashNetConfig;
 import org.deephash.model.net.TrainOptions;
+import org.deephash.model.net.Trainer;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -141,16 +142,27 @@ public final class TrainFlags {
   }
 
   /**
-   * With --refit, trains again on all of {@code trainSet} for the epochs selection kept (see {@link
-   * Pipeline#refit}) and returns that result; otherwise {@code selected}.
+   * With --refit, trains again on all of {@code trainSet} (see {@link Pipeline#refit}) for the
+   * epoch count {@link Trainer#refitEpochs} takes from the selection run's validation curve on
+   * {@code validation}, and returns that result; otherwise {@code selected}.
    */
-  Pipeline.TrainResult refitIfAsked(Pipeline.TrainResult selected, Dataset trainSet, java.nio.file.Path model,
-      HashNetConfig config, TrainOptions o, Pipeline.Backbone b, org.deephash.cli.api.Progress progress,
-      java.io.PrintStream log) throws java.io.IOException {
-    if (!refit || selected.summary().keptEpoch() < 1) {
+  Pipeline.TrainResult refitIfAsked(Pipeline.TrainResult selected, Dataset validation, Dataset trainSet,
+      java.nio.file.Path model, HashNetConfig config, TrainOptions o, Pipeline.Backbone b,
+      org.deephash.cli.api.Progress progress, java.io.PrintStream log) throws java.io.IOException {
+    Trainer.Summary s = selected.summary();
+    if (!refit || validation == null || s.keptEpoch() < 1) {
       return selected;
     }
-    return Pipeline.refit(trainSet, model, config, o, selected.summary().keptEpoch(), b, progress, log);
+    int epochs = Trainer.refitEpochs(s.validationAccuracy(), s.epochs(), validation.count());
+    if (epochs != s.keptEpoch()) {
+      log.printf(Locale.ROOT,
+          "refit: epoch %d's validation accuracy %.4f is within one standard error (%.4f on %d images) of the best,"
+              + " epoch %d's %.4f: the refit trains for %d epochs%n",
+          epochs, s.validationAccuracy()[epochs - 1], Math.sqrt(s.keptValidationAccuracy()
+              * (1 - s.keptValidationAccuracy()) / validation.count()), validation.count(), s.keptEpoch(),
+          s.keptValidationAccuracy(), epochs);
+    }
+    return Pipeline.refit(trainSet, model, config, o, epochs, b, progress, log);
   }
 
   /** A fraction in [0, 1). */

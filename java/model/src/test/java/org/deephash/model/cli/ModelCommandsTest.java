@@ -358,18 +358,21 @@ class ModelCommandsTest {
     int kept = Integer.parseInt(p.getProperty("selection.epoch"));
     assertEquals("6", p.getProperty("validation.images"), "the selection record stays");
     assertEquals("30", p.getProperty("refit.images"));
-    assertEquals(Integer.toString(kept), p.getProperty("refit.epochs"));
+    // 6 validation images: one standard error is at least 0.2, so every later epoch within it counts
+    int refitEpochs = Integer.parseInt(p.getProperty("refit.epochs"));
+    assertTrue(refitEpochs >= kept && refitEpochs <= 3, p.toString());
     org.deephash.model.eval.FineStage.of(p.getProperty("fine.stage"));
-    assertTrue(t.err().contains("refit: training again on all 30 images for the " + kept + " epochs kept on validation"),
+    assertTrue(t.err().contains("refit: training again on all 30 images for " + refitEpochs + " epochs"),
         t.err());
     // the second training: all 30 images in batches of 6 (5 steps an epoch, against 4 for the 24 of the
     // first), no validation pass, its last epoch kept
     assertTrue(t.err().contains("epoch 1/3  steps 4 "), t.err());
     String refitLog = t.err().substring(t.err().indexOf("refit: "));
-    assertTrue(refitLog.contains("epoch " + kept + "/" + kept + "  steps 5 ") && !refitLog.contains("val-acc"), refitLog);
+    assertTrue(refitLog.contains("epoch " + refitEpochs + "/" + refitEpochs + "  steps 5 ") && !refitLog.contains("val-acc"), refitLog);
     Map<String, Object> out = Json.object(t.out().strip());
     assertEquals((double) kept, out.get("kept_epoch"));
     assertEquals(30.0, out.get("refit_images"));
+    assertEquals((double) refitEpochs, out.get("refit_epochs"));
     assertTrue(Files.isRegularFile(model.resolve("saved_model/saved_model.pb")));
 
     Run noSplit = run(new TrainCommand(), "--refit", "--validation", "0");
