@@ -1,20 +1,26 @@
 package org.deephash.delf.search;
 
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.function.IntFunction;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchResult;
 import org.deephash.delf.extract.LocalFeatures;
+import org.deephash.delf.geometry.Ransac;
 
 /**
  * Hash-coarse, DELF-verified search: the {@code shortlist} database images nearest to the query's
  * hash code in Hamming distance (the engine's exact search over the packed codes, ties by id), then
  * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
- * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only;
- * verified images (at least {@code minInliers} inliers) come first by inlier count, then the rest of
- * the verified shortlist by tentative matches (mutual nearest neighbours passing the ratio test:
- * the local features' votes), then by Hamming distance, or, when the database's F7 features are
- * given, by Euclidean distance of F7 (the paper's coarse-to-fine order). The search cost does not grow with the number of local
+ * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only.
+ * The verified shortlist is ranked as {@link DelfSearch} ranks its own, the tentative matches
+ * (mutual nearest neighbours passing the ratio test: the local features' votes) standing for the
+ * votes: by default ({@link DelfSearch.Order#SIGNIFICANCE}) by {@code ln(matches) + 0.03 *
+ * significance} of the model's inliers ({@link Significance}; images under {@code minInliers}
+ * score their matches alone), with {@link DelfSearch.Order#INLIERS} verified images (at least
+ * {@code minInliers} inliers) first by inlier count, then by matches. Images without a match, and a
+ * longer F7 pool's unverified tail, follow by Hamming distance, or, when the database's F7 features
+ * are given, by Euclidean distance of F7 (the paper's coarse-to-fine order). The search cost does not grow with the number of local
  * descriptors in the database: one Hamming scan plus {@code shortlist} pair matches.
  *
  * <p>Row i of the code table and image i of {@code databaseFeatures} must be the same image (build
@@ -28,15 +34,24 @@ import org.deephash.delf.extract.LocalFeatures;
  */
 public final class HashVerifiedSearch {
 
-  /** Settings: shortlist length m, the inliers that count as verified, keypoints matched per image. */
-  public record Params(int shortlist, int minInliers, int verifyKeypoints) {
+  /**
+   * Settings: shortlist length m, the inliers that count as verified, keypoints matched per image,
+   * and how the verified shortlist is ranked.
+   */
+  public record Params(int shortlist, int minInliers, int verifyKeypoints, DelfSearch.Order order) {
     public Params {
-      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3) {
-        throw new IllegalArgumentException("shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3: " + this);
+      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3 || order == null) {
+        throw new IllegalArgumentException(
+            "shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3, an order given: " + this);
       }
     }
 
-    /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints. */
+    /** Ranked by {@link DelfSearch.Order#SIGNIFICANCE}, as {@link DelfSearch.Params} is by default. */
+    public Params(int shortlist, int minInliers, int verifyKeypoints) {
+      this(shortlist, minInliers, verifyKeypoints, DelfSearch.Order.SIGNIFICANCE);
+    }
+
+    /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints, significance order. */
     public static Params defaults() {
       return new Params(50, 12, 300);
     }
@@ -44,9 +59,11 @@ public final class HashVerifiedSearch {
 
   /**
    * One query's answer, best first, the shortlist only: database ids, their Hamming distances,
-   * inliers (0 when below the minimum) and tentative matches; the time of each stage.
+   * inliers (0 when below the minimum), tentative matches and {@link Significance} (0 unless
+   * verified); the time of each stage.
    */
-  public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double hashMs, double verifyMs) {}
+  public record Answer(int[] images, int[] hamming, int[] inliers, int[] matches, double[] significance,
+      double hashMs, double verifyMs) {}
 
   private IntFunction<float[]> databaseF7;
   private int pool;
@@ -148,41 +165,54 @@ public final class HashVerifiedSearch {
     long t1 = System.nanoTime();
     int[] inliers = new int[m];
     int[] matches = new int[m];
+    double[] significance = new double[m];
+    // the verified shortlist's score (DelfSearch.score); images without a match, and those not
+    // verified, fall to the F7 / Hamming order below them
+    double[] score = new double[m];
+    Arrays.fill(score, Double.NEGATIVE_INFINITY);
     if (verifier != null && query.count() >= 3) {
       LocalFeatures q = query.head(params.verifyKeypoints());
       for (int i = 0; i < m; i++) {
         if (!verify[i]) {
           continue;
         }
-        PairMatch pm = PairMatch.of(q, databaseFeatures.apply(ids[i]).head(params.verifyKeypoints()),
-            DelfSearch.RATIO, null);
+        LocalFeatures other = databaseFeatures.apply(ids[i]).head(params.verifyKeypoints());
+        PairMatch pm = PairMatch.of(q, other, DelfSearch.RATIO, null);
         matches[i] = pm.count();
-        if (pm.count() < 3) {
+        if (pm.count() == 0) {
           continue;
         }
-        int in = verifier.inliers(pm.ax(), pm.bx(), pm.count());
+        Optional<Ransac.AffineFit> fit = pm.count() < 3 ? Optional.empty() : verifier.fit(pm.ax(), pm.bx(), pm.count());
+        int in = fit.map(Ransac.AffineFit::inlierCount).orElse(0);
         inliers[i] = in >= params.minInliers() ? in : 0;
+        if (inliers[i] > 0) {
+          float[] e = DelfSearch.extent(other.xy());
+          significance[i] = Significance.of(pm.count(), in,
+              Significance.chance(verifier.threshold(), (double) (e[2] - e[0]) * (e[3] - e[1])));
+        }
+        score[i] = DelfSearch.score(params.order(), matches[i], inliers[i], significance[i], q.count());
       }
     }
     Integer[] order = new Integer[m];
     for (int i = 0; i < m; i++) {
       order[i] = i;
     }
-    // verified first by inliers; then by tentative matches (verified part of the shortlist: the local
-    // features' votes); then F7 distance when given; then Hamming order (the engine's, ties by id)
-    Arrays.sort(order, (a, b) -> inliers[a] != inliers[b] ? Integer.compare(inliers[b], inliers[a])
-        : matches[a] != matches[b] ? Integer.compare(matches[b], matches[a])
+    // the verified shortlist by score; then F7 distance when given; then Hamming order (the engine's,
+    // ties by id)
+    Arrays.sort(order, (a, b) -> score[a] != score[b] ? Double.compare(score[b], score[a])
         : f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
     int[] oi = new int[m];
     int[] oh = new int[m];
     int[] on = new int[m];
     int[] om = new int[m];
+    double[] os = new double[m];
     for (int i = 0; i < m; i++) {
       oi[i] = ids[order[i]];
       oh[i] = ham[order[i]];
       on[i] = inliers[order[i]];
       om[i] = matches[order[i]];
+      os[i] = significance[order[i]];
     }
-    return new Answer(oi, oh, on, om, hashMs, (System.nanoTime() - t1) / 1e6);
+    return new Answer(oi, oh, on, om, os, hashMs, (System.nanoTime() - t1) / 1e6);
   }
 }
