@@ -335,7 +335,7 @@ final class DelfEval extends TensorFlowCommand {
         DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
         if (hashShortlist > 0 && !hashes.isEmpty()) {
           b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
-              s.search().verifyKeypoints(), s.search().order()), hashPool);
+              s.search().verifyKeypoints(), s.search().ratio(), s.search().order()), hashPool);
         }
         rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
       }

@@ -12,7 +12,7 @@ import org.deephash.delf.geometry.Ransac;
  * Hash-coarse, DELF-verified search: the {@code shortlist} database images nearest to the query's
  * hash code in Hamming distance (the engine's exact search over the packed codes, ties by id), then
  * DELF local matching (mutual nearest neighbours of the query's and each shortlisted image's
- * {@code verifyKeypoints} most attended keypoints, ratio test 0.9) and RANSAC on those images only.
+ * {@code verifyKeypoints} most attended keypoints passing Lowe's ratio test) and RANSAC on those images only.
  * The verified shortlist is ranked as {@link DelfSearch} ranks its own, the tentative matches
  * (mutual nearest neighbours passing the ratio test: the local features' votes) standing for the
  * votes: by default ({@link DelfSearch.Order#SIGNIFICANCE}) by {@code ln(matches) + 0.03 *
@@ -36,19 +36,20 @@ public final class HashVerifiedSearch {
 
   /**
    * Settings: shortlist length m, the inliers that count as verified, keypoints matched per image,
-   * and how the verified shortlist is ranked.
+   * Lowe's ratio of the matches, and how the verified shortlist is ranked (as {@link
+   * DelfSearch.Params}'s).
    */
-  public record Params(int shortlist, int minInliers, int verifyKeypoints, DelfSearch.Order order) {
+  public record Params(int shortlist, int minInliers, int verifyKeypoints, double ratio, DelfSearch.Order order) {
     public Params {
-      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3 || order == null) {
-        throw new IllegalArgumentException(
-            "shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3, an order given: " + this);
+      if (shortlist < 1 || minInliers < 0 || verifyKeypoints < 3 || !(ratio > 0 && ratio <= 1) || order == null) {
+        throw new IllegalArgumentException("shortlist must be >= 1, minInliers >= 0, verifyKeypoints >= 3,"
+            + " ratio in (0, 1], an order given: " + this);
       }
     }
 
-    /** Ranked by {@link DelfSearch.Order#SIGNIFICANCE}, as {@link DelfSearch.Params} is by default. */
+    /** Ratio {@link DelfSearch#RATIO}, ranked by {@link DelfSearch.Order#SIGNIFICANCE}, as {@link DelfSearch.Params}'s defaults. */
     public Params(int shortlist, int minInliers, int verifyKeypoints) {
-      this(shortlist, minInliers, verifyKeypoints, DelfSearch.Order.SIGNIFICANCE);
+      this(shortlist, minInliers, verifyKeypoints, DelfSearch.RATIO, DelfSearch.Order.SIGNIFICANCE);
     }
 
     /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints, significance order. */
@@ -177,7 +178,7 @@ public final class HashVerifiedSearch {
           continue;
         }
         LocalFeatures other = databaseFeatures.apply(ids[i]).head(params.verifyKeypoints());
-        PairMatch pm = PairMatch.of(q, other, DelfSearch.RATIO, null);
+        PairMatch pm = PairMatch.of(q, other, params.ratio(), null);
         matches[i] = pm.count();
         if (pm.count() == 0) {
           continue;

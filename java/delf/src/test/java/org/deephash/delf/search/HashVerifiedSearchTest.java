@@ -76,7 +76,7 @@ class HashVerifiedSearchTest {
         assertTrue(a.significance()[0] > 20, "significance of the true image: " + a.significance()[0]);
         assertEquals(0, a.significance()[1], "nothing verified, nothing significant");
         HashVerifiedSearch.Answer byInliers = new HashVerifiedSearch(search, features, ransac,
-            new HashVerifiedSearch.Params(3, 12, 300, DelfSearch.Order.INLIERS)).search(query, q);
+            new HashVerifiedSearch.Params(3, 12, 300, 0.9, DelfSearch.Order.INLIERS)).search(query, q);
         assertArrayEquals(new int[] {2, 5, 6}, byInliers.images(), "the old rule: inliers first");
         assertArrayEquals(a.inliers(), byInliers.inliers());
         for (int i : new int[] {0, 1, 3, 4, 7}) {
@@ -129,7 +129,8 @@ class HashVerifiedSearchTest {
   @Test
   void badArgumentsAreRefused() {
     assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch.Params(0, 12, 300));
-    assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch.Params(10, 12, 300, null));
+    assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch.Params(10, 12, 300, 0.9, null));
+    assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch.Params(10, 12, 300, 0, DelfSearch.Order.INLIERS));
     assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch.Params(10, -1, 300));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new HashVerifiedSearch(null, i -> null, null, HashVerifiedSearch.Params.defaults()));
