@@ -135,6 +135,10 @@ final class DelfEval extends TensorFlowCommand {
       "the shortlist itself in F7 order)."})
   int hashPool = 0;
 
+  @Option(names = "--hash-global", paramLabel = "G", description = {"hash_ransac: also verify the G images nearest",
+      "by pooled DELF (the delf_global row's descriptor) that the Hamming shortlist lacks (default: ${DEFAULT-VALUE})."})
+  int hashGlobal = 0;
+
   @Option(names = "--hash-hds", paramLabel = "M", description = {"Row hash_hds: the paper's coarse-to-fine search,",
       "the Hamming top-M re-ranked by F7 distance (0: no such row; default: ${DEFAULT-VALUE})."})
   int hashHds = 50;
@@ -191,6 +195,7 @@ final class DelfEval extends TensorFlowCommand {
     requireRange("--hash-shortlist", hashShortlist, 0, 1_000_000);
     requireRange("--hash-hds", hashHds, 0, 1_000_000);
     requireRange("--hash-pool", hashPool, 0, 1_000_000);
+    requireRange("--hash-global", hashGlobal, 0, 1_000_000);
     if (!hashBackbone.equals(HashNetConfig.MOBILENET_V2) && !hashBackbone.equals(HashNetConfig.SCRATCH)) {
       throw usage("--hash-backbone is scratch or mobilenet_v2 (passed '" + hashBackbone + "')");
     }
@@ -335,7 +340,7 @@ final class DelfEval extends TensorFlowCommand {
         DelfBenchmark.Settings s = new DelfBenchmark.Settings(ivf.pca, ivf.nlist, search.params(verify));
         if (hashShortlist > 0 && !hashes.isEmpty()) {
           b.shortlist(hashes.get(0), new HashVerifiedSearch.Params(hashShortlist, s.search().minInliers(),
-              s.search().verifyKeypoints(), s.search().ratio(), s.search().order()), hashPool);
+              s.search().verifyKeypoints(), s.search().ratio(), s.search().order()), hashPool, hashGlobal);
         }
         rows = b.run(net, ex, database, queries, relevant, org.deephash.delf.search.DelfDatabase.ransac(ro), s, others);
       }

@@ -105,7 +105,7 @@ final class DelfFlags {
 
     @Option(names = "--ratio", paramLabel = "R", description = {"Lowe's ratio test of the exact verification matches,",
         "in (0, 1]; 1 keeps every mutual nearest neighbour (default: ${DEFAULT-VALUE}; the hash shortlist's",
-        "verification keeps 0.9)."})
+        "verification too)."})
     double ratio = D.ratio();
 
     @Option(names = "--rank", paramLabel = "HOW", description = {"How verified images are ranked: significance",

@@ -68,6 +68,29 @@ public final class HashVerifiedSearch {
 
   private IntFunction<float[]> databaseF7;
   private int pool;
+  private IntFunction<float[]> databaseGlobal;
+  private int globalImages;
+  private int globalExtra;
+
+  /**
+   * Widens the verified shortlist with the {@code extra} database images nearest to the query by a
+   * global descriptor (cosine similarity of unit vectors, e.g. DELF's pooled descriptor, {@code
+   * Extractor#global}; ties by id) that the Hamming shortlist does not hold: where the codes lose an
+   * image altogether (a view they map far away), the local features' own summary often still has
+   * it near the top. {@code databaseGlobal} gives image i's descriptor for i below {@code images};
+   * pass the query's to {@link #search(byte[], float[], float[], LocalFeatures)}. The scan is
+   * exhaustive: {@code images} dot products per query.
+   */
+  public HashVerifiedSearch withGlobal(IntFunction<float[]> databaseGlobal, int images, int extra) {
+    if (databaseGlobal == null || images < 0 || extra < 0) {
+      throw new IllegalArgumentException("the global descriptors, images >= 0 and extra >= 0 are required (passed "
+          + images + ", " + extra + ")");
+    }
+    this.databaseGlobal = databaseGlobal;
+    this.globalImages = images;
+    this.globalExtra = extra;
+    return this;
+  }
 
   /**
    * Orders the shortlist by F7 distance (after the verified images) instead of Hamming distance:
@@ -127,19 +150,45 @@ public final class HashVerifiedSearch {
    * {@code queryF7} when {@link #withF7} was given (null: Hamming order).
    */
   public Answer search(byte[] code, float[] queryF7, LocalFeatures query) {
+    return search(code, queryF7, null, query);
+  }
+
+  /**
+   * As {@link #search(byte[], float[], LocalFeatures)}, the verified shortlist widened by the
+   * images nearest to {@code queryGlobal} when {@link #withGlobal} was given (null: not widened).
+   * Those images are verified after the Hamming shortlist; their Hamming distance is reported as -1
+   * (not computed).
+   */
+  public Answer search(byte[] code, float[] queryF7, float[] queryGlobal, LocalFeatures query) {
     if (queryF7 != null && databaseF7 == null) {
       throw new IllegalStateException("the query's F7 needs the database's: call withF7 first");
+    }
+    if (queryGlobal != null && databaseGlobal == null) {
+      throw new IllegalStateException("the query's global descriptor needs the database's: call withGlobal first");
     }
     long t0 = System.nanoTime();
     int want = queryF7 != null ? Math.max(pool, params.shortlist()) : params.shortlist();
     SearchResult r = codes.query(code, want);
-    int m = r.count(0);
-    int[] ids = new int[m];
-    int[] ham = new int[m];
-    for (int i = 0; i < m; i++) {
+    int hm = r.count(0);
+    int[] added = queryGlobal == null ? new int[0] : nearestByGlobal(queryGlobal);
+    int[] ids = new int[hm + added.length];
+    int[] ham = new int[hm + added.length];
+    java.util.Set<Integer> inHamming = new java.util.HashSet<>();
+    for (int i = 0; i < hm; i++) {
       ids[i] = (int) r.id(0, i);
       ham[i] = r.hamming(0, i);
+      inHamming.add(ids[i]);
     }
+    int m = hm;
+    for (int id : added) {
+      if (!inHamming.contains(id)) {
+        ids[m] = id;
+        ham[m] = -1;
+        m++;
+      }
+    }
+    ids = Arrays.copyOf(ids, m);
+    ham = Arrays.copyOf(ham, m);
     double[] f7 = new double[m];
     if (queryF7 != null) {
       for (int i = 0; i < m; i++) {
@@ -153,14 +202,17 @@ public final class HashVerifiedSearch {
       }
     }
     // the order verification walks: F7 when given (ties by Hamming order), else Hamming
-    Integer[] pre = new Integer[m];
-    for (int i = 0; i < m; i++) {
+    Integer[] pre = new Integer[hm];
+    for (int i = 0; i < hm; i++) {
       pre[i] = i;
     }
     Arrays.sort(pre, (a, b) -> f7[a] != f7[b] ? Double.compare(f7[a], f7[b]) : Integer.compare(a, b));
     boolean[] verify = new boolean[m];
-    for (int i = 0; i < Math.min(m, params.shortlist()); i++) {
+    for (int i = 0; i < Math.min(hm, params.shortlist()); i++) {
       verify[pre[i]] = true;
+    }
+    for (int i = hm; i < m; i++) {
+      verify[i] = true; // the global descriptor's additions
     }
     double hashMs = (System.nanoTime() - t0) / 1e6;
     long t1 = System.nanoTime();
@@ -215,5 +267,38 @@ public final class HashVerifiedSearch {
       os[i] = significance[order[i]];
     }
     return new Answer(oi, oh, on, om, os, hashMs, (System.nanoTime() - t1) / 1e6);
+  }
+
+  /** The {@code globalExtra} images of highest cosine similarity to {@code q}, ties by id. */
+  private int[] nearestByGlobal(float[] q) {
+    int n = globalImages;
+    int k = Math.min(globalExtra, n);
+    double[] sim = new double[n];
+    for (int i = 0; i < n; i++) {
+      float[] g = databaseGlobal.apply(i);
+      if (g.length != q.length) {
+        throw new IllegalArgumentException("global descriptors of " + q.length + " and " + g.length
+            + " dimensions (image " + i + ")");
+      }
+      double s = 0;
+      for (int j = 0; j < q.length; j++) {
+        s += (double) q[j] * g[j];
+      }
+      sim[i] = s;
+    }
+    // a partial selection: k is small (tens) against n
+    int[] top = new int[k];
+    boolean[] taken = new boolean[n];
+    for (int t = 0; t < k; t++) {
+      int best = -1;
+      for (int i = 0; i < n; i++) {
+        if (!taken[i] && (best < 0 || sim[i] > sim[best])) {
+          best = i;
+        }
+      }
+      taken[best] = true;
+      top[t] = best;
+    }
+    return top;
   }
 }

@@ -117,6 +117,29 @@ class HashVerifiedSearchTest {
         assertThrows(IllegalArgumentException.class, () -> new HashVerifiedSearch(search, features, null,
             HashVerifiedSearch.Params.defaults()).withF7(i -> g7[i], -1));
 
+        // a Hamming shortlist of 1 holds the decoy only; the global descriptor adds the true image
+        // (its nearest) and image 6, then 5 again (already there): 2 is verified and comes first
+        float[][] glob = new float[IMAGES][];
+        for (int i = 0; i < IMAGES; i++) {
+          glob[i] = new float[] {i == 2 ? 1f : i == 6 ? 0.8f : i == 5 ? 0.7f : 0f, i == 2 ? 0f : 0.5f};
+        }
+        int[] gcalls = new int[IMAGES];
+        HashVerifiedSearch widened = new HashVerifiedSearch(search, i -> {
+          gcalls[i]++;
+          return db[i];
+        }, ransac, new HashVerifiedSearch.Params(1, 12, 300)).withGlobal(i -> glob[i], IMAGES, 3);
+        HashVerifiedSearch.Answer w = widened.search(query, null, new float[] {1, 0}, q);
+        assertArrayEquals(new int[] {2, 5, 6}, w.images(), "the true image verified first, then by matches");
+        assertArrayEquals(new int[] {-1, 1, -1}, w.hamming(), "added by the global descriptor: -1");
+        assertTrue(w.inliers()[0] >= 50, "inliers " + w.inliers()[0]);
+        assertArrayEquals(new int[] {0, 0, 1, 0, 0, 1, 1, 0}, gcalls, "the union, each verified once");
+        HashVerifiedSearch.Answer narrow = widened.search(query, null, null, q);
+        assertArrayEquals(new int[] {5}, narrow.images(), "no query descriptor: the Hamming shortlist alone");
+        IllegalStateException noGlobal = assertThrows(IllegalStateException.class, () -> new HashVerifiedSearch(search,
+            features, null, new HashVerifiedSearch.Params(3, 12, 300)).search(query, null, new float[2], q));
+        assertTrue(noGlobal.getMessage().contains("withGlobal"), noGlobal.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> widened.search(query, null, new float[3], q));
+
         // a shortlist longer than the database holds the whole database
         HashVerifiedSearch.Answer all = new HashVerifiedSearch(search, features, ransac,
             new HashVerifiedSearch.Params(100, 12, 300)).search(query, q);
