@@ -42,7 +42,9 @@ import org.deephash.delf.search.PairMatch;
  */
 final class DelfVerifier implements Verifier, AutoCloseable {
   /** Keypoints matched per photo (the most attended), as DELF's verification. */
-  static final int KEYPOINTS = 300;
+  static final int KEYPOINTS = DelfSearch.Params.defaults().verifyKeypoints();
+  /** Lowe's ratio of the matches, as DELF's verification. */
+  static final double RATIO = DelfSearch.Params.defaults().ratio();
   /** Results verified per query at most (the rest get 0). */
   static final int MAX_VERIFIED = 100;
 
@@ -74,7 +76,8 @@ final class DelfVerifier implements Verifier, AutoCloseable {
       imageOf.put(key(im.path()), im.index());
     }
     this.baseSide = folder.baseSide();
-    this.ransac = new Ransac.Options(1000, 6.0, Math.max(3, DelfSearch.Params.defaults().minInliers()), 0L);
+    this.ransac = new Ransac.Options(1000, DelfSearch.INLIER_THRESHOLD_PX,
+        Math.max(3, DelfSearch.Params.defaults().minInliers()), 0L);
     this.extractor = folder.extractor();
     this.net = net;
     this.uploadNote = uploadNote;
@@ -152,7 +155,7 @@ final class DelfVerifier implements Verifier, AutoCloseable {
     if (r < 0) {
       throw new ApiException(404, "the DELF index given to serve --delf holds no local features for the result's photo");
     }
-    PairMatch m = PairMatch.of(u.features(), db.features(r, KEYPOINTS), DelfSearch.RATIO, ransac);
+    PairMatch m = PairMatch.of(u.features(), db.features(r, KEYPOINTS), RATIO, ransac);
     BufferedImage b;
     try {
       b = Photos.load(rFile, baseSide);
@@ -188,7 +191,7 @@ final class DelfVerifier implements Verifier, AutoCloseable {
     for (int i = 0; i < rows.length && i < MAX_VERIFIED; i++) {
       int r = image(gen, rows[i]);
       if (r >= 0) {
-        out[i] = PairMatch.of(qf, db.features(r, KEYPOINTS), DelfSearch.RATIO, ransac).inliers();
+        out[i] = PairMatch.of(qf, db.features(r, KEYPOINTS), RATIO, ransac).inliers();
       }
     }
     return out;
@@ -204,7 +207,7 @@ final class DelfVerifier implements Verifier, AutoCloseable {
       throw new ApiException(404, "the DELF index given to serve --delf holds no local features for "
           + (q < 0 ? "the query's" : "the result's") + " photo");
     }
-    PairMatch m = PairMatch.of(db.features(q, KEYPOINTS), db.features(r, KEYPOINTS), DelfSearch.RATIO, ransac);
+    PairMatch m = PairMatch.of(db.features(q, KEYPOINTS), db.features(r, KEYPOINTS), RATIO, ransac);
     BufferedImage a;
     BufferedImage b;
     try {

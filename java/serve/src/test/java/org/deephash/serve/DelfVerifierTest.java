@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * serve --delf over a photo index: a hand-made DELF folder whose local features are known, so the
  * inlier counts are exact. Photo 1 shares 25 of its 40 keypoints with photo 0 (same descriptors,
- * positions under a known affine map, well inside the frame); every other keypoint is random;
+ * positions under a known affine map, well inside the frame); every other keypoint is random (photo
+ * 1's own away from where the map sends photo 0's);
  * the last photo is left out of the DELF folder.
  */
 class DelfVerifierTest {
@@ -56,6 +57,11 @@ class DelfVerifierTest {
         }
         xy[2 * e] = 20 + 280 * rnd.nextFloat();
         xy[2 * e + 1] = 20 + 200 * rnd.nextFloat();
+        if (image[e] == 1) {
+          // photo 1's own keypoints lie right of x = 295, where the map below sends none of photo 0's
+          // (x' <= 282): more than the 12 px threshold from every predicted point, so no chance inlier
+          xy[2 * e] = 295 + 20 * rnd.nextFloat();
+        }
       }
       for (int i = 0; i < SHARED; i++) { // photo 1's first keypoints: photo 0's, moved by an affine map
         int a = i;
@@ -168,13 +174,13 @@ class DelfVerifierTest {
         // indexed features with the server's settings
         DelfDatabase db = opened.database();
         LocalFeatures q = db.project(ex.extract(net, Photos.load(sent, 160))).head(DelfVerifier.KEYPOINTS);
-        Ransac.Options ransac = new Ransac.Options(1000, 6.0, DelfSearch.Params.defaults().minInliers(), 0L);
+        Ransac.Options ransac = new Ransac.Options(1000, DelfSearch.INLIER_THRESHOLD_PX, DelfSearch.Params.defaults().minInliers(), 0L);
         boolean sawItself = false;
         for (Object o : (List<?>) answer.get("results")) {
           Map<?, ?> res = (Map<?, ?>) o;
           Path file = f.photos.resolve((String) res.get("path"));
           int image = files.indexOf(file);
-          int expected = PairMatch.of(q, db.features(image, DelfVerifier.KEYPOINTS), DelfSearch.RATIO, ransac).inliers();
+          int expected = PairMatch.of(q, db.features(image, DelfVerifier.KEYPOINTS), DelfSearch.Params.defaults().ratio(), ransac).inliers();
           assertEquals(expected, ((Number) res.get("inliers")).intValue(), "inliers of " + file);
           if (file.equals(sent)) {
             sawItself = true;

@@ -47,14 +47,16 @@ public final class HashVerifiedSearch {
       }
     }
 
-    /** Ratio {@link DelfSearch#RATIO}, ranked by {@link DelfSearch.Order#SIGNIFICANCE}, as {@link DelfSearch.Params}'s defaults. */
+    /** The ratio and order of {@link DelfSearch.Params#defaults}. */
     public Params(int shortlist, int minInliers, int verifyKeypoints) {
-      this(shortlist, minInliers, verifyKeypoints, DelfSearch.RATIO, DelfSearch.Order.SIGNIFICANCE);
+      this(shortlist, minInliers, verifyKeypoints, DelfSearch.Params.defaults().ratio(),
+          DelfSearch.Params.defaults().order());
     }
 
-    /** A shortlist of 50 (as DELF's vote shortlist), 12 inliers, 300 keypoints, significance order. */
+    /** A shortlist of 50 (as DELF's vote shortlist) verified as {@link DelfSearch.Params#defaults} verifies. */
     public static Params defaults() {
-      return new Params(50, 12, 300);
+      DelfSearch.Params d = DelfSearch.Params.defaults();
+      return new Params(d.shortlist(), d.minInliers(), d.verifyKeypoints(), d.ratio(), d.order());
     }
   }
 
