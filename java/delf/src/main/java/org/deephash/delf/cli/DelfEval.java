@@ -128,7 +128,7 @@ final class DelfEval extends TensorFlowCommand {
 
   @Option(names = "--hash-shortlist", paramLabel = "M", description = {"Row hash_ransac: the Hamming top-M of the",
       "hash codes verified by DELF matching + RANSAC (0: no such row; default: ${DEFAULT-VALUE})."})
-  int hashShortlist = 50;
+  int hashShortlist = 20;
 
   @Option(names = "--hash-pool", paramLabel = "P", description = {"hash_ransac: the Hamming top-P re-ranked by F7",
       "distance, of which the first --hash-shortlist are verified (default: ${DEFAULT-VALUE}; at most the shortlist:",
@@ -137,7 +137,7 @@ final class DelfEval extends TensorFlowCommand {
 
   @Option(names = "--hash-global", paramLabel = "G", description = {"hash_ransac: also verify the G images nearest",
       "by pooled DELF (the delf_global row's descriptor) that the Hamming shortlist lacks (default: ${DEFAULT-VALUE})."})
-  int hashGlobal = 0;
+  int hashGlobal = 10;
 
   @Option(names = "--hash-hds", paramLabel = "M", description = {"Row hash_hds: the paper's coarse-to-fine search,",
       "the Hamming top-M re-ranked by F7 distance (0: no such row; default: ${DEFAULT-VALUE})."})
