@@ -253,8 +253,7 @@ public final class DelfSearch {
         Optional<Ransac.AffineFit> fit = nc < 3 ? Optional.empty() : verifier.fit(a, b, nc);
         int in = fit.map(Ransac.AffineFit::inlierCount).orElse(0);
         inliers[img] = in >= params.minInliers() ? in : 0;
-        significance[img] = inliers[img] == 0 ? 0 : Significance.of(nc, in,
-            Significance.chance(verifier.threshold(), (double) (extent[2] - extent[0]) * (extent[3] - extent[1])));
+        significance[img] = inliers[img] == 0 ? 0 : significance(verifier, nc, in, extent);
         rank[img] = score(params.order(), votes[img], inliers[img], significance[img], q.count());
         if (trace != null) {
           trace.accept(new Candidate(img, votes[img], nc, a, b, fit.map(Ransac.AffineFit::inliers).orElse(null),
@@ -279,6 +278,15 @@ public final class DelfSearch {
   }
 
   /** {minX, minY, maxX, maxY} of interleaved points (zeros when there are none). */
+  /**
+   * The {@link Significance} of a model with {@code inliers} of {@code matches} correspondences, at
+   * the verifier's threshold, over the area of the image's keypoint {@code extent} ({@link #extent}).
+   */
+  static double significance(Verifier verifier, int matches, int inliers, float[] extent) {
+    return Significance.of(matches, inliers,
+        Significance.chance(verifier.threshold(), (double) (extent[2] - extent[0]) * (extent[3] - extent[1])));
+  }
+
   static float[] extent(float[] xy) {
     if (xy.length == 0) {
       return new float[4];

@@ -1,12 +1,10 @@
 package org.deephash.delf.search;
 
 import java.util.Arrays;
-import java.util.Optional;
 import java.util.function.IntFunction;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchResult;
 import org.deephash.delf.extract.LocalFeatures;
-import org.deephash.delf.geometry.Ransac;
 
 /**
  * Hash-coarse, DELF-verified search: the {@code shortlist} database images nearest to the query's
@@ -237,13 +235,10 @@ public final class HashVerifiedSearch {
         if (pm.count() == 0) {
           continue;
         }
-        Optional<Ransac.AffineFit> fit = pm.count() < 3 ? Optional.empty() : verifier.fit(pm.ax(), pm.bx(), pm.count());
-        int in = fit.map(Ransac.AffineFit::inlierCount).orElse(0);
+        int in = pm.count() < 3 ? 0 : verifier.inliers(pm.ax(), pm.bx(), pm.count());
         inliers[i] = in >= params.minInliers() ? in : 0;
         if (inliers[i] > 0) {
-          float[] e = DelfSearch.extent(other.xy());
-          significance[i] = Significance.of(pm.count(), in,
-              Significance.chance(verifier.threshold(), (double) (e[2] - e[0]) * (e[3] - e[1])));
+          significance[i] = DelfSearch.significance(verifier, pm.count(), in, DelfSearch.extent(other.xy()));
         }
         score[i] = DelfSearch.score(params.order(), matches[i], inliers[i], significance[i], q.count());
       }

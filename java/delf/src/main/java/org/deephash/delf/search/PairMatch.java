@@ -86,8 +86,8 @@ public record PairMatch(int count, float[] ax, float[] bx, Optional<Ransac.Affin
    * Fills each row of a's nearest and second nearest squared distance to b (and the nearest's
    * row, the earliest among equals) and each row of b's nearest in a: exactly what one double sum
    * per pair in dimension order, pairs in row order, gives (the reference of PairMatchTest). Two
-   * passes keep it exact and fast: float estimates of every pair, summed across 16 rows of b at a
-   * time (transposed, so the JIT vectorises the loop), bound which pairs can be a row's nearest or
+   * passes keep it exact and fast: float estimates of every pair ({@link #estimate}: b transposed,
+   * four rows of a at a time, in loops the JIT vectorises), bound which pairs can be a row's nearest or
    * second nearest, or a column's nearest (those within the estimates' relative error {@link
    * #relativeError} of the row's second estimate or the column's first); only those few are summed
    * again exactly.

@@ -101,9 +101,10 @@ public final class TrainFlags {
           "a tenth of the training images)."})
   Integer validation;
 
-  @Option(names = "--refit", description = {"After the epoch is chosen on the validation split, train again from",
-      "the start on all training images (the split included) for that many epochs and keep that network; the fine",
-      "stage stays the one chosen on validation. Twice the training time."})
+  @Option(names = "--refit", description = {"After selection on the validation split, train again from the start on",
+      "all training images (the split included) for as many epochs as the latest epoch within one standard error",
+      "of the best validation accuracy, and keep that network; the fine stage stays the one chosen on validation.",
+      "Twice the training time."})
   boolean refit;
 
   @Option(names = "--max-steps", paramLabel = "N", description = "Stop after N steps, 0 for no limit (quick runs).")
@@ -158,9 +159,8 @@ public final class TrainFlags {
       log.printf(Locale.ROOT,
           "refit: epoch %d's validation accuracy %.4f is within one standard error (%.4f on %d images) of the best,"
               + " epoch %d's %.4f: the refit trains for %d epochs%n",
-          epochs, s.validationAccuracy()[epochs - 1], Math.sqrt(s.keptValidationAccuracy()
-              * (1 - s.keptValidationAccuracy()) / validation.count()), validation.count(), s.keptEpoch(),
-          s.keptValidationAccuracy(), epochs);
+          epochs, s.validationAccuracy()[epochs - 1], Trainer.standardError(s.keptValidationAccuracy(),
+              validation.count()), validation.count(), s.keptEpoch(), s.keptValidationAccuracy(), epochs);
     }
     return Pipeline.refit(trainSet, model, config, o, epochs, b, progress, log);
   }

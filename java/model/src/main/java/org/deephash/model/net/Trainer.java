@@ -80,6 +80,11 @@ public final class Trainer {
     return best;
   }
 
+  /** The binomial standard error sqrt(p (1 - p) / n) of an accuracy {@code p} measured on {@code n} images. */
+  public static double standardError(double p, int n) {
+    return Math.sqrt(p * (1 - p) / n);
+  }
+
   /**
    * How many epochs a refit ({@code train --refit}) trains for, given the validation accuracy after
    * each epoch on {@code images} held-out images: the LATEST epoch whose accuracy is within one
@@ -97,8 +102,7 @@ public final class Trainer {
     if (images < 1) {
       throw new IllegalArgumentException("the validation split has no images");
     }
-    double p = accuracy[best];
-    double floor = p - Math.sqrt(p * (1 - p) / images);
+    double floor = accuracy[best] - standardError(accuracy[best], images);
     int latest = best;
     for (int e = best + 1; e < epochs; e++) {
       if (!Double.isNaN(accuracy[e]) && accuracy[e] >= floor) {
