@@ -53,25 +53,34 @@ int32_t dh_check_tier(int32_t tier) {
   return DH_OK;
 }
 
-/* Rows sampled per query for the starting threshold of a large k (see sample_bounds). */
+/* Rows sampled for the starting threshold of a large k (see sample_bounds): a batch of queries
+ * shares one sample, so a batch affords a larger one and gets a tighter threshold. */
 #define DH_SAMPLE_ROWS 4096
+#define DH_SAMPLE_ROWS_BATCH 32768
+#define DH_SAMPLE_BATCH_QUERIES 64
 
 /*
  * A starting threshold for each query of a top-k whose k is large for the range: the distances to
- * DH_SAMPLE_ROWS rows spread over the range estimate how far the k-th nearest row lies. If the
- * range held fewer than k rows within the threshold T, the sample's count at T would follow a
- * binomial of mean below lambda = S k / rows; T is the first distance whose sample count reaches
+ * S rows spread over the range estimate how far the k-th nearest row lies. If the range held
+ * fewer than k rows within the threshold T, the sample's count at T would follow a binomial of
+ * mean below lambda = S k / rows; T is the first distance whose sample count reaches
  * lambda + 2 sqrt(lambda) + 1, which that binomial does with probability of a few percent at
  * most (well under 1% in practice: the count at T is usually far above k). So T is nearly always
- * an upper bound of the k-th distance, and rows beyond it need not be looked at (2-4k rows pass
- * instead of k (1 + ln(rows / k)) with a threshold that starts at B); when it is not, the query is
- * searched again from B (the caller checks that at least k rows were found). A tighter margin
- * would rarely help: the rescan of one query costs less than the admissions a wider one adds.
+ * an upper bound of the k-th distance, and rows beyond it need not be looked at; when it is not,
+ * the query is searched again from B (the caller checks that at least k rows were found).
+ *
+ * T is the m-th smallest sample distance, m = ceil(lambda + 2 sqrt(lambda) + 1): a top-m search
+ * of the sample through the same tier's kernel. The larger sample of a batch (32768 rows against
+ * 4096) puts T one distance lower for k = 1000 of a million random 64-bit codes (20, not 21),
+ * which halves the rows admitted while the threshold tightens.
  * Returns 0 when k is too small for the sample to tell anything (no bounds were written).
  */
-static int sample_bounds(const uint8_t *codes, int32_t cb, int64_t row_begin, int64_t rows, const uint8_t *queries,
-                         int32_t nq, int32_t k, int32_t bits, int32_t *bounds) {
-  const int64_t s = DH_SAMPLE_ROWS;
+static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t row_begin, int64_t rows,
+                         const uint8_t *queries, int32_t nq, int32_t k, int32_t bits, int32_t *bounds) {
+  int64_t s = nq >= DH_SAMPLE_BATCH_QUERIES ? DH_SAMPLE_ROWS_BATCH : DH_SAMPLE_ROWS;
+  if (rows < 8 * s) {
+    s = DH_SAMPLE_ROWS;
+  }
   const double lambda = (double)s * k / (double)rows;
   if (rows < 8 * s || lambda < 2) {
     return 0;
@@ -80,38 +89,39 @@ static int sample_bounds(const uint8_t *codes, int32_t cb, int64_t row_begin, in
   for (int i = 0; i < 32; i++) {
     root = 0.5 * (root + lambda / root);
   }
-  const double need = lambda + 2 * root + 1;
+  const int32_t m = (int32_t)(lambda + 2 * root + 1) + 1; /* > lambda + 2 sqrt(lambda) + 1 >= 5 */
   uint8_t *sample = malloc((size_t)s * (size_t)cb + 8);
-  int32_t *dist = malloc(sizeof(int32_t) * (size_t)s);
-  int32_t *hist = malloc(sizeof(int32_t) * (size_t)(bits + 1));
-  if (sample == NULL || dist == NULL || hist == NULL) {
-    free(sample);
-    free(dist);
-    free(hist);
-    return 0;
-  }
-  for (int64_t i = 0; i < s; i++) {
-    const int64_t row = row_begin + i * rows / s;
-    memcpy(sample + (size_t)i * (size_t)cb, codes + (size_t)row * (size_t)cb, (size_t)cb);
-  }
-  memset(sample + (size_t)s * (size_t)cb, 0, 8);
-  for (int32_t q = 0; q < nq; q++) {
-    dh_dist_scalar(sample, cb, 0, s, queries + (size_t)q * (size_t)cb, dist);
-    memset(hist, 0, sizeof(int32_t) * (size_t)(bits + 1));
-    for (int64_t i = 0; i < s; i++) {
-      hist[dist[i]]++;
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)s);
+  int32_t *dist = malloc(sizeof(int32_t) * (size_t)nq * (size_t)m);
+  int32_t *row = malloc(sizeof(int32_t) * (size_t)nq * (size_t)m);
+  int32_t *count = malloc(sizeof(int32_t) * (size_t)nq);
+  int32_t *flags = malloc(sizeof(int32_t) * (size_t)nq);
+  int ok = sample != NULL && ids != NULL && dist != NULL && row != NULL && count != NULL && flags != NULL;
+  if (ok) {
+    /* every (rows / s)-th row: a constant stride the prefetcher follows (no division per row) */
+    const size_t step = (size_t)(rows / s) * (size_t)cb;
+    const uint8_t *src = codes + (size_t)row_begin * (size_t)cb;
+    for (int64_t i = 0; i < s; i++, src += step) {
+      memcpy(sample + (size_t)i * (size_t)cb, src, (size_t)cb);
+      ids[i] = i;
     }
-    int32_t t = 0;
-    double count = hist[0];
-    while (count < need && t < bits) {
-      count += hist[++t];
+    memset(sample + (size_t)s * (size_t)cb, 0, 8);
+    /* the sample is below 8 S rows: this search takes no sample of its own */
+    ok = dh_hamming_topk(tier, sample, cb, 0, s, ids, NULL, queries, nq, m, bits, DH_IDS_ASCENDING, dist, row, count,
+                         flags) == DH_OK;
+  }
+  if (ok) {
+    for (int32_t q = 0; q < nq; q++) {
+      bounds[q] = count[q] == m ? dist[(size_t)q * (size_t)m + (size_t)(m - 1)] : bits;
     }
-    bounds[q] = t;
   }
   free(sample);
+  free(ids);
   free(dist);
-  free(hist);
-  return 1;
+  free(row);
+  free(count);
+  free(flags);
+  return ok;
 }
 
 /* Live rows in [r0, r1): the range less its tombstones. */
@@ -171,7 +181,8 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
   }
   dh_sel *sels = malloc(sizeof(dh_sel) * (size_t)nq);
   uint64_t *buf = malloc(sizeof(uint64_t) * (size_t)nq * stride);
-  int32_t *hist = malloc(sizeof(int32_t) * 4 * (size_t)(max_dist + 2));
+  /* 4 interleaved bins for compaction, then max_dist + 2 bins per query (counted mode) */
+  int32_t *hist = malloc(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
   dh_pair *pairs = malloc(sizeof(dh_pair) * stride);
   if (sels == NULL || buf == NULL || hist == NULL || pairs == NULL) {
     free(sels);
@@ -180,18 +191,10 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
     free(pairs);
     return DH_ENOMEM;
   }
-  for (int32_t q = 0; q < nq; q++) {
-    sels[q] = (dh_sel){.thr = max_dist, .buf = buf + (size_t)q * stride, .cap = (int32_t)cap};
-  }
   /* A top-k (max_dist = B) with a large k starts from a sampled threshold; out_flags doubles as
    * its scratch until the results are written. */
   const int sampled = max_dist == 8 * code_bytes &&
-                      sample_bounds(codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
-  if (sampled) {
-    for (int32_t q = 0; q < nq; q++) {
-      sels[q].thr = out_flags[q];
-    }
-  }
+                      sample_bounds(tier, codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
   int64_t tile = DH_TILE_BYTES / code_bytes;
   if (tile < 64) {
     tile = 64;
@@ -208,14 +211,17 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
       return DH_ENOMEM;
     }
   }
+  const int ascending = (options & DH_IDS_ASCENDING) != 0;
   dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
-                      .ids_ascending = (options & DH_IDS_ASCENDING) != 0, .hist = hist, .hist_stride = max_dist + 2, .pairs = pairs, .planes = planes};
+                .ids_ascending = ascending, .counted = ascending && tombstones == NULL, .hist = hist,
+                .hist_stride = max_dist + 2, .pairs = pairs, .planes = planes};
   int planar_done = 0;
-  /* Every kernel but the nibble-planar one (which visits a block's rows in lane order) appends
-   * candidates in ascending row order. */
   const int planar = tier == DH_TIER_AVX2 &&
                      nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) && code_bytes <= 64;
-  ctx.in_row_order = !planar;
+  for (int32_t q = 0; q < nq; q++) {
+    dh_sel_init(&ctx, &sels[q], sampled ? out_flags[q] : max_dist, buf + (size_t)q * stride, (int32_t)cap,
+                hist + (4 + (size_t)q) * (size_t)(max_dist + 2));
+  }
 #ifdef DH_HAVE_X86_TIERS
   /* AVX2: a block of queries amortises the transposition of the nibble-planar kernel. (The AVX-512
    * kernels are word-planar themselves.) Should its scratch memory be unavailable, the tiled
@@ -239,7 +245,8 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
     if (sampled) {
       if (out_count[q] < keff && bound < max_dist) {
         /* the sampled threshold was below the k-th distance: search this query again from B */
-        sels[q] = (dh_sel){.thr = max_dist, .buf = buf + (size_t)q * stride, .cap = (int32_t)cap};
+        dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap,
+                    hist + (4 + (size_t)q) * (size_t)(max_dist + 2));
         for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
           const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;
           scan(&ctx, queries + (size_t)q * (size_t)code_bytes, 1, &sels[q], t0, t1);

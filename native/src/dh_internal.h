@@ -14,13 +14,23 @@
 
 /*
  * Per-query selection state. Candidates with d <= thr are appended to buf as (d << 32 | row), with
- * no other test in the scan loop (vector kernels store them with compress instructions); deleted
- * rows and ties are sorted out when the buffer is compacted. Compaction counts the distances in
- * bins (0..thr), finds the k-th distance T, and keeps every entry below T and, while they fit in
- * half the buffer, every entry at T: no comparison sort, whatever k is. Only when the entries at T
- * do not fit are they cut by id (the smallest ids kept), and then tie is set: an entry at thr with
- * an id above tie_id is worse than k kept ones and is dropped by the next compaction. (With
- * DH_IDS_ASCENDING, "id" is the row number throughout, and no id is read.)
+ * no other test in the scan loop (vector kernels store them with compress instructions), and every
+ * kernel appends a query's candidates in ascending row order. How the threshold falls depends on
+ * what the call knows about the ids:
+ *
+ * - Counted (ids ascend with rows, and no row is deleted): every
+ *   appended distance is counted in hist, and le is the number of entries with d <= thr. Once more
+ *   than k are within thr, a row still to come at thr has a larger id than k of them and cannot
+ *   get in: thr drops by one (le loses hist[thr]) while more than k stay within it. The threshold
+ *   follows the k-th distance of the rows seen so far without touching the buffer; the buffer is
+ *   compacted only if it fills, and finished by one scatter over the counts.
+ * - Otherwise, compaction counts the distances in bins (0..thr), finds the k-th distance T, and
+ *   keeps every entry below T and, while they fit in half the buffer, every entry at T: no
+ *   comparison sort, whatever k is. Only when the entries at T do not fit are they cut by id (the
+ *   smallest ids kept), and then tie is set: an entry at thr with an id above tie_id is worse than
+ *   k kept ones and is dropped by the next compaction. Deleted rows go at each compaction. (With
+ *   DH_IDS_ASCENDING, "id" is the row number, no id is read, and a cut keeps exactly k and lowers
+ *   thr below T, as in the counted mode.)
  */
 typedef struct dh_sel {
   int32_t thr;
@@ -31,6 +41,10 @@ typedef struct dh_sel {
   int32_t cap;
   int32_t overflowed; /* some live row within max_dist was left out: more than k qualified */
   int32_t below;      /* entries with d < thr: at k the threshold can drop, so compact at once */
+  int32_t limit;      /* compact when n reaches it: cap, or k + k/4 when cuts are exact */
+  int32_t le;         /* counted mode: entries with d <= thr */
+  int32_t top;        /* counted mode: no entry of buf lies above it */
+  int32_t *hist;      /* counted mode: entries of buf per distance, top + 1 bins */
 } dh_sel;
 
 /* Entries a vector kernel may write past n in one store (one 512-bit vector of entries). */
@@ -44,7 +58,7 @@ typedef struct dh_ctx {
   int32_t code_bytes;
   int32_t k;
   int32_t ids_ascending; /* ids[r] < ids[r + 1]: ties are ordered by row, no id is read */
-  int32_t in_row_order;  /* kernels append each query's candidates in ascending row order */
+  int32_t counted;       /* ids ascending and no tombstones: dh_sel's counted mode */
   int32_t *hist;         /* 4 x hist_stride bins */
   int32_t hist_stride;   /* max_dist + 2 */
   struct dh_pair *pairs; /* cap + DH_SEL_SLACK entries */
@@ -61,16 +75,41 @@ static inline int64_t dh_tie_key(const dh_ctx *c, uint32_t row) {
   return c->ids_ascending ? (int64_t)row : c->ids[row];
 }
 
-/* Compacts s's buffer (see dh_sel); kernels call it when n reaches cap. */
+/* Compacts s's buffer (see dh_sel); kernels call it through dh_sel_appended. */
 DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
+
+/* Counted mode: lowers thr while k entries are within it, and compacts a full buffer. */
+DH_HIDDEN void dh_sel_settle(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
+
+/* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries and, in
+ * counted mode, hist of thr + 2 bins; after c's mode fields are set. */
+DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist);
+
+/* Accounts for the entries buf[from, n) a kernel has just appended (every one with d <= thr); may
+ * lower thr. */
+static inline void dh_sel_appended(const dh_ctx *c, dh_sel *s, int32_t from) {
+  if (c->counted) {
+    for (int32_t i = from; i < s->n; i++) {
+      s->hist[s->buf[i] >> 32]++;
+    }
+    s->le += s->n - from;
+    if (__builtin_expect(s->le > c->k || s->n >= s->cap, 0)) {
+      dh_sel_settle(c, s);
+    }
+    return;
+  }
+  for (int32_t i = from; i < s->n; i++) {
+    s->below += (int32_t)(s->buf[i] >> 32) < s->thr;
+  }
+  if (__builtin_expect(s->n >= s->limit || s->below >= c->k, 0)) {
+    dh_sel_compact(c, s);
+  }
+}
 
 /* Appends one candidate that passed d <= s->thr. */
 static inline void dh_sel_add(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
   s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
-  s->below += d < s->thr;
-  if (__builtin_expect(s->n >= s->cap || s->below >= c->k, 0)) {
-    dh_sel_compact(c, s);
-  }
+  dh_sel_appended(c, s, s->n - 1);
 }
 
 /* Out of line on purpose: the scan loops stay small, and this runs for a tiny fraction of rows. */

@@ -9,6 +9,9 @@
  * Per pair that is code_bytes/8 vector ops against about 7/4 for the XOR-lookup-vpsadbw kernel
  * at 64 bits. The transposition costs a few ops per row and is paid once for the whole query block.
  *
+ * Candidates are appended in row order (a block's passing lanes are mapped back to rows first), so
+ * the selection may rely on it (dh_sel's counted mode).
+ *
  * Distances saturate at 255 in the byte lanes: while the threshold is below 255 (always, once
  * the first compaction has run) the test "saturated sum <= thr" is exact; above it every row of
  * the block is checked exactly.
@@ -217,12 +220,17 @@ DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, i
           const __m256i tb = _mm256_set1_epi8((char)(s->thr + 1));
           uint32_t mask = ~(uint32_t)_mm256_movemask_epi8(
               _mm256_cmpeq_epi8(_mm256_subs_epu8(tb, acc[b]), _mm256_setzero_si256()));
+          /* lanes to rows, so candidates are appended in row order */
+          uint32_t rows = 0;
           while (mask != 0) {
-            const int32_t lane = __builtin_ctz(mask);
+            rows |= (uint32_t)1 << map[__builtin_ctz(mask)];
             mask &= mask - 1;
-            const int32_t i = 32 * b + map[lane];
+          }
+          while (rows != 0) {
+            const int32_t i = 32 * b + __builtin_ctz(rows);
+            rows &= rows - 1;
             if (i >= valid) {
-              continue; /* a padding row */
+              break; /* padding rows, and only padding rows, follow */
             }
             const int64_t row = t0 + g0 + i;
             dh_sel_push(c, s, exact_distance(c->codes + (size_t)row * (size_t)cb, qj, cb), row);

@@ -132,18 +132,19 @@ static int32_t *count_distances(const dh_ctx *c, const uint64_t *buf, int32_t n,
 /*
  * Cuts a filtered buffer of more than k entries down at the k-th distance T. With keep_ties, all
  * entries at T stay when they fit in half the buffer; otherwise exactly k stay, the smallest ids
- * at T, and tie mode records the largest kept id.
+ * at T, and tie mode records the largest kept id. With ids ascending (the buffer in row order) the
+ * cut is always exact and lowers thr below T; then it sets s->below too and returns 1.
  */
-static void cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int keep_ties) {
+static int cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int32_t dmax, int keep_ties) {
   const int32_t k = c->k;
-  int32_t *hist = count_distances(c, s->buf, s->n, dmin, s->thr);
+  int32_t *hist = count_distances(c, s->buf, s->n, dmin, dmax);
   int32_t t = dmin, less = 0;
   while (less + hist[t] < k) {
     less += hist[t++];
   }
   const int32_t ties = hist[t];
   s->overflowed = 1; /* more than k live rows within max_dist */
-  if (keep_ties && less + ties <= s->cap / 2) {
+  if (keep_ties && !c->ids_ascending && less + ties <= s->cap / 2) {
     int32_t w = 0;
     for (int32_t i = 0; i < s->n; i++) {
       const uint64_t e = s->buf[i];
@@ -155,32 +156,37 @@ static void cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int keep_ties) {
       s->thr = t;
       s->tie = 0;
     }
-    return;
+    return 0;
   }
   const int32_t need = k - less;
-  if (c->ids_ascending && c->in_row_order) {
+  if (c->ids_ascending) {
     /* the buffer is in row order and rows order the ids: the first `need` entries at t are the
-     * smallest ids there */
-    int32_t last = -1; /* index of the need-th entry at t */
-    for (int32_t i = 0, seen = 0; i < s->n && seen < need; i++) {
-      if ((int32_t)(s->buf[i] >> 32) == t) {
-        seen++;
-        last = i;
-      }
-    }
-    const int64_t max_key = (int64_t)(uint32_t)s->buf[last]; /* need >= 1: last is set */
-    int32_t w = 0;
-    for (int32_t i = 0; i < s->n; i++) { /* branch-free: whether an entry stays is unpredictable */
+     * smallest ids there; one branch-free pass keeps them and everything below t */
+    int32_t w = 0, seen = 0, last = 0;
+    for (int32_t i = 0; i < s->n; i++) {
       const uint64_t e = s->buf[i];
       const int32_t d = (int32_t)(e >> 32);
+      const int at = d == t;
+      const int keep = (d < t) | (at & (seen < need));
+      last = keep & at ? (int32_t)(uint32_t)e : last;
+      seen += at;
       s->buf[w] = e;
-      w += (d < t) | ((d == t) & (i <= last));
+      w += keep;
     }
     s->n = w;
-    s->thr = t;
-    s->tie = 1;
-    s->tie_id = max_key;
-    return;
+    if (t > 0) {
+      /* every row still to come lies after the kept ones, so its id is larger: at t it would be
+       * worse than all k, and only d <= t - 1 can still get in */
+      s->thr = t - 1;
+      s->tie = 0;
+      s->below = less - (t - 1 < dmin ? 0 : hist[t - 1]);
+    } else {
+      s->thr = 0;
+      s->tie = 1;
+      s->tie_id = last;
+      s->below = 0;
+    }
+    return 1;
   }
   dh_pair *ties_at_t = c->pairs;
   int32_t w = 0, nt = 0;
@@ -210,12 +216,60 @@ static void cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int keep_ties) {
   s->thr = t;
   s->tie = 1;
   s->tie_id = max_id;
+  return 0;
+}
+
+void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist) {
+  *s = (dh_sel){.thr = thr, .buf = buf, .cap = cap, .limit = cap, .top = thr, .hist = hist};
+  if (c->counted) {
+    memset(hist, 0, sizeof(int32_t) * (size_t)(thr + 2));
+  } else if (c->ids_ascending) {
+    /* exact cuts (see cut): compacting every k/4 or so candidates keeps the threshold near the
+     * k-th distance of the rows seen so far */
+    const int64_t every = (int64_t)c->k + c->k / 4 + 64;
+    s->limit = every < cap ? (int32_t)every : cap;
+  }
+}
+
+/* Counted mode: entries from the buffer's own counts (le and hist are exact throughout). */
+static void recount(dh_sel *s) {
+  memset(s->hist, 0, sizeof(int32_t) * (size_t)(s->top + 1));
+  int32_t le = 0;
+  for (int32_t i = 0; i < s->n; i++) {
+    const int32_t d = (int32_t)(s->buf[i] >> 32);
+    s->hist[d]++;
+    le += d <= s->thr;
+  }
+  s->le = le;
+}
+
+void dh_sel_settle(const dh_ctx *c, dh_sel *s) {
+  if (s->n >= s->cap) {
+    /* the buffer is full: keep the k best (rows in order, ids ascending: an exact cut) */
+    const int32_t dmin = filter(c, s);
+    if (s->n > c->k) {
+      cut(c, s, dmin, s->top, 0);
+      s->tie = 0; /* at distance 0 a later row is still admitted; the finish keeps the first k */
+    }
+    s->top = s->thr + 1 < s->top ? s->thr + 1 : s->top;
+    recount(s);
+  }
+  /* more than k entries within thr (so the result is truncated): a later row at thr has a larger
+   * id than each of them. (At exactly k, lowering would hide whether a later row qualifies.) */
+  if (s->le > c->k) {
+    s->overflowed = 1;
+    while (s->le > c->k && s->thr > 0) {
+      s->le -= s->hist[s->thr];
+      s->thr--;
+    }
+  }
 }
 
 void dh_sel_compact(const dh_ctx *c, dh_sel *s) {
   const int32_t dmin = filter(c, s);
-  if (s->n > c->k) {
-    cut(c, s, dmin, 1);
+  /* after an exact cut the kept entries at the k-th distance lie one above thr */
+  if (s->n > c->k && cut(c, s, dmin, s->thr + 1, 1)) {
+    return;
   }
   /* recount: deleted rows may have been among them, and the threshold may have dropped */
   int32_t below = 0;
@@ -231,11 +285,57 @@ void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
   }
 }
 
+/*
+ * The buffer is in row order and rows order the ids: a stable counting sort by distance orders it
+ * by (distance, id), and its first k entries are the answer, the entries at the k-th distance
+ * beyond them having larger ids. One counting pass and one scatter, writing the first k straight
+ * to the output (the rest to a dummy slot, branch-free).
+ */
+static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
+                                int32_t *out_flags) {
+  int32_t *pos, top;
+  if (c->counted) {
+    pos = s->hist; /* every entry is counted already */
+    top = s->top;
+  } else {
+    if (c->tomb != NULL || s->tie) {
+      filter(c, s);
+    }
+    top = s->thr + 1; /* an exact cut leaves its k-th distance one above thr */
+    pos = count_distances(c, s->buf, s->n, 0, top);
+  }
+  const int32_t n = s->n, k = c->k;
+  const int32_t kept = n < k ? n : k;
+  if (n > k) {
+    s->overflowed = 1;
+  }
+  for (int32_t d = 0, at = 0; d <= top; d++) {
+    const int32_t m = pos[d];
+    pos[d] = at;
+    at += m;
+  }
+  int32_t dummy_dist, dummy_row;
+  for (int32_t i = 0; i < n; i++) {
+    const uint64_t e = s->buf[i];
+    const int32_t d = (int32_t)(e >> 32);
+    const int32_t p = pos[d]++;
+    const int in = p < kept;
+    *(in ? out_dist + p : &dummy_dist) = d;
+    *(in ? out_row + p : &dummy_row) = (int32_t)(uint32_t)e;
+  }
+  *out_count = kept;
+  *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
+}
+
 void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                    int32_t *out_flags) {
+  if (c->ids_ascending) {
+    finish_in_row_order(c, s, out_dist, out_row, out_count, out_flags);
+    return;
+  }
   int32_t dmin = filter(c, s);
   if (s->n > c->k) {
-    cut(c, s, dmin, 0);
+    cut(c, s, dmin, s->thr + 1, 0);
   }
   const int32_t n = s->n;
   /* Order by distance with a counting pass (stable), then by id inside each distance. */
@@ -264,7 +364,7 @@ void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_r
     p[at].entry = e;
     p[at].id = dh_tie_key(c, (uint32_t)e);
   }
-  for (int32_t g0 = c->ids_ascending && c->in_row_order ? n : 0; g0 < n;) { /* already ordered if so */
+  for (int32_t g0 = c->ids_ascending ? n : 0; g0 < n;) { /* already ordered if so */
     const uint32_t d = (uint32_t)(p[g0].entry >> 32);
     int32_t g1 = g0 + 1, sorted = 1;
     for (; g1 < n && (uint32_t)(p[g1].entry >> 32) == d; g1++) {

@@ -220,6 +220,56 @@ __attribute__((target("avx2"))) static double mix_avx2(double ghz) {
   return 32 / cycles;
 }
 
+/*
+ * Issue rates of single instructions, measured rather than taken from a data sheet: cores that
+ * split a 512-bit operation into two 256-bit halves (AMD Zen 4) run half the 512-bit FMAs and
+ * VPOPCNTQs per cycle that a naive count of units suggests. Each loop issues 16 independent
+ * instructions (14 destinations, no chain longer than 2 per iteration), so latency does not limit.
+ */
+#define DH_RATE_LOOP(INSN, CLOB)                                                                        \
+  for (long i = 0; i < iters; i++) {                                                                    \
+    __asm__ volatile(INSN "0\n\t" INSN "1\n\t" INSN "2\n\t" INSN "3\n\t" INSN "4\n\t" INSN "5\n\t" INSN    \
+                     "6\n\t" INSN "7\n\t" INSN "8\n\t" INSN "9\n\t" INSN "10\n\t" INSN "11\n\t" INSN "12\n\t"  \
+                     INSN "13\n\t" INSN "0\n\t" INSN "1" ::: CLOB);                                       \
+  }
+#define DH_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+                    "xmm11", "xmm12", "xmm13"
+
+/* Instructions per cycle of `which`: 0 vfmadd231ps ymm, 1 vfmadd231ps zmm, 2 vpshufb ymm, 3 vpopcntq zmm. */
+__attribute__((target("avx2,fma,avx512f,avx512vpopcntdq"))) static double rate_wide(int which, double ghz) {
+  const long iters = 10000000;
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double c0 = cpu_now();
+    switch (which) {
+      case 1: DH_RATE_LOOP("vfmadd231ps %%zmm14, %%zmm15, %%zmm", DH_CLOBBERS) break;
+      case 3: DH_RATE_LOOP("vpopcntq %%zmm14, %%zmm", DH_CLOBBERS) break;
+      default: break;
+    }
+    const double r = 16.0 * iters / ((cpu_now() - c0) * ghz * 1e9);
+    best = r > best ? r : best;
+  }
+  return best;
+}
+
+__attribute__((target("avx2,fma"))) static double rate_avx2(int which, double ghz) {
+  const long iters = 10000000;
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double c0 = cpu_now();
+    switch (which) {
+      case 0: DH_RATE_LOOP("vfmadd231ps %%ymm14, %%ymm15, %%ymm", DH_CLOBBERS) break;
+      case 2: DH_RATE_LOOP("vpshufb %%ymm14, %%ymm15, %%ymm", DH_CLOBBERS) break;
+      default: break;
+    }
+    const double r = 16.0 * iters / ((cpu_now() - c0) * ghz * 1e9);
+    best = r > best ? r : best;
+  }
+  return best;
+}
+#undef DH_RATE_LOOP
+#undef DH_CLOBBERS
+
 static int bench_bounds(void) {
   const double ghz = clock_ghz();
   const int32_t tier = dh_cpu_tier();
@@ -227,12 +277,29 @@ static int bench_bounds(void) {
   if (tier >= DH_TIER_AVX2) printf("%.2f", mix_avx2(ghz)); else printf("null");
   printf(",\"avx512_mix_codes_per_cycle\":");
   if (tier >= DH_TIER_AVX512) printf("%.2f", mix_avx512(ghz)); else printf("null");
+  /* peaks per core per cycle: FMA flops (8 or 16 lanes x 2), 64-bit codes through the nibble
+   * lookup (one VPSHUFB looks up one of a code's 16 nibbles for 32 rows: 2 codes) and through
+   * VPOPCNTQ alone (8 codes) */
+  if (tier >= DH_TIER_AVX2) {
+    printf(",\"fma_flops_per_cycle_avx2\":%.1f,\"vpshufb_codes_per_cycle\":%.2f", 16 * rate_avx2(0, ghz),
+           2 * rate_avx2(2, ghz));
+  } else {
+    printf(",\"fma_flops_per_cycle_avx2\":null,\"vpshufb_codes_per_cycle\":null");
+  }
+  if (tier >= DH_TIER_AVX512) {
+    printf(",\"fma_flops_per_cycle_avx512\":%.1f,\"vpopcntq_codes_per_cycle\":%.2f", 32 * rate_wide(1, ghz),
+           8 * rate_wide(3, ghz));
+  } else {
+    printf(",\"fma_flops_per_cycle_avx512\":null,\"vpopcntq_codes_per_cycle\":null");
+  }
   printf("}\n");
   return 0;
 }
 #else
 static int bench_bounds(void) {
-  printf("{\"clock_ghz\":null,\"avx2_mix_codes_per_cycle\":null,\"avx512_mix_codes_per_cycle\":null}\n");
+  printf("{\"clock_ghz\":null,\"avx2_mix_codes_per_cycle\":null,\"avx512_mix_codes_per_cycle\":null,"
+         "\"fma_flops_per_cycle_avx2\":null,\"vpshufb_codes_per_cycle\":null,\"fma_flops_per_cycle_avx512\":null,"
+         "\"vpopcntq_codes_per_cycle\":null}\n");
   return 0;
 }
 #endif

@@ -315,34 +315,46 @@ int main(void) {
     checks += 2;
   }
   /* A sample that misleads: the rows the starting threshold of a large k is sampled from (every
-   * rows/4096-th) equal the query, all others are its complement, so the sample puts the k-th
-   * distance at 0 while only 4096 rows are there: the query must be searched again from B. */
+   * (rows / S)-th: S = 4096 rows for one query, 32768 for a batch of 64 or more) equal the query,
+   * all others are its complement, so the sample puts the k-th distance at 0 while only S rows are
+   * there: every query must be searched again from B. */
   for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
-    const int32_t n = 40000, cb = 8, k = 5000;
-    uint8_t *codes = calloc((size_t)n * cb + 64, 1), *query = calloc(64, 1);
-    int64_t *ids = malloc(sizeof(int64_t) * n);
-    char *sampled = calloc((size_t)n, 1);
-    for (int64_t i = 0; i < 4096; i++) sampled[i * n / 4096] = 1;
-    for (int32_t r = 0; r < n; r++) {
-      memset(codes + (size_t)r * cb, sampled[r] ? 0 : 0xff, (size_t)cb);
-      ids[r] = r;
+    for (int batch = 0; batch < 2; batch++) {
+      const int32_t s = batch ? 32768 : 4096, n = batch ? 300000 : 40000, nq = batch ? 64 : 1;
+      const int32_t cb = 8, k = s + 904;
+      uint8_t *codes = calloc((size_t)n * cb + 64, 1), *queries = calloc((size_t)nq * cb + 64, 1);
+      int64_t *ids = malloc(sizeof(int64_t) * n);
+      char *sampled = calloc((size_t)n, 1);
+      for (int64_t i = 0; i < s; i++) sampled[i * (n / s)] = 1;
+      for (int32_t r = 0; r < n; r++) {
+        memset(codes + (size_t)r * cb, sampled[r] ? 0 : 0xff, (size_t)cb);
+        ids[r] = r;
+      }
+      int32_t *od = malloc(sizeof(int32_t) * (size_t)k * nq), *orow = malloc(sizeof(int32_t) * (size_t)k * nq);
+      int32_t *oc = calloc((size_t)nq, sizeof(int32_t)), *of = calloc((size_t)nq, sizeof(int32_t));
+      int32_t st = dh_hamming_topk(tier, codes, cb, 0, n, ids, NULL, queries, nq, k, 64, DH_IDS_ASCENDING, od, orow, oc,
+                                   of);
+      for (int32_t q = 0; q < nq; q++) {
+        const int32_t *d = od + (size_t)q * k, *rw = orow + (size_t)q * k;
+        int ok = st == DH_OK && oc[q] == k && of[q] == DH_FLAG_TRUNCATED && d[s - 1] == 0 && d[s] == 64;
+        for (int32_t i = s; ok && i < k; i++) ok = !sampled[rw[i]] && (i == s || rw[i] > rw[i - 1]);
+        if (!ok) {
+          printf("FAIL misleading sample tier=%d S=%d q=%d: status %d count %d d[S-1] %d d[S] %d\n", tier, s, q, st,
+                 oc[q], d[s - 1], d[s]);
+          failures++;
+          break;
+        }
+      }
+      checks++;
+      free(codes);
+      free(queries);
+      free(ids);
+      free(sampled);
+      free(od);
+      free(orow);
+      free(oc);
+      free(of);
     }
-    int32_t *od = malloc(sizeof(int32_t) * k), *orow = malloc(sizeof(int32_t) * k), oc = 0, of = 0;
-    int32_t st = dh_hamming_topk(tier, codes, cb, 0, n, ids, NULL, query, 1, k, 64, DH_IDS_ASCENDING, od, orow, &oc, &of);
-    int ok = st == DH_OK && oc == k && of == DH_FLAG_TRUNCATED && od[4095] == 0 && od[4096] == 64;
-    for (int32_t i = 4096; ok && i < k; i++) ok = !sampled[orow[i]] && (i == 4096 || orow[i] > orow[i - 1]);
-    if (!ok) {
-      printf("FAIL misleading sample tier=%d: status %d count %d d[4095] %d d[4096] %d\n", tier, st, oc, od[4095],
-             od[4096]);
-      failures++;
-    }
-    checks++;
-    free(codes);
-    free(query);
-    free(ids);
-    free(sampled);
-    free(od);
-    free(orow);
   }
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
