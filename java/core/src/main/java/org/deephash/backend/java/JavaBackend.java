@@ -3,6 +3,7 @@ package org.deephash.backend.java;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,8 +31,11 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   private static final int ROW_TILE = 32768;
   /** Below this many rows per split, splitting the table costs more than it saves. */
   private static final int MIN_ROWS_PER_SPLIT = 8192;
-  /** Rows sampled per query for the starting threshold of a large k (see sampleBounds). */
+  /** Rows sampled for the starting threshold of a large k (see sampleBounds): a split of many
+   * queries shares one sample, so it affords a larger one and gets a tighter threshold. */
   private static final int SAMPLE_ROWS = 4096;
+  private static final int SAMPLE_ROWS_BATCH = 32768;
+  private static final int SAMPLE_BATCH_QUERIES = 64;
 
   private final int threads;
   private final Kernels kernels;
@@ -145,7 +149,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       return st;
     }
     // a top-k (bound = B) with a large k starts from a sampled threshold
-    int[] start = bound == t.bits() ? sampleBounds(t, qs.codes(), s, keff) : null;
+    int[] start = bound == t.bits() ? sampleBounds(t, qs, s, keff) : null;
     for (int j = 0; j < qn; j++) {
       st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending());
     }
@@ -194,48 +198,40 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /**
    * Starting thresholds of a large k, as the native core computes them (native/src/dh_api.c,
-   * sample_bounds): the distances to SAMPLE_ROWS rows spread over the split estimate the k-th
-   * distance with a margin; a query whose estimate proves too low is searched again. Null when k
-   * is too small for the sample to tell anything.
+   * sample_bounds): the distances to S rows spread over the split (every (rows / S)-th) estimate
+   * the k-th distance with a margin, T being the m-th smallest sample distance, m = floor(lambda +
+   * 2 sqrt(lambda) + 1) + 1 with lambda = S k / rows; a query whose estimate proves too low is
+   * searched again. The sample is searched by the same kernels (a top-m over a table of S rows).
+   * Null when k is too small for the sample to tell anything.
    */
-  private static int[] sampleBounds(TableView t, MemorySegment qc, Split s, int k) {
+  private int[] sampleBounds(TableView t, Queries qs, Split s, int k) {
     long rows = s.r1 - s.r0;
-    double lambda = (double) SAMPLE_ROWS * k / rows;
-    if (rows < 8L * SAMPLE_ROWS || lambda < 2) {
+    int qn = s.q1 - s.q0;
+    int n = qn >= SAMPLE_BATCH_QUERIES && rows >= 8L * SAMPLE_ROWS_BATCH ? SAMPLE_ROWS_BATCH : SAMPLE_ROWS;
+    double lambda = (double) n * k / rows;
+    if (rows < 8L * n || lambda < 2) {
       return null;
     }
-    double need = lambda + 2 * Math.sqrt(lambda) + 1;
+    int m = (int) (lambda + 2 * Math.sqrt(lambda) + 1) + 1;
     int cb = t.codeBytes();
-    int words = (cb + 7) / 8;
-    long[] sample = new long[SAMPLE_ROWS * words];
-    for (int i = 0; i < SAMPLE_ROWS; i++) {
-      long row = s.r0 + (long) i * rows / SAMPLE_ROWS;
-      for (int w = 0; w < words; w++) {
-        sample[i * words + w] = ScalarKernels.word(t.codes(), row * cb, w, cb);
-      }
+    long step = rows / n;
+    MemorySegment codes = Arena.ofAuto().allocate((long) n * cb + 8, 8);
+    MemorySegment ids = Arena.ofAuto().allocate(8L * n, 8);
+    for (int i = 0; i < n; i++) {
+      MemorySegment.copy(t.codes(), (s.r0 + i * step) * cb, codes, (long) i * cb, cb);
+      ids.setAtIndex(JAVA_LONG_UNALIGNED, i, i);
     }
-    int bits = t.bits();
-    int[] hist = new int[bits + 1];
-    int[] out = new int[s.q1 - s.q0];
-    long[] q = new long[words];
-    for (int j = 0; j < out.length; j++) {
-      for (int w = 0; w < words; w++) {
-        q[w] = ScalarKernels.word(qc, (long) (s.q0 + j) * cb, w, cb);
-      }
-      Arrays.fill(hist, 0);
-      for (int i = 0; i < SAMPLE_ROWS; i++) {
-        int d = 0;
-        for (int w = 0; w < words; w++) {
-          d += Long.bitCount(sample[i * words + w] ^ q[w]);
-        }
-        hist[d]++;
-      }
-      int th = 0;
-      long count = hist[0];
-      while (count < need && th < bits) {
-        count += hist[++th];
-      }
-      out[j] = th;
+    TableView sample = new TableView(t.bits(), cb, 0, n, n, codes, MemorySegment.NULL, ids, MemorySegment.NULL,
+        MemorySegment.NULL, 0, true);
+    TopK[] st = new TopK[qn];
+    for (int j = 0; j < qn; j++) {
+      st[j] = new TopK(m, t.bits(), ids, MemorySegment.NULL, true);
+    }
+    scanRows(sample, qs, s.q0, st, 0, n, new Kernels.Scratch());
+    int[] out = new int[qn];
+    for (int j = 0; j < qn; j++) {
+      st[j].finish();
+      out[j] = st[j].size == m ? st[j].primary[m - 1] : t.bits();
     }
     return out;
   }

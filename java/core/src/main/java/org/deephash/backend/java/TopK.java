@@ -10,13 +10,24 @@ import org.deephash.internal.Ranking;
  * core's selection, native/src/dh_select.c).
  *
  * <p>Kernels append every row with {@code d <= thr} as {@code d << 32 | row}, in ascending row
- * order, with no other test. When the buffer is full it is compacted: deleted rows go, the
- * distances are counted in bins (0..thr) to find the k-th distance T, and every entry below T
- * stays, with the entries at T too while they fit in half the buffer. No comparison sort runs
- * whatever k is; only when the entries at T overflow are they cut to the smallest ids (then
- * {@code tie} is set: a later entry at thr with a larger id is worse than k kept ones). The final
- * list is ordered by a counting pass over the distances, and by id within a distance only where
- * the ids do not already ascend with the rows.
+ * order, with no other test. How the threshold falls depends on what is known of the ids:
+ *
+ * <ul>
+ *   <li>Counted (ids ascend with rows, no row deleted): every appended distance is counted, and
+ *       {@code le} is the number of entries within thr. Once more than k are within it, a row
+ *       still to come at thr has a larger id than k of them and cannot get in: thr drops (le loses
+ *       the count at thr) while more than k stay within it. The threshold follows the k-th
+ *       distance of the rows seen so far without touching the buffer, which is compacted only
+ *       when full and finished by one scatter over the counts.
+ *   <li>Otherwise, when the buffer is full it is compacted: deleted rows go, the distances are
+ *       counted in bins (0..thr) to find the k-th distance T, and every entry below T stays, with
+ *       the entries at T too while they fit in half the buffer. Only when the entries at T
+ *       overflow are they cut to the smallest ids (then {@code tie} is set: a later entry at thr
+ *       with a larger id is worse than k kept ones).
+ * </ul>
+ *
+ * <p>No comparison sort runs whatever k is. The final list is ordered by a counting pass over the
+ * distances, and by id within a distance only where the ids do not already ascend with the rows.
  */
 final class TopK {
   final int k;
@@ -41,6 +52,12 @@ final class TopK {
   /** Entries below thr: at k the threshold can drop, so the buffer is compacted at once. */
   private int below;
   private int[] hist;
+  /** Counted mode (see the class comment): the counts of buf per distance, entries within thr. */
+  private final boolean counted;
+  private int[] counts;
+  private int le;
+  /** Counted mode: no entry of buf lies above it. */
+  private int top;
 
   /**
    * @param k how many to keep
@@ -54,13 +71,20 @@ final class TopK {
     this.idsAscending = idsAscending;
     this.cap = (int) Math.min(Integer.MAX_VALUE - 16, 4L * k + 64);
     this.buf = new long[Math.min(cap, 256)];
+    this.counted = idsAscending && tombstones.byteSize() == 0;
+    this.counts = counted ? new int[bound + 2] : null;
+    this.top = bound;
   }
 
   /** Appends a row that passed {@code d <= thr}. */
   void add(int d, int row) {
     if (n == buf.length) {
       if (n >= cap) {
-        compact();
+        if (counted) {
+          compactCounted();
+        } else {
+          compact();
+        }
         if (d > thr) {
           return;
         }
@@ -69,9 +93,44 @@ final class TopK {
       }
     }
     buf[n++] = (long) d << 32 | row;
-    if (d < thr && ++below >= k) {
+    if (counted) {
+      counts[d]++;
+      if (++le > k) {
+        lower();
+      }
+    } else if (d < thr && ++below >= k) {
       compact();
     }
+  }
+
+  /**
+   * Counted mode, more than k entries within thr (so the result is truncated): a later row at thr
+   * has a larger id than each of them. (At exactly k, lowering would hide whether a later row
+   * qualifies.)
+   */
+  private void lower() {
+    overflowed = true;
+    while (le > k && thr > 0) {
+      le -= counts[thr];
+      thr--;
+    }
+  }
+
+  /** Counted mode, the buffer full: the k best stay (an exact cut), and the counts are redone. */
+  private void compactCounted() {
+    if (n > k) {
+      cut(false, top);
+    }
+    tie = false; // at distance 0 a later row is still admitted; finish keeps the first k
+    top = Math.min(top, thr + 1);
+    Arrays.fill(counts, 0, top + 1, 0);
+    int c = 0;
+    for (int i = 0; i < n; i++) {
+      int d = (int) (buf[i] >>> 32);
+      counts[d]++;
+      c += d <= thr ? 1 : 0;
+    }
+    le = c;
   }
 
   /** Number of entries held (for the sampled threshold's check). */
@@ -86,6 +145,11 @@ final class TopK {
     thr = bound;
     tie = false;
     overflowed = false;
+    if (counted) {
+      counts = new int[bound + 2];
+      le = 0;
+      top = bound;
+    }
   }
 
   private long key(int row) {
@@ -127,9 +191,12 @@ final class TopK {
   }
 
   void compact() {
+    if (counted) {
+      return; // the threshold is kept at the k-th distance without compacting
+    }
     filter();
     if (n > k) {
-      cut(true);
+      cut(true, thr + 1); // after an exact cut the kept entries at the k-th distance lie one above thr
     }
     // recount: deleted rows may have been among them, and the threshold may have dropped
     int b = 0;
@@ -139,8 +206,9 @@ final class TopK {
     below = b;
   }
 
-  private void cut(boolean keepTies) {
-    int[] h = count(thr);
+  /** Cuts to the k best; all entries lie at or below dmax. */
+  private void cut(boolean keepTies, int dmax) {
+    int[] h = count(dmax);
     int t = 0;
     int less = 0;
     while (less + h[t] < k) {
@@ -148,7 +216,7 @@ final class TopK {
     }
     int ties = h[t];
     overflowed = true;
-    if (keepTies && less + ties <= cap / 2) {
+    if (keepTies && !idsAscending && less + ties <= cap / 2) {
       int w = 0;
       for (int i = 0; i < n; i++) {
         long e = buf[i];
@@ -180,9 +248,16 @@ final class TopK {
         w += keep ? 1 : 0;
       }
       n = w;
-      thr = t;
-      tie = true;
-      tieKey = last;
+      if (t > 0) {
+        // every row still to come lies after the kept ones, so its id is larger: at t it would be
+        // worse than all k, and only d <= t - 1 can still get in
+        thr = t - 1;
+        tie = false;
+      } else {
+        thr = 0;
+        tie = true;
+        tieKey = last;
+      }
       return;
     }
     long[] tk = new long[ties];
@@ -249,9 +324,13 @@ final class TopK {
 
   /** Cuts to at most k entries and orders them by (distance, id) into primary, ids, rows. */
   void finish() {
+    if (counted) {
+      finishCounted();
+      return;
+    }
     filter();
     if (n > k) {
-      cut(false);
+      cut(false, thr + 1);
     }
     int top = 0;
     for (int i = 0; i < n; i++) {
@@ -288,5 +367,39 @@ final class TopK {
         g0 = g1;
       }
     }
+  }
+
+  /**
+   * Counted mode: the buffer is in row order and rows order the ids, so a stable counting sort by
+   * distance orders it by (distance, id), and its first k entries are the answer (the entries at
+   * the k-th distance beyond them have larger ids). The counts are there already.
+   */
+  private void finishCounted() {
+    int kept = Math.min(n, k);
+    if (n > k) {
+      overflowed = true;
+    }
+    int[] start = counts; // reused as the next position of each distance
+    for (int d = 0, at = 0; d <= top; d++) {
+      int m = start[d];
+      start[d] = at;
+      at += m;
+    }
+    primary = new int[kept];
+    ids = new long[kept];
+    rows = new int[kept];
+    for (int i = 0; i < n; i++) {
+      long e = buf[i];
+      int d = (int) (e >>> 32);
+      int at = start[d]++;
+      if (at < kept) {
+        primary[at] = d;
+        rows[at] = (int) e;
+      }
+    }
+    for (int i = 0; i < kept; i++) {
+      ids[i] = idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, rows[i]);
+    }
+    size = kept;
   }
 }

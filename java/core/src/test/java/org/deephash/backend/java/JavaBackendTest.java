@@ -19,6 +19,7 @@ import org.deephash.testing.ParitySuite;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -54,20 +55,23 @@ class JavaBackendTest {
   }
 
   /**
-   * The rows the starting threshold of a large k is sampled from (every rows/4096-th of the
-   * split) equal the query and all others are its complement: the sample puts the k-th distance
-   * at 0 while only 4096 rows are there, so the query must be searched again from B.
+   * The rows the starting threshold of a large k is sampled from (every (rows / S)-th of the
+   * split: S = 4096 for a few queries, 32768 for a split of 64 or more) equal the queries and all
+   * others are their complement: the sample puts the k-th distance at 0 while only S rows are
+   * there, so every query must be searched again from B.
    */
-  @ParameterizedTest(name = "vector={0}")
-  @ValueSource(strings = {"true", "false"})
-  void misleadingSampleIsSearchedAgain(String vector) {
+  @ParameterizedTest(name = "vector={0} batch={1}")
+  @CsvSource({"true,false", "false,false", "true,true", "false,true"})
+  void misleadingSampleIsSearchedAgain(String vector, boolean batch) {
     withVector(vector, () -> {
-      int n = 40000;
-      int k = 5000;
+      int s = batch ? 32768 : 4096;
+      int n = batch ? 300_000 : 40_000;
+      int queries = batch ? 64 : 1;
+      int k = s + 904;
       byte[] codes = new byte[n * 8];
       boolean[] sampled = new boolean[n];
-      for (int i = 0; i < 4096; i++) {
-        sampled[(int) ((long) i * n / 4096)] = true;
+      for (int i = 0; i < s; i++) {
+        sampled[i * (n / s)] = true;
       }
       for (int r = 0; r < n; r++) {
         Arrays.fill(codes, r * 8, r * 8 + 8, sampled[r] ? (byte) 0 : (byte) -1);
@@ -76,11 +80,13 @@ class JavaBackendTest {
           GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
           GpuHashSearch fast = GpuHashSearch.open(t, new SearchOptions("java", 1))) {
         t.addAll(null, codes, null, null);
-        byte[] q = new byte[8];
+        byte[] q = new byte[8 * queries];
         SearchResult want = oracle.query(q, k);
         SearchResult got = fast.query(q, k);
         ParitySuite.assertSame(want, got, "misleading sample");
-        assertEquals(64, got.hamming(0, 4096), "rows beyond the sampled ones were found");
+        for (int j = 0; j < queries; j++) {
+          assertEquals(64, got.hamming(j, s), "rows beyond the sampled ones were found");
+        }
       }
     });
   }
