@@ -154,6 +154,7 @@ static int bench_l2(int argc, char **argv) {
  * codes per cycle per core: what bench/cpu-matrix.sh sets the measured scans against.
  *   AVX-512: per 8 rows x 8 queries: load, 8 x (XOR, VPOPCNTQ, add bias), 4 ternary ANDs, a mask.
  *   AVX2 (nibble planes): per 32 rows x 1 query: 16 VPSHUFB and 16 saturating byte adds.
+ *   (The kernel adds pairs of lookups before accumulating: the same count of adds.)
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -200,24 +201,31 @@ __attribute__((target("avx512f,avx512dq,avx512vpopcntdq"))) static double mix_av
   return 64 / cycles;
 }
 
+/* The nibble lookup's own mix: per 32 rows and plane one VPSHUFB and one saturating add, 16 of
+ * each per 32 64-bit codes. In assembly on 14 registers: written with intrinsics on 16 live
+ * vectors the compiler spills (AVX2 has 16 registers), and the figure measures the spills. */
 __attribute__((target("avx2"))) static double mix_avx2(double ghz) {
-  __m256i l = _mm256_set1_epi8(3), h = _mm256_set1_epi8(5);
-  __m256i x0, x1, x2, x3, x4, x5, x6, x7, a0, a1, a2, a3, a4, a5, a6, a7;
-  x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = _mm256_set1_epi8(1);
-  a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_si256();
-  const long iters = 20000000;
-  double c0 = cpu_now();
-  for (long i = 0; i < iters; i++) {
-#define DH_MIX(a, x) a = _mm256_adds_epu8(a, _mm256_adds_epu8(_mm256_shuffle_epi8(l, x), _mm256_shuffle_epi8(h, x)));
-    DH_MIX(a0, x0) DH_MIX(a1, x1) DH_MIX(a2, x2) DH_MIX(a3, x3) DH_MIX(a4, x4) DH_MIX(a5, x5) DH_MIX(a6, x6)
-    DH_MIX(a7, x7)
-#undef DH_MIX
-    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
-    __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7));
+  const long iters = 10000000;
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double c0 = cpu_now();
+    for (long i = 0; i < iters; i++) {
+      __asm__ volatile(
+          "vpshufb %%ymm14, %%ymm15, %%ymm0\n\tvpaddusb %%ymm0, %%ymm8, %%ymm8\n\t"
+          "vpshufb %%ymm14, %%ymm13, %%ymm1\n\tvpaddusb %%ymm1, %%ymm9, %%ymm9\n\t"
+          "vpshufb %%ymm14, %%ymm12, %%ymm2\n\tvpaddusb %%ymm2, %%ymm10, %%ymm10\n\t"
+          "vpshufb %%ymm14, %%ymm15, %%ymm3\n\tvpaddusb %%ymm3, %%ymm11, %%ymm11\n\t"
+          "vpshufb %%ymm14, %%ymm13, %%ymm4\n\tvpaddusb %%ymm4, %%ymm8, %%ymm8\n\t"
+          "vpshufb %%ymm14, %%ymm12, %%ymm5\n\tvpaddusb %%ymm5, %%ymm9, %%ymm9\n\t"
+          "vpshufb %%ymm14, %%ymm15, %%ymm6\n\tvpaddusb %%ymm6, %%ymm10, %%ymm10\n\t"
+          "vpshufb %%ymm14, %%ymm13, %%ymm7\n\tvpaddusb %%ymm7, %%ymm11, %%ymm11\n\t"
+          ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
+    }
+    /* one iteration: 8 lookups and 8 adds = 32 rows x 8 nibble planes = 16 codes of 64 bits */
+    const double r = 16.0 * iters / ((cpu_now() - c0) * ghz * 1e9);
+    best = r > best ? r : best;
   }
-  /* one iteration: 16 lookups and 16 adds = 32 rows x 16 nibble planes of one query */
-  const double cycles = (cpu_now() - c0) * ghz * 1e9 / iters;
-  return 32 / cycles;
+  return best;
 }
 
 /*

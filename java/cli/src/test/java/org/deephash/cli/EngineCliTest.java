@@ -107,7 +107,7 @@ class EngineCliTest {
     assertUsage(CliRun.of("bench", "--json", "--json"), "should be specified only once");
     assertUsage(CliRun.of("bench", "extra"), "unexpected argument 'extra'");
     assertUsage(CliRun.of("bench", "--k", "20", "--pool", "10"), "--pool (HDS pool size m) must be >= --k (10 < 20)");
-    assertUsage(CliRun.of("bench", "--es-queries", "0"), "--es-queries must be in [1, 10000000] (passed 0)");
+    assertUsage(CliRun.of("bench", "--es-queries", "-1"), "--es-queries must be in [0, 10000000] (passed -1)");
     assertUsage(CliRun.of("info"), "Missing required parameter: 'INDEX'");
     assertUsage(CliRun.of("search", "--queries", "q.npy"), "Missing required option: '--index=FILE'");
     assertUsage(CliRun.of("search", "--index", "x", "--queries", "q", "--format", "xml"),
