@@ -47,7 +47,7 @@ DH_TARGET_AVX512 DH_INLINE void group_dist(const uint64_t *gp, int32_t words, co
  * Lanes where some query passes: d <= thr  <=>  d + (2^63 - 1 - thr) has bit 63 clear, so the AND
  * of those sums over the queries has bit 63 set exactly where every query fails. Vector adds and
  * three-way ANDs keep the test off the mask registers (chains of mask compares measured 2x
- * slower on Zen 5).
+ * slower on Zen 4).
  */
 DH_TARGET_AVX512 DH_INLINE __mmask8 any_pass(const __m512i *d, const __m512i *bias, const int QB) {
   __m512i all = _mm512_add_epi64(d[0], bias[0]);
