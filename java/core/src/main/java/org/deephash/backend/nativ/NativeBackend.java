@@ -430,9 +430,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
 
   /**
    * Runs tasks 0..n-1 on at most {@code threads} threads: the caller and threads - 1 pool workers
-   * take the next task from a shared counter until none is left. (A caller that runs a task beside
-   * {@code threads} busy workers puts one thread too many on the cores; measured as run-to-run
-   * spread of 30% and more on 2 cores.)
+   * take the next task from a shared counter until none is left, so no more threads run than the
+   * backend was given (a caller running a task beside {@code threads} busy workers was one more).
    */
   private void parallelFor(int n, IntConsumer body) {
     if (pool == null || n <= 1) {
