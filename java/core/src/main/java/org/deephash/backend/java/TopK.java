@@ -16,9 +16,9 @@ import org.deephash.internal.Ranking;
  *   <li>Counted (ids ascend with rows, no row deleted): every appended distance is counted, and
  *       {@code le} is the number of entries within thr. Once more than k are within it, a row
  *       still to come at thr has a larger id than k of them and cannot get in: thr drops (le loses
- *       the count at thr) while more than k stay within it. The threshold follows the k-th
- *       distance of the rows seen so far without touching the buffer, which is compacted only
- *       when full and finished by one scatter over the counts.
+ *       the count at thr) while more than k stay within it. The threshold stays one below the
+ *       smallest distance within which more than k rows have been seen, without touching the
+ *       buffer, which is compacted only when full and finished by one scatter over the counts.
  *   <li>Otherwise, when the buffer is full it is compacted: deleted rows go, the distances are
  *       counted in bins (0..thr) to find the k-th distance T, and every entry below T stays, with
  *       the entries at T too while they fit in half the buffer. Only when the entries at T
