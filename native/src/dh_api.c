@@ -69,7 +69,7 @@ int32_t dh_check_tier(int32_t tier) {
  * an upper bound of the k-th distance, and rows beyond it need not be looked at; when it is not,
  * the query is searched again from B (the caller checks that at least k rows were found).
  *
- * T is the m-th smallest sample distance, m = ceil(lambda + 2 sqrt(lambda) + 1): a top-m search
+ * T is the m-th smallest sample distance, m = floor(lambda + 2 sqrt(lambda) + 1) + 1: a top-m search
  * of the sample through the same tier's kernel. The larger sample of a batch (32768 rows against
  * 4096) puts T one distance lower for k = 1000 of a million random 64-bit codes (20, not 21),
  * which halves the rows admitted while the threshold tightens.
@@ -139,6 +139,11 @@ static int64_t live_rows(const uint64_t *tomb, int64_t r0, int64_t r1) {
     }
   }
   return r1 - r0 - dead;
+}
+
+/* Query q's distance bins (counted mode) in the call's hist: after the 4 x (max_dist + 2) shared ones. */
+static int32_t *query_bins(const dh_ctx *c, int32_t q) {
+  return c->hist + (4 + (size_t)q) * (size_t)c->hist_stride;
 }
 
 int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin, int64_t row_end,
@@ -220,7 +225,7 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
                      nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) && code_bytes <= 64;
   for (int32_t q = 0; q < nq; q++) {
     dh_sel_init(&ctx, &sels[q], sampled ? out_flags[q] : max_dist, buf + (size_t)q * stride, (int32_t)cap,
-                hist + (4 + (size_t)q) * (size_t)(max_dist + 2));
+                query_bins(&ctx, q));
   }
 #ifdef DH_HAVE_X86_TIERS
   /* AVX2: a block of queries amortises the transposition of the nibble-planar kernel. (The AVX-512
@@ -245,8 +250,7 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
     if (sampled) {
       if (out_count[q] < keff && bound < max_dist) {
         /* the sampled threshold was below the k-th distance: search this query again from B */
-        dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap,
-                    hist + (4 + (size_t)q) * (size_t)(max_dist + 2));
+        dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap, query_bins(&ctx, q));
         for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
           const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;
           scan(&ctx, queries + (size_t)q * (size_t)code_bytes, 1, &sels[q], t0, t1);

@@ -22,8 +22,9 @@
  *   appended distance is counted in hist, and le is the number of entries with d <= thr. Once more
  *   than k are within thr, a row still to come at thr has a larger id than k of them and cannot
  *   get in: thr drops by one (le loses hist[thr]) while more than k stay within it. The threshold
- *   follows the k-th distance of the rows seen so far without touching the buffer; the buffer is
- *   compacted only if it fills, and finished by one scatter over the counts.
+ *   stays one below the smallest distance within which more than k rows have been seen, without
+ *   touching the buffer; the buffer is compacted only if it fills, and finished by one scatter
+ *   over the counts.
  * - Otherwise, compaction counts the distances in bins (0..thr), finds the k-th distance T, and
  *   keeps every entry below T and, while they fit in half the buffer, every entry at T: no
  *   comparison sort, whatever k is. Only when the entries at T do not fit are they cut by id (the
@@ -78,7 +79,7 @@ static inline int64_t dh_tie_key(const dh_ctx *c, uint32_t row) {
 /* Compacts s's buffer (see dh_sel); kernels call it through dh_sel_appended. */
 DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
 
-/* Counted mode: lowers thr while k entries are within it, and compacts a full buffer. */
+/* Counted mode: lowers thr while more than k entries are within it, and compacts a full buffer. */
 DH_HIDDEN void dh_sel_settle(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
 
 /* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries and, in

@@ -193,7 +193,7 @@ static int cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int32_t dmax, int keep_
   for (int32_t i = 0; i < s->n; i++) {
     const uint64_t e = s->buf[i];
     const int32_t d = (int32_t)(e >> 32);
-    if (!c->ids_ascending && i + 16 < s->n) {
+    if (i + 16 < s->n) { /* ids ascending took the exact cut above: here ids are read */
       __builtin_prefetch(&c->ids[(uint32_t)s->buf[i + 16]]); /* ids of ties are scattered reads */
     }
     s->buf[w] = e;
@@ -333,12 +333,12 @@ void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_r
     finish_in_row_order(c, s, out_dist, out_row, out_count, out_flags);
     return;
   }
+  /* explicit ids: order by distance with a counting pass (stable), then by id inside each distance */
   int32_t dmin = filter(c, s);
   if (s->n > c->k) {
     cut(c, s, dmin, s->thr + 1, 0);
   }
   const int32_t n = s->n;
-  /* Order by distance with a counting pass (stable), then by id inside each distance. */
   int32_t dmax = dmin;
   for (int32_t i = 0; i < n; i++) {
     const int32_t d = (int32_t)(s->buf[i] >> 32);
@@ -357,14 +357,14 @@ void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_r
   dh_pair *p = c->pairs;
   for (int32_t i = 0; i < n; i++) {
     const uint64_t e = s->buf[i];
-    if (!c->ids_ascending && i + 16 < n) {
+    if (i + 16 < n) {
       __builtin_prefetch(&c->ids[(uint32_t)s->buf[i + 16]]);
     }
     const int32_t at = hist[e >> 32]++;
     p[at].entry = e;
-    p[at].id = dh_tie_key(c, (uint32_t)e);
+    p[at].id = c->ids[(uint32_t)e];
   }
-  for (int32_t g0 = c->ids_ascending ? n : 0; g0 < n;) { /* already ordered if so */
+  for (int32_t g0 = 0; g0 < n;) {
     const uint32_t d = (uint32_t)(p[g0].entry >> 32);
     int32_t g1 = g0 + 1, sorted = 1;
     for (; g1 < n && (uint32_t)(p[g1].entry >> 32) == d; g1++) {

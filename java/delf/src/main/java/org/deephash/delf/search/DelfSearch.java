@@ -277,7 +277,6 @@ public final class DelfSearch {
     return new Answer(ranking, scores, votes, inliers, significance, byVotes, annMs, ransacMs);
   }
 
-  /** {minX, minY, maxX, maxY} of interleaved points (zeros when there are none). */
   /**
    * The {@link Significance} of a model with {@code inliers} of {@code matches} correspondences, at
    * the verifier's threshold, over the area of the image's keypoint {@code extent} ({@link #extent}).
@@ -287,6 +286,7 @@ public final class DelfSearch {
         Significance.chance(verifier.threshold(), (double) (extent[2] - extent[0]) * (extent[3] - extent[1])));
   }
 
+  /** {minX, minY, maxX, maxY} of interleaved points (zeros when there are none). */
   static float[] extent(float[] xy) {
     if (xy.length == 0) {
       return new float[4];
