@@ -197,14 +197,26 @@ public final class HashRanker implements DelfBenchmark.Ranker, AutoCloseable {
 
   @Override
   public void index(List<BufferedImage> database) {
-    Encoding e = encode(database);
     size = database.size();
-    dbFeatures = e.features();
-    featureDim = e.featureDim();
-    table = CodeTable.create(e.engineBits(), 0, false, size);
-    table.addAll(null, e.codes(), null, null);
+    // a chunk of images at a time: the pixels of 10,000 photos at 128 px would be 2 GB of floats at once
+    for (int a = 0; a == 0 || a < size; a += INDEX_CHUNK) { // once at least: an empty database still gets its table
+      Encoding e = encode(database.subList(a, Math.min(size, a + INDEX_CHUNK)));
+      if (a == 0) {
+        featureDim = e.featureDim();
+        dbFeatures = new float[size * featureDim];
+        table = CodeTable.create(e.engineBits(), 0, false, size);
+      }
+      System.arraycopy(e.features(), 0, dbFeatures, a * featureDim, e.count() * featureDim);
+      table.addAll(null, e.codes(), null, null);
+    }
     search = GpuHashSearch.open(table);
   }
+
+  /**
+   * Database images encoded together by {@link #index}: a multiple of the encoder's batch (500), so
+   * the network sees the same batches as when the whole database is encoded at once.
+   */
+  static final int INDEX_CHUNK = 1000;
 
   @Override
   public DelfBenchmark.Ranked rank(BufferedImage query) {

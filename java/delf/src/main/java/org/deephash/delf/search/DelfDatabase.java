@@ -15,8 +15,9 @@ import org.deephash.delf.net.DelfNet;
 import org.deephash.pq.IvfPqIndex;
 
 /**
- * A database of images as DELF sees it: every image's local features, a PCA fitted on all their
- * descriptors, and the IVF-PQ index of the projected descriptors with image id and keypoint.
+ * A database of images as DELF sees it: every image's local features, a PCA fitted on their
+ * descriptors (all of them up to {@link #PCA_SAMPLE}, else the first images'), and the IVF-PQ index
+ * of the projected descriptors with image id and keypoint.
  *
  * @param exact every indexed descriptor, PCA-projected, uncompressed, in index entry order (N x
  *     outDim): geometric verification matches a shortlisted image's own descriptors exactly
@@ -125,49 +126,146 @@ public final class DelfDatabase {
   public static DelfDatabase build(DelfNet net, Extractor ex, List<BufferedImage> images, int pcaDim, int nlist,
       int batch, Progress progress, PrintStream log) {
     long t0 = System.nanoTime();
-    List<LocalFeatures> fs = new ArrayList<>();
-    int total = 0;
+    Builder b = new Builder(net.config().descriptorDim(), pcaDim, PCA_SAMPLE);
     // a window of images at a time: levels of equal size across the window share network calls
     try (Progress.Counter counter = progress.count("extracting local features", images.size(), "images")) {
       for (int a = 0; a < images.size(); a += EXTRACT_WINDOW) {
-        int b = Math.min(images.size(), a + EXTRACT_WINDOW);
-        for (LocalFeatures f : ex.extract(net, images.subList(a, b), batch)) {
-          fs.add(f);
-          total += f.count();
+        int e = Math.min(images.size(), a + EXTRACT_WINDOW);
+        for (LocalFeatures f : ex.extract(net, images.subList(a, e), batch)) {
+          b.add(f);
         }
-        counter.add(b - a);
+        counter.add(e - a);
       }
     }
-    log.printf(Locale.ROOT, "extracted %d descriptors of %d images (%.0f s)%n", total, images.size(),
-        (System.nanoTime() - t0) / 1e9);
-    int d = net.config().descriptorDim();
-    float[] all = new float[total * d];
-    int[] ids = new int[total];
-    float[] xy = new float[2 * total];
-    int o = 0;
-    for (int i = 0; i < fs.size(); i++) {
-      LocalFeatures f = fs.get(i);
-      System.arraycopy(f.descriptors(), 0, all, o * d, f.count() * d);
-      System.arraycopy(f.xy(), 0, xy, 2 * o, 2 * f.count());
-      Arrays.fill(ids, o, o + f.count(), i);
-      o += f.count();
+    log.printf(Locale.ROOT, "extracted %d descriptors of %d images (%.0f s)%s%n", b.descriptors(), images.size(),
+        (System.nanoTime() - t0) / 1e9, b.descriptors() > b.pcaSample() ? String.format(Locale.ROOT,
+            "; PCA fitted on the first %d", b.pcaSample()) : "");
+    return b.finish(nlist, progress, log, t0);
+  }
+
+  /**
+   * Descriptors a database's PCA is fitted on, at most (rounded up to whole images): the first images'
+   * until this many are held. Up to it, raw descriptors wait for the fit; past it, each image is
+   * projected as it comes and its raw descriptors are dropped, so a database of 10M descriptors holds
+   * 40 floats of each, not 96 twice over (a million 96-d descriptors fit a 96 x 96 covariance
+   * far more closely than 40 directions need).
+   */
+  public static final int PCA_SAMPLE = 1 << 20;
+
+  /**
+   * Builds a database in a stream of images: {@link #add} each image's features in image order,
+   * then {@link #finish}. The raw descriptors of the first images are held until at least {@code
+   * pcaSample} are in (or the stream ends), PCA is fitted on them, and from then on every image is
+   * projected as it is added.
+   */
+  public static final class Builder {
+    private final int inDim;
+    private final int pcaDim;
+    private final int pcaSample;
+    private final List<LocalFeatures> raw = new ArrayList<>();
+    private int rawCount;
+    private Pca pca;
+    private final List<float[]> projected = new ArrayList<>();
+    private final List<float[]> xys = new ArrayList<>();
+    private final List<Integer> counts = new ArrayList<>();
+    private long total;
+    private int fitted;
+
+    public Builder(int inDim, int pcaDim, int pcaSample) {
+      if (pcaSample < 2) {
+        throw new IllegalArgumentException("the PCA sample needs at least 2 descriptors, not " + pcaSample);
+      }
+      this.inDim = inDim;
+      this.pcaDim = pcaDim;
+      this.pcaSample = pcaSample;
     }
-    Pca pca = Pca.fit(all, total, d, pcaDim);
-    float[] projected = pca.apply(all, total);
-    int lists = nlist > 0 ? nlist : defaultLists(total);
-    IvfPqIndex.Params p = IvfPqIndex.Params.delf(lists);
-    // k-means on 64 vectors per list is plenty for the coarse quantizer and keeps training to seconds
-    p = new IvfPqIndex.Params(p.nlist(), p.m(), p.nbits(), p.kmeansIters(), p.seed(),
-        Math.max(8192, 64 * lists));
-    IvfPqIndex index;
-    try (var phase = progress.phase("training the IVF-PQ index of " + total + " descriptors")) {
-      index = IvfPqIndex.train(projected, total, pcaDim, p);
-      index.add(projected, total, ids, xy);
+
+    /** Adds the next image's features (image id = the number added before). */
+    public Builder add(LocalFeatures f) {
+      if (f.dim() != inDim) {
+        throw new IllegalArgumentException("descriptors of " + f.dim() + " floats, the database takes " + inDim);
+      }
+      if (total + f.count() > Integer.MAX_VALUE / Math.max(inDim, pcaDim)) {
+        throw new IllegalArgumentException("more than " + Integer.MAX_VALUE / Math.max(inDim, pcaDim)
+            + " descriptors: index fewer images or fewer keypoints per image (--max-features)");
+      }
+      total += f.count();
+      if (pca == null) {
+        raw.add(f);
+        rawCount += f.count();
+        if (rawCount >= pcaSample) {
+          fit();
+        }
+      } else {
+        keep(f);
+      }
+      return this;
     }
-    double s = (System.nanoTime() - t0) / 1e9;
-    log.printf(Locale.ROOT, "IVF-PQ: %d descriptors, %d lists, %d-bit codes (%.0f s in all)%n", total, lists,
-        index.params().m() * index.params().nbits(), s);
-    return new DelfDatabase(index, pca, images.size(), projected, s);
+
+    /** Descriptors added so far. */
+    public long descriptors() {
+      return total;
+    }
+
+    /** Descriptors the PCA was (or will be) fitted on. */
+    public int pcaSample() {
+      return pca == null ? rawCount : fitted;
+    }
+
+    private void fit() {
+      float[] x = new float[rawCount * inDim];
+      int o = 0;
+      for (LocalFeatures f : raw) {
+        System.arraycopy(f.descriptors(), 0, x, o * inDim, f.count() * inDim);
+        o += f.count();
+      }
+      pca = Pca.fit(x, rawCount, inDim, pcaDim);
+      fitted = rawCount;
+      for (LocalFeatures f : raw) {
+        keep(f);
+      }
+      raw.clear();
+    }
+
+    private void keep(LocalFeatures f) {
+      projected.add(pca.apply(f.descriptors(), f.count()));
+      xys.add(f.xy());
+      counts.add(f.count());
+    }
+
+    /** Fits PCA if not yet done and trains the IVF-PQ index ({@code nlist} 0: about sqrt(descriptors) lists). */
+    public DelfDatabase finish(int nlist, Progress progress, PrintStream log, long startNanos) {
+      if (pca == null) {
+        fit();
+      }
+      int n = (int) total;
+      float[] all = new float[n * pcaDim];
+      float[] xy = new float[2 * n];
+      int[] ids = new int[n];
+      int o = 0;
+      for (int i = 0; i < counts.size(); i++) {
+        int c = counts.get(i);
+        System.arraycopy(projected.get(i), 0, all, o * pcaDim, c * pcaDim);
+        System.arraycopy(xys.get(i), 0, xy, 2 * o, 2 * c);
+        Arrays.fill(ids, o, o + c, i);
+        projected.set(i, null);
+        o += c;
+      }
+      int lists = nlist > 0 ? nlist : defaultLists(n);
+      IvfPqIndex.Params p = IvfPqIndex.Params.delf(lists);
+      // k-means on 64 vectors per list is plenty for the coarse quantizer and keeps training to seconds
+      p = new IvfPqIndex.Params(p.nlist(), p.m(), p.nbits(), p.kmeansIters(), p.seed(),
+          Math.max(8192, 64 * lists));
+      IvfPqIndex index;
+      try (var phase = progress.phase("training the IVF-PQ index of " + n + " descriptors")) {
+        index = IvfPqIndex.train(all, n, pcaDim, p);
+        index.add(all, n, ids, xy);
+      }
+      double s = (System.nanoTime() - startNanos) / 1e9;
+      log.printf(Locale.ROOT, "IVF-PQ: %d descriptors, %d lists, %d-bit codes (%.0f s in all)%n", n, lists,
+          index.params().m() * index.params().nbits(), s);
+      return new DelfDatabase(index, pca, counts.size(), all, s);
+    }
   }
 
   /** The default number of coarse lists: about sqrt(descriptors), at least 16. */
