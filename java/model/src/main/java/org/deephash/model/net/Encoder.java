@@ -29,13 +29,42 @@ public final class Encoder implements AutoCloseable {
   private final SavedModelBundle bundle;
   private final SessionFunction serve;
   private final HashNetConfig config;
+  private final MobileNetForward forward;
   private int batchSize = 500;
   private Progress progress = Progress.none();
 
-  private Encoder(SavedModelBundle bundle, HashNetConfig config) {
+  private Encoder(SavedModelBundle bundle, HashNetConfig config, boolean vector) {
     this.bundle = bundle;
     this.config = config;
     this.serve = bundle.function(HashNet.SIGNATURE);
+    this.forward = vector ? new MobileNetForward(config, this::variable) : null;
+  }
+
+  /** The system property that picks the inference of mobilenet_v2 models: {@code vector} (default) or {@code tensorflow}. */
+  public static final String INFERENCE_PROPERTY = "deephash.inference";
+
+  /** mobilenet_v2 models run on {@link MobileNetForward} unless the property says tensorflow or the Vector API is absent. */
+  private static boolean useVectorForward(HashNetConfig config) {
+    String p = System.getProperty(INFERENCE_PROPERTY, "vector");
+    if (!p.equals("vector") && !p.equals("tensorflow")) {
+      throw new IllegalArgumentException("-D" + INFERENCE_PROPERTY + " takes vector or tensorflow, not " + p);
+    }
+    return config.pretrainedBackbone() && p.equals("vector") && MobileNetForward.available();
+  }
+
+  /** What runs the network: {@code vector} (mobilenet_v2 on the Vector API) or {@code tensorflow}. */
+  public String inference() {
+    return forward != null ? "vector" : "tensorflow";
+  }
+
+  /** A variable of the SavedModel, by name, as floats. */
+  private float[] variable(String name) {
+    try (Result r = bundle.session().runner().fetch(name).run()) {
+      TFloat32 t = (TFloat32) r.get(0);
+      float[] v = new float[Math.toIntExact(t.shape().size())];
+      t.copyTo(DataBuffers.of(v, false, false));
+      return v;
+    }
   }
 
   /** Opens a model folder written by training ({@link ModelDir}). */
@@ -46,10 +75,21 @@ public final class Encoder implements AutoCloseable {
 
   /** Opens a SavedModel exported by {@link HashNet#export}, for a network of the given shape. */
   public static Encoder open(Path savedModel, HashNetConfig config) throws IOException {
+    return open(savedModel, config, useVectorForward(config));
+  }
+
+  /** As {@link #open(Path, HashNetConfig)}, on {@link MobileNetForward} or not whatever the property says. */
+  static Encoder open(Path savedModel, HashNetConfig config, boolean vector) throws IOException {
     if (!Files.isRegularFile(savedModel.resolve("saved_model.pb"))) {
       throw new IOException(savedModel + " holds no SavedModel (saved_model.pb): train a model first");
     }
-    return new Encoder(SavedModelBundle.load(savedModel.toString(), SavedModelBundle.DEFAULT_TAG), config);
+    SavedModelBundle b = SavedModelBundle.load(savedModel.toString(), SavedModelBundle.DEFAULT_TAG);
+    try {
+      return new Encoder(b, config, vector);
+    } catch (RuntimeException e) {
+      b.close();
+      throw e;
+    }
   }
 
   public HashNetConfig config() {
@@ -95,9 +135,33 @@ public final class Encoder implements AutoCloseable {
     float[] confidence = new float[n];
     float[] probs = new float[batchSize * classes];
     try (Progress.Counter counter = progress.count("encoding", n, "images")) {
-      encodeBatches(pixels, n, size, features, latent, predicted, confidence, probs, counter);
+      if (forward != null) {
+        encodeForward(pixels, n, size, features, latent, predicted, confidence, counter);
+      } else {
+        encodeBatches(pixels, n, size, features, latent, predicted, confidence, probs, counter);
+      }
     }
     return new Encoding(n, bits, d, CodePacker.pack(latent, n, bits), features, latent, predicted, confidence);
+  }
+
+  /** {@link MobileNetForward}, the images of a chunk spread over the cores. */
+  private void encodeForward(float[] pixels, int n, int size, float[] features, float[] latent, int[] predicted,
+      float[] confidence, Progress.Counter counter) {
+    int classes = config.classes();
+    float[] probs = new float[n * classes];
+    int chunk = 64;
+    for (int start = 0; start < n; start += chunk) {
+      int end = Math.min(n, start + chunk);
+      java.util.stream.IntStream range = java.util.stream.IntStream.range(start, end);
+      (end - start > 1 ? range.parallel() : range).forEach(i ->
+          forward.forward(pixels, i * size, i, features, latent, probs));
+      for (int i = start; i < end; i++) {
+        int best = Trainer.argMax(probs, i * classes, classes);
+        predicted[i] = best;
+        confidence[i] = probs[i * classes + best];
+      }
+      counter.add(end - start);
+    }
   }
 
   private void encodeBatches(float[] pixels, int n, int size, float[] features, float[] latent, int[] predicted,
