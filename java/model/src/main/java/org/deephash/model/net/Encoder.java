@@ -30,6 +30,8 @@ public final class Encoder implements AutoCloseable {
   private final SessionFunction serve;
   private final HashNetConfig config;
   private final MobileNetForward forward;
+  /** One image's layers split over two cores (a single image's encoding; batches spread images instead). */
+  private final SplitRunner runner;
   private int batchSize = 500;
   private Progress progress = Progress.none();
 
@@ -38,6 +40,7 @@ public final class Encoder implements AutoCloseable {
     this.config = config;
     this.serve = bundle.function(HashNet.SIGNATURE);
     this.forward = vector ? new MobileNetForward(config, this::variable) : null;
+    this.runner = vector && SplitRunner.worthIt() ? new SplitRunner("mobilenet-forward") : null;
   }
 
   /** The system property that picks the inference of mobilenet_v2 models: {@code vector} (default) or {@code tensorflow}. */
@@ -152,9 +155,17 @@ public final class Encoder implements AutoCloseable {
     int chunk = 64;
     for (int start = 0; start < n; start += chunk) {
       int end = Math.min(n, start + chunk);
-      java.util.stream.IntStream range = java.util.stream.IntStream.range(start, end);
-      (end - start > 1 ? range.parallel() : range).forEach(i ->
-          forward.forward(pixels, i * size, i, features, latent, probs));
+      if (end - start == 1 && runner != null && runner.tryAcquire()) {
+        try {
+          forward.forward(pixels, start * size, start, features, latent, probs, runner);
+        } finally {
+          runner.release();
+        }
+      } else {
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(start, end);
+        (end - start > 1 ? range.parallel() : range).forEach(i ->
+            forward.forward(pixels, i * size, i, features, latent, probs));
+      }
       for (int i = start; i < end; i++) {
         int best = Trainer.argMax(probs, i * classes, classes);
         predicted[i] = best;
@@ -253,6 +264,9 @@ public final class Encoder implements AutoCloseable {
 
   @Override
   public void close() {
+    if (runner != null) {
+      runner.close();
+    }
     bundle.close();
   }
 }

@@ -172,6 +172,11 @@ final class MobileNetForward {
    * {@code probs[i * classes]}.
    */
   void forward(float[] px, int off, int i, float[] f7, float[] latent, float[] probs) {
+    forward(px, off, i, f7, latent, probs, null);
+  }
+
+  /** One image's layers split between this thread and the helper {@code runner} (null: this thread only). */
+  void forward(float[] px, int off, int i, float[] f7, float[] latent, float[] probs, SplitRunner runner) {
     Scratch s = scratch.get();
     int h = config.height();
     int w = config.width();
@@ -198,7 +203,7 @@ final class MobileNetForward {
     float[] cur = s.a;
     float[] other = s.b;
     float[] mid = s.c;
-    gemm(cols, oh * ow, stem.k(), stem.k(), stem, cur, true, null);
+    gemm(cols, oh * ow, stem.k(), stem.k(), stem, cur, true, null, runner);
     h = oh;
     w = ow;
     int cP = stem.outP();
@@ -206,18 +211,18 @@ final class MobileNetForward {
       float[] x = cur;
       int xcP = cP;
       if (b.expand() != null) {
-        gemm(cur, h * w, b.expand().k(), cP, b.expand(), other, true, null);
+        gemm(cur, h * w, b.expand().k(), cP, b.expand(), other, true, null, runner);
         x = other;
         xcP = b.expand().outP();
       }
       Depthwise dw = b.depthwise();
       int nh = dw.stride() == 2 ? (h - 2) / 2 + 1 : h;
       int nw = dw.stride() == 2 ? (w - 2) / 2 + 1 : w;
-      depthwise(x, h, w, dw, mid, nh, nw);
+      depthwise(x, h, w, dw, mid, nh, nw, runner);
       assert xcP == dw.cP();
       // the expansion (if any) is spent: the projection goes where it was; cur stays for the residual
       float[] out = other;
-      gemm(mid, nh * nw, b.project().k(), dw.cP(), b.project(), out, false, b.residual() ? cur : null);
+      gemm(mid, nh * nw, b.project().k(), dw.cP(), b.project(), out, false, b.residual() ? cur : null, runner);
       float[] t = cur;
       cur = out;
       other = t;
@@ -233,11 +238,23 @@ final class MobileNetForward {
    * c[r][j] = act(bias[j] + sum_k a[r * lda + k] * w[k][j] (+ res[r][j])) for rows r, padded columns j;
    * act is ReLU6 when asked for.
    */
-  private static void gemm(float[] a, int rows, int k, int lda, Dense d, float[] c, boolean relu6, float[] res) {
+  private static void gemm(float[] a, int rows, int k, int lda, Dense d, float[] c, boolean relu6, float[] res,
+      SplitRunner runner) {
+    if (runner == null) {
+      gemm(a, 0, rows, k, lda, d, c, relu6, res);
+    } else {
+      runner.split((from, to) -> gemm(a, from, to, k, lda, d, c, relu6, res), rows, 4);
+    }
+  }
+
+  /** Rows [r0, r1) of the product. */
+  private static void gemm(float[] a, int r0, int r1, int k, int lda, Dense d, float[] c, boolean relu6,
+      float[] res) {
+    int rows = r1;
     float[] w = d.w();
     float[] bias = d.b();
     int n = d.outP();
-    int r = 0;
+    int r = r0;
     for (; r + 4 <= rows; r += 4) {
       int a0 = r * lda;
       int a1 = a0 + lda;
@@ -327,7 +344,17 @@ final class MobileNetForward {
    * 3 x 3 depthwise convolution, bias, ReLU6: stride 1 with one zero cell on every side (SAME),
    * stride 2 with one zero row and column at the bottom and right (Keras's padding, then VALID).
    */
-  private static void depthwise(float[] x, int h, int w, Depthwise d, float[] out, int oh, int ow) {
+  private static void depthwise(float[] x, int h, int w, Depthwise d, float[] out, int oh, int ow,
+      SplitRunner runner) {
+    if (runner == null) {
+      depthwise(x, h, w, d, out, ow, 0, oh);
+    } else {
+      runner.split((from, to) -> depthwise(x, h, w, d, out, ow, from, to), oh, 1);
+    }
+  }
+
+  /** Output rows [y0, y1). */
+  private static void depthwise(float[] x, int h, int w, Depthwise d, float[] out, int ow, int y0, int y1) {
     int cP = d.cP();
     int s = d.stride();
     int top = s == 1 ? 1 : 0;
@@ -345,7 +372,7 @@ final class MobileNetForward {
       FloatVector k7 = FloatVector.fromArray(S, wt, 7 * cP + c);
       FloatVector k8 = FloatVector.fromArray(S, wt, 8 * cP + c);
       int row = w * cP;
-      for (int oy = 0; oy < oh; oy++) {
+      for (int oy = y0; oy < y1; oy++) {
         int iy0 = oy * s - top;
         boolean rowsInside = iy0 >= 0 && iy0 + 2 < h;
         for (int ox = 0; ox < ow; ox++) {
@@ -408,7 +435,7 @@ final class MobileNetForward {
           unit[q * d + k] = f[q * cP + k] / norm;
         }
       }
-      gemm(unit, cells, d, d, attention1, hidden, false, null);
+      gemm(unit, cells, d, d, attention1, hidden, false, null, null);
       int hp = attention1.outP();
       for (int q = 0; q < cells; q++) {
         double z = attention2Bias;

@@ -49,6 +49,13 @@ class MobileNetForwardTest {
       assertEquals("vector", v.inference());
       tf = t.encode(px, n);
       vec = v.encode(px, n);
+      // one image alone goes through the two-core split of each layer: the same sums, bit for bit
+      int size = height * width * 3;
+      for (int i = 0; i < n; i++) {
+        Encoding one = v.encode(java.util.Arrays.copyOfRange(px, i * size, (i + 1) * size), 1);
+        assertArrayEquals(java.util.Arrays.copyOfRange(vec.features(), i * 96, (i + 1) * 96), one.features());
+        assertArrayEquals(java.util.Arrays.copyOfRange(vec.latent(), i * 48, (i + 1) * 48), one.latent());
+      }
     }
     assertArrayEquals(tf.features(), vec.features(), 2e-5f, "F7");
     assertArrayEquals(tf.latent(), vec.latent(), 2e-5f, "latent activations");
