@@ -1,5 +1,6 @@
 package org.deephash.delf.net;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -115,6 +116,41 @@ class MobileNetV2Test {
     try (DelfNet back = DelfNet.restore(config, ckpt)) {
       assertEquals(0.0, maxDiff(trained, back.extract(image, 32, 48).descriptors()));
       assertThrows(IllegalArgumentException.class, () -> back.extract(new float[24 * 24 * 3], 24, 24));
+    }
+  }
+
+  @Test
+  void theVectorApiExtractionAgreesWithTensorFlow() throws IOException {
+    int last = MobileNetV2.LAST_IMAGENET_BLOCK;
+    TfjsLayersModel model = TfjsLayersModel.read(synthetic(dir, last, 23));
+    int n = 3;
+    int h = 48;
+    int w = 64;
+    float[] batch = new float[n * h * w * 3];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(randomImage(h, w, 30 + i), 0, batch, i * h * w * 3, h * w * 3);
+    }
+    try (DelfNet net = DelfNet.create(DelfConfig.mobileNet(3, 5), MobileNetV2.fold(model, last))) {
+      net.allowCpu(false);
+      DelfNet.DenseOutput[] tf = net.extract(batch, n, h, w);
+      net.allowCpu(true);
+      DelfNet.DenseOutput[] cpu = net.extract(batch, n, h, w);
+      for (int i = 0; i < n; i++) {
+        assertEquals(tf[i].rows(), cpu[i].rows());
+        assertEquals(tf[i].cols(), cpu[i].cols());
+        assertClose(tf[i].descriptors(), cpu[i].descriptors(), 1e-5);
+        assertArrayEquals(tf[i].attention(), cpu[i].attention(), 1e-5f, "attention of image " + i);
+        // one image alone goes through the two-core split: the same sums as in the batch, bit for bit
+        DelfNet.DenseOutput one = net.extract(java.util.Arrays.copyOfRange(batch, i * h * w * 3, (i + 1) * h * w * 3),
+            h, w);
+        assertArrayEquals(cpu[i].descriptors(), one.descriptors());
+        assertArrayEquals(cpu[i].attention(), one.attention());
+      }
+      boolean varies = false;
+      for (int c = 1; c < cpu[0].attention().length; c++) {
+        varies |= Math.abs(cpu[0].attention()[c] - cpu[0].attention()[0]) > 1e-3;
+      }
+      assertTrue(varies, "attention differs between cells");
     }
   }
 

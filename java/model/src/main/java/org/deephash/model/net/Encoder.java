@@ -30,8 +30,6 @@ public final class Encoder implements AutoCloseable {
   private final SessionFunction serve;
   private final HashNetConfig config;
   private final MobileNetForward forward;
-  /** One image's layers split over two cores (a single image's encoding; batches spread images instead). */
-  private final SplitRunner runner;
   private int batchSize = 500;
   private Progress progress = Progress.none();
 
@@ -40,7 +38,6 @@ public final class Encoder implements AutoCloseable {
     this.config = config;
     this.serve = bundle.function(HashNet.SIGNATURE);
     this.forward = vector ? new MobileNetForward(config, this::variable) : null;
-    this.runner = vector && SplitRunner.worthIt() ? new SplitRunner("mobilenet-forward") : null;
   }
 
   /** The system property that picks the inference of mobilenet_v2 models: {@code vector} (default) or {@code tensorflow}. */
@@ -155,16 +152,12 @@ public final class Encoder implements AutoCloseable {
     int chunk = 64;
     for (int start = 0; start < n; start += chunk) {
       int end = Math.min(n, start + chunk);
-      if (end - start == 1 && runner != null && runner.tryAcquire()) {
-        try {
-          forward.forward(pixels, start * size, start, features, latent, probs, runner);
-        } finally {
-          runner.release();
-        }
+      if (end - start == 1) {
+        // one image: its layers split over two cores
+        forward.forward(pixels, start * size, start, features, latent, probs, true);
       } else {
-        java.util.stream.IntStream range = java.util.stream.IntStream.range(start, end);
-        (end - start > 1 ? range.parallel() : range).forEach(i ->
-            forward.forward(pixels, i * size, i, features, latent, probs));
+        java.util.stream.IntStream.range(start, end).parallel().forEach(i ->
+            forward.forward(pixels, i * size, i, features, latent, probs, false));
       }
       for (int i = start; i < end; i++) {
         int best = Trainer.argMax(probs, i * classes, classes);
@@ -264,8 +257,8 @@ public final class Encoder implements AutoCloseable {
 
   @Override
   public void close() {
-    if (runner != null) {
-      runner.close();
+    if (forward != null) {
+      forward.close();
     }
     bundle.close();
   }

@@ -1,4 +1,4 @@
-package org.deephash.model.net;
+package org.deephash.model.pretrained;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -7,7 +7,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Splits a range of work between the calling thread and one helper thread, for the layers of one
- * image's forward pass ({@link MobileNetForward}). A layer takes 10-300 microseconds, too little for
+ * image's forward pass ({@link MobileNetV2Cpu}). A layer takes 10-300 microseconds, too little for
  * a pool's hand-off (a parked thread takes tens of microseconds to wake), so the helper spins for a
  * while after each range and parks only when no layer follows. The range is cut into pieces that
  * both threads take in turn, so when the helper is late (its core busy elsewhere) the caller takes
