@@ -232,8 +232,16 @@ public final class IvfPqIndex {
     }
     int[] lists = new int[n];
     int[] extra = new int[listSizes.length];
+    // the coarse assignment, blocks of points over the cores (each point's list depends on nothing else)
+    Vectors.NearestFinder finder = new Vectors.NearestFinder(coarse, listSizes.length, d);
+    int block = 4096;
+    java.util.stream.IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
+      float[] dist = finder.scratch();
+      for (int i = b * block, end = Math.min(n, i + block); i < end; i++) {
+        lists[i] = finder.nearest(vectors, i * d, dist);
+      }
+    });
     for (int i = 0; i < n; i++) {
-      lists[i] = Vectors.nearest(coarse, listSizes.length, d, vectors, i * d);
       extra[lists[i]]++;
     }
     for (int l = 0; l < extra.length; l++) {

@@ -251,10 +251,12 @@ public final class KMeans {
 
     /** Assigns every point to its nearest centroid; returns how many assignments changed. */
     private long assignAll() {
+      Vectors.NearestFinder finder = new Vectors.NearestFinder(centroids, k, d);
       return forRanges((from, to) -> {
         long changed = 0;
+        float[] dist = finder.scratch();
         for (int i = from; i < to; i++) {
-          int c = Vectors.nearest(centroids, k, d, data, i * d);
+          int c = finder.nearest(data, i * d, dist);
           if (c != assign[i]) {
             changed++;
             assign[i] = c;

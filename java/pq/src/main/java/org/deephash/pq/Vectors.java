@@ -40,6 +40,113 @@ final class Vectors {
   }
 
   /**
+   * {@link #nearest} for many points against the same centroids, about an order of magnitude faster
+   * and with the same answers: the centroids are transposed (dimension-major), so the distances
+   * to all k accumulate dimension by dimension in one loop over the centroids, which the JIT
+   * vectorises. Each distance still adds {@code (x_j - c_j)^2} in float for j = 0, 1, ... as {@link
+   * #sqDist} does (Java never fuses the multiply and the add), so every distance, and the nearest
+   * index with ties to the lowest, is bit for bit {@link #nearest}'s. Before (one {@link #sqDist}
+   * after the other, each a chain of dependent adds), adding 10.2M DELF descriptors to 3,196 lists
+   * took over 20 minutes of one core.
+   */
+  static final class NearestFinder {
+    private final float[] transposed;
+    private final int k;
+    private final int d;
+
+    NearestFinder(float[] centroids, int k, int d) {
+      this.k = k;
+      this.d = d;
+      transposed = new float[k * d];
+      for (int c = 0; c < k; c++) {
+        for (int j = 0; j < d; j++) {
+          transposed[j * k + c] = centroids[c * d + j];
+        }
+      }
+    }
+
+    /** Scratch for {@link #nearest}: one per thread. */
+    float[] scratch() {
+      return new float[k];
+    }
+
+    /** The index of the centroid nearest to {@code x[xo..xo+d)}, ties to the lowest. */
+    int nearest(float[] x, int xo, float[] dist) {
+      int c0 = VECTOR_API ? Lanes.distances(transposed, k, d, x, xo, dist) : 0;
+      if (c0 < k) {
+        java.util.Arrays.fill(dist, c0, k, 0f);
+        for (int j = 0; j < d; j++) {
+          float xj = x[xo + j];
+          int o = j * k;
+          for (int c = c0; c < k; c++) {
+            float t = xj - transposed[o + c];
+            dist[c] += t * t;
+          }
+        }
+      }
+      int best = 0;
+      float bestDist = Float.POSITIVE_INFINITY;
+      for (int c = 0; c < k; c++) {
+        if (dist[c] < bestDist) {
+          bestDist = dist[c];
+          best = c;
+        }
+      }
+      return best;
+    }
+  }
+
+  /** Whether the Vector API module is loaded ({@link Lanes} runs only then). */
+  static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+  /**
+   * The distances of {@link NearestFinder} a vector of centroids at a time, accumulators in
+   * registers over the dimensions; the multiply and the add stay two roundings, as in {@link #sqDist}.
+   * A class of its own so that nothing touches the Vector API when the module is absent.
+   */
+  private static final class Lanes {
+    private static final jdk.incubator.vector.VectorSpecies<Float> S =
+        jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+
+    /** Fills dist[0..c) for the largest c <= k that is a whole number of vectors; returns c. */
+    static int distances(float[] transposed, int k, int d, float[] x, int xo, float[] dist) {
+      int lanes = S.length();
+      int c = 0;
+      for (; c + 4 * lanes <= k; c += 4 * lanes) {
+        var a0 = jdk.incubator.vector.FloatVector.zero(S);
+        var a1 = a0;
+        var a2 = a0;
+        var a3 = a0;
+        for (int j = 0, o = c; j < d; j++, o += k) {
+          var xj = jdk.incubator.vector.FloatVector.broadcast(S, x[xo + j]);
+          var t0 = xj.sub(jdk.incubator.vector.FloatVector.fromArray(S, transposed, o));
+          var t1 = xj.sub(jdk.incubator.vector.FloatVector.fromArray(S, transposed, o + lanes));
+          var t2 = xj.sub(jdk.incubator.vector.FloatVector.fromArray(S, transposed, o + 2 * lanes));
+          var t3 = xj.sub(jdk.incubator.vector.FloatVector.fromArray(S, transposed, o + 3 * lanes));
+          a0 = a0.add(t0.mul(t0));
+          a1 = a1.add(t1.mul(t1));
+          a2 = a2.add(t2.mul(t2));
+          a3 = a3.add(t3.mul(t3));
+        }
+        a0.intoArray(dist, c);
+        a1.intoArray(dist, c + lanes);
+        a2.intoArray(dist, c + 2 * lanes);
+        a3.intoArray(dist, c + 3 * lanes);
+      }
+      for (; c + lanes <= k; c += lanes) {
+        var a0 = jdk.incubator.vector.FloatVector.zero(S);
+        for (int j = 0, o = c; j < d; j++, o += k) {
+          var t0 = jdk.incubator.vector.FloatVector.broadcast(S, x[xo + j])
+              .sub(jdk.incubator.vector.FloatVector.fromArray(S, transposed, o));
+          a0 = a0.add(t0.mul(t0));
+        }
+        a0.intoArray(dist, c);
+      }
+      return c;
+    }
+  }
+
+  /**
    * Checks that {@code a} holds exactly {@code n} finite rows of {@code d} floats.
    *
    * @param name the argument's name in messages, such as {@code "vectors"}
