@@ -233,7 +233,7 @@ public final class IvfPqIndex {
     int[] lists = new int[n];
     int[] extra = new int[listSizes.length];
     // the coarse assignment, blocks of points over the cores (each point's list depends on nothing else)
-    Vectors.NearestFinder finder = new Vectors.NearestFinder(coarse, listSizes.length, d);
+    Vectors.NearestFinder finder = coarseFinder();
     int block = 4096;
     java.util.stream.IntStream.range(0, (n + block - 1) / block).parallel().forEach(b -> {
       float[] dist = finder.scratch();
@@ -277,6 +277,17 @@ public final class IvfPqIndex {
     return first;
   }
 
+  private volatile Vectors.NearestFinder coarseFinder;
+
+  /** The coarse centroids transposed for {@link Vectors.NearestFinder}, made on first use (they never change). */
+  private Vectors.NearestFinder coarseFinder() {
+    Vectors.NearestFinder f = coarseFinder;
+    if (f == null) {
+      coarseFinder = f = new Vectors.NearestFinder(coarse, listSizes.length, d);
+    }
+    return f;
+  }
+
   private void ensureEntryCapacity(int needed) {
     if (needed > imageIds.length) {
       int cap = Vectors.grow(imageIds.length, needed);
@@ -313,37 +324,45 @@ public final class IvfPqIndex {
     int[] counts = new int[nq];
     int[] entries = new int[nq * k];
     float[] distances = new float[nq * k];
-    TopK lists = new TopK(nprobe);
-    int[] probe = new int[nprobe];
-    float[] probeDist = new float[nprobe];
-    TopK best = new TopK(k);
-    float[] residual = new float[d];
-    float[] table = new float[pq.m() * pq.ksub()];
-    for (int q = 0; q < nq; q++) {
-      int qo = q * d;
-      for (int l = 0; l < nlist; l++) {
-        lists.offer(Vectors.sqDist(queries, qo, coarse, l * d, d), l);
+    Vectors.NearestFinder finder = coarseFinder();
+    // blocks of queries over the cores: each query's answer depends on nothing but the index
+    int block = 64;
+    java.util.stream.IntStream blocks = java.util.stream.IntStream.range(0, (nq + block - 1) / block);
+    (nq > block ? blocks.parallel() : blocks).forEach(b -> {
+      TopK lists = new TopK(nprobe);
+      int[] probe = new int[nprobe];
+      float[] probeDist = new float[nprobe];
+      TopK best = new TopK(k);
+      float[] residual = new float[d];
+      float[] table = new float[pq.m() * pq.ksub()];
+      float[] coarseDist = finder.scratch();
+      for (int q = b * block, end = Math.min(nq, q + block); q < end; q++) {
+        int qo = q * d;
+        finder.distances(queries, qo, coarseDist);
+        for (int l = 0; l < nlist; l++) {
+          lists.offer(coarseDist[l], l);
+        }
+        int probes = lists.drainSorted(probeDist, probe, 0);
+        for (int p = 0; p < probes; p++) {
+          int l = probe[p];
+          int sz = listSizes[l];
+          if (sz == 0) {
+            continue;
+          }
+          int c = l * d;
+          for (int j = 0; j < d; j++) {
+            residual[j] = queries[qo + j] - coarse[c + j];
+          }
+          pq.lookupTable(residual, 0, table);
+          int[] ids = listIds[l];
+          byte[] codes = listCodes[l];
+          for (int s = 0; s < sz; s++) {
+            best.offer(pq.adcUnchecked(table, codes, s * codeBytes), ids[s]);
+          }
+        }
+        counts[q] = best.drainSorted(distances, entries, q * k);
       }
-      int probes = lists.drainSorted(probeDist, probe, 0);
-      for (int p = 0; p < probes; p++) {
-        int l = probe[p];
-        int sz = listSizes[l];
-        if (sz == 0) {
-          continue;
-        }
-        int c = l * d;
-        for (int j = 0; j < d; j++) {
-          residual[j] = queries[qo + j] - coarse[c + j];
-        }
-        pq.lookupTable(residual, 0, table);
-        int[] ids = listIds[l];
-        byte[] codes = listCodes[l];
-        for (int s = 0; s < sz; s++) {
-          best.offer(pq.adcUnchecked(table, codes, s * codeBytes), ids[s]);
-        }
-      }
-      counts[q] = best.drainSorted(distances, entries, q * k);
-    }
+    });
     int[] images = new int[nq * k];
     float[] rx = new float[nq * k];
     float[] ry = new float[nq * k];

@@ -72,6 +72,20 @@ final class Vectors {
 
     /** The index of the centroid nearest to {@code x[xo..xo+d)}, ties to the lowest. */
     int nearest(float[] x, int xo, float[] dist) {
+      distances(x, xo, dist);
+      int best = 0;
+      float bestDist = Float.POSITIVE_INFINITY;
+      for (int c = 0; c < k; c++) {
+        if (dist[c] < bestDist) {
+          bestDist = dist[c];
+          best = c;
+        }
+      }
+      return best;
+    }
+
+    /** {@code dist[c]} = {@link #sqDist} of {@code x[xo..xo+d)} and centroid c, bit for bit, for every c. */
+    void distances(float[] x, int xo, float[] dist) {
       int c0 = VECTOR_API ? Lanes.distances(transposed, k, d, x, xo, dist) : 0;
       if (c0 < k) {
         java.util.Arrays.fill(dist, c0, k, 0f);
@@ -84,15 +98,6 @@ final class Vectors {
           }
         }
       }
-      int best = 0;
-      float bestDist = Float.POSITIVE_INFINITY;
-      for (int c = 0; c < k; c++) {
-        if (dist[c] < bestDist) {
-          bestDist = dist[c];
-          best = c;
-        }
-      }
-      return best;
     }
   }
 

@@ -153,7 +153,7 @@ class IvfPqIndexTest {
     assertEquals(half, index.add(Arrays.copyOfRange(x, half * d, n * d), n - half, imageIds(half, n - half),
         xy(half, n - half)));
     assertEquals(n, index.size());
-    int nq = 25;
+    int nq = 150; // more than one block of 64 queries: the blocks run over the cores
     float[] queries = clustered(77, nq, d, 12);
     System.arraycopy(x, (n - 1) * d, queries, 0, d); // a query equal to a duplicated row
     IvfPqResult r = index.search(queries, nq, k, nprobe);
