@@ -1,6 +1,7 @@
 package org.deephash.pq;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -61,5 +62,24 @@ class NearestFinderTest {
     for (int i = 0; i < n; i++) {
       assertEquals(reference(cents, k, d, x, i * d), f.nearest(x, i * d, dist), "point " + i);
     }
+  }
+
+  /**
+   * Without the Vector API module (a child JVM) the plain loop runs, and an index trained, filled
+   * and searched there answers bit for bit as on the Vector API here.
+   */
+  @org.junit.jupiter.api.Test
+  void aJvmWithoutTheVectorModuleGivesTheSameIndexAndAnswers() throws Exception {
+    String here = NoVectorPqMain.answer();
+    assertTrue(here.startsWith("vector=true"), "the tests run with the module");
+    java.util.List<String> cmd = java.util.List.of(
+        java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), NoVectorPqMain.class.getName());
+    Process p = new ProcessBuilder(cmd).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+    String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the child JVM did not finish");
+    assertEquals(0, p.exitValue(), err);
+    assertEquals(here.replace("vector=true", "vector=false"), out);
   }
 }

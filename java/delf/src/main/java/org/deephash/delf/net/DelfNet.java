@@ -309,7 +309,7 @@ public final class DelfNet implements AutoCloseable {
   public DenseOutput[] extract(float[] images, int n, int h, int w) {
     check(images, n, h, w);
     if (cpuAllowed && config.backbone().equals(DelfConfig.MOBILENET_V2)
-        && org.deephash.model.pretrained.MobileNetV2Cpu.available()) {
+        && org.deephash.model.pretrained.VectorApi.available()) {
       return extractCpu(images, n, h, w);
     }
     try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, h, w, 3), DataBuffers.of(images, true, false));

@@ -28,7 +28,7 @@ final class MobileNetForward implements AutoCloseable {
 
   /** Whether this class can run: the Vector API module is loaded. */
   static boolean available() {
-    return MobileNetV2Cpu.available();
+    return org.deephash.model.pretrained.VectorApi.available();
   }
 
   /**

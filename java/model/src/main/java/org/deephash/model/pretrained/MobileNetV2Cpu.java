@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Thread-safe: buffers are per thread.
  */
 public final class MobileNetV2Cpu implements AutoCloseable {
-  /** The Vector API's constants, apart so that {@link #available} can run without the module. */
+  /** The Vector API's constants (ask {@link VectorApi#available} before using this class at all). */
   private static final class V {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
@@ -33,10 +33,6 @@ public final class MobileNetV2Cpu implements AutoCloseable {
     static final FloatVector SIX = FloatVector.broadcast(S, 6f);
   }
 
-  /** Whether this class can run: the Vector API module is loaded. */
-  public static boolean available() {
-    return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
-  }
 
   /** A 1 x 1 convolution (or the stem's im2col product): {@code k} input rows, padded output width. */
   private record Dense(int k, int out, int outP, float[] w, float[] b) {}

@@ -32,16 +32,7 @@ class MobileNetForwardTest {
       net.export(saved);
     }
     int n = 9;
-    SplittableRandom r = new SplittableRandom(height * 31L + width);
-    float[] px = new float[n * height * width * 3];
-    for (int i = 0; i < px.length; i++) {
-      // smooth images with noise, so deeper layers see structure, not only noise
-      int pixel = i / 3;
-      int y = pixel / width % height;
-      int x = pixel % width;
-      px[i] = (float) Math.min(1, Math.max(0, 0.5 + 0.4 * Math.sin((x + 3 * (i % 3)) * 0.3 + y * 0.17 + i / (height
-          * width * 3)) + 0.1 * r.nextGaussian()));
-    }
+    float[] px = images(n, height, width);
     Encoding tf;
     Encoding vec;
     try (Encoder t = Encoder.open(saved, config, false); Encoder v = Encoder.open(saved, config, true)) {
@@ -75,6 +66,48 @@ class MobileNetForwardTest {
     assertTrue(differing <= 1, differing + " code bits differ");
     // the features are not degenerate: images differ from each other
     assertTrue(Math.abs(tf.features()[0] - tf.features()[96]) + Math.abs(tf.features()[5] - tf.features()[101]) > 1e-3);
+  }
+
+  /** n smooth images with noise (so deeper layers see structure, not only noise), h x w x 3 in [0, 1]. */
+  static float[] images(int n, int height, int width) {
+    SplittableRandom r = new SplittableRandom(height * 31L + width);
+    float[] px = new float[n * height * width * 3];
+    for (int i = 0; i < px.length; i++) {
+      int pixel = i / 3;
+      int y = pixel / width % height;
+      int x = pixel % width;
+      px[i] = (float) Math.min(1, Math.max(0, 0.5 + 0.4 * Math.sin((x + 3 * (i % 3)) * 0.3 + y * 0.17 + i / (height
+          * width * 3)) + 0.1 * r.nextGaussian()));
+    }
+    return px;
+  }
+
+  /**
+   * A JVM without {@code --add-modules jdk.incubator.vector} opens a mobilenet_v2 model on
+   * TensorFlow's inference (nothing of the Vector API is touched, so nothing fails) and gets
+   * TensorFlow's codes.
+   */
+  @org.junit.jupiter.api.Test
+  void aJvmWithoutTheVectorModuleRunsTensorFlow() throws Exception {
+    HashNetConfig config = HashNetConfig.mobileNetV2(32, 32, 48, List.of("a", "b", "c", "d"));
+    Path saved = dir.resolve("saved");
+    try (HashNet net = HashNet.create(config, TrainOptions.defaults(), MobileNetHashTest.randomWeights(3))) {
+      net.export(saved);
+    }
+    byte[] expected;
+    try (Encoder t = Encoder.open(saved, config, false)) {
+      expected = t.encode(images(3, 32, 32), 3).codes();
+    }
+    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+        NoVectorEncodeMain.class.getName(), saved.toString(), "32", "32", "48");
+    Process p = new ProcessBuilder(cmd).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the child JVM did not finish");
+    assertEquals(0, p.exitValue(), err + out);
+    assertTrue(out.contains("inference=tensorflow"), out);
+    assertTrue(out.contains("codes=" + java.util.Arrays.toString(expected)), out + " expected " + java.util.Arrays.toString(expected));
   }
 
   @org.junit.jupiter.api.Test
