@@ -364,8 +364,7 @@ public final class Pipeline {
     for (String rel : part) {
       Path file = root.resolve(rel);
       decoded.add(pool.submit(() -> {
-        // decoded at no less than twice the input size, as serve decodes uploads
-        java.awt.image.BufferedImage img = PhotoFiles.read(file, 2 * c.width(), 2 * c.height());
+        java.awt.image.BufferedImage img = photo(file, c);
         if (thumbDir != null) {
           BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
           Path t = PhotoThumbnails.file(thumbDir, file, a, thumb);
@@ -380,6 +379,20 @@ public final class Pipeline {
       }));
     }
     return decoded;
+  }
+
+  /**
+   * A photo as {@link #indexPhotos} reads it: upright (EXIF), decoded at no less than twice the
+   * model's input size (as serve decodes uploads); {@code query} reads an image for a photo index
+   * the same way, so that an indexed photo finds itself at distance 0.
+   */
+  public static java.awt.image.BufferedImage photo(Path file, HashNetConfig c) {
+    return PhotoFiles.read(file, 2 * c.width(), 2 * c.height());
+  }
+
+  /** {@link #photo} as the model's input pixels. */
+  public static float[] photoPixels(Path file, HashNetConfig c) {
+    return Pixels.of(photo(file, c), c.height(), c.width(), Pixels.Channels.of(c.channels()));
   }
 
   /** What an evaluation produced. */

@@ -82,7 +82,11 @@ public final class QueryCommand extends TensorFlowCommand {
   protected int run() throws Exception {
     try (Encoder enc = Encoder.open(model)) {
       HashNetConfig c = enc.config();
-      float[] px = Datasets.readImage(imageFile, c.height(), c.width(), c.channels());
+      // an index of a photo folder: the image read as index --photos read them (upright, decoded at twice the
+      // input size), else as a data set folder's images are
+      float[] px = org.deephash.model.data.PhotoIndex.read(indexFile).isPresent()
+          ? org.deephash.model.Pipeline.photoPixels(imageFile, c)
+          : Datasets.readImage(imageFile, c.height(), c.width(), c.channels());
       return search(enc, c, enc.encode(px, 1));
     }
   }

@@ -212,6 +212,50 @@ class ModelCommandsTest {
     assertTrue(b.out().contains(probe.toString()), b.out());
   }
 
+  /**
+   * {@code query} reads an image for a photo index as {@code index --photos} read the photos
+   * (decoded at twice the input size, not in full): an indexed photo larger than that finds itself
+   * at distance 0.
+   */
+  @Test
+  void anIndexedPhotoFindsItselfAtDistanceZero() throws Exception {
+    Path data = dir.resolve("shapes");
+    SplittableRandom rnd = new SplittableRandom(5);
+    for (int i = 0; i < 6; i++) {
+      image(data.resolve((i % 2 == 0 ? "red" : "blue") + "/img" + i + ".png"), i % 2 == 0 ? 0xd02020 : 0x2020d0, rnd);
+    }
+    Path model = dir.resolve("model");
+    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
+        "--bits", "16", "--epochs", "1", "--batch", "6");
+    assertEquals(0, t.status(), t.err());
+    Path photos = dir.resolve("photos");
+    Files.createDirectories(photos);
+    for (int i = 0; i < 2; i++) {
+      // 90 x 70 of fine noise: decoded with subsampling to 32 px or in full, it resizes to other pixels
+      BufferedImage img = new BufferedImage(90, 70, BufferedImage.TYPE_INT_RGB);
+      for (int y = 0; y < 70; y++) {
+        for (int x = 0; x < 90; x++) {
+          img.setRGB(x, y, rnd.nextInt(0x1000000));
+        }
+      }
+      ImageIO.write(img, "png", photos.resolve("p" + i + ".png").toFile());
+    }
+    Path index = dir.resolve("photos.dhx");
+    Run r = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--out",
+        index.toString(), "--threads", "1");
+    assertEquals(0, r.status(), r.err());
+    for (int i = 0; i < 2; i++) {
+      Path probe = photos.resolve("p" + i + ".png");
+      Run q = run(new QueryCommand(), "--model", model.toString(), "--index", index.toString(), "--image",
+          probe.toString(), "--k", "1", "--fine", "f7", "--json");
+      assertEquals(0, q.status(), q.err());
+      Map<?, ?> first = (Map<?, ?>) ((List<?>) Json.object(q.out().strip()).get("results")).get(0);
+      assertEquals("p" + i + ".png", first.get("path"), q.out());
+      assertEquals(0.0, first.get("hamming"), q.out());
+      assertEquals(0.0, (Double) first.get("euclidean"), 1e-4, q.out());
+    }
+  }
+
   @Test
   void indexPhotosTakesAFolderAtAnyDepthAndListsWhatItSkips() throws Exception {
     Path data = dir.resolve("shapes");
