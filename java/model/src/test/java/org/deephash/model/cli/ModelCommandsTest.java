@@ -219,15 +219,8 @@ class ModelCommandsTest {
    */
   @Test
   void anIndexedPhotoFindsItselfAtDistanceZero() throws Exception {
-    Path data = dir.resolve("shapes");
     SplittableRandom rnd = new SplittableRandom(5);
-    for (int i = 0; i < 6; i++) {
-      image(data.resolve((i % 2 == 0 ? "red" : "blue") + "/img" + i + ".png"), i % 2 == 0 ? 0xd02020 : 0x2020d0, rnd);
-    }
-    Path model = dir.resolve("model");
-    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
-        "--bits", "16", "--epochs", "1", "--batch", "6");
-    assertEquals(0, t.status(), t.err());
+    Path model = tinyPhotoModel(rnd);
     Path photos = dir.resolve("photos");
     Files.createDirectories(photos);
     for (int i = 0; i < 2; i++) {
@@ -258,15 +251,8 @@ class ModelCommandsTest {
 
   @Test
   void indexPhotosTakesAFolderAtAnyDepthAndListsWhatItSkips() throws Exception {
-    Path data = dir.resolve("shapes");
     SplittableRandom rnd = new SplittableRandom(3);
-    for (int i = 0; i < 6; i++) {
-      image(data.resolve((i % 2 == 0 ? "red" : "blue") + "/img" + i + ".png"), i % 2 == 0 ? 0xd02020 : 0x2020d0, rnd);
-    }
-    Path model = dir.resolve("model");
-    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
-        "--bits", "16", "--epochs", "1", "--batch", "6");
-    assertEquals(0, t.status(), t.err());
+    Path model = tinyPhotoModel(rnd);
 
     Path photos = dir.resolve("photos");
     image(photos.resolve("top.png"), 0x808080, rnd);
@@ -318,7 +304,7 @@ class ModelCommandsTest {
     assertFalse(Files.exists(org.deephash.model.data.PhotoThumbnails.dirFor(plain)));
 
     Run both = run(new IndexCommand(), "--model", model.toString(), "--photos", photos.toString(), "--data",
-        data.toString(), "--out", index.toString());
+        dir.resolve("shapes").toString(), "--out", index.toString());
     assertEquals(2, both.status());
     assertEquals("engine-cli index: --photos indexes a folder of photos: drop --data and --allow-other-data",
         both.err().lines().findFirst().orElse(""));
@@ -473,6 +459,19 @@ class ModelCommandsTest {
       assertEquals(40, idx.table().liveCount());
       assertEquals(16, idx.table().bits());
     }
+  }
+
+  /** A 16-bit model of 16 x 16 x 3 inputs, trained one epoch on six noisy red and blue squares. */
+  private Path tinyPhotoModel(SplittableRandom rnd) throws Exception {
+    Path data = dir.resolve("shapes");
+    for (int i = 0; i < 6; i++) {
+      image(data.resolve((i % 2 == 0 ? "red" : "blue") + "/img" + i + ".png"), i % 2 == 0 ? 0xd02020 : 0x2020d0, rnd);
+    }
+    Path model = dir.resolve("model");
+    Run t = run(new TrainCommand(), "--data", data.toString(), "--size", "16x16x3", "--model", model.toString(),
+        "--bits", "16", "--epochs", "1", "--batch", "6");
+    assertEquals(0, t.status(), t.err());
+    return model;
   }
 
   static void image(Path p, int rgb, SplittableRandom rnd) throws IOException {
