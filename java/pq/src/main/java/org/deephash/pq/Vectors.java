@@ -23,31 +23,14 @@ final class Vectors {
   }
 
   /**
-   * Index of the row of {@code centroids} (k rows of d) nearest to {@code x[xo..xo+d)}; ties go to
-   * the lowest index.
-   */
-  static int nearest(float[] centroids, int k, int d, float[] x, int xo) {
-    int best = 0;
-    float bestDist = Float.POSITIVE_INFINITY;
-    for (int c = 0; c < k; c++) {
-      float dist = sqDist(x, xo, centroids, c * d, d);
-      if (dist < bestDist) {
-        bestDist = dist;
-        best = c;
-      }
-    }
-    return best;
-  }
-
-  /**
-   * {@link #nearest} for many points against the same centroids, about an order of magnitude faster
-   * and with the same answers: the centroids are transposed (dimension-major), so the distances
-   * to all k accumulate dimension by dimension in one loop over the centroids, which the JIT
-   * vectorises. Each distance still adds {@code (x_j - c_j)^2} in float for j = 0, 1, ... as {@link
-   * #sqDist} does (Java never fuses the multiply and the add), so every distance, and the nearest
-   * index with ties to the lowest, is bit for bit {@link #nearest}'s. Before (one {@link #sqDist}
-   * after the other, each a chain of dependent adds), adding 10.2M DELF descriptors to 3,196 lists
-   * took over 20 minutes of one core.
+   * The nearest of k centroids (ties to the lowest index) for many points, and every point's
+   * distances to them: the centroids are transposed (dimension-major), so the distances to a vector
+   * of centroids accumulate in registers over the dimensions ({@link Lanes}; without the Vector API
+   * module, a plain loop over the centroids). Each distance still adds {@code (x_j - c_j)^2} in float
+   * for j = 0, 1, ... as {@link #sqDist} does (Java never fuses the multiply and the add), so every
+   * distance is bit for bit {@link #sqDist}'s. Before, one {@link #sqDist} after the other (each a
+   * chain of dependent adds), adding 10.2M DELF descriptors to 3,196 lists took over 20 minutes of
+   * one core; this is about 10x faster per point.
    */
   static final class NearestFinder {
     private final float[] transposed;
@@ -102,7 +85,7 @@ final class Vectors {
   }
 
   /** Whether the Vector API module is loaded ({@link Lanes} runs only then). */
-  static final boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+  static final boolean VECTOR_API = org.deephash.internal.VectorModule.present();
 
   /**
    * The distances of {@link NearestFinder} a vector of centroids at a time, accumulators in

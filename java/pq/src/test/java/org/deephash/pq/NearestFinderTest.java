@@ -8,10 +8,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The transposed nearest-centroid search against a plain one: the lowest index among the centroids
- * at the smallest float distance summed dimension by dimension (written here, not {@link
- * Vectors#nearest}), on random data, exact duplicate centroids (ties) and points equidistant from
- * two centroids.
+ * The transposed nearest-centroid search against a plain one, written here: the lowest index among
+ * the centroids at the smallest float distance summed dimension by dimension, on random data, exact
+ * duplicate centroids (ties) and points equidistant from two centroids.
  */
 class NearestFinderTest {
   static int reference(float[] cents, int k, int d, float[] x, int xo) {

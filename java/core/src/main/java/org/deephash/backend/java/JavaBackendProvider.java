@@ -18,7 +18,7 @@ import org.deephash.spi.SearchBackend;
  */
 public final class JavaBackendProvider implements BackendProvider {
   public static final String VECTOR_PROPERTY = "engine.java.vector";
-  static final String MODULE = "jdk.incubator.vector";
+  static final String MODULE = org.deephash.internal.VectorModule.NAME;
   private static final Logger LOG = Logger.getLogger(JavaBackendProvider.class.getName());
 
   @Override
@@ -43,7 +43,7 @@ public final class JavaBackendProvider implements BackendProvider {
 
   /** Whether the running JVM has the Vector API module. */
   static boolean vectorModulePresent() {
-    return ModuleLayer.boot().findModule(MODULE).isPresent();
+    return org.deephash.internal.VectorModule.present();
   }
 
   /** Logs once per JVM that the module is missing (the holder's initialisation runs once). */

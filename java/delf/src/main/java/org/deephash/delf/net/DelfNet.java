@@ -67,7 +67,7 @@ public final class DelfNet implements AutoCloseable {
   private int seedIndex;
   /** The mobilenet_v2 backbone and attention head on the Vector API, made from the current weights on first use. */
   private org.deephash.model.pretrained.MobileNetV2Cpu cpu;
-  private boolean cpuAllowed = !"tensorflow".equals(System.getProperty(org.deephash.model.net.Encoder.INFERENCE_PROPERTY));
+  private boolean cpuAllowed = org.deephash.model.pretrained.CpuInference.chosen();
 
   private DelfNet(DelfConfig config, Map<String, MobileNetV2.Folded> pretrained) {
     this.config = config;
@@ -308,8 +308,7 @@ public final class DelfNet implements AutoCloseable {
    */
   public DenseOutput[] extract(float[] images, int n, int h, int w) {
     check(images, n, h, w);
-    if (cpuAllowed && config.backbone().equals(DelfConfig.MOBILENET_V2)
-        && org.deephash.model.pretrained.VectorApi.available()) {
+    if (cpuAllowed && config.backbone().equals(DelfConfig.MOBILENET_V2)) {
       return extractCpu(images, n, h, w);
     }
     try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, h, w, 3), DataBuffers.of(images, true, false));
@@ -331,7 +330,7 @@ public final class DelfNet implements AutoCloseable {
     }
   }
 
-  /** Whether {@link #extract} may run on the Vector API (tests compare both; the default follows the property). */
+  /** Whether {@link #extract} may run on the Vector API (tests compare both; the default is {@code CpuInference.chosen()}). */
   void allowCpu(boolean allowed) {
     cpuAllowed = allowed;
   }
@@ -340,28 +339,29 @@ public final class DelfNet implements AutoCloseable {
     if (cpu == null) {
       cpu = new org.deephash.model.pretrained.MobileNetV2Cpu(backboneWeights(), MobileNetV2.LAST_IMAGENET_BLOCK, true);
     }
-    org.deephash.model.pretrained.MobileNetV2Cpu net = cpu;
+    DenseOutput[] out = new DenseOutput[n];
+    if (n == 1) {
+      out[0] = extractCpu(images, 0, h, w, true); // one image: its layers over two cores
+    } else {
+      java.util.stream.IntStream.range(0, n).parallel().forEach(i -> out[i] = extractCpu(images, i, h, w, false));
+    }
+    return out;
+  }
+
+  /** Image i of a pack on {@link #cpu}: its layers split over two cores, or on this thread. */
+  private DenseOutput extractCpu(float[] images, int i, int h, int w, boolean split) {
     int rows = h / config.stride();
     int cols = w / config.stride();
     int d = config.descriptorDim();
-    int size = h * w * 3;
-    DenseOutput[] out = new DenseOutput[n];
-    java.util.function.IntConsumer one = i -> {
-      float[] f = new float[rows * cols * d];
-      float[] a = new float[rows * cols];
-      if (n == 1) {
-        net.run(images, i * size, h, w, f, 0, a, 0); // one image: its layers over two cores
-      } else {
-        net.runHere(images, i * size, h, w, f, 0, a, 0);
-      }
-      out[i] = new DenseOutput(rows, cols, d, f, a);
-    };
-    if (n == 1) {
-      one.accept(0);
+    float[] f = new float[rows * cols * d];
+    float[] a = new float[rows * cols];
+    int off = i * h * w * 3;
+    if (split) {
+      cpu.run(images, off, h, w, f, 0, a, 0);
     } else {
-      java.util.stream.IntStream.range(0, n).parallel().forEach(one);
+      cpu.runHere(images, off, h, w, f, 0, a, 0);
     }
-    return out;
+    return new DenseOutput(rows, cols, d, f, a);
   }
 
   /** Writes every variable (weights and optimiser state) to {@code prefix.index} / {@code prefix.data-*}. */

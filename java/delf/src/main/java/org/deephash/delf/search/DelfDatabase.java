@@ -169,7 +169,6 @@ public final class DelfDatabase {
     private final List<float[]> xys = new ArrayList<>();
     private final List<Integer> counts = new ArrayList<>();
     private long total;
-    private int fitted;
 
     public Builder(int inDim, int pcaDim, int pcaSample) {
       if (pcaSample < 2) {
@@ -207,9 +206,9 @@ public final class DelfDatabase {
       return total;
     }
 
-    /** Descriptors the PCA was (or will be) fitted on. */
+    /** Descriptors the PCA was (or will be) fitted on: those held until it was fitted. */
     public int pcaSample() {
-      return pca == null ? rawCount : fitted;
+      return rawCount;
     }
 
     private void fit() {
@@ -220,7 +219,6 @@ public final class DelfDatabase {
         o += f.count();
       }
       pca = Pca.fit(x, rawCount, inDim, pcaDim);
-      fitted = rawCount;
       for (LocalFeatures f : raw) {
         keep(f);
       }

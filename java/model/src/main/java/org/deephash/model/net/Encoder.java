@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.deephash.cli.api.Progress;
 import org.deephash.model.data.Dataset;
+import org.deephash.model.pretrained.CpuInference;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.SessionFunction;
@@ -40,16 +41,9 @@ public final class Encoder implements AutoCloseable {
     this.forward = vector ? new MobileNetForward(config, this::variable) : null;
   }
 
-  /** The system property that picks the inference of mobilenet_v2 models: {@code vector} (default) or {@code tensorflow}. */
-  public static final String INFERENCE_PROPERTY = "deephash.inference";
-
-  /** mobilenet_v2 models run on {@link MobileNetForward} unless the property says tensorflow or the Vector API is absent. */
+  /** mobilenet_v2 models run on {@link MobileNetForward} unless {@link CpuInference} says TensorFlow. */
   private static boolean useVectorForward(HashNetConfig config) {
-    String p = System.getProperty(INFERENCE_PROPERTY, "vector");
-    if (!p.equals("vector") && !p.equals("tensorflow")) {
-      throw new IllegalArgumentException("-D" + INFERENCE_PROPERTY + " takes vector or tensorflow, not " + p);
-    }
-    return config.pretrainedBackbone() && p.equals("vector") && MobileNetForward.available();
+    return CpuInference.chosen() && config.pretrainedBackbone();
   }
 
   /** What runs the network: {@code vector} (mobilenet_v2 on the Vector API) or {@code tensorflow}. */

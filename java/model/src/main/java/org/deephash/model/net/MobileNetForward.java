@@ -26,11 +26,6 @@ final class MobileNetForward implements AutoCloseable {
   private final float[] f8B;
   private final ThreadLocal<float[][]> buffers;
 
-  /** Whether this class can run: the Vector API module is loaded. */
-  static boolean available() {
-    return org.deephash.model.pretrained.VectorApi.available();
-  }
-
   /**
    * Reads the network of {@code config} from {@code variable} (name to values, as {@link HashNet}
    * names its variables: {@code mnv2_<layer>_kernel}, {@code h_w}, ...).
@@ -95,11 +90,7 @@ final class MobileNetForward implements AutoCloseable {
           p[k] += f[q * d + k];
         }
       } else {
-        double ss = 0;
-        for (int k = 0; k < d; k++) {
-          ss += (double) f[q * d + k] * f[q * d + k];
-        }
-        float norm = (float) Math.sqrt(ss + 1e-12);
+        float norm = MobileNetV2Cpu.cellNorm(f, q * d, d);
         for (int k = 0; k < d; k++) {
           p[k] += (f[q * d + k] / norm) * (double) scores[q];
         }

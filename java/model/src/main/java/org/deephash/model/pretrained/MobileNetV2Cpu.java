@@ -25,14 +25,13 @@ import jdk.incubator.vector.VectorSpecies;
  * Thread-safe: buffers are per thread.
  */
 public final class MobileNetV2Cpu implements AutoCloseable {
-  /** The Vector API's constants (ask {@link VectorApi#available} before using this class at all). */
+  /** The Vector API's constants (ask {@link CpuInference#chosen} before using this class at all). */
   private static final class V {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
     static final FloatVector ZERO = FloatVector.zero(S);
     static final FloatVector SIX = FloatVector.broadcast(S, 6f);
   }
-
 
   /** A 1 x 1 convolution (or the stem's im2col product): {@code k} input rows, padded output width. */
   private record Dense(int k, int out, int outP, float[] w, float[] b) {}
@@ -110,15 +109,23 @@ public final class MobileNetV2Cpu implements AutoCloseable {
     return channels;
   }
 
-  /** Rows (or columns) of the output map for an input side: every stride-2 layer maps s to (s - 2) / 2 + 1. */
+  /** Rows (or columns) of the output map for an input side. */
   public int outSide(int side) {
-    int s = (side - 2) / 2 + 1;
+    int s = halved(side);
     for (Block b : blocks) {
       if (b.depthwise().stride() == 2) {
-        s = (s - 2) / 2 + 1;
+        s = halved(s);
       }
     }
     return s;
+  }
+
+  /**
+   * A side after a 3 x 3 stride-2 layer: one zero row (column) at the bottom (right), then VALID,
+   * as Keras pads: (side + 1 - 3) / 2 + 1.
+   */
+  private static int halved(int side) {
+    return (side - 2) / 2 + 1;
   }
 
   private static int pad(int c) {
@@ -165,16 +172,16 @@ public final class MobileNetV2Cpu implements AutoCloseable {
 
   /** The largest map (floats, padded channels) of any layer for an h x w input, and the attention head's. */
   private int maxFloats(int h, int w) {
-    int oh = (h - 2) / 2 + 1;
-    int ow = (w - 2) / 2 + 1;
+    int oh = halved(h);
+    int ow = halved(w);
     int max = oh * ow * stem.outP();
     for (Block b : blocks) {
       if (b.expand() != null) {
         max = Math.max(max, oh * ow * b.expand().outP());
       }
       if (b.depthwise().stride() == 2) {
-        oh = (oh - 2) / 2 + 1;
-        ow = (ow - 2) / 2 + 1;
+        oh = halved(oh);
+        ow = halved(ow);
       }
       max = Math.max(max, oh * ow * b.depthwise().cP());
       max = Math.max(max, oh * ow * b.project().outP());
@@ -215,8 +222,8 @@ public final class MobileNetV2Cpu implements AutoCloseable {
       SplitRunner split) {
     Scratch s = scratch.get();
     // the stem: inputs to [-1, 1], one zero row and column at the bottom and right, 3 x 3 stride 2
-    int oh = (h - 2) / 2 + 1;
-    int ow = (w - 2) / 2 + 1;
+    int oh = halved(h);
+    int ow = halved(w);
     s.fit(maxFloats(h, w), oh * ow * stem.k());
     float[] cols = s.cols;
     int k = 0;
@@ -249,8 +256,8 @@ public final class MobileNetV2Cpu implements AutoCloseable {
         x = other;
       }
       Depthwise dw = b.depthwise();
-      int nh = dw.stride() == 2 ? (h - 2) / 2 + 1 : h;
-      int nw = dw.stride() == 2 ? (w - 2) / 2 + 1 : w;
+      int nh = dw.stride() == 2 ? halved(h) : h;
+      int nw = dw.stride() == 2 ? halved(w) : w;
       depthwise(x, h, w, dw, mid, nh, nw, split);
       // the expansion (if any) is spent: the projection goes where it was; cur stays for the residual
       gemm(mid, nh * nw, b.project().k(), dw.cP(), b.project(), other, false, b.residual() ? cur : null, split);
@@ -279,11 +286,7 @@ public final class MobileNetV2Cpu implements AutoCloseable {
    */
   private void attention(float[] f, int cells, int cP, float[] unit, float[] hidden, float[] scores, int scoreOff) {
     for (int q = 0; q < cells; q++) {
-      double ss = 0;
-      for (int k = 0; k < channels; k++) {
-        ss += (double) f[q * cP + k] * f[q * cP + k];
-      }
-      float norm = (float) Math.sqrt(ss + 1e-12);
+      float norm = cellNorm(f, q * cP, channels);
       for (int k = 0; k < channels; k++) {
         unit[q * channels + k] = f[q * cP + k] / norm;
       }
@@ -297,6 +300,18 @@ public final class MobileNetV2Cpu implements AutoCloseable {
       }
       scores[scoreOff + q] = (float) (z > 20 ? z : Math.log1p(Math.exp(z)));
     }
+  }
+
+  /**
+   * The length a cell's descriptor {@code f[off..off+n)} is divided by to make it a unit vector:
+   * sqrt(sum of squares + 1e-12), as the networks' graphs compute it.
+   */
+  public static float cellNorm(float[] f, int off, int n) {
+    double ss = 0;
+    for (int k = 0; k < n; k++) {
+      ss += (double) f[off + k] * f[off + k];
+    }
+    return (float) Math.sqrt(ss + 1e-12);
   }
 
   /**
@@ -315,12 +330,11 @@ public final class MobileNetV2Cpu implements AutoCloseable {
   /** Rows [r0, r1) of the product. */
   private static void gemm(float[] a, int r0, int r1, int k, int lda, Dense d, float[] c, boolean relu6,
       float[] res) {
-    int rows = r1;
     float[] w = d.w();
     float[] bias = d.b();
     int n = d.outP();
     int r = r0;
-    for (; r + 4 <= rows; r += 4) {
+    for (; r + 4 <= r1; r += 4) {
       int a0 = r * lda;
       int a1 = a0 + lda;
       int a2 = a1 + lda;
@@ -380,7 +394,7 @@ public final class MobileNetV2Cpu implements AutoCloseable {
         store(c3, c, o + 3 * n, relu6, res);
       }
     }
-    for (; r < rows; r++) {
+    for (; r < r1; r++) {
       int a0 = r * lda;
       for (int j = 0; j < n; j += V.L) {
         FloatVector c0 = FloatVector.fromArray(V.S, bias, j);
@@ -391,7 +405,6 @@ public final class MobileNetV2Cpu implements AutoCloseable {
       }
     }
   }
-
 
   private static void store(FloatVector v, float[] c, int o, boolean relu6, float[] res) {
     if (res != null) {
@@ -475,7 +488,6 @@ public final class MobileNetV2Cpu implements AutoCloseable {
       }
     }
   }
-
 
   @Override
   public void close() {

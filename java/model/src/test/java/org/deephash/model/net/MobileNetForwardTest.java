@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.deephash.model.pretrained.CpuInference;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -112,17 +113,17 @@ class MobileNetForwardTest {
 
   @org.junit.jupiter.api.Test
   void theInferencePropertyTakesTwoValues() {
-    String old = System.getProperty(Encoder.INFERENCE_PROPERTY);
-    System.setProperty(Encoder.INFERENCE_PROPERTY, "gpu");
+    String old = System.getProperty(CpuInference.PROPERTY);
+    System.setProperty(CpuInference.PROPERTY, "gpu");
     try {
       var e = assertThrows(IllegalArgumentException.class, () -> Encoder.open(dir.resolve("none"),
           HashNetConfig.mobileNetV2(32, 32, 48, List.of("a", "b"))));
       assertEquals("-Ddeephash.inference takes vector or tensorflow, not gpu", e.getMessage());
     } finally {
       if (old == null) {
-        System.clearProperty(Encoder.INFERENCE_PROPERTY);
+        System.clearProperty(CpuInference.PROPERTY);
       } else {
-        System.setProperty(Encoder.INFERENCE_PROPERTY, old);
+        System.setProperty(CpuInference.PROPERTY, old);
       }
     }
   }
