@@ -104,8 +104,14 @@ final class DelfEval extends TensorFlowCommand {
   Path outDir = Path.of("runs/delf-eval");
 
   @Option(names = "--queries-per-photo", paramLabel = "N",
-      description = "Query views of each held-out photo (default: ${DEFAULT-VALUE}).")
-  int perPhoto = 3;
+      description = "Query views of each held-out photo (default: 3; hard: " + HARD_QUERIES_PER_PHOTO + ").")
+  Integer perPhoto;
+
+  /**
+   * --queries-per-photo of the hard benchmark unless given: 390 views with the 65 photos, enough
+   * for a paired bootstrap to tell verification from votes (docs/DELF.md).
+   */
+  static final int HARD_QUERIES_PER_PHOTO = 6;
 
   @Option(names = "--distractors", paramLabel = "N", description = "Distractor images in the database (default: all).")
   Integer distractors;
@@ -175,7 +181,9 @@ final class DelfEval extends TensorFlowCommand {
 
   @Override
   protected void validate() {
-    requireRange("--queries-per-photo", perPhoto, 1, 1000);
+    if (perPhoto != null) {
+      requireRange("--queries-per-photo", perPhoto, 1, 1000);
+    }
     if (distractors != null) {
       requireRange("--distractors", distractors, 0, Integer.MAX_VALUE);
     }
@@ -239,6 +247,7 @@ final class DelfEval extends TensorFlowCommand {
     int maxSide = ex.baseSide();
     int nd = distractors != null ? distractors : Integer.MAX_VALUE;
     int views = distractorViews != null ? distractorViews : hard ? HARD_DISTRACTOR_VIEWS : 0;
+    int perPhoto = this.perPhoto != null ? this.perPhoto : hard ? HARD_QUERIES_PER_PHOTO : 3;
     // The model first: a wrong --model fails before the photos are decoded.
     try (DelfNet net = model == null || (noDelf && hashFromImagenet) ? null : DelfTrainer.open(model)) {
       BenchmarkSet set = hard

@@ -28,7 +28,9 @@ import org.deephash.cli.api.Progress;
  *   <li>{@link #hard}: partial, turned views ({@link Views#hard}) of the held-out photos, the
  *       second images of the real pairs of {@link RealPairs} (first image in the database), every
  *       distractor, the other opencv-doc example images, and {@link Views#hard} views of all of
- *       those distractors.
+ *       those distractors. The hard views' occluders are windows of the training photos (the
+ *       queries' from every other one, the distractor views' from the rest), so a query and a
+ *       database view share no synthetic structure (see docs/DELF.md).
  * </ul>
  *
  * @param database the database images, longer side at most the benchmark's side
@@ -150,6 +152,12 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
     List<Photos.Photo> distract = photos.withRole(Photos.Role.DISTRACTOR);
     int nd = Math.min(distract.size(), distractors);
     int hiSide = Math.multiplyExact(HARD_SOURCE_FACTOR, maxSide);
+    // Occluders: windows of the training photos (in no database image); the scene groups in turn
+    // go to the queries' pool and the distractor views' pool, so that no query shares its
+    // occluder's scene (a stereo partner, another frame) with a database image.
+    List<Photos.Photo> train = photos.withRole(Photos.Role.TRAIN);
+    Occluders queryOccluders = new Occluders(photos, train, 0, hiSide / 2);
+    Occluders viewOccluders = new Occluders(photos, train, 1, hiSide / 2);
 
     List<BufferedImage> database = new ArrayList<>();
     List<String> ids = new ArrayList<>();
@@ -167,7 +175,8 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
         ids.add(p.id());
         for (int v = 0; v < perPhoto; v++) {
           relevant.add(h);
-          queries.add(Images.fitWithin(Views.hard(hi, querySeed(seed, h, v)).image(), maxSide));
+          long vs = querySeed(seed, h, v);
+          queries.add(Images.fitWithin(Views.hard(hi, vs, queryOccluders.draw(vs)).image(), maxSide));
           queryIds.add("hard view " + v + " of " + p.id());
         }
         c.add(1);
@@ -195,7 +204,8 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
         }
         database.add(Images.fitWithin(hi, maxSide));
         for (int v = 0; v < distractorViews; v++) {
-          views.add(Images.fitWithin(Views.hard(hi, distractorViewSeed(seed, d, v)).image(), maxSide));
+          long vs = distractorViewSeed(seed, d, v);
+          views.add(Images.fitWithin(Views.hard(hi, vs, viewOccluders.draw(vs)).image(), maxSide));
           viewIds.add("hard view " + v + " of " + ids.get(d));
         }
         c.add(1);
@@ -227,10 +237,49 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
     String summary = String.format(Locale.ROOT, "hard benchmark: %d database images (%d held-out photos + %d real"
         + " pairs' first images + %d distractors + %d other opencv-doc images + %d hard views of those %d), %d"
         + " queries (%d hard views of the held-out photos + %d real pairs' second images, %d of them pairs the"
-        + " training photos do not hold)", database.size(), held.size(), pairs.size(), nd, others.size(), views.size(),
-        nd + others.size(), queries.size(), nViews, pairs.size(), unseen.size());
+        + " training photos do not hold); occluders %s", database.size(), held.size(), pairs.size(), nd, others.size(),
+        views.size(), nd + others.size(), queries.size(), nViews, pairs.size(), unseen.size(),
+        train.isEmpty() ? "of one colour (the manifest has no training photos)"
+            : "cut from " + train.size() + " training photos");
     return new BenchmarkSet(database, ids, queries, queryIds, relevant.stream().mapToInt(Integer::intValue).toArray(),
         subsets, summary);
+  }
+
+  /**
+   * The training photos of every other scene group (from {@code first}, in the order the groups
+   * first appear), decoded once on first use with the longer side at {@code side}; {@link #draw}
+   * picks one for a view's seed, or null when there is none.
+   */
+  private static final class Occluders {
+    private final Photos photos;
+    private final List<Photos.Photo> pool = new ArrayList<>();
+    private final Map<Integer, BufferedImage> decoded = new java.util.HashMap<>();
+    private final int side;
+
+    Occluders(Photos photos, List<Photos.Photo> train, int first, int side) {
+      this.photos = photos;
+      Map<String, Integer> groups = new LinkedHashMap<>();
+      for (Photos.Photo p : train) {
+        int g = groups.computeIfAbsent(p.group(), x -> groups.size());
+        if (g % 2 == first) {
+          pool.add(p);
+        }
+      }
+      this.side = side;
+    }
+
+    BufferedImage draw(long viewSeed) throws IOException {
+      if (pool.isEmpty()) {
+        return null;
+      }
+      int i = new java.util.SplittableRandom(viewSeed ^ 0x6F63636CL).nextInt(pool.size());
+      BufferedImage img = decoded.get(i);
+      if (img == null) {
+        img = Images.toRgb(photos.load(pool.get(i), side));
+        decoded.put(i, img);
+      }
+      return img;
+    }
   }
 
   /** Seed of query view {@code v} of held-out photo {@code h} (both benchmarks). */

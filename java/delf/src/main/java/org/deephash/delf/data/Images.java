@@ -341,6 +341,17 @@ final class Images {
     }
   }
 
+  /** Copies {@code patch} (TYPE_INT_RGB, already inside the image at that place) into {@code rgb} at (x0, y0). */
+  static void paste(BufferedImage rgb, int x0, int y0, BufferedImage patch) {
+    int w = rgb.getWidth();
+    int pw = patch.getWidth();
+    int[] px = pixels(rgb);
+    int[] from = pixels(patch);
+    for (int y = 0; y < patch.getHeight(); y++) {
+      System.arraycopy(from, y * pw, px, (y0 + y) * w + x0, pw);
+    }
+  }
+
   static int clamp(int v, int lo, int hi) {
     return v < lo ? lo : v > hi ? hi : v;
   }

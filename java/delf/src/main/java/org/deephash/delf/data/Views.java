@@ -16,11 +16,13 @@ import org.deephash.delf.geometry.Homography;
  * <p>A view is made in this order: a random crop (an integer window, a fraction of each side),
  * scaling (area averaging when shrinking), rotation about the view's centre, a mild perspective
  * warp (each corner moved by up to a fraction of the shorter side), then colour change
- * (brightness, contrast, saturation, hue), Gaussian blur, and an occluding patch of one random
- * colour. Only the first four move pixels; {@link View#transform()} is their composition. The
- * crop sets the view's frame; rotation and perspective then bring in source content from around
- * the crop as a turned camera would, and only view pixels that no source pixel reaches get {@link
- * Options#fill()}.
+ * (brightness, contrast, saturation, hue), Gaussian blur, and an occluding patch: one random colour,
+ * or a window of another photo when {@link #generate(BufferedImage, Options, long, BufferedImage)}
+ * is given one. Only the first four move pixels; {@link View#transform()} is their composition.
+ * The crop sets the view's frame; rotation and perspective then bring in source content from
+ * around the crop as a turned camera would, and only view pixels that no source pixel reaches get
+ * {@link Options#fill()}. With {@link Builder#keepInside()} the crop is placed where the whole
+ * turned frame falls inside the source, so no pixel needs the fill where such a place exists.
  *
  * <p>Every component can be switched off and has its own random stream split from the seed in a
  * fixed order, so switching one component off leaves the others' draws unchanged. Same image,
@@ -107,6 +109,7 @@ public final class Views {
     private final double blurMin, blurMax;
     private final double occMin, occMax;
     private final int fill;
+    private final boolean keepInside;
 
     private Options(Builder b) {
       on = EnumSet.copyOf(b.on.isEmpty() ? EnumSet.noneOf(Component.class) : b.on);
@@ -126,6 +129,7 @@ public final class Views {
       occMin = b.occMin;
       occMax = b.occMax;
       fill = b.fill;
+      keepInside = b.keepInside;
     }
 
     /** Everything off: the view is the source itself with an identity transform. */
@@ -158,7 +162,8 @@ public final class Views {
      * base side, so the crop alone is a 2-4x zoom), rotation within &plusmn;45&deg;, perspective
      * corners moved by up to 20% of the shorter side, brightness &plusmn;30%, contrast &plusmn;40%,
      * saturation &plusmn;60%, hue &plusmn;30&deg;, blur sigma 0-2 px, an occluder covering 20-40%
-     * of the view; fill black.
+     * of the view; the crop placed so that the turned frame stays inside the photo where it fits
+     * ({@link Builder#keepInside()}), so that views carry no fill wedges a camera would not see.
      */
     public static Options hard() {
       return builder()
@@ -168,6 +173,7 @@ public final class Views {
           .color(0.3, 0.4, 0.6, 30)
           .blur(0, 2.0)
           .occlusion(0.2, 0.4)
+          .keepInside()
           .build();
     }
 
@@ -197,6 +203,11 @@ public final class Views {
       return fill;
     }
 
+    /** Whether the crop is placed so that the turned frame stays inside the source. */
+    public boolean keepInside() {
+      return keepInside;
+    }
+
     /** A builder starting from these options. */
     public Builder toBuilder() {
       Builder b = new Builder();
@@ -217,6 +228,7 @@ public final class Views {
       b.occMin = occMin;
       b.occMax = occMax;
       b.fill = fill;
+      b.keepInside = keepInside;
       return b;
     }
 
@@ -234,6 +246,9 @@ public final class Views {
           case OCCLUSION -> "occlusion " + occMin + "-" + occMax;
         }).append("; ");
       }
+      if (keepInside) {
+        s.append("kept inside; ");
+      }
       return s.append("fill #").append(String.format("%06x", fill)).append(']').toString();
     }
   }
@@ -249,6 +264,7 @@ public final class Views {
     private double blurMin, blurMax;
     private double occMin, occMax;
     private int fill;
+    private boolean keepInside;
 
     private Builder() {}
 
@@ -337,6 +353,16 @@ public final class Views {
       return this;
     }
 
+    /**
+     * Place the crop where the view's whole frame, after rotation and perspective, falls inside
+     * the source (uniformly among such places), instead of uniformly among all places of the crop
+     * window; where no place fits, the crop is placed as without this and the fill shows.
+     */
+    public Builder keepInside() {
+      keepInside = true;
+      return this;
+    }
+
     /** Switch a component off (its range is kept for a later {@link #on(Component)}). */
     public Builder off(Component c) {
       on.remove(c);
@@ -375,6 +401,11 @@ public final class Views {
     return generate(source, Options.hard(), seed);
   }
 
+  /** As {@link #hard(BufferedImage, long)} with the occluder cut from {@code occluderPhoto} (null: one colour). */
+  public static View hard(BufferedImage source, long seed, BufferedImage occluderPhoto) {
+    return generate(source, Options.hard(), seed, occluderPhoto);
+  }
+
   /** A view made with the strong training augmentation, {@link Options#training()}. */
   public static View training(BufferedImage source, long seed) {
     return generate(source, Options.training(), seed);
@@ -386,6 +417,18 @@ public final class Views {
    * @throws IllegalArgumentException when the source is smaller than 2x2 pixels
    */
   public static View generate(BufferedImage source, Options o, long seed) {
+    return generate(source, o, seed, null);
+  }
+
+  /**
+   * As {@link #generate(BufferedImage, Options, long)}, with the occluder cut from {@code
+   * occluderPhoto} instead of one colour: a window of 50-100% of the largest window of the
+   * occluder's shape in that photo, placed uniformly and resized to the occluder (the occluder's
+   * place and size draw as without it). An occluder of real content, different in every view,
+   * hides the source as a passer-by would, and unlike a one-colour box it gives two views of
+   * different photos no shared corners and edges to match. Null: one colour.
+   */
+  public static View generate(BufferedImage source, Options o, long seed, BufferedImage occluderPhoto) {
     int sw = source.getWidth();
     int sh = source.getHeight();
     if (sw < 2 || sh < 2) {
@@ -406,10 +449,11 @@ public final class Views {
       SplittableRandom r = rnd.get(Component.CROP);
       cw = Math.max(1, (int) Math.round(sw * uniform(r, o.cropMin, o.cropMax)));
       ch = Math.max(1, (int) Math.round(sh * uniform(r, o.cropMin, o.cropMax)));
-      cx = r.nextInt(sw - cw + 1);
-      cy = r.nextInt(sh - ch + 1);
+      if (!o.keepInside) {
+        cx = r.nextInt(sw - cw + 1);
+        cy = r.nextInt(sh - ch + 1);
+      }
     }
-    Homography t = Homography.translation(-cx, -cy);
 
     // Scale: output size rounded, the exact per-axis factors reported.
     int w = cw;
@@ -443,6 +487,24 @@ public final class Views {
       rest = rest.then(Homography.fromCorrespondences(corners, moved));
     }
 
+    if (o.enabled(Component.CROP) && o.keepInside) {
+      // Where the view's corners come from, relative to the crop's corner: the crop may start
+      // anywhere that keeps all four (so the whole convex frame) and the crop itself inside.
+      Homography back = scale.then(rest).inverse();
+      double[] lo = {0, 0};
+      double[] hi = {sw - cw, sh - ch};
+      for (double[] corner : new double[][] {{0, 0}, {w, 0}, {w, h}, {0, h}}) {
+        double[] u = back.map(corner[0], corner[1]);
+        lo[0] = Math.max(lo[0], -u[0]);
+        lo[1] = Math.max(lo[1], -u[1]);
+        hi[0] = Math.min(hi[0], sw - u[0]);
+        hi[1] = Math.min(hi[1], sh - u[1]);
+      }
+      SplittableRandom r = rnd.get(Component.CROP);
+      cx = place(r, lo[0], hi[0], sw - cw);
+      cy = place(r, lo[1], hi[1], sh - ch);
+    }
+    Homography t = Homography.translation(-cx, -cy);
     Homography toView = t.then(scale).then(rest);
     BufferedImage img;
     if (w < cw || h < ch) {
@@ -485,7 +547,11 @@ public final class Views {
       int oy = r.nextInt(h - oh + 1);
       int color = r.nextInt(1 << 24);
       if (area >= 1) {
-        Images.fillRect(img, ox, oy, ow, oh, color);
+        if (occluderPhoto == null) {
+          Images.fillRect(img, ox, oy, ow, oh, color);
+        } else {
+          Images.paste(img, ox, oy, occluderWindow(occluderPhoto, ow, oh, r));
+        }
         occ = new Rectangle(ox, oy, ow, oh);
       }
     }
@@ -494,6 +560,32 @@ public final class Views {
         new Rectangle(cx, cy, cw, ch), (double) w / cw, (double) h / ch, angle, shift,
         bright, contr, sat, hue, sigma);
     return new View(img, toView, occ, applied);
+  }
+
+  /**
+   * An integer place in {@code [lo, hi]} drawn uniformly, or when that holds no integer, one in
+   * {@code [0, max]} as an unconstrained crop would be placed.
+   */
+  private static int place(SplittableRandom r, double lo, double hi, int max) {
+    int a = (int) Math.ceil(lo - 1e-9);
+    int b = (int) Math.floor(hi + 1e-9);
+    return a <= b ? a + r.nextInt(b - a + 1) : r.nextInt(max + 1);
+  }
+
+  /** A window of {@code photo} of shape {@code ow x oh}, 50-100% of the largest such, resized to it. */
+  private static BufferedImage occluderWindow(BufferedImage photo, int ow, int oh, SplittableRandom r) {
+    int pw = photo.getWidth();
+    int ph = photo.getHeight();
+    double fit = Math.min((double) pw / ow, (double) ph / oh) * uniform(r, 0.5, 1.0);
+    int ww = Images.clamp((int) Math.round(ow * fit), 1, pw);
+    int wh = Images.clamp((int) Math.round(oh * fit), 1, ph);
+    int wx = r.nextInt(pw - ww + 1);
+    int wy = r.nextInt(ph - wh + 1);
+    if (ww >= ow && wh >= oh) {
+      return Images.resizeArea(photo, wx, wy, ww, wh, ow, oh);
+    }
+    Homography m = Homography.translation(-wx, -wy).then(Homography.scaling((double) ow / ww, (double) oh / wh));
+    return Images.warp(Images.toRgb(photo), m, ow, oh, 0);
   }
 
   /**

@@ -35,8 +35,8 @@ class BenchmarkSetTest {
 
   /**
    * Photos: held-out h1, h2, h3 and x:aero-copy.jpg (the bytes of the pairs folder's aero1.jpg, so
-   * by SHA-256 a pair image); training t1 and opencv-doc:graf1.png (other bytes than the pairs
-   * folder's, a pair image by its id); distractors d1, d2. Pairs folder: every pair, plus
+   * by SHA-256 a pair image); training t1 and t2 (one scene group) and opencv-doc:graf1.png (other
+   * bytes than the pairs folder's, a pair image by its id); distractors d1, d2. Pairs folder: every pair, plus
    * starry_night.jpg (a distractor), apple.png (the bytes of t1: a manifest photo, left out) and
    * tiny.png (too small).
    */
@@ -55,7 +55,9 @@ class BenchmarkSetTest {
     Files.copy(pairs.resolve("aero1.jpg"), aero);
     lines.add(line(root, "x:aero-copy.jpg", aero, "heldout"));
     Path t1 = RealPairsTest.image(root.resolve("a"), "t1.png", 130, 130, 63);
-    lines.add(line(root, "a:t1.png", t1, "train"));
+    lines.add(line(root, "a:t1.png", t1, "train", "a:t-scene"));
+    lines.add(line(root, "a:t2.png", RealPairsTest.image(root.resolve("a"), "t2.png", 120, 90, 67), "train",
+        "a:t-scene"));
     Files.copy(t1, pairs.resolve("apple.png"));
     lines.add(line(root, "opencv-doc:graf1.png", RealPairsTest.image(root.resolve("opencv-doc"), "graf1.png", 40, 30,
         64), "train"));
@@ -67,6 +69,10 @@ class BenchmarkSetTest {
   }
 
   private static String line(Path root, String id, Path file, String role) throws IOException {
+    return line(root, id, file, role, id);
+  }
+
+  private static String line(Path root, String id, Path file, String role, String group) throws IOException {
     BufferedImage img = Photos.load(file, Integer.MAX_VALUE);
     String sha;
     try {
@@ -75,7 +81,7 @@ class BenchmarkSetTest {
       throw new AssertionError(e);
     }
     return String.join("\t", id, root.relativize(file).toString(), id.substring(0, id.indexOf(':')),
-        String.valueOf(img.getWidth()), String.valueOf(img.getHeight()), sha, role, id);
+        String.valueOf(img.getWidth()), String.valueOf(img.getHeight()), sha, role, group);
   }
 
   @Test
@@ -129,10 +135,29 @@ class BenchmarkSetTest {
     for (int q = 0; q < a.queries().size(); q++) {
       assertArrayEquals(Images.pixels(a.queries().get(q)), Images.pixels(b.queries().get(q)), "query " + q);
     }
-    // the first query is the hard view of h1 cut at 4x the side, brought to the side
-    BufferedImage hi = photos.load(photos.get("a:h1.png"), BenchmarkSet.HARD_SOURCE_FACTOR * SIDE);
-    assertArrayEquals(Images.pixels(Images.fitWithin(Views.hard(hi, BenchmarkSet.querySeed(SEED, 0, 0)).image(), SIDE)),
-        Images.pixels(a.queries().get(0)));
+    // the first query is the hard view of h1 cut at 4x the side, brought to the side, its occluder
+    // cut at twice the side from a photo of the first training group (t1 and t2, the queries'
+    // pool); the distractor views' occluders come from the other group (graf1), so a scene never
+    // gives occluders to both
+    int hiSide = BenchmarkSet.HARD_SOURCE_FACTOR * SIDE;
+    BufferedImage hi = photos.load(photos.get("a:h1.png"), hiSide);
+    int[] q0 = Images.pixels(a.queries().get(0));
+    boolean fromScene = false;
+    for (String t : List.of("a:t1.png", "a:t2.png")) {
+      BufferedImage occ = photos.load(photos.get(t), hiSide / 2);
+      fromScene |= java.util.Arrays.equals(q0, Images.pixels(Images.fitWithin(
+          Views.hard(hi, BenchmarkSet.querySeed(SEED, 0, 0), occ).image(), SIDE)));
+    }
+    assertTrue(fromScene, "the first query's occluder is cut from t1 or t2");
+    assertFalse(java.util.Arrays.equals(Images.pixels(Images.fitWithin(
+        Views.hard(hi, BenchmarkSet.querySeed(SEED, 0, 0)).image(), SIDE)), Images.pixels(a.queries().get(0))));
+    int d1 = a.databaseIds().indexOf("s:d1.png");
+    BufferedImage d1Hi = photos.load(photos.get("s:d1.png"), hiSide);
+    BufferedImage graf1 = photos.load(photos.get("opencv-doc:graf1.png"), hiSide / 2);
+    assertArrayEquals(Images.pixels(Images.fitWithin(
+            Views.hard(d1Hi, BenchmarkSet.distractorViewSeed(SEED, d1, 0), graf1).image(), SIDE)),
+        Images.pixels(a.database().get(a.databaseIds().indexOf("hard view 0 of s:d1.png"))));
+    assertTrue(a.summary().endsWith("occluders cut from 3 training photos"), a.summary());
     BenchmarkSet other = BenchmarkSet.hard(photos, pairs, SIDE, 2, Integer.MAX_VALUE, 1, SEED + 1, Progress.none());
     assertFalse(java.util.Arrays.equals(Images.pixels(a.queries().get(0)), Images.pixels(other.queries().get(0))));
     // one distractor, no views, one view per photo

@@ -293,6 +293,88 @@ class ViewsTest {
     assertTrue(occLo < 0.23 && occHi > 0.37, occLo + " - " + occHi);
   }
 
+  /**
+   * With keepInside the whole turned frame comes from inside the source: the four view corners
+   * map back into it, and a white source leaves no pixel black (the fill). Without it, the same
+   * draws leave fill in many views, so the check can fail.
+   */
+  @Test
+  void keptInsideTheTurnedFrameNeedsNoFill() {
+    BufferedImage white = Images.newRgb(W, H);
+    java.util.Arrays.fill(Images.pixels(white), 0xFFFFFF);
+    Views.Options inside = Views.Options.hard().toBuilder()
+        .off(Component.COLOR).off(Component.BLUR).off(Component.OCCLUSION).build();
+    Views.Options free = Views.Options.builder().crop(0.25, 0.5).rotation(-45, 45).perspective(0.2).build();
+    assertTrue(inside.keepInside() && !free.keepInside());
+    int fitted = 0;
+    int freeWithFill = 0;
+    for (long seed = 0; seed < 200; seed++) {
+      Views.View v = Views.generate(white, inside, seed);
+      Homography back = v.transform().inverse();
+      int vw = v.image().getWidth();
+      int vh = v.image().getHeight();
+      boolean cornersInside = true;
+      for (double[] c : new double[][] {{0, 0}, {vw, 0}, {vw, vh}, {0, vh}}) {
+        double[] u = back.map(c[0], c[1]);
+        cornersInside &= u[0] >= -1e-6 && u[0] <= W + 1e-6 && u[1] >= -1e-6 && u[1] <= H + 1e-6;
+      }
+      assertTrue(new Rectangle(0, 0, W, H).contains(v.applied().crop()), "seed " + seed);
+      if (cornersInside) {
+        fitted++;
+        assertEquals(0, blackPixels(v.image()), "seed " + seed + ": " + v.applied());
+      }
+      if (blackPixels(Views.generate(white, free, seed).image()) > 0) {
+        freeWithFill++;
+      }
+    }
+    // a 4:3 source holds nearly every frame of the hard recipe
+    assertTrue(fitted >= 190, fitted + " of 200 fitted");
+    assertTrue(freeWithFill >= 40, freeWithFill + " of 200 free views with fill");
+  }
+
+  private static int blackPixels(BufferedImage img) {
+    int n = 0;
+    for (int p : Images.pixels(img)) {
+      n += p == 0 ? 1 : 0;
+    }
+    return n;
+  }
+
+  /**
+   * An occluder photo replaces the one colour and nothing else: same draws, same transform and
+   * rectangle; outside it the pixels are the one-colour view's; inside, a one-colour photo gives
+   * its colour, and a textured photo gives texture.
+   */
+  @Test
+  void anOccluderPhotoFillsTheSameRectangle() {
+    BufferedImage src = photoLike();
+    BufferedImage teal = Images.newRgb(90, 60);
+    java.util.Arrays.fill(Images.pixels(teal), 0x208080);
+    for (long seed = 0; seed < 20; seed++) {
+      Views.View plain = Views.hard(src, seed);
+      Views.View photo = Views.hard(src, seed, teal);
+      Views.View textured = Views.hard(src, seed, photoLike());
+      assertEquals(plain.transform(), photo.transform());
+      Rectangle r = plain.occluder();
+      assertEquals(r, photo.occluder());
+      int[] a = Images.pixels(plain.image());
+      int[] b = Images.pixels(photo.image());
+      int[] t = Images.pixels(textured.image());
+      int w = plain.image().getWidth();
+      java.util.Set<Integer> inside = new java.util.HashSet<>();
+      for (int i = 0; i < a.length; i++) {
+        if (r.contains(i % w, i / w)) {
+          assertEquals(0x208080, b[i], "seed " + seed);
+          inside.add(t[i]);
+        } else {
+          assertEquals(a[i], b[i], "seed " + seed);
+          assertEquals(a[i], t[i], "seed " + seed);
+        }
+      }
+      assertTrue(inside.size() > 20, "seed " + seed + ": " + inside.size() + " colours under a photo occluder");
+    }
+  }
+
   /** One hard view drawn in full (golden values): the recipe, and so the hard benchmark, stays put. */
   @Test
   void aHardViewIsTheSameEveryTime() {
@@ -304,7 +386,7 @@ class ViewsTest {
     assertEquals(Views.generate(photoLike(), Views.Options.hard(), 7).transform(), v.transform());
   }
 
-  private static final Rectangle GOLDEN_CROP = new Rectangle(85, 121, 159, 90);
+  private static final Rectangle GOLDEN_CROP = new Rectangle(15, 72, 159, 90); // placed inside since keepInside
   private static final double GOLDEN_ROTATION = -33.680859916955704;
   private static final Rectangle GOLDEN_OCCLUDER = new Rectangle(73, 0, 70, 68);
 
