@@ -40,7 +40,8 @@ final class VectorKernels implements Kernels {
 
   /** Whether vectors are wide enough to beat scalar POPCNT (at least 4 longs: AVX2, AVX-512). */
   static boolean worthwhile() {
-    return LONGS.length() >= 4;
+    // and at most 16, so that scan4Codes's mask of 4 queries x L lanes fits one long
+    return LONGS.length() >= 4 && LONGS.length() <= 16;
   }
 
   @Override
@@ -153,12 +154,32 @@ final class VectorKernels implements Kernels {
         }
       }
       for (int h = 0; h < hits; h++) {
+        // one mask of the group's passing (query, lane) pairs, query-major so that each query's
+        // rows are pushed in ascending order, and the distances stored without a branch
         int r = hit[h];
         LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
-        push(popc(p, q0), tmp, st[j], r);
-        push(popc(p, q1), tmp, st[j + 1], r);
-        push(popc(p, q2), tmp, st[j + 2], r);
-        push(popc(p, q3), tmp, st[j + 3], r);
+        LongVector d0 = popc(p, q0);
+        LongVector d1 = popc(p, q1);
+        LongVector d2 = popc(p, q2);
+        LongVector d3 = popc(p, q3);
+        d0.intoArray(tmp, 0);
+        d1.intoArray(tmp, lanes);
+        d2.intoArray(tmp, 2 * lanes);
+        d3.intoArray(tmp, 3 * lanes);
+        long bits = d0.compare(VectorOperators.LE, (long) st[j].thr).toLong()
+            | d1.compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
+            | d2.compare(VectorOperators.LE, (long) st[j + 2].thr).toLong() << 2 * lanes
+            | d3.compare(VectorOperators.LE, (long) st[j + 3].thr).toLong() << 3 * lanes;
+        while (bits != 0) {
+          int b = Long.numberOfTrailingZeros(bits);
+          bits &= bits - 1;
+          int i = b / lanes;
+          TopK s = st[j + i];
+          int d = (int) tmp[b];
+          if (d <= s.thr) { // a push may have lowered it
+            s.add(d, r + b - i * lanes);
+          }
+        }
       }
     }
   }
