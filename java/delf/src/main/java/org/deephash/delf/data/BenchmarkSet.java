@@ -29,8 +29,8 @@ import org.deephash.cli.api.Progress;
  *       second images of the real pairs of {@link RealPairs} (first image in the database), every
  *       distractor, the other opencv-doc example images, and {@link Views#hard} views of all of
  *       those distractors. The hard views' occluders are windows of the training photos (the
- *       queries' from every other one, the distractor views' from the rest), so a query and a
- *       database view share no synthetic structure (see docs/DELF.md).
+ *       queries' from every other scene group, the distractor views' from the rest), so a query
+ *       and a database view share no synthetic structure (see docs/DELF.md).
  * </ul>
  *
  * @param database the database images, longer side at most the benchmark's side
@@ -253,7 +253,7 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
   private static final class Occluders {
     private final Photos photos;
     private final List<Photos.Photo> pool = new ArrayList<>();
-    private final Map<Integer, BufferedImage> decoded = new java.util.HashMap<>();
+    private final BufferedImage[] decoded;
     private final int side;
 
     Occluders(Photos photos, List<Photos.Photo> train, int first, int side) {
@@ -266,6 +266,7 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
         }
       }
       this.side = side;
+      decoded = new BufferedImage[pool.size()];
     }
 
     BufferedImage draw(long viewSeed) throws IOException {
@@ -273,12 +274,10 @@ public record BenchmarkSet(List<BufferedImage> database, List<String> databaseId
         return null;
       }
       int i = new java.util.SplittableRandom(viewSeed ^ 0x6F63636CL).nextInt(pool.size());
-      BufferedImage img = decoded.get(i);
-      if (img == null) {
-        img = Images.toRgb(photos.load(pool.get(i), side));
-        decoded.put(i, img);
+      if (decoded[i] == null) {
+        decoded[i] = Images.toRgb(photos.load(pool.get(i), side));
       }
-      return img;
+      return decoded[i];
     }
   }
 
