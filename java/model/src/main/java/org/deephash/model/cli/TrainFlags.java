@@ -84,6 +84,11 @@ public final class TrainFlags {
       description = "Weight of the SSDH term keeping each bit on for half the images (default: ${DEFAULT-VALUE}).")
   float balance = D.balanceWeight();
 
+  @Option(names = "--ema", paramLabel = "D",
+      description = {"Validate and export an exponential moving average of the weights, updated after every step",
+          "with decay D (0.999: about the last 1,000 steps), in [0, 1); 0: the trained weights (default: ${DEFAULT-VALUE})."})
+  float ema = D.averageDecay();
+
   @Option(names = "--augment", paramLabel = "A",
       description = "auto, none, flip, crop or flip,crop (default: ${DEFAULT-VALUE}: flip and crop for colour images).")
   String augment = "auto";
@@ -129,6 +134,7 @@ public final class TrainFlags {
     halfOpenUnit("--momentum", momentum);
     halfOpenUnit("--weight-decay", weightDecay);
     halfOpenUnit("--dropout", dropout);
+    halfOpenUnit("--ema", ema);
     CliCommand.requireRange(mixee, "--ssdh-push", push, 0, 1e6);
     CliCommand.requireRange(mixee, "--ssdh-balance", balance, 0, 1e6);
     range("--crop", crop, 0, 1024);
@@ -227,6 +233,6 @@ public final class TrainFlags {
     float rate = lr != null ? lr : opt == TrainOptions.Optimizer.ADAM ? D.learningRate() : 0.01f;
     boolean[] aug = augmentation(channels);
     return new TrainOptions(epochs, batch, opt, rate, lrDecay, momentum, weightDecay, dropout, push, balance, aug[0],
-        aug[1] ? crop : 0, seed, maxSteps);
+        aug[1] ? crop : 0, seed, maxSteps, ema);
   }
 }

@@ -89,6 +89,10 @@ public final class HashNet implements AutoCloseable {
   private final Placeholder<TFloat32> hashWeightsIn;
   private final Placeholder<TFloat32> hashBiasIn;
   private final Op setHash;
+  /** The weight average ({@link TrainOptions#averageDecay}): null without one. */
+  private final Average average;
+  /** Whether the variables hold the average (after {@link #useAverage}) rather than the trained weights. */
+  private boolean averaged;
   private int seedIndex;
 
   private HashNet(HashNetConfig config, TrainOptions options, Map<String, MobileNetV2.Folded> pretrained) {
@@ -152,10 +156,11 @@ public final class HashNet implements AutoCloseable {
       loss = tf.withName("loss").identity(total);
       accuracy = tf.withName("accuracy").identity(Layers.accuracy(tf, logits, labels));
       Op step = optimizer(tf);
-      if (!statistics.isEmpty()) {
-        // batch normalisation's running statistics move with every training step
+      average = options.averageDecay() > 0 ? Average.of(tf, variables, step, options.averageDecay()) : null;
+      if (!statistics.isEmpty() || average != null) {
+        // batch normalisation's running statistics and the weight average move with every training step
         List<Op> all = new ArrayList<>(statistics);
-        all.add(step);
+        all.add(average != null ? average.update() : step);
         step = tf.withControlDependencies(all).withName("train_step").noOp();
       }
       train = step;
@@ -198,6 +203,9 @@ public final class HashNet implements AutoCloseable {
     }
     HashNet net = new HashNet(config, options, config.pretrainedBackbone() ? pretrained : null);
     net.session.initialize();
+    if (net.average != null) {
+      net.session.runner().addTarget(net.average.reset()).run().close();
+    }
     return net;
   }
 
@@ -436,6 +444,9 @@ public final class HashNet implements AutoCloseable {
    * @return {loss, batch accuracy} before the update
    */
   public float[] trainStep(float[] batchImages, int[] batchLabels, float lr, long step) {
+    if (averaged) {
+      throw new IllegalStateException("the weight average is in place: call useTrained() before training on");
+    }
     int n = batchLabels.length;
     try (TFloat32 x = TFloat32.tensorOf(imageShape(n), DataBuffers.of(batchImages, true, false));
         TInt32 y = TInt32.tensorOf(Shape.of(n), DataBuffers.of(batchLabels, true, false));
@@ -444,6 +455,78 @@ public final class HashNet implements AutoCloseable {
         Result r = session.runner().feed(images, x).feed(labels, y).feed(learningRate, rate).feed(stepSeed, seed)
             .addTarget(train).fetch(loss).fetch(accuracy).run()) {
       return new float[] {((TFloat32) r.get(0)).getFloat(), ((TFloat32) r.get(1)).getFloat()};
+    }
+  }
+
+  /**
+   * The ops of the exponential moving average of the trained variables (Polyak averaging). After
+   * every optimiser step (a control dependency), {@code average -= (1 - decay) (average - w)} for
+   * each variable. The inference path reads the variables themselves, so validating or exporting
+   * the average swaps it in: {@code keep = w} (one run), then {@code w = average} (a second run, so
+   * that no assignment races a read of the same variable); {@code w = keep} swaps the trained
+   * weights back. All three sets are variables, so a checkpoint holds them; checkpoints are written
+   * with the trained weights in place.
+   */
+  private record Average(Op update, Op reset, Op keep, Op load, Op back) {
+    static Average of(Ops tf, List<Variable<TFloat32>> vars, Op step, float decay) {
+      Ops after = tf.withControlDependencies(List.of(step));
+      Operand<TFloat32> rate = tf.constant(1f - decay);
+      List<Op> update = new ArrayList<>();
+      List<Op> reset = new ArrayList<>();
+      List<Op> keep = new ArrayList<>();
+      List<Op> load = new ArrayList<>();
+      List<Op> back = new ArrayList<>();
+      for (Variable<TFloat32> w : vars) {
+        String name = w.op().name();
+        Ops init = tf.withInitScope();
+        Operand<TFloat32> zeros = init.zeros(init.constant(w.shape().asArray()), TFloat32.class);
+        Variable<TFloat32> a = tf.withName("average_" + name).variable(zeros);
+        Variable<TFloat32> k = tf.withName("trained_" + name).variable(
+            init.zeros(init.constant(w.shape().asArray()), TFloat32.class));
+        update.add(after.assignSub(a, after.math.mul(rate, after.math.sub(a, w))));
+        reset.add(tf.assign(a, w));
+        keep.add(tf.assign(k, w));
+        load.add(tf.assign(w, a));
+        back.add(tf.assign(w, k));
+      }
+      return new Average(group(tf, "average_update", update), group(tf, "average_reset", reset),
+          group(tf, "average_keep", keep), group(tf, "average_load", load), group(tf, "average_back", back));
+    }
+
+    private static Op group(Ops tf, String name, List<Op> ops) {
+      return tf.withControlDependencies(ops).withName(name).noOp();
+    }
+  }
+
+  /**
+   * Puts the weight average in place of the trained weights (for validation, export and search);
+   * nothing without an average or when it is already in place. No training step may follow until
+   * {@link #useTrained}.
+   */
+  public void useAverage() {
+    if (average == null || averaged) {
+      return;
+    }
+    session.runner().addTarget(average.keep()).run().close();
+    session.runner().addTarget(average.load()).run().close();
+    averaged = true;
+  }
+
+  /** Puts the trained weights back after {@link #useAverage} (nothing otherwise). */
+  public void useTrained() {
+    if (averaged) {
+      session.runner().addTarget(average.back()).run().close();
+      averaged = false;
+    }
+  }
+
+  /** The current value of the variable named {@code name} (e.g. {@code h_w}), flattened row-major. */
+  float[] variable(String name) {
+    try (Result r = session.runner().fetch(name).run()) {
+      TFloat32 t = (TFloat32) r.get(0);
+      float[] out = new float[Math.toIntExact(t.shape().size())];
+      t.copyTo(DataBuffers.of(out, false, false));
+      return out;
     }
   }
 
@@ -500,6 +583,9 @@ public final class HashNet implements AutoCloseable {
 
   /** Writes every variable (weights and optimizer state) to {@code prefix.index} / {@code prefix.data-*}. */
   public void saveCheckpoint(Path prefix) throws IOException {
+    if (averaged) {
+      throw new IllegalStateException("checkpoints hold the trained weights: call useTrained() first");
+    }
     Files.createDirectories(prefix.toAbsolutePath().getParent());
     session.save(prefix.toString());
   }

@@ -19,10 +19,14 @@ import java.util.Properties;
  * @param cropPad random crops after zero padding by this many pixels (0 = none)
  * @param seed initial weights, shuffling, augmentation and dropout all follow from it
  * @param maxSteps stop after this many steps in total (0 = no limit); for quick runs and tests
+ * @param averageDecay decay of the exponential moving average of the weights that the network is
+ *     validated and exported with (Polyak averaging: after every step {@code a = d a + (1 - d) w});
+ *     0 = no average, the trained weights themselves
  */
 public record TrainOptions(
     int epochs, int batch, Optimizer optimizer, float learningRate, float lrDecay, float momentum, float weightDecay,
-    float dropout, float pushWeight, float balanceWeight, boolean flip, int cropPad, long seed, int maxSteps) {
+    float dropout, float pushWeight, float balanceWeight, boolean flip, int cropPad, long seed, int maxSteps,
+    float averageDecay) {
 
   public enum Optimizer { ADAM, MOMENTUM }
 
@@ -39,6 +43,17 @@ public record TrainOptions(
     if (pushWeight < 0 || balanceWeight < 0 || cropPad < 0 || maxSteps < 0) {
       throw new IllegalArgumentException("SSDH weights, crop padding and max steps must be >= 0");
     }
+    if (!(averageDecay >= 0 && averageDecay < 1)) {
+      throw new IllegalArgumentException("the weight average's decay must be in [0, 1) (passed " + averageDecay + ")");
+    }
+  }
+
+  /** The same options with the other fields of the record's first form (no weight average). */
+  public TrainOptions(int epochs, int batch, Optimizer optimizer, float learningRate, float lrDecay, float momentum,
+      float weightDecay, float dropout, float pushWeight, float balanceWeight, boolean flip, int cropPad, long seed,
+      int maxSteps) {
+    this(epochs, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout, pushWeight, balanceWeight,
+        flip, cropPad, seed, maxSteps, 0f);
   }
 
   /** Defaults measured on Fashion-MNIST (see docs/MODEL.md). */
@@ -48,22 +63,27 @@ public record TrainOptions(
 
   public TrainOptions withEpochs(int e) {
     return new TrainOptions(e, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout, pushWeight,
-        balanceWeight, flip, cropPad, seed, maxSteps);
+        balanceWeight, flip, cropPad, seed, maxSteps, averageDecay);
   }
 
   public TrainOptions withMaxSteps(int s) {
     return new TrainOptions(epochs, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout,
-        pushWeight, balanceWeight, flip, cropPad, seed, s);
+        pushWeight, balanceWeight, flip, cropPad, seed, s, averageDecay);
   }
 
   public TrainOptions withSeed(long s) {
     return new TrainOptions(epochs, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout,
-        pushWeight, balanceWeight, flip, cropPad, s, maxSteps);
+        pushWeight, balanceWeight, flip, cropPad, s, maxSteps, averageDecay);
   }
 
   public TrainOptions withAugmentation(boolean f, int pad) {
     return new TrainOptions(epochs, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout,
-        pushWeight, balanceWeight, f, pad, seed, maxSteps);
+        pushWeight, balanceWeight, f, pad, seed, maxSteps, averageDecay);
+  }
+
+  public TrainOptions withAverage(float decay) {
+    return new TrainOptions(epochs, batch, optimizer, learningRate, lrDecay, momentum, weightDecay, dropout,
+        pushWeight, balanceWeight, flip, cropPad, seed, maxSteps, decay);
   }
 
   /** Learning rate of epoch e (0-based). */
@@ -87,6 +107,9 @@ public record TrainOptions(
     p.setProperty("cropPad", Integer.toString(cropPad));
     p.setProperty("seed", Long.toString(seed));
     p.setProperty("maxSteps", Integer.toString(maxSteps));
+    if (averageDecay > 0) {
+      p.setProperty("averageDecay", Float.toString(averageDecay));
+    }
     return p;
   }
 
@@ -98,6 +121,7 @@ public record TrainOptions(
         Float.parseFloat(p.getProperty("weightDecay")), Float.parseFloat(p.getProperty("dropout")),
         Float.parseFloat(p.getProperty("pushWeight")), Float.parseFloat(p.getProperty("balanceWeight")),
         Boolean.parseBoolean(p.getProperty("flip")), Integer.parseInt(p.getProperty("cropPad")),
-        Long.parseLong(p.getProperty("seed")), Integer.parseInt(p.getProperty("maxSteps", "0")));
+        Long.parseLong(p.getProperty("seed")), Integer.parseInt(p.getProperty("maxSteps", "0")),
+        Float.parseFloat(p.getProperty("averageDecay", "0")));
   }
 }

@@ -22,6 +22,9 @@ import org.deephash.model.pretrained.MobileNetV2;
  * are kept in {@code checkpoint/best/} and the returned network holds them; the log says which
  * epoch was kept. Without a validation split, the last epoch is kept.
  *
+ * <p>With a weight average ({@link TrainOptions#averageDecay}) the network is validated, kept and
+ * returned with the average of its weights in place; training and checkpoints use the trained ones.
+ *
  * <p>A run is repeatable: the order of each epoch, the augmentation of each batch and the dropout
  * of each step derive from the seed and the epoch or step number, so a run resumed from a
  * checkpoint takes the same path as one that was never interrupted.
@@ -166,6 +169,7 @@ public final class Trainer {
         net.close();
         net = HashNet.restore(config, options, bestDir.resolve(CHECKPOINT));
       }
+      net.useAverage();
       if (validation != null && s.keptEpoch() >= 1) {
         log.printf(Locale.ROOT, "kept epoch %d of %d: best validation accuracy %.4f (last epoch %.4f)%n", s.keptEpoch(),
             s.epochs(), s.keptValidationAccuracy(), s.validationAccuracy()[s.epochs() - 1]);
@@ -234,7 +238,9 @@ public final class Trainer {
         boolean best = false;
         if (validation != null) {
           long t1 = System.nanoTime();
+          net.useAverage();
           valAcc[epoch] = accuracy(net, validation);
+          net.useTrained();
           best = bestEpoch(valAcc, epoch + 1) == epoch;
           valPart = String.format(Locale.ROOT, "  val-acc %.4f%s (%.1f s)", valAcc[epoch], best ? " *" : "",
               (System.nanoTime() - t1) / 1e9);
