@@ -156,7 +156,7 @@ public final class HashNet implements AutoCloseable {
       loss = tf.withName("loss").identity(total);
       accuracy = tf.withName("accuracy").identity(Layers.accuracy(tf, logits, labels));
       Op step = optimizer(tf);
-      average = options.averageDecay() > 0 ? Average.of(tf, variables, step, options.averageDecay()) : null;
+      average = options.averageDecay() > 0 ? Average.of(tf, variables, step, stepSeed, options.averageDecay()) : null;
       if (!statistics.isEmpty() || average != null) {
         // batch normalisation's running statistics and the weight average move with every training step
         List<Op> all = new ArrayList<>(statistics);
@@ -460,17 +460,22 @@ public final class HashNet implements AutoCloseable {
 
   /**
    * The ops of the exponential moving average of the trained variables (Polyak averaging). After
-   * every optimiser step (a control dependency), {@code average -= (1 - decay) (average - w)} for
-   * each variable. The inference path reads the variables themselves, so validating or exporting
+   * every optimiser step (a control dependency), {@code average -= (1 - d) (average - w)} for each
+   * variable, with {@code d = min(decay, (1 + t) / (10 + t))} at global step t (the step fed with
+   * the dropout seed): early steps average over a short horizon, so the average does not drag the
+   * initial weights along (a short run gets a useful average too), and from about {@code 10 / (1 -
+   * decay)} steps on it is the plain average of the given decay. The inference path reads the variables themselves, so validating or exporting
    * the average swaps it in: {@code keep = w} (one run), then {@code w = average} (a second run, so
    * that no assignment races a read of the same variable); {@code w = keep} swaps the trained
    * weights back. All three sets are variables, so a checkpoint holds them; checkpoints are written
    * with the trained weights in place.
    */
   private record Average(Op update, Op reset, Op keep, Op load, Op back) {
-    static Average of(Ops tf, List<Variable<TFloat32>> vars, Op step, float decay) {
+    static Average of(Ops tf, List<Variable<TFloat32>> vars, Op step, Operand<TInt64> stepSeed, float decay) {
       Ops after = tf.withControlDependencies(List.of(step));
-      Operand<TFloat32> rate = tf.constant(1f - decay);
+      Operand<TFloat32> t = tf.dtypes.cast(tf.gather(stepSeed, tf.constant(1), tf.constant(0)), TFloat32.class);
+      Operand<TFloat32> warm = tf.math.div(tf.math.add(t, tf.constant(1f)), tf.math.add(t, tf.constant(10f)));
+      Operand<TFloat32> rate = tf.math.sub(tf.constant(1f), tf.math.minimum(tf.constant(decay), warm));
       List<Op> update = new ArrayList<>();
       List<Op> reset = new ArrayList<>();
       List<Op> keep = new ArrayList<>();

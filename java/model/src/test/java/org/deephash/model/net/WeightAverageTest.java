@@ -57,7 +57,7 @@ class WeightAverageTest {
   @Test
   void theAverageFollowsAPlainReferenceOfTheWeightsAfterEveryStep() {
     float decay = 0.8f;
-    Dataset d = images(64 * 6, 1);
+    Dataset data = images(64 * 6, 1);
     try (HashNet net = HashNet.create(CONFIG, options(decay))) {
       double[][] reference = new double[NAMES.size()][];
       for (int v = 0; v < NAMES.size(); v++) {
@@ -69,11 +69,14 @@ class WeightAverageTest {
       }
       float[][] last = new float[NAMES.size()][];
       for (int step = 0; step < 6; step++) {
-        net.trainStep(batch(d, step * 64, 64), Arrays.copyOfRange(d.labels(), step * 64, step * 64 + 64), 1e-2f, step);
+        long t = 3 + 7L * step; // global step numbers need not start at 0 (a resumed run)
+        net.trainStep(batch(data, step * 64, 64), Arrays.copyOfRange(data.labels(), step * 64, step * 64 + 64), 1e-2f,
+            t);
+        double d = Math.min(decay, (1.0 + t) / (10.0 + t)); // the warm-up: a short horizon at first
         for (int v = 0; v < NAMES.size(); v++) {
           last[v] = net.variable(NAMES.get(v));
           for (int i = 0; i < last[v].length; i++) {
-            reference[v][i] = decay * reference[v][i] + (1 - decay) * last[v][i];
+            reference[v][i] = d * reference[v][i] + (1 - d) * last[v][i];
           }
         }
       }
