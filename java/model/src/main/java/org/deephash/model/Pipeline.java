@@ -112,10 +112,11 @@ public final class Pipeline {
     }
     int all = train.count() + (validation == null ? 0 : validation.count());
     md.writeConfig(config, options, dataSpec == null ? null : new ModelDir.TrainedOn(dataSpec, all));
-    log.printf(Locale.ROOT, "training %s on %d images (%s, %d classes)%s, %d epochs, batch %d, %s lr %.1e%n",
+    log.printf(Locale.ROOT, "training %s on %d images (%s, %d classes)%s, %d epochs, batch %d, %s lr %.1e%s%n",
         "DLBHC " + bits + " bits", train.count(), train.shape(), train.classes(),
         validation == null ? "" : ", " + validation.count() + " held out for validation", options.epochs(),
-        options.batch(), options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate());
+        options.batch(), options.optimizer().name().toLowerCase(Locale.ROOT), options.learningRate(),
+        options.averageDecay() > 0 ? ", weight average (decay " + options.averageDecay() + ") validated and kept" : "");
     Trainer.Summary[] summary = new Trainer.Summary[1];
     try (HashNet net = backbone.train() ? new Trainer(log).progress(progress).pretrained(backbone.pretrained())
         .train(config, options, train, validation, md.checkpoints(), resume, summary)
@@ -203,8 +204,10 @@ public final class Pipeline {
         "fine stage chosen on the %d validation images: %s (P@10 / full mAP: bcs %.4f / %.4f", validation.count(),
         chosen.key(), bcs.precisionAt10(), bcs.mapFull()));
     scores.forEach((s, f) -> {
-      out.put("fine.validation." + s.key(), String.format(Locale.ROOT, "P@10 %.4f mAP %.4f", f.precisionAt10(),
-          f.mapFull()));
+      out.put("fine.validation." + s.key(), String.format(Locale.ROOT,
+          "P@10 %.4f mAP %.4f gains %+.5f (se %.5f) / %+.5f (se %.5f)", f.precisionAt10(), f.mapFull(),
+          f.precisionAt10() - bcs.precisionAt10(), f.precisionAt10Error(), f.mapFull() - bcs.mapFull(),
+          f.mapFullError()));
       line.append(String.format(Locale.ROOT, ", %s %.4f / %.4f", s.key(), f.precisionAt10(), f.mapFull()));
     });
     log.printf(Locale.ROOT, "%s) in %.1f s%n", line, (System.nanoTime() - t0) / 1e9);

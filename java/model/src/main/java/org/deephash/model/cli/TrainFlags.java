@@ -86,7 +86,8 @@ public final class TrainFlags {
 
   @Option(names = "--ema", paramLabel = "D",
       description = {"Validate and export an exponential moving average of the weights, updated after every step",
-          "with decay D (0.999: about the last 1,000 steps; shorter during the first steps), in [0, 1); 0: the trained weights (default: ${DEFAULT-VALUE})."})
+          "with decay D (0.999: about the last 1,000 steps; a shorter horizon during the first steps), in [0, 1);",
+          "0: the trained weights (default: ${DEFAULT-VALUE})."})
   float ema = D.averageDecay();
 
   @Option(names = "--augment", paramLabel = "A",

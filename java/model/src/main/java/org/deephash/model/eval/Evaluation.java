@@ -231,11 +231,13 @@ public final class Evaluation {
           bf = full.evaluate(queryCodes, codeBytes, queryLabels, null, m, c);
         }
         double[] bcsHead = new double[q];
+        double[] bcsP10 = new double[q];
         double p10 = 0;
         for (int i = 0; i < q; i++) {
           long[] ids = java.util.Arrays.stream(bf[i].topIds()).asLongStream().toArray();
           bcsHead[i] = headSum(ids, dbLabels, queryLabels[i]);
-          p10 += precisionAt10(ids, dbLabels, queryLabels[i]);
+          bcsP10[i] = precisionAt10(ids, dbLabels, queryLabels[i]);
+          p10 += bcsP10[i];
         }
         out.put(null, new FineStage.Score(p10 / q, meanAp(bf)));
         SearchResult coarse = search.query(queryCodes, m);
@@ -249,15 +251,21 @@ public final class Evaluation {
           }
           double ap = 0;
           double sp = 0;
+          double[] gainP10 = new double[q];
+          double[] gainAp = new double[q];
           for (int i = 0; i < q; i++) {
             long[] ids = r.ids(i);
             int label = queryLabels[i];
             int total = label < labelCount.length ? labelCount[label] : 0;
             double delta = total == 0 ? 0 : (headSum(ids, dbLabels, label) - bcsHead[i]) / total;
             ap += bf[i].averagePrecision() + delta;
-            sp += precisionAt10(ids, dbLabels, label);
+            double p = precisionAt10(ids, dbLabels, label);
+            sp += p;
+            gainAp[i] = delta;
+            gainP10[i] = p - bcsP10[i];
           }
-          out.put(stage, new FineStage.Score(sp / q, ap / q));
+          out.put(stage, new FineStage.Score(sp / q, ap / q, FineStage.Score.standardError(gainP10),
+              FineStage.Score.standardError(gainAp)));
         }
       }
     }

@@ -138,7 +138,7 @@ class EvaluationTest {
         f[i * dim + j] = dl[i] * 0.5f + (float) rnd.nextGaussian();
       }
       for (int j = 0; j < bits; j++) {
-        lat[i * bits + j] = (float) Math.min(1, Math.max(0, ((dl[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.5));
+        lat[i * bits + j] = (float) Math.min(1, Math.max(0, ((dl[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.8));
       }
     }
     byte[] codes = org.deephash.model.net.CodePacker.pack(lat, n, bits);
@@ -151,10 +151,11 @@ class EvaluationTest {
         qf[i * dim + j] = ql[i] * 0.5f + (float) rnd.nextGaussian();
       }
       for (int j = 0; j < bits; j++) {
-        qlat[i * bits + j] = (float) Math.min(1, Math.max(0, ((ql[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.5));
+        qlat[i * bits + j] = (float) Math.min(1, Math.max(0, ((ql[i] >> (j % 2)) & 1) * 0.6 + rnd.nextDouble() * 0.8));
       }
     }
     byte[] qc = org.deephash.model.net.CodePacker.pack(qlat, q, bits);
+    // noisy codes (an off bit is set with probability 3/8), so that re-ranking the pool changes the lists
     Evaluation ev = new Evaluation(new PrintStream(OutputStream.nullOutputStream())).pool(org.deephash.Pool.topM(300));
     java.util.Map<FineStage, FineStage.Score> got = ev.scoreStages(List.of(FineStage.values()), bits, dim, codes, f,
         lat, dl, qc, qf, qlat, ql);
@@ -163,22 +164,34 @@ class EvaluationTest {
       t.addAll(null, codes, null, dl);
       try (org.deephash.GpuHashSearch s = org.deephash.GpuHashSearch.open(t)) {
         org.deephash.SearchResult coarse = s.query(qc, 300);
+        FullRanking.QueryFigures[] b = full.evaluate(qc, 2, ql, null, 10);
         for (FineStage st : FineStage.values()) {
           org.deephash.SearchResult r = Evaluation.rerank(st, coarse, st.features(f, dim, lat, bits, n),
               st.features(qf, dim, qlat, bits, q), st.dim(dim, bits), 300);
           FullRanking.QueryFigures[] fig = full.evaluate(qc, 2, ql, r::ids, 10);
           double ap = 0;
           double p10 = 0;
+          double[] gainAp = new double[q];
+          double[] gainP10 = new double[q];
           for (int i = 0; i < q; i++) {
             ap += fig[i].averagePrecision();
+            gainAp[i] = fig[i].averagePrecision() - b[i].averagePrecision();
+            for (int j = 0; j < 10; j++) {
+              gainP10[i] += (dl[fig[i].topIds()[j]] == ql[i] ? 0.1 : 0) - (dl[b[i].topIds()[j]] == ql[i] ? 0.1 : 0);
+            }
             for (int id : fig[i].topIds()) {
               p10 += dl[id] == ql[i] ? 0.1 : 0;
             }
           }
           assertEquals(ap / q, got.get(st).mapFull(), 1e-9, st.key());
           assertEquals(p10 / q, got.get(st).precisionAt10(), 1e-9, st.key());
+          // the standard errors of the paired gains, from the per-query figures directly
+          assertEquals(sd(gainAp) / Math.sqrt(q), got.get(st).mapFullError(), 1e-9, st.key());
+          assertEquals(sd(gainP10) / Math.sqrt(q), got.get(st).precisionAt10Error(), 1e-9, st.key());
+          if (st != FineStage.NONE) {
+            assertTrue(got.get(st).mapFullError() > 0, st.key() + ": the stage changes some query's list");
+          }
         }
-        FullRanking.QueryFigures[] b = full.evaluate(qc, 2, ql, null, 10);
         double ap = 0;
         for (FullRanking.QueryFigures x : b) {
           ap += x.averagePrecision();
@@ -186,6 +199,12 @@ class EvaluationTest {
         assertEquals(ap / q, got.get(null).mapFull(), 1e-9);
       }
     }
+  }
+
+  /** Sample standard deviation (n - 1). */
+  private static double sd(double[] x) {
+    double m = java.util.Arrays.stream(x).average().orElse(0);
+    return Math.sqrt(java.util.Arrays.stream(x).map(v -> (v - m) * (v - m)).sum() / (x.length - 1));
   }
 
   private static void put(byte[] codes, int i, long c) {

@@ -112,6 +112,39 @@ class FineStageTest {
   }
 
   @Test
+  void aGainTheSplitCannotTellFromNoiseIsNotKept() {
+    FineStage.Score bcs = new FineStage.Score(0.9190, 0.9181);
+    // the 2026-12-05 case: P@10 +0.0010 (se 0.0004), full mAP +0.00000 (se 0.00002); lost on the test queries
+    FineStage.Score latent = new FineStage.Score(0.9200, 0.91810, 0.0004, 0.00002);
+    assertEquals(FineStage.NONE, FineStage.choose(Map.of(FineStage.LATENT, latent), bcs));
+    // the same figures with clear gains in both: kept
+    FineStage.Score clear = new FineStage.Score(0.9200, 0.91815, 0.0004, 0.00002);
+    assertEquals(FineStage.LATENT, FineStage.choose(Map.of(FineStage.LATENT, clear), bcs));
+    // clear in one metric only (the other gains under 2 standard errors): not kept
+    FineStage.Score half = new FineStage.Score(0.9197, 0.91815, 0.0004, 0.00002);
+    assertEquals(FineStage.NONE, FineStage.choose(Map.of(FineStage.F7, half), bcs));
+    // just over 2 standard errors in both is enough; among clear stages the larger gain wins
+    Map<FineStage, FineStage.Score> c = new LinkedHashMap<>();
+    c.put(FineStage.F7, new FineStage.Score(0.91981, 0.918141, 0.0004, 0.00002));
+    c.put(FineStage.LATENT, latent);
+    c.put(FineStage.F7_NORM_TIES, clear);
+    assertEquals(FineStage.F7_NORM_TIES, FineStage.choose(c, bcs));
+    c.remove(FineStage.F7_NORM_TIES);
+    assertEquals(FineStage.F7, FineStage.choose(c, bcs));
+  }
+
+  @Test
+  void theStandardErrorOfPairedGains() {
+    // d = {1, 0, 0, 0}: mean 0.25, sample variance 0.25, se sqrt(0.25 / 4) = 0.25
+    assertEquals(0.25, FineStage.Score.standardError(new double[] {1, 0, 0, 0}), 1e-15);
+    // d = {2, 4, 4, 4, 5, 5, 7, 9}: sample variance 32 / 7, se sqrt(32 / 7 / 8)
+    assertEquals(Math.sqrt(32.0 / 7 / 8), FineStage.Score.standardError(new double[] {2, 4, 4, 4, 5, 5, 7, 9}),
+        1e-15);
+    assertEquals(0, FineStage.Score.standardError(new double[] {3}));
+    assertEquals(0, FineStage.Score.standardError(new double[] {0.5, 0.5, 0.5}));
+  }
+
+  @Test
   void noneKeepsTheHammingOrderWithTiesById() {
     long[] ids = {40, 7, 12, 3, 25};
     int[] ham = {2, 1, 2, 1, 0};
