@@ -19,7 +19,7 @@ import org.deephash.model.net.ModelDir;
  *       carries no information about the query, so it cannot be worse than BCS except by chance
  *       inside those groups;
  *   <li>{@link #NONE}: no re-ranking at all, the codes' own order (BCS): what {@link #choose} keeps
- *       when no re-ranking beats the codes on the validation split.
+ *       when no re-ranking beats the codes clearly (two standard errors) on the validation split.
  * </ul>
  *
  * Every ordering breaks its remaining ties by ascending id. Which stage a model uses is chosen on
