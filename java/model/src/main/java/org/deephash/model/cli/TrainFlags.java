@@ -85,9 +85,9 @@ public final class TrainFlags {
   float balance = D.balanceWeight();
 
   @Option(names = "--ema", paramLabel = "D",
-      description = {"Validate and export an exponential moving average of the weights, updated after every step",
-          "with decay D (0.999: about the last 1,000 steps; a shorter horizon during the first steps), in [0, 1);",
-          "0: the trained weights (default: ${DEFAULT-VALUE})."})
+      description = "Validate and export an exponential moving average of the weights, updated after every step"
+          + " with decay D (0.999: about the last 1,000 steps; a shorter horizon during the first steps), in [0, 1);"
+          + " 0: the trained weights (default: ${DEFAULT-VALUE}).")
   float ema = D.averageDecay();
 
   @Option(names = "--augment", paramLabel = "A",
