@@ -585,7 +585,7 @@ public final class Views {
       return Images.resizeArea(photo, wx, wy, ww, wh, ow, oh);
     }
     Homography m = Homography.translation(-wx, -wy).then(Homography.scaling((double) ow / ww, (double) oh / wh));
-    return Images.warp(Images.toRgb(photo), m, ow, oh, 0);
+    return Images.warp(photo, m, ow, oh, 0);
   }
 
   /**

@@ -486,8 +486,7 @@ public final class HashNet implements AutoCloseable {
         Ops init = tf.withInitScope();
         Operand<TFloat32> zeros = init.zeros(init.constant(w.shape().asArray()), TFloat32.class);
         Variable<TFloat32> a = tf.withName("average_" + name).variable(zeros);
-        Variable<TFloat32> k = tf.withName("trained_" + name).variable(
-            init.zeros(init.constant(w.shape().asArray()), TFloat32.class));
+        Variable<TFloat32> k = tf.withName("trained_" + name).variable(zeros);
         update.add(after.assignSub(a, after.math.mul(rate, after.math.sub(a, w))));
         reset.add(tf.assign(a, w));
         keep.add(tf.assign(k, w));
