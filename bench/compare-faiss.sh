@@ -12,6 +12,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 PY=/usr/bin/python3 # Debian's python3-faiss lives there, not in a pyenv python
+source "$ROOT/bench/faiss-path.sh" # the AVX2 FAISS of bench/setup-faiss.sh, when built
 CLI="$ROOT/engine-cli"
 N=${N:-1000000}
 RUNS=${RUNS:-5}

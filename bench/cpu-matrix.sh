@@ -11,7 +11,8 @@
 # Environment: N (rows, 1000000), RUNS (5), SINGLE_RUNS (21, for one query), THREADS (2),
 # MAX_LOAD (0.5: waits, up to WAIT seconds (900), for the 1-minute load average to fall below it
 # before starting, and reports the load it ran under), ENGINES ("native native-avx2 java"),
-# FAISS_PY (/usr/bin/python3, the interpreter of Debian's python3-faiss), CLI (the engine-cli to
+# FAISS_PY (/usr/bin/python3: the AVX2 FAISS of bench/setup-faiss.sh when built, else Debian's
+# python3-faiss), CLI (the engine-cli to
 # measure, this checkout's by default).
 #
 # Every engine run checks a sample of its results against the scalar oracle (verified: true) before
@@ -21,6 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 CLI=${CLI:-"$ROOT/engine-cli"} # another checkout's engine-cli measures its engine (before/after)
 FAISS_PY=${FAISS_PY:-/usr/bin/python3}
+source "$ROOT/bench/faiss-path.sh" # the AVX2 FAISS of bench/setup-faiss.sh, when built
 N=${N:-1000000}
 RUNS=${RUNS:-5}
 SINGLE_RUNS=${SINGLE_RUNS:-21}
@@ -32,7 +34,7 @@ JSON=0
 for a in "$@"; do
   case "$a" in
     --json) JSON=1 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cpu-matrix: unknown argument $a (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -75,7 +77,7 @@ if "$FAISS_PY" -c 'import faiss, numpy' 2>/dev/null; then
   opt=$("$FAISS_PY" -c 'import faiss; print(faiss.get_compile_options() if hasattr(faiss, "get_compile_options") else "")')
   emit "{\"faiss\":true,\"version\":\"$("$FAISS_PY" -c 'import faiss; print(faiss.__version__)')\",\"compile\":\"$opt\"}"
 else
-  echo "cpu-matrix: no FAISS importable with $FAISS_PY (apt-get install python3-faiss); engine rows only" >&2
+  echo "cpu-matrix: no FAISS importable with $FAISS_PY (bench/setup-faiss.sh, or apt-get install python3-faiss); engine rows only" >&2
 fi
 
 engine_flags() { # the JVM options and backend of an engine name

@@ -22,6 +22,7 @@ while (( $# > 0 )); do
 done
 PY=/usr/bin/python3
 "$PY" -c 'import numpy' 2>/dev/null || PY=python3
+source "$ROOT/bench/faiss-path.sh"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 simd=$(grep -m1 '^flags' /proc/cpuinfo | grep -q avx512_vpopcntdq && echo "AVX-512 VPOPCNTDQ" || echo "no AVX-512")

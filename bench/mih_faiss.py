@@ -8,8 +8,9 @@
                                           2 threads; prints one JSON line; writes faiss.jsonl
                                           (each query's ids within R, ascending)
 
-Needs numpy and faiss (Debian: python3-faiss, a GENERIC build without AVX2 kernels: its flat
-scan is about 3x slower than a current release's; its multi-hash path is hash-table lookups).
+Needs numpy and faiss: bench/setup-faiss.sh builds one for AVX2, which mih-vs-faiss.sh prefers;
+Debian's python3-faiss is a GENERIC build whose software popcount slows its flat scan several
+times (its multi-hash path is hash-table lookups).
 """
 import json
 import os
