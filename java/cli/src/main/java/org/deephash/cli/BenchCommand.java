@@ -252,6 +252,7 @@ final class BenchCommand extends CliCommand {
           Pool pool = Pool.topM(c.pool);
           double[] bcs = time(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")"
               : "BCS (Hamming top-" + c.k + ")", c.runs, c.warmup, () -> bcs(search, qCodes));
+          double[] bcsBusy = lastBusy;
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
@@ -277,7 +278,7 @@ final class BenchCommand extends CliCommand {
               es[i] *= scale;
             }
           }
-          report(search, verified, failures.size(), bcs, hds, es, timings, hdsTimings, mihFigures);
+          report(search, verified, failures.size(), bcs, bcsBusy, hds, es, timings, hdsTimings, mihFigures);
           return c.verify > 0 && !verified ? 1 : 0;
         }
       }
@@ -371,8 +372,33 @@ final class BenchCommand extends CliCommand {
     }
 
     private static final long WARMUP_NANOS = 500_000_000L;
+    /** Below this busy share (see lastBusy) the table says the machine was shared. */
+    private static final double BUSY_WARNING = 0.8;
 
-    /** Warm-up, then timed runs; returns each run's milliseconds. */
+    /** CPU time per thread (nanosecond clocks, unlike the process's, which counts in ticks); null where unknown. */
+    private static final com.sun.management.ThreadMXBean THREADS =
+        java.lang.management.ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+            && t.isThreadCpuTimeSupported() && t.isThreadCpuTimeEnabled() ? t : null;
+
+    /** CPU nanoseconds used so far by every live thread of the JVM. */
+    private static long processCpuNanos() {
+      long sum = 0;
+      for (long ns : THREADS.getThreadCpuTime(THREADS.getAllThreadIds())) {
+        sum += Math.max(0, ns);
+      }
+      return sum;
+    }
+
+    /**
+     * The CPU time the JVM's threads used in each timed run of the last {@link #time} call, divided
+     * by the run's wall time and the search threads: 1 when every thread ran the whole time. Lower
+     * when threads wait for each other (a single query's hand-offs) or, on a shared virtual machine,
+     * for a core (seen: wall times 1.5-2x the CPU times), which makes wall times longer than the
+     * work; JIT and GC threads count too.
+     */
+    private double[] lastBusy;
+
+    /** Warm-up, then timed runs; returns each run's milliseconds (and sets lastBusy). */
     private double[] time(String what, int runs, int warmup, Supplier<SearchResult> op) {
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
@@ -385,14 +411,20 @@ final class BenchCommand extends CliCommand {
         }
       }
       double[] ms = new double[runs];
+      double[] busy = new double[runs];
       for (int i = 0; i < runs; i++) {
         try (var p = progress.phase(what + ": run " + (i + 1) + "/" + runs)) {
+          long c0 = THREADS == null ? 0 : processCpuNanos();
           long t0 = System.nanoTime();
           SearchResult r = op.get();
-          ms[i] = (System.nanoTime() - t0) / 1e6;
+          long t1 = System.nanoTime();
+          long c1 = THREADS == null ? 0 : processCpuNanos();
+          ms[i] = (t1 - t0) / 1e6;
+          busy[i] = (double) (c1 - c0) / Math.max(1, t1 - t0) / c.resolvedThreads();
           sink += r.totalCount();
         }
       }
+      lastBusy = THREADS == null ? null : busy;
       return ms;
     }
 
@@ -549,8 +581,9 @@ final class BenchCommand extends CliCommand {
       return d;
     }
 
-    private void report(GpuHashSearch search, boolean verified, int failures, double[] bcs, double[] hds,
-        double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings, MihFigures mihFigures) {
+    private void report(GpuHashSearch search, boolean verified, int failures, double[] bcs, double[] bcsBusy,
+        double[] hds, double[] es, Map<String, Double> timings, Map<String, Double> hdsTimings,
+        MihFigures mihFigures) {
       Figures f = Figures.of(c.n, c.queries, bcs);
       double median = f.medianMs();
       double qps = f.qps();
@@ -572,7 +605,11 @@ final class BenchCommand extends CliCommand {
             .put("warmup", c.warmup)
             .put("median_ms", Json.round(median, 3))
             .put("min_ms", Json.round(min(bcs), 3))
-            .put("max_ms", Json.round(max(bcs), 3))
+            .put("max_ms", Json.round(max(bcs), 3));
+        if (bcsBusy != null) {
+          j.put("busy_median", Json.round(median(bcsBusy), 2));
+        }
+        j
             .put("qps", Json.round(qps, 1))
             .put("gcodes_per_s", Json.round(gcodes, 3))
             .put("bytes_per_code", table.bytesPerRow())
@@ -651,6 +688,10 @@ final class BenchCommand extends CliCommand {
         StringBuilder sb = new StringBuilder();
         Json.write(sb, timings);
         out.println("  backend timings (ms, last call): " + sb);
+      }
+      if (bcsBusy != null && median(bcsBusy) < BUSY_WARNING) {
+        out.printf(Locale.ROOT, "  note: the threads ran for %.0f%% of the BCS wall time (median); the rest they"
+            + " waited, for each other or, on a shared machine, for a core%n", 100 * median(bcsBusy));
       }
       out.println(c.verify == 0 ? "  not verified (--verify 0)"
           : verified ? "  verified against the scalar oracle: BCS on " + c.verify + " queries"

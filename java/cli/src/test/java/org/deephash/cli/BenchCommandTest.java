@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class BenchCommandTest {
   private static final List<String> REQUIRED = List.of("backend", "device", "n", "bits", "queries", "k", "threads",
       "median_ms", "min_ms", "max_ms", "qps", "gcodes_per_s", "verified", "hds_median_ms", "es_median_ms",
-      "speedup_es_over_bcs", "es_queries");
+      "speedup_es_over_bcs", "es_queries", "busy_median");
 
   @Test
   void smallBenchPrintsOneVerifiedJsonLine() {
@@ -35,6 +35,10 @@ class BenchCommandTest {
     assertEquals((Double) runs.get(0), (Double) j.get("min_ms"), 0.0);
     assertEquals((Double) runs.get(0), (Double) j.get("max_ms"), 0.0);
     assertTrue((Double) j.get("median_ms") > 0, r.toString());
+    // CPU time of the JVM's threads over wall time x threads: some work was counted, and no more than
+    // every thread of a small JVM could have done
+    double busy = (Double) j.get("busy_median");
+    assertTrue(busy > 0 && busy < 8, r.toString());
   }
 
   @Test
