@@ -53,6 +53,15 @@ int32_t dh_check_tier(int32_t tier) {
   return DH_OK;
 }
 
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* dh_hamming_topk with its buffers in the calling thread's scratch slot `slot` (see dh_scratch.c):
+ * the public call uses DH_SCRATCH_TOPK, the search of its sample DH_SCRATCH_INNER. */
+static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
+                    int64_t row_end, const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq,
+                    int32_t k, int32_t max_dist, int32_t options, int32_t *out_dist, int32_t *out_row,
+                    int32_t *out_count, int32_t *out_flags);
+
 /* Rows sampled for the starting threshold of a large k (see sample_bounds): a batch of queries
  * shares one sample, so a batch affords a larger one and gets a tighter threshold. */
 #define DH_SAMPLE_ROWS 4096
@@ -90,14 +99,17 @@ static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t
     root = 0.5 * (root + lambda / root);
   }
   const int32_t m = (int32_t)(lambda + 2 * root + 1) + 1; /* > lambda + 2 sqrt(lambda) + 1 >= 5 */
-  uint8_t *sample = malloc((size_t)s * (size_t)cb + 8);
-  int64_t *ids = malloc(sizeof(int64_t) * (size_t)s);
-  int32_t *dist = malloc(sizeof(int32_t) * (size_t)nq * (size_t)m);
-  int32_t *row = malloc(sizeof(int32_t) * (size_t)nq * (size_t)m);
-  int32_t *count = malloc(sizeof(int32_t) * (size_t)nq);
-  int32_t *flags = malloc(sizeof(int32_t) * (size_t)nq);
-  int ok = sample != NULL && ids != NULL && dist != NULL && row != NULL && count != NULL && flags != NULL;
+  const size_t sample_bytes = round64((size_t)s * (size_t)cb + 8), ids_bytes = round64(sizeof(int64_t) * (size_t)s);
+  const size_t list_bytes = round64(sizeof(int32_t) * (size_t)nq * (size_t)m), q_bytes = round64(sizeof(int32_t) * (size_t)nq);
+  char *mem = dh_scratch_get(DH_SCRATCH_SAMPLE, sample_bytes + ids_bytes + 2 * list_bytes + 2 * q_bytes);
+  int ok = mem != NULL;
   if (ok) {
+    uint8_t *sample = (uint8_t *)mem;
+    int64_t *ids = (int64_t *)(mem + sample_bytes);
+    int32_t *dist = (int32_t *)(mem + sample_bytes + ids_bytes);
+    int32_t *row = (int32_t *)(mem + sample_bytes + ids_bytes + list_bytes);
+    int32_t *count = (int32_t *)(mem + sample_bytes + ids_bytes + 2 * list_bytes);
+    int32_t *flags = (int32_t *)(mem + sample_bytes + ids_bytes + 2 * list_bytes + q_bytes);
     /* every (rows / s)-th row: a constant stride the prefetcher follows (no division per row) */
     const size_t step = (size_t)(rows / s) * (size_t)cb;
     const uint8_t *src = codes + (size_t)row_begin * (size_t)cb;
@@ -107,20 +119,15 @@ static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t
     }
     memset(sample + (size_t)s * (size_t)cb, 0, 8);
     /* the sample is below 8 S rows: this search takes no sample of its own */
-    ok = dh_hamming_topk(tier, sample, cb, 0, s, ids, NULL, queries, nq, m, bits, DH_IDS_ASCENDING, dist, row, count,
-                         flags) == DH_OK;
-  }
-  if (ok) {
-    for (int32_t q = 0; q < nq; q++) {
-      bounds[q] = count[q] == m ? dist[(size_t)q * (size_t)m + (size_t)(m - 1)] : bits;
+    ok = topk(DH_SCRATCH_INNER, tier, sample, cb, 0, s, ids, NULL, queries, nq, m, bits, DH_IDS_ASCENDING, dist, row,
+              count, flags) == DH_OK;
+    if (ok) {
+      for (int32_t q = 0; q < nq; q++) {
+        bounds[q] = count[q] == m ? dist[(size_t)q * (size_t)m + (size_t)(m - 1)] : bits;
+      }
     }
   }
-  free(sample);
-  free(ids);
-  free(dist);
-  free(row);
-  free(count);
-  free(flags);
+  dh_scratch_end(DH_SCRATCH_SAMPLE);
   return ok;
 }
 
@@ -150,6 +157,16 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
                         const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq, int32_t k,
                         int32_t max_dist, int32_t options, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                         int32_t *out_flags) {
+  const int32_t st = topk(DH_SCRATCH_TOPK, tier, codes, code_bytes, row_begin, row_end, ids, tombstones, queries, nq, k,
+                          max_dist, options, out_dist, out_row, out_count, out_flags);
+  dh_scratch_end(DH_SCRATCH_TOPK);
+  return st;
+}
+
+static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
+                    int64_t row_end, const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq,
+                    int32_t k, int32_t max_dist, int32_t options, int32_t *out_dist, int32_t *out_row,
+                    int32_t *out_count, int32_t *out_flags) {
   int32_t st = dh_check_tier(tier);
   if (st != DH_OK) {
     return st;
@@ -184,38 +201,32 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
   if ((uint64_t)nq * (uint64_t)stride > (uint64_t)(SIZE_MAX / 16)) {
     return DH_ENOMEM;
   }
-  dh_sel *sels = malloc(sizeof(dh_sel) * (size_t)nq);
-  uint64_t *buf = malloc(sizeof(uint64_t) * (size_t)nq * stride);
-  /* 4 interleaved bins for compaction, then max_dist + 2 bins per query (counted mode) */
-  int32_t *hist = malloc(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
-  dh_pair *pairs = malloc(sizeof(dh_pair) * stride);
-  if (sels == NULL || buf == NULL || hist == NULL || pairs == NULL) {
-    free(sels);
-    free(buf);
-    free(hist);
-    free(pairs);
-    return DH_ENOMEM;
-  }
-  /* A top-k (max_dist = B) with a large k starts from a sampled threshold; out_flags doubles as
-   * its scratch until the results are written. */
-  const int sampled = max_dist == 8 * code_bytes &&
-                      sample_bounds(tier, codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
   int64_t tile = DH_TILE_BYTES / code_bytes;
   if (tile < 64) {
     tile = 64;
   }
-  uint64_t *planes = NULL;
-  if (tier == DH_TIER_AVX512 && code_bytes != 8) {
-    const size_t words = (size_t)(code_bytes + 7) / 8;
-    planes = aligned_alloc(64, words * 8 * (size_t)(tile + 8));
-    if (planes == NULL) {
-      free(sels);
-      free(buf);
-      free(hist);
-      free(pairs);
-      return DH_ENOMEM;
-    }
+  /* one block of the thread's scratch: the selections, their buffers, 4 interleaved bins for
+   * compaction then max_dist + 2 bins per query (counted mode), the tie pairs, and the AVX-512
+   * tier's word-planar tile for widths other than 64 bits */
+  const size_t sels_bytes = round64(sizeof(dh_sel) * (size_t)nq);
+  const size_t buf_bytes = round64(sizeof(uint64_t) * (size_t)nq * stride);
+  const size_t hist_bytes = round64(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
+  const size_t pairs_bytes = round64(sizeof(dh_pair) * stride);
+  const size_t planes_bytes =
+      tier == DH_TIER_AVX512 && code_bytes != 8 ? (size_t)(code_bytes + 7) / 8 * 8 * (size_t)(tile + 8) : 0;
+  char *mem = dh_scratch_get(slot, sels_bytes + buf_bytes + hist_bytes + pairs_bytes + planes_bytes);
+  if (mem == NULL) {
+    return DH_ENOMEM;
   }
+  dh_sel *sels = (dh_sel *)mem;
+  uint64_t *buf = (uint64_t *)(mem + sels_bytes);
+  int32_t *hist = (int32_t *)(mem + sels_bytes + buf_bytes);
+  dh_pair *pairs = (dh_pair *)(mem + sels_bytes + buf_bytes + hist_bytes);
+  uint64_t *planes = planes_bytes ? (uint64_t *)(mem + sels_bytes + buf_bytes + hist_bytes + pairs_bytes) : NULL;
+  /* A top-k (max_dist = B) with a large k starts from a sampled threshold; out_flags doubles as
+   * its scratch until the results are written. */
+  const int sampled = max_dist == 8 * code_bytes &&
+                      sample_bounds(tier, codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
   const int ascending = (options & DH_IDS_ASCENDING) != 0;
   dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
                 .ids_ascending = ascending, .counted = ascending && tombstones == NULL, .hist = hist,
@@ -261,11 +272,6 @@ int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, 
       out_flags[q] = live > k ? DH_FLAG_TRUNCATED : 0;
     }
   }
-  free(sels);
-  free(buf);
-  free(hist);
-  free(pairs);
-  free(planes);
   return DH_OK;
 }
 

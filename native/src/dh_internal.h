@@ -5,6 +5,7 @@
 #ifndef DH_INTERNAL_H
 #define DH_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -137,6 +138,20 @@ DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_
 DH_HIDDEN void dh_dist_scalar(const uint8_t *codes, int32_t cb, int64_t r0, int64_t r1, const uint8_t *q, int32_t *out);
 
 DH_HIDDEN int32_t dh_detect_tier(void);
+
+/* Per-thread scratch (dh_scratch.c): slot DH_SCRATCH_TOPK for a top-k call's buffers,
+ * DH_SCRATCH_SAMPLE for its sample, DH_SCRATCH_INNER for the top-k that searches the sample. */
+#define DH_SCRATCH_TOPK 0
+#define DH_SCRATCH_SAMPLE 1
+#define DH_SCRATCH_INNER 2
+#define DH_SCRATCH_SLOTS 3
+
+/* At least `bytes` of the calling thread's slot, 64-byte aligned, contents undefined; NULL when out
+ * of memory. Valid until the thread's next dh_scratch_get or dh_scratch_end on that slot. */
+DH_HIDDEN void *dh_scratch_get(int slot, size_t bytes);
+
+/* The call that used the slot is done: a block beyond what threads keep is freed. */
+DH_HIDDEN void dh_scratch_end(int slot);
 
 /* DH_OK when tier is valid and this CPU runs it (DH_EINVAL / DH_EUNSUPPORTED otherwise). */
 DH_HIDDEN int32_t dh_check_tier(int32_t tier);
