@@ -34,6 +34,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
   private static final long TASK_BYTES = 16L << 20;
+  /** Output buffers kept for reuse (see takeScratch): enough for the tasks of two concurrent searches. */
+  private static final int SCRATCH_KEPT = 8;
 
   private final NativeLib lib;
   private final int tier;
@@ -79,11 +81,32 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   public SearchResult knn(TableView t, Queries qs, int k) {
     long t0 = System.nanoTime();
     int kk = Math.min(k, t.liveRows());
-    Hits h = hamming(t, qs, kk, t.bits());
+    int q = qs.count();
+    SearchResult r;
+    if (q >= 4 * threads && kk > 0) {
+      // a batch (one row range per task, as hamming plans it): every query gets exactly kk rows, so
+      // each task writes its block's distances and ids straight into the result (no lists to merge)
+      int[] dist = new int[q * kk];
+      long[] ids = new long[dist.length];
+      hammingTasks(t, qs, kk, t.bits(), (q0, nq, k1, out) -> {
+        for (int j = 0; j < nq; j++) {
+          if (out.count(j) != kk) {
+            throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + kk);
+          }
+          int at = (q0 + j) * kk;
+          MemorySegment.copy(out.dist, JAVA_INT, (long) j * k1 * 4, dist, at, kk);
+          for (int i = 0; i < kk; i++) {
+            ids[at + i] = t.id(out.rows.getAtIndex(JAVA_INT, (long) j * k1 + i));
+          }
+        }
+      });
+      r = SearchResult.fixed(q, kk, ids, dist, null);
+    } else {
+      Hits h = hamming(t, qs, kk, t.bits());
+      r = SearchResult.fixed(q, kk, ids(t, h.rows), h.dist, null);
+    }
     long t1 = System.nanoTime();
-    SearchResult r = SearchResult.fixed(qs.count(), kk, ids(t, h.rows), h.dist, null);
-    long t2 = System.nanoTime();
-    timings = Map.of("scan", ms(t0, t1), "ids", ms(t1, t2), "total", ms(t0, t2));
+    timings = Map.of("scan", ms(t0, t1), "total", ms(t0, t1));
     return r;
   }
 
@@ -293,6 +316,40 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private record Partial(int stride, int[] dist, int[] rows, int[] count, int[] flags) {}
 
   /**
+   * One native call's outputs, valid only inside the task that made them: per query j of the block,
+   * count(j) entries at j * stride of dist and rows (ranked by distance, then id), and its flags.
+   */
+  private record TaskOutput(MemorySegment dist, MemorySegment rows, MemorySegment counts, MemorySegment flags) {
+    int count(int j) {
+      return counts.getAtIndex(JAVA_INT, j);
+    }
+  }
+
+  /** What a task does with its outputs before they are reused: queries q0 .. q0 + nq, stride k. */
+  private interface TaskSink {
+    void accept(int q0, int nq, int k, TaskOutput out);
+  }
+
+  /**
+   * Native memory for tasks' outputs, reused: fresh memory per task was zeroed by the allocator, and
+   * on the development VM its page faults cost more than the copies out of it. A task takes a buffer
+   * and gives it back when it has consumed its outputs; at most {@link #SCRATCH_KEPT} are kept.
+   */
+  private final java.util.concurrent.ConcurrentLinkedDeque<MemorySegment> scratch =
+      new java.util.concurrent.ConcurrentLinkedDeque<>();
+
+  private MemorySegment takeScratch(long bytes) {
+    MemorySegment s = scratch.pollFirst();
+    return s != null && s.byteSize() >= bytes ? s : Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64);
+  }
+
+  private void giveScratch(MemorySegment s) {
+    if (s.byteSize() <= TASK_BYTES && scratch.size() < SCRATCH_KEPT) {
+      scratch.offerFirst(s);
+    }
+  }
+
+  /**
    * The best {@code limit} live rows by (distance, id) among those within {@code maxDist} of each
    * query; truncated where more qualified.
    *
@@ -305,6 +362,23 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     if (q == 0 || limit == 0) {
       return new Hits(new int[q + 1], new int[0], new int[0], new boolean[q]);
     }
+    int[] shape = new int[2];
+    Partial[][] partials = hammingTasks(t, qs, limit, maxDist, null, shape);
+    return merge(t, partials, q, shape[0], limit);
+  }
+
+  /** The tasks of {@link #hamming}, each handing its outputs to {@code sink} (one row range only). */
+  private void hammingTasks(TableView t, Queries qs, int limit, int maxDist, TaskSink sink) {
+    hammingTasks(t, qs, limit, maxDist, sink, new int[2]);
+  }
+
+  /**
+   * Plans and runs the tasks of a Hamming search. With a sink, each task hands it its outputs (and
+   * the plan must have one row range); without, each task's lists are kept as a Partial for the
+   * merge. shape gets the queries per block and the row ranges.
+   */
+  private Partial[][] hammingTasks(TableView t, Queries qs, int limit, int maxDist, TaskSink sink, int[] shape) {
+    int q = qs.count();
     int rows = t.rows();
     int cb = t.codeBytes();
     int parts = q >= 4 * threads ? 1 : rowParts(rows);
@@ -326,6 +400,11 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       block = Math.min(block, ceilDiv(q, threads / parts));
     }
     int blocks = ceilDiv(q, block);
+    if (sink != null && parts != 1) {
+      throw new IllegalStateException("a task sink needs one row range");
+    }
+    shape[0] = block;
+    shape[1] = parts;
     Partial[][] partials = new Partial[blocks][parts];
     final int qb = block;
     MemorySegment codes = offHeap(t.codes());
@@ -339,18 +418,23 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       int q0 = b * qb;
       int nq = Math.min(qb, q - q0);
       int k = (int) Math.max(1, Math.min(stride, bounds[p + 1] - bounds[p]));
-      try (Arena a = Arena.ofConfined()) {
-        MemorySegment od = a.allocate(JAVA_INT, (long) nq * k);
-        MemorySegment or = a.allocate(JAVA_INT, (long) nq * k);
-        MemorySegment oc = a.allocate(JAVA_INT, nq);
-        MemorySegment of = a.allocate(JAVA_INT, nq);
-        lib.hammingTopk(tier, codes, cb, bounds[p], bounds[p + 1], ids, tomb, queries.asSlice((long) q0 * cb), nq,
-            k, maxDist, options, od, or, oc, of);
+      long lists = 4L * nq * k;
+      MemorySegment out = takeScratch(2 * lists + 8L * nq);
+      MemorySegment od = out.asSlice(0, lists);
+      MemorySegment or = out.asSlice(lists, lists);
+      MemorySegment oc = out.asSlice(2 * lists, 4L * nq);
+      MemorySegment of = out.asSlice(2 * lists + 4L * nq, 4L * nq);
+      lib.hammingTopk(tier, codes, cb, bounds[p], bounds[p + 1], ids, tomb, queries.asSlice((long) q0 * cb), nq,
+          k, maxDist, options, od, or, oc, of);
+      if (sink != null) {
+        sink.accept(q0, nq, k, new TaskOutput(od, or, oc, of));
+      } else {
         partials[b][p] = new Partial(k, od.toArray(JAVA_INT), or.toArray(JAVA_INT), oc.toArray(JAVA_INT),
             of.toArray(JAVA_INT));
       }
+      giveScratch(out); // not on an exception: a buffer the native call may have half written is dropped
     });
-    return merge(t, partials, q, qb, limit);
+    return partials;
   }
 
   /**
