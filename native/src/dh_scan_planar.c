@@ -125,6 +125,41 @@ DH_TARGET_AVX2 static void map8(uint8_t map[32]) {
   }
 }
 
+/*
+ * The saturating sums of one query's tables (lj) over a group's np planes (gp): 8 blocks of 32 rows
+ * in acc. Always inlined, so that with np a constant (16 for 64-bit codes) the plane loop unrolls.
+ * Two planes per iteration: independent shuffles in flight, no register copies.
+ */
+DH_TARGET_AVX2 static inline __attribute__((always_inline)) void group_sums(const __m256i *gp, const uint8_t *lj,
+                                                                            const int32_t np, __m256i acc[8]) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int32_t p = 0; p < np; p += 2) {
+    const __m256i l = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(lj + 16 * (size_t)p)));
+    const __m256i h = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(lj + 16 * (size_t)p + 16)));
+    const __m256i *pl = gp + 8 * (size_t)p;
+#define DH_PLANE_STEP(a, b)                                                                                  \
+  a = _mm256_adds_epu8(a, _mm256_adds_epu8(_mm256_shuffle_epi8(l, _mm256_load_si256(pl + (b))),          \
+                                           _mm256_shuffle_epi8(h, _mm256_load_si256(pl + 8 + (b)))))
+    DH_PLANE_STEP(a0, 0);
+    DH_PLANE_STEP(a1, 1);
+    DH_PLANE_STEP(a2, 2);
+    DH_PLANE_STEP(a3, 3);
+    DH_PLANE_STEP(a4, 4);
+    DH_PLANE_STEP(a5, 5);
+    DH_PLANE_STEP(a6, 6);
+    DH_PLANE_STEP(a7, 7);
+#undef DH_PLANE_STEP
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+  acc[4] = a4;
+  acc[5] = a5;
+  acc[6] = a6;
+  acc[7] = a7;
+}
+
 DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_t nq, dh_sel *sels, int64_t r0,
                                       int64_t r1) {
   const int32_t cb = c->code_bytes;
@@ -176,24 +211,11 @@ DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, i
       const uint8_t *qj = queries + (size_t)j * (size_t)cb;
       for (int32_t g0 = 0; g0 < n; g0 += GROUP_ROWS) {
         const __m256i *gp = (const __m256i *)(planes + (size_t)g0 * (size_t)np);
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        /* two planes per iteration (np is even): independent shuffles in flight, no register copies */
-        for (int32_t p = 0; p < np; p += 2) {
-          const __m256i l = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(lj + 16 * (size_t)p)));
-          const __m256i h = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(lj + 16 * (size_t)p + 16)));
-          const __m256i *pl = gp + 8 * (size_t)p;
-#define DH_PLANE_STEP(a, b)                                                                                  \
-  a = _mm256_adds_epu8(a, _mm256_adds_epu8(_mm256_shuffle_epi8(l, _mm256_load_si256(pl + (b))),          \
-                                           _mm256_shuffle_epi8(h, _mm256_load_si256(pl + 8 + (b)))))
-          DH_PLANE_STEP(a0, 0);
-          DH_PLANE_STEP(a1, 1);
-          DH_PLANE_STEP(a2, 2);
-          DH_PLANE_STEP(a3, 3);
-          DH_PLANE_STEP(a4, 4);
-          DH_PLANE_STEP(a5, 5);
-          DH_PLANE_STEP(a6, 6);
-          DH_PLANE_STEP(a7, 7);
-#undef DH_PLANE_STEP
+        __m256i acc[8];
+        if (np == 16) {
+          group_sums(gp, lj, 16, acc); /* 64-bit codes: the plane loop unrolled */
+        } else {
+          group_sums(gp, lj, np, acc);
         }
         const int32_t valid = n - g0 < GROUP_ROWS ? n - g0 : GROUP_ROWS;
         if (s->thr >= 255) {
@@ -204,17 +226,14 @@ DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, i
           }
           continue;
         }
-        /* lane flagged iff sum < thr + 1, i.e. the saturating difference is non-zero */
-        const __m256i th = _mm256_set1_epi8((char)(s->thr + 1));
-        __m256i any = _mm256_or_si256(
-            _mm256_or_si256(_mm256_or_si256(_mm256_subs_epu8(th, a0), _mm256_subs_epu8(th, a1)),
-                            _mm256_or_si256(_mm256_subs_epu8(th, a2), _mm256_subs_epu8(th, a3))),
-            _mm256_or_si256(_mm256_or_si256(_mm256_subs_epu8(th, a4), _mm256_subs_epu8(th, a5)),
-                            _mm256_or_si256(_mm256_subs_epu8(th, a6), _mm256_subs_epu8(th, a7))));
+        /* some lane is flagged iff the smallest sum is < thr + 1 (the saturating difference is non-zero) */
+        const __m256i least = _mm256_min_epu8(
+            _mm256_min_epu8(_mm256_min_epu8(acc[0], acc[1]), _mm256_min_epu8(acc[2], acc[3])),
+            _mm256_min_epu8(_mm256_min_epu8(acc[4], acc[5]), _mm256_min_epu8(acc[6], acc[7])));
+        const __m256i any = _mm256_subs_epu8(_mm256_set1_epi8((char)(s->thr + 1)), least);
         if (DH_LIKELY(_mm256_testz_si256(any, any))) {
           continue;
         }
-        const __m256i acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
         for (int32_t b = 0; b < 8; b++) {
           /* re-read the threshold: a push may have lowered it */
           const __m256i tb = _mm256_set1_epi8((char)(s->thr + 1));
