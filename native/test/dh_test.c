@@ -312,7 +312,11 @@ int main(void) {
     }
     check_l2(tier, 64, 20000, 21, 10, 0, 1, 0); /* many buffer compactions */
     check_l2(tier, 64, 20000, 9, 1000, 2, 0, 1);
-    checks += 2;
+    /* pools of more than 65536 entries in all, over more than 65536 rows: the rerank's table-order
+     * path, both digits of its radix sort */
+    check_l2(tier, 8, 70000, 5, 10, 1, 0, 1);
+    check_l2(tier, 8, 70000, 5, 10, 3, 1, 0);
+    checks += 4;
   }
   /* A sample that misleads: the rows the starting threshold of a large k is sampled from (every
    * (rows / S)-th: S = 4096 rows for one query, 32768 for a batch of 64 or more) equal the query,

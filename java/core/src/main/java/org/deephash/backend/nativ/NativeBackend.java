@@ -140,7 +140,9 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     MemorySegment qf = offHeap(qs.features());
     int dim = t.dim();
     int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
-    int chunks = Math.max(1, Math.min(q, 4 * threads));
+    // a large batch: one call a thread, so that each call's pools are many rows of the table, which
+    // the kernel reads in table order (dh_l2_rerank); a small one: a few calls a thread, to balance
+    int chunks = q >= 64 * threads ? threads : Math.max(1, Math.min(q, 4 * threads));
     parallelFor(chunks, c -> {
       int q0 = (int) ((long) q * c / chunks);
       int q1 = (int) ((long) q * (c + 1) / chunks);
