@@ -92,7 +92,7 @@ final class BenchCommand extends CliCommand {
   int runs = 5;
 
   @Option(names = "--warmup", paramLabel = "W",
-      description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 0.5 s of them).")
+      description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 2 s of them).")
   int warmup = 2;
 
   @Option(names = "--es-queries", paramLabel = "E",
@@ -371,7 +371,7 @@ final class BenchCommand extends CliCommand {
       return (r.nextInt() >>> 8) * 0x1.0p-24f; // uniform in [0, 1)
     }
 
-    private static final long WARMUP_NANOS = 500_000_000L;
+    private static final long WARMUP_NANOS = 2_000_000_000L;
     /** Below this busy share (see lastBusy) the table says the machine was shared. */
     private static final double BUSY_WARNING = 0.8;
 
@@ -402,8 +402,10 @@ final class BenchCommand extends CliCommand {
     private double[] time(String what, int runs, int warmup, Supplier<SearchResult> op) {
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
-          // At least the requested runs, and then until half a second has passed: a call that takes
-          // a millisecond (one query) needs hundreds of calls before the JIT has compiled its loops.
+          // At least the requested runs, and then until two seconds have passed: a call that takes a
+          // millisecond (one query) needs hundreds of calls before the JIT has compiled its loops,
+          // and on 2 cores the compiler threads share them with the search (a k = 1000 batch of the
+          // native backend ran 70 ms for its first 9 timed runs after half a second, 40 ms after)
           long until = System.nanoTime() + WARMUP_NANOS;
           for (int i = 0; i < warmup || System.nanoTime() < until; i++) {
             sink += op.get().totalCount();
