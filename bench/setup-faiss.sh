@@ -18,17 +18,8 @@ ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 version=1.7.3
 sha256=3e4fac26d8c9e9008ecea4ae5fc414c658998fce4ba75835058b1a71d3516002
 PY=/usr/bin/python3
-force=0
-dir=""
-for arg in "$@"; do
-  case "$arg" in
-    --force) force=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "setup-faiss: unknown option $arg (try --help)" >&2; exit 2 ;;
-    *) [[ -z "$dir" ]] || { echo "setup-faiss: one DIR only" >&2; exit 2; }; dir="$arg" ;;
-  esac
-done
-dir="${dir:-$ROOT/build/faiss-avx2}"
+source "$ROOT/bench/setup-args.sh"
+setup_args setup-faiss 14 "$ROOT/build/faiss-avx2" "$@"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 if [[ $force -eq 0 && -f "$dir/.done" && "$(cat "$dir/.done")" == "$sha256" ]]; then

@@ -23,17 +23,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-force=0
-dir=""
-for arg in "$@"; do
-  case "$arg" in
-    --force) force=1 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "setup-photos: unknown option $arg (try --help)" >&2; exit 2 ;;
-    *) [[ -z "$dir" ]] || { echo "setup-photos: one DIR only" >&2; exit 2; }; dir="$arg" ;;
-  esac
-done
-dir="${dir:-$repo/data/photos}"
+source "$repo/bench/setup-args.sh"
+setup_args setup-photos 21 "$repo/data/photos" "$@"
 
 for tool in apt-get dpkg-deb python3; do
   command -v "$tool" >/dev/null 2>&1 || {

@@ -15,17 +15,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 version=4.4.0
 sha256=585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382
-force=0
-dir=""
-for arg in "$@"; do
-  case "$arg" in
-    --force) force=1 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "setup-pretrained: unknown option $arg (try --help)" >&2; exit 2 ;;
-    *) [[ -z "$dir" ]] || { echo "setup-pretrained: one DIR only" >&2; exit 2; }; dir="$arg" ;;
-  esac
-done
-dir="${dir:-$repo/data/pretrained}"
+source "$repo/bench/setup-args.sh"
+setup_args setup-pretrained 11 "$repo/data/pretrained" "$@"
 out="$dir/mobilenet_v2"
 if [[ $force -eq 0 && -f "$out/.done" && "$(cat "$out/.done")" == "$sha256" ]]; then
   echo "setup-pretrained: $out is up to date (--force to fetch again)"
