@@ -82,13 +82,14 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     long t0 = System.nanoTime();
     int kk = Math.min(k, t.liveRows());
     int q = qs.count();
+    Plan plan = kk > 0 && q > 0 ? plan(t, q, kk) : null;
     SearchResult r;
-    if (q >= 4 * threads && kk > 0) {
-      // a batch (one row range per task, as hamming plans it): every query gets exactly kk rows, so
-      // each task writes its block's distances and ids straight into the result (no lists to merge)
+    if (plan != null && plan.parts() == 1) {
+      // a batch (one row range): every query gets exactly kk rows, so each task writes its block's
+      // distances and ids straight into the result (no lists to merge)
       int[] dist = new int[q * kk];
       long[] ids = new long[dist.length];
-      hammingTasks(t, qs, kk, t.bits(), (q0, nq, k1, out) -> {
+      runTasks(t, qs, plan, t.bits(), (b, p, q0, nq, k1, out) -> {
         for (int j = 0; j < nq; j++) {
           if (out.count(j) != kk) {
             throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + kk);
@@ -327,9 +328,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     }
   }
 
-  /** What a task does with its outputs before they are reused: queries q0 .. q0 + nq, stride k. */
+  /**
+   * What a task (query block b, row range p) does with its outputs before they are reused: queries
+   * q0 .. q0 + nq, lists of stride k.
+   */
   private interface TaskSink {
-    void accept(int q0, int nq, int k, TaskOutput out);
+    void accept(int b, int p, int q0, int nq, int k, TaskOutput out);
   }
 
   /**
@@ -364,25 +368,22 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     if (q == 0 || limit == 0) {
       return new Hits(new int[q + 1], new int[0], new int[0], new boolean[q]);
     }
-    int[] shape = new int[2];
-    Partial[][] partials = hammingTasks(t, qs, limit, maxDist, null, shape);
-    return merge(t, partials, q, shape[0], limit);
-  }
-
-  /** The tasks of {@link #hamming}, each handing its outputs to {@code sink} (one row range only). */
-  private void hammingTasks(TableView t, Queries qs, int limit, int maxDist, TaskSink sink) {
-    hammingTasks(t, qs, limit, maxDist, sink, new int[2]);
+    Plan plan = plan(t, q, limit);
+    Partial[][] partials = new Partial[plan.blocks()][plan.parts()];
+    runTasks(t, qs, plan, maxDist, (b, p, q0, nq, k, out) -> partials[b][p] = new Partial(k,
+        out.dist.toArray(JAVA_INT), out.rows.toArray(JAVA_INT), out.counts.toArray(JAVA_INT),
+        out.flags.toArray(JAVA_INT)));
+    return merge(t, partials, q, plan.block(), limit);
   }
 
   /**
-   * Plans and runs the tasks of a Hamming search. With a sink, each task hands it its outputs (and
-   * the plan must have one row range); without, each task's lists are kept as a Partial for the
-   * merge. shape gets the queries per block and the row ranges.
+   * How a Hamming search of q queries for the best {@code limit} is cut: row ranges (bounds), query
+   * blocks of {@code block} queries, and the stride of a task's lists.
    */
-  private Partial[][] hammingTasks(TableView t, Queries qs, int limit, int maxDist, TaskSink sink, int[] shape) {
-    int q = qs.count();
+  private record Plan(int parts, long[] bounds, int block, int blocks, int stride) {}
+
+  private Plan plan(TableView t, int q, int limit) {
     int rows = t.rows();
-    int cb = t.codeBytes();
     int parts = q >= 4 * threads ? 1 : rowParts(rows);
     long[] bounds = new long[parts + 1];
     for (int p = 0; p <= parts; p++) {
@@ -401,25 +402,26 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     } else if (parts < threads) {
       block = Math.min(block, ceilDiv(q, threads / parts));
     }
-    int blocks = ceilDiv(q, block);
-    if (sink != null && parts != 1) {
-      throw new IllegalStateException("a task sink needs one row range");
-    }
-    shape[0] = block;
-    shape[1] = parts;
-    Partial[][] partials = new Partial[blocks][parts];
-    final int qb = block;
+    return new Plan(parts, bounds, block, ceilDiv(q, block), stride);
+  }
+
+  /** Runs the plan's tasks (query block b x row range p), each handing its outputs to the sink. */
+  private void runTasks(TableView t, Queries qs, Plan plan, int maxDist, TaskSink sink) {
+    int q = qs.count();
+    int cb = t.codeBytes();
+    int parts = plan.parts();
+    long[] bounds = plan.bounds();
     MemorySegment codes = offHeap(t.codes());
     MemorySegment ids = offHeap(t.ids());
     MemorySegment tomb = t.hasTombstones() ? offHeap(t.tombstones()) : MemorySegment.NULL;
     MemorySegment queries = offHeap(qs.codes());
     int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
-    parallelFor(blocks * parts, task -> {
+    parallelFor(plan.blocks() * parts, task -> {
       int b = task / parts;
       int p = task % parts;
-      int q0 = b * qb;
-      int nq = Math.min(qb, q - q0);
-      int k = (int) Math.max(1, Math.min(stride, bounds[p + 1] - bounds[p]));
+      int q0 = b * plan.block();
+      int nq = Math.min(plan.block(), q - q0);
+      int k = (int) Math.max(1, Math.min(plan.stride(), bounds[p + 1] - bounds[p]));
       long lists = 4L * nq * k;
       MemorySegment out = takeScratch(2 * lists + 8L * nq);
       MemorySegment od = out.asSlice(0, lists);
@@ -428,15 +430,9 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       MemorySegment of = out.asSlice(2 * lists + 4L * nq, 4L * nq);
       lib.hammingTopk(tier, codes, cb, bounds[p], bounds[p + 1], ids, tomb, queries.asSlice((long) q0 * cb), nq,
           k, maxDist, options, od, or, oc, of);
-      if (sink != null) {
-        sink.accept(q0, nq, k, new TaskOutput(od, or, oc, of));
-      } else {
-        partials[b][p] = new Partial(k, od.toArray(JAVA_INT), or.toArray(JAVA_INT), oc.toArray(JAVA_INT),
-            of.toArray(JAVA_INT));
-      }
+      sink.accept(b, p, q0, nq, k, new TaskOutput(od, or, oc, of));
       giveScratch(out); // not on an exception: a buffer the native call may have half written is dropped
     });
-    return partials;
   }
 
   /**
