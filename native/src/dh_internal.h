@@ -140,11 +140,13 @@ DH_HIDDEN void dh_dist_scalar(const uint8_t *codes, int32_t cb, int64_t r0, int6
 DH_HIDDEN int32_t dh_detect_tier(void);
 
 /* Per-thread scratch (dh_scratch.c): slot DH_SCRATCH_TOPK for a top-k call's buffers,
- * DH_SCRATCH_SAMPLE for its sample, DH_SCRATCH_INNER for the top-k that searches the sample. */
+ * DH_SCRATCH_SAMPLE for its sample, DH_SCRATCH_INNER for the top-k that searches the sample,
+ * DH_SCRATCH_RERANK for the re-rank's table-order pass. */
 #define DH_SCRATCH_TOPK 0
 #define DH_SCRATCH_SAMPLE 1
 #define DH_SCRATCH_INNER 2
-#define DH_SCRATCH_SLOTS 3
+#define DH_SCRATCH_RERANK 3
+#define DH_SCRATCH_SLOTS 4
 
 /* At least `bytes` of the calling thread's slot, 64-byte aligned, contents undefined; NULL when out
  * of memory. Valid until the thread's next dh_scratch_get or dh_scratch_end on that slot. */
