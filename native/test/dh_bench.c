@@ -4,6 +4,7 @@
  * at most 256 queries; fewer queries than 4 per thread by rows), median of R runs. Prints one JSON
  * line per configuration. Usage: dh_bench [bits] [n] [nq] [k] [threads] [tier] [runs]
  * Exhaustive Euclidean search: dh_bench l2 [dim] [n] [nq] [k] [threads] [tier] [runs].
+ * The fine stage (re-rank of pools): dh_bench rerank [dim] [n] [nq] [pool] [k] [threads] [tier] [runs].
  * The clock and the instruction-mix bounds of the scans: dh_bench bounds.
  */
 #include <pthread.h>
@@ -67,6 +68,18 @@ static void fill(uint8_t *p, size_t n, uint64_t seed) {
   }
 }
 
+/* count uniform floats in [0, 1) from the xorshift state *seed. */
+static float *random_floats(size_t count, uint64_t *seed) {
+  float *v = malloc(sizeof(float) * count);
+  for (size_t i = 0; i < count; i++) {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    v[i] = (float)(*seed >> 40) * 0x1.0p-24f;
+  }
+  return v;
+}
+
 typedef struct {
   int32_t tier, dim, nq, k;
   int64_t n;
@@ -102,18 +115,10 @@ static int bench_l2(int argc, char **argv) {
   int32_t threads = argc > 6 ? atoi(argv[6]) : 2;
   int32_t tier = argc > 7 ? atoi(argv[7]) : dh_cpu_tier();
   int32_t runs = argc > 8 ? atoi(argv[8]) : 5;
-  float *f = malloc(sizeof(float) * (size_t)n * dim), *qs = malloc(sizeof(float) * (size_t)nq * dim);
+  uint64_t seed = 0x1234567ULL;
+  float *f = random_floats((size_t)n * dim, &seed), *qs = random_floats((size_t)nq * dim, &seed);
   float *norms = malloc(sizeof(float) * (size_t)n);
   int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
-  uint64_t seed = 0x1234567ULL;
-  for (size_t i = 0; i < (size_t)n * dim; i++) {
-    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-    f[i] = (float)(seed >> 40) * 0x1.0p-24f;
-  }
-  for (size_t i = 0; i < (size_t)nq * dim; i++) {
-    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
-    qs[i] = (float)(seed >> 40) * 0x1.0p-24f;
-  }
   for (int64_t i = 0; i < n; i++) ids[i] = i;
   dh_l2_norms(f, dim, 0, n, norms);
   l2job *jobs = calloc((size_t)threads, sizeof(l2job));
@@ -145,6 +150,92 @@ static int bench_l2(int argc, char **argv) {
          "\"min_ms\":%.3f,\"gflops\":%.1f,\"slowest_thread_cpu_ms\":%.3f,\"gflops_per_cpu_s\":%.1f}\n",
          dim, (long long)n, nq, k, threads, tier, med * 1e3, times[1] * 1e3, flops / med * 1e-9, cpu_med * 1e3,
          flops / threads / cpu_med * 1e-9);
+  return 0;
+}
+
+/*
+ * dh_bench rerank [dim] [n] [nq] [pool] [k] [threads] [tier] [runs]: the fine stage of
+ * coarse-to-fine search, dh_l2_rerank of nq pools of `pool` random rows (as the native backend
+ * calls it for a batch: one call a thread). The threads live for all the runs, so that their
+ * scratch memory is reused as in the engine's pool; a barrier starts and ends each run.
+ */
+typedef struct {
+  int32_t tier, dim, nq, pool, k, runs;
+  const float *f, *norms, *queries;
+  const int64_t *ids;
+  const int32_t *offsets, *rows;
+  pthread_barrier_t *start, *end;
+  int32_t status;
+} rrjob;
+
+static void *run_rerank(void *arg) {
+  rrjob *j = arg;
+  float *od = malloc(sizeof(float) * (size_t)j->nq * j->k);
+  int32_t *oi = malloc(sizeof(int32_t) * (size_t)j->nq * j->k), *oc = malloc(sizeof(int32_t) * (size_t)j->nq);
+  for (int run = 0; run <= j->runs; run++) {
+    pthread_barrier_wait(j->start);
+    const int32_t st = dh_l2_rerank(j->tier, j->f, j->dim, j->norms, j->ids, j->queries, j->nq, j->offsets, j->rows,
+                                    j->k, DH_IDS_ASCENDING, od, oi, oc);
+    j->status = st != DH_OK ? st : j->status;
+    pthread_barrier_wait(j->end);
+  }
+  free(od);
+  free(oi);
+  free(oc);
+  return NULL;
+}
+
+static int bench_rerank(int argc, char **argv) {
+  int32_t dim = argc > 2 ? atoi(argv[2]) : 128;
+  int64_t n = argc > 3 ? atoll(argv[3]) : 1000000;
+  int32_t nq = argc > 4 ? atoi(argv[4]) : 1000;
+  int32_t pool = argc > 5 ? atoi(argv[5]) : 1000;
+  int32_t k = argc > 6 ? atoi(argv[6]) : 10;
+  int32_t threads = argc > 7 ? atoi(argv[7]) : 2;
+  int32_t tier = argc > 8 ? atoi(argv[8]) : dh_cpu_tier();
+  int32_t runs = argc > 9 ? atoi(argv[9]) : 5;
+  uint64_t seed = 0x7654321ULL;
+  float *f = random_floats((size_t)n * dim, &seed), *qs = random_floats((size_t)nq * dim, &seed);
+  float *norms = malloc(sizeof(float) * (size_t)n);
+  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+  int32_t *offsets = malloc(sizeof(int32_t) * ((size_t)nq + 1)), *rows = malloc(sizeof(int32_t) * (size_t)nq * pool);
+  for (int64_t i = 0; i < n; i++) ids[i] = i;
+  dh_l2_norms(f, dim, 0, n, norms);
+  for (int32_t q = 0; q <= nq; q++) offsets[q] = q * pool;
+  for (size_t i = 0; i < (size_t)nq * pool; i++) {
+    seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+    rows[i] = (int32_t)(seed % (uint64_t)n);
+  }
+  pthread_barrier_t start, end;
+  pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+  pthread_barrier_init(&end, NULL, (unsigned)threads + 1);
+  rrjob *jobs = calloc((size_t)threads, sizeof(rrjob));
+  pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
+  for (int t = 0; t < threads; t++) {
+    const int32_t q0 = (int32_t)((int64_t)nq * t / threads), q1 = (int32_t)((int64_t)nq * (t + 1) / threads);
+    jobs[t] = (rrjob){tier, dim, q1 - q0, pool, k, runs, f, norms, qs + (size_t)q0 * dim, ids, offsets + q0, rows,
+                      &start, &end, DH_OK};
+    pthread_create(&th[t], NULL, run_rerank, &jobs[t]);
+  }
+  double *times = malloc(sizeof(double) * (size_t)(runs + 1));
+  for (int run = 0; run <= runs; run++) { /* run 0 warms up (and fills the threads' scratch) */
+    pthread_barrier_wait(&start);
+    const double t0 = now();
+    pthread_barrier_wait(&end);
+    times[run] = now() - t0;
+  }
+  for (int t = 0; t < threads; t++) {
+    pthread_join(th[t], NULL);
+    if (jobs[t].status != DH_OK) {
+      fprintf(stderr, "status %d\n", jobs[t].status);
+      return 1;
+    }
+  }
+  qsort(times + 1, (size_t)runs, sizeof(double), cmp_double);
+  printf("{\"rerank\":true,\"dim\":%d,\"n\":%lld,\"queries\":%d,\"pool\":%d,\"k\":%d,\"threads\":%d,"
+         "\"tier\":%d,\"median_ms\":%.3f,\"min_ms\":%.3f,\"ns_per_row\":%.1f}\n",
+         dim, (long long)n, nq, pool, k, threads, tier, times[1 + runs / 2] * 1e3, times[1] * 1e3,
+         times[1 + runs / 2] * 1e9 * threads / ((double)nq * pool));
   return 0;
 }
 
@@ -304,6 +395,9 @@ int main(int argc, char **argv) {
   }
   if (argc > 1 && strcmp(argv[1], "bounds") == 0) {
     return bench_bounds();
+  }
+  if (argc > 1 && strcmp(argv[1], "rerank") == 0) {
+    return bench_rerank(argc, argv);
   }
   int32_t bits = argc > 1 ? atoi(argv[1]) : 64;
   int64_t n = argc > 2 ? atoll(argv[2]) : 1000000;
