@@ -80,6 +80,24 @@ static float *random_floats(size_t count, uint64_t *seed) {
   return v;
 }
 
+/* A table of n random feature rows (dim floats each) with its squared norms and ids 0..n-1, and nq
+ * random queries. */
+typedef struct {
+  float *f, *queries, *norms;
+  int64_t *ids;
+} l2data;
+
+static l2data l2_data(int64_t n, int32_t dim, int32_t nq, uint64_t seed) {
+  l2data d;
+  d.f = random_floats((size_t)n * dim, &seed);
+  d.queries = random_floats((size_t)nq * dim, &seed);
+  d.norms = malloc(sizeof(float) * (size_t)n);
+  d.ids = malloc(sizeof(int64_t) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) d.ids[i] = i;
+  dh_l2_norms(d.f, dim, 0, n, d.norms);
+  return d;
+}
+
 typedef struct {
   int32_t tier, dim, nq, k;
   int64_t n;
@@ -115,12 +133,9 @@ static int bench_l2(int argc, char **argv) {
   int32_t threads = argc > 6 ? atoi(argv[6]) : 2;
   int32_t tier = argc > 7 ? atoi(argv[7]) : dh_cpu_tier();
   int32_t runs = argc > 8 ? atoi(argv[8]) : 5;
-  uint64_t seed = 0x1234567ULL;
-  float *f = random_floats((size_t)n * dim, &seed), *qs = random_floats((size_t)nq * dim, &seed);
-  float *norms = malloc(sizeof(float) * (size_t)n);
-  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
-  for (int64_t i = 0; i < n; i++) ids[i] = i;
-  dh_l2_norms(f, dim, 0, n, norms);
+  const l2data d = l2_data(n, dim, nq, 0x1234567ULL);
+  const float *f = d.f, *qs = d.queries, *norms = d.norms;
+  const int64_t *ids = d.ids;
   l2job *jobs = calloc((size_t)threads, sizeof(l2job));
   pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
   for (int t = 0; t < threads; t++) {
@@ -186,21 +201,20 @@ static void *run_rerank(void *arg) {
 }
 
 static int bench_rerank(int argc, char **argv) {
-  int32_t dim = argc > 2 ? atoi(argv[2]) : 128;
-  int64_t n = argc > 3 ? atoll(argv[3]) : 1000000;
-  int32_t nq = argc > 4 ? atoi(argv[4]) : 1000;
-  int32_t pool = argc > 5 ? atoi(argv[5]) : 1000;
-  int32_t k = argc > 6 ? atoi(argv[6]) : 10;
-  int32_t threads = argc > 7 ? atoi(argv[7]) : 2;
-  int32_t tier = argc > 8 ? atoi(argv[8]) : dh_cpu_tier();
-  int32_t runs = argc > 9 ? atoi(argv[9]) : 5;
-  uint64_t seed = 0x7654321ULL;
-  float *f = random_floats((size_t)n * dim, &seed), *qs = random_floats((size_t)nq * dim, &seed);
-  float *norms = malloc(sizeof(float) * (size_t)n);
-  int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+  /* dim n nq pool k threads tier runs (tier -1: the CPU's best) */
+  static const int64_t defaults[8] = {128, 1000000, 1000, 1000, 10, 2, -1, 5};
+  int64_t v[8];
+  for (int i = 0; i < 8; i++) {
+    v[i] = argc > 2 + i ? atoll(argv[2 + i]) : defaults[i];
+  }
+  const int32_t dim = (int32_t)v[0], nq = (int32_t)v[2], pool = (int32_t)v[3], k = (int32_t)v[4];
+  const int32_t threads = (int32_t)v[5], tier = v[6] < 0 ? dh_cpu_tier() : (int32_t)v[6], runs = (int32_t)v[7];
+  const int64_t n = v[1];
+  const l2data d = l2_data(n, dim, nq, 0x7654321ULL);
+  const float *f = d.f, *qs = d.queries, *norms = d.norms;
+  const int64_t *ids = d.ids;
   int32_t *offsets = malloc(sizeof(int32_t) * ((size_t)nq + 1)), *rows = malloc(sizeof(int32_t) * (size_t)nq * pool);
-  for (int64_t i = 0; i < n; i++) ids[i] = i;
-  dh_l2_norms(f, dim, 0, n, norms);
+  uint64_t seed = 0x89abcdefULL;
   for (int32_t q = 0; q <= nq; q++) offsets[q] = q * pool;
   for (size_t i = 0; i < (size_t)nq * pool; i++) {
     seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
