@@ -372,7 +372,7 @@ final class BenchCommand extends CliCommand {
     }
 
     private static final long WARMUP_NANOS = 2_000_000_000L;
-    /** Below this busy share (see lastBusy) the table says the machine was shared. */
+    /** Below this busy share (see lastBusy) the table notes that the threads waited. */
     private static final double BUSY_WARNING = 0.8;
 
     /** CPU time per thread (nanosecond clocks, unlike the process's, which counts in ticks); null where unknown. */

@@ -230,8 +230,7 @@ final class VectorKernels implements Kernels {
       for (int h = 0; h < hits; h++) {
         int g1 = h < blocks ? hit[h] + block : hit[h] + lanes;
         for (int g = hit[h]; g < g1; g += lanes) {
-          // no vector crosses a call: a vector argument is boxed, and C2 then kept this loop's
-          // vectors as objects (4x slower)
+          // no vector crosses a call: a vector passed to a method C2 does not inline is boxed
           LongVector d = popc(LongVector.fromMemorySegment(LONGS, codes, (long) g * 8, LE), q);
           long bits = d.compare(VectorOperators.LE, (long) s.thr).toLong();
           if (bits != 0) {
