@@ -57,7 +57,7 @@ def main(path):
     def cell(case, engine):
         return next((r for r in rows if r.get("case") == case and r.get("engine") == engine), None)
 
-    waited = [False]
+    waited = False
     clock = machine.get("clock_ghz")
     threads = machine.get("threads", 2)
     avx512 = "avx512_vpopcntdq" in machine.get("flags", "")
@@ -94,15 +94,15 @@ def main(path):
             mark = "" if r is None or r.get("verified") else " (NOT verified)"
             if r is not None and r.get("busy_median", 1) < BUSY:
                 mark += " *"
-                waited[0] = True
+                waited = True
             line += " %s%s |" % (fmt_ms(ms), mark)
             if faiss:
                 line += " %s |" % ("%.1fx" % (f["median_ms"] / ms) if f and ms else "-")
         fmark = " *" if f and f.get("busy_median", 1) < BUSY else ""
-        waited[0] |= bool(fmark)
+        waited |= bool(fmark)
         line += " %s%s | %s |" % (fmt_ms(f and f["median_ms"]), fmark, TARGETS.get(c, ""))
         print(line)
-    if waited[0]:
+    if waited:
         print()
         print("\\* The search threads ran for under %.0f%% of the wall time (median of the runs, `busy_median`):"
               " they waited for each other (one query's hand-offs) or for a core (a shared VM), so the time"

@@ -53,8 +53,6 @@ int32_t dh_check_tier(int32_t tier) {
   return DH_OK;
 }
 
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 /* dh_hamming_topk with its buffers in the calling thread's scratch slot `slot` (see dh_scratch.c):
  * the public call uses DH_SCRATCH_TOPK, the search of its sample DH_SCRATCH_INNER. */
 static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin,
@@ -99,8 +97,8 @@ static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t
     root = 0.5 * (root + lambda / root);
   }
   const int32_t m = (int32_t)(lambda + 2 * root + 1) + 1; /* > lambda + 2 sqrt(lambda) + 1 >= 5 */
-  const size_t sample_bytes = round64((size_t)s * (size_t)cb + 8), ids_bytes = round64(sizeof(int64_t) * (size_t)s);
-  const size_t list_bytes = round64(sizeof(int32_t) * (size_t)nq * (size_t)m), q_bytes = round64(sizeof(int32_t) * (size_t)nq);
+  const size_t sample_bytes = dh_round64((size_t)s * (size_t)cb + 8), ids_bytes = dh_round64(sizeof(int64_t) * (size_t)s);
+  const size_t list_bytes = dh_round64(sizeof(int32_t) * (size_t)nq * (size_t)m), q_bytes = dh_round64(sizeof(int32_t) * (size_t)nq);
   char *mem = dh_scratch_get(DH_SCRATCH_SAMPLE, sample_bytes + ids_bytes + 2 * list_bytes + 2 * q_bytes);
   int ok = mem != NULL;
   if (ok) {
@@ -208,10 +206,10 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
   /* one block of the thread's scratch: the selections, their buffers, 4 interleaved bins for
    * compaction then max_dist + 2 bins per query (counted mode), the tie pairs, and the AVX-512
    * tier's word-planar tile for widths other than 64 bits */
-  const size_t sels_bytes = round64(sizeof(dh_sel) * (size_t)nq);
-  const size_t buf_bytes = round64(sizeof(uint64_t) * (size_t)nq * stride);
-  const size_t hist_bytes = round64(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
-  const size_t pairs_bytes = round64(sizeof(dh_pair) * stride);
+  const size_t sels_bytes = dh_round64(sizeof(dh_sel) * (size_t)nq);
+  const size_t buf_bytes = dh_round64(sizeof(uint64_t) * (size_t)nq * stride);
+  const size_t hist_bytes = dh_round64(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
+  const size_t pairs_bytes = dh_round64(sizeof(dh_pair) * stride);
   const size_t planes_bytes =
       tier == DH_TIER_AVX512 && code_bytes != 8 ? (size_t)(code_bytes + 7) / 8 * 8 * (size_t)(tile + 8) : 0;
   char *mem = dh_scratch_get(slot, sels_bytes + buf_bytes + hist_bytes + pairs_bytes + planes_bytes);

@@ -87,6 +87,14 @@ DH_HIDDEN void dh_sel_settle(const dh_ctx *c, dh_sel *s) __attribute__((noinline
  * counted mode, hist of thr + 2 bins; after c's mode fields are set. */
 DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist);
 
+/* Counted mode: `added` entries, already counted in hist, have just been appended; may lower thr. */
+static inline void dh_sel_counted(const dh_ctx *c, dh_sel *s, int32_t added) {
+  s->le += added;
+  if (__builtin_expect(s->le > c->k || s->n >= s->cap, 0)) {
+    dh_sel_settle(c, s);
+  }
+}
+
 /* Accounts for the entries buf[from, n) a kernel has just appended (every one with d <= thr); may
  * lower thr. */
 static inline void dh_sel_appended(const dh_ctx *c, dh_sel *s, int32_t from) {
@@ -94,10 +102,7 @@ static inline void dh_sel_appended(const dh_ctx *c, dh_sel *s, int32_t from) {
     for (int32_t i = from; i < s->n; i++) {
       s->hist[s->buf[i] >> 32]++;
     }
-    s->le += s->n - from;
-    if (__builtin_expect(s->le > c->k || s->n >= s->cap, 0)) {
-      dh_sel_settle(c, s);
-    }
+    dh_sel_counted(c, s, s->n - from);
     return;
   }
   for (int32_t i = from; i < s->n; i++) {
@@ -163,6 +168,9 @@ static inline uint64_t dh_load64(const uint8_t *p) {
   memcpy(&v, p, 8);
   return v;
 }
+
+/* n rounded up to a multiple of 64 (a cache line: the pieces carved out of one scratch block). */
+static inline size_t dh_round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* Mask keeping the low `bytes` bytes of a word (bytes in 1..8). */
 static inline uint64_t dh_tail_mask(int32_t bytes) {

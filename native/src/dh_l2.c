@@ -526,7 +526,7 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
    * thread's scratch (fresh memory came back as new pages on every call: 61 ms against 44 in a C
    * harness of 1000 pools of 1000 rows on 2 threads) */
   const int32_t total = pool_offsets[nq] - pool_offsets[0];
-  const size_t list = ((size_t)total * sizeof(int32_t) + 63) & ~(size_t)63;
+  const size_t list = dh_round64((size_t)total * sizeof(int32_t));
   char *mem = total >= DH_RERANK_SORTED_MIN ? dh_scratch_get(DH_SCRATCH_RERANK, 4 * list + sizeof(int32_t) * 65536)
                                             : NULL;
   float *dv = (float *)mem;
@@ -552,26 +552,26 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
       st = n < 0 ? DH_ENOMEM : DH_OK;
       continue;
     }
+    /* the dot products with the pool's rows: computed in table order already, or gathered now */
+    const float *dq = a;
     if (dv != NULL) {
-      const float *dq = dv + (pool_offsets[q] - pool_offsets[0]);
-      for (int32_t i = 0; i < m; i++) {
-        a[i] = (float)(qq + norms[rows[i]]) - 2 * dq[i];
+      dq = dv + (pool_offsets[q] - pool_offsets[0]);
+    } else {
+      for (int32_t b0 = 0; b0 < m; b0 += DH_RERANK_BLOCK) {
+        const int32_t bn = m - b0 < DH_RERANK_BLOCK ? m - b0 : DH_RERANK_BLOCK;
+        for (int32_t i = 0; i < bn; i++) {
+          const float *src = features + (size_t)rows[b0 + i] * (size_t)dim;
+          if (b0 + DH_RERANK_BLOCK + i < m) {
+            const char *next = (const char *)(features + (size_t)rows[b0 + DH_RERANK_BLOCK + i] * (size_t)dim);
+            for (size_t off = 0; off < sizeof(float) * (size_t)dim; off += 64) __builtin_prefetch(next + off);
+          }
+          memcpy(block + (size_t)i * (size_t)dim, src, sizeof(float) * (size_t)dim);
+        }
+        dots(block, bn, dim, qv, a + b0);
       }
     }
-    for (int32_t b0 = 0; dv == NULL && b0 < m; b0 += DH_RERANK_BLOCK) {
-      const int32_t bn = m - b0 < DH_RERANK_BLOCK ? m - b0 : DH_RERANK_BLOCK;
-      for (int32_t i = 0; i < bn; i++) {
-        const float *src = features + (size_t)rows[b0 + i] * (size_t)dim;
-        if (b0 + DH_RERANK_BLOCK + i < m) {
-          const char *next = (const char *)(features + (size_t)rows[b0 + DH_RERANK_BLOCK + i] * (size_t)dim);
-          for (size_t off = 0; off < sizeof(float) * (size_t)dim; off += 64) __builtin_prefetch(next + off);
-        }
-        memcpy(block + (size_t)i * (size_t)dim, src, sizeof(float) * (size_t)dim);
-      }
-      dots(block, bn, dim, qv, a + b0);
-      for (int32_t i = 0; i < bn; i++) {
-        a[b0 + i] = (float)(qq + norms[rows[b0 + i]]) - 2 * a[b0 + i];
-      }
+    for (int32_t i = 0; i < m; i++) {
+      a[i] = (float)(qq + norms[rows[i]]) - 2 * dq[i];
     }
     const int32_t n = rank_candidates(&ctx, qv, qq, a, rows, m, rk, od, oi, 1);
     if (n < 0) {

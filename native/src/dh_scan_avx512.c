@@ -93,10 +93,7 @@ DH_TARGET_AVX512 DH_INLINE void counted_appended(const dh_ctx *c, dh_sel *s, __m
     const __m512i lane = _mm512_permutexvar_epi64(_mm512_set1_epi64(i), entries);
     s->hist[(uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(lane)) >> 32]++;
   }
-  s->le += added;
-  if (__builtin_expect(s->le > c->k || s->n >= s->cap, 0)) {
-    dh_sel_settle(c, s);
-  }
+  dh_sel_counted(c, s, added);
 }
 
 /* Appends the lanes of a group (planes at gp) that hit, query by query: one compress and one store

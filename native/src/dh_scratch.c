@@ -50,7 +50,7 @@ static dh_block *blocks(void) {
 }
 
 void *dh_scratch_get(int slot, size_t bytes) {
-  const size_t n = (bytes + 63) & ~(size_t)63;
+  const size_t n = dh_round64(bytes);
   dh_block *b = blocks();
   if (b == NULL) {
     return NULL;

@@ -250,16 +250,16 @@ final class BenchCommand extends CliCommand {
           boolean verified = c.verify > 0 && failures.isEmpty();
 
           Pool pool = Pool.topM(c.pool);
-          double[] bcs = time(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")"
+          Timed bcsRuns = time(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")"
               : "BCS (Hamming top-" + c.k + ")", c.runs, c.warmup, () -> bcs(search, qCodes));
-          double[] bcsBusy = lastBusy;
+          double[] bcs = bcsRuns.ms();
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
           if (mihFigures != null) {
             try (GpuHashSearch tables = GpuHashSearch.open(table, options.withMethod("mih"))) {
               mihFigures.runs = time((c.radius >= 0 ? "Hamming radius " + c.radius : "Hamming top-" + c.k)
-                  + " with multi-index tables", c.runs, c.warmup, () -> bcs(tables, qCodes));
+                  + " with multi-index tables", c.runs, c.warmup, () -> bcs(tables, qCodes)).ms();
             }
           }
           double[] hds = null;
@@ -268,17 +268,17 @@ final class BenchCommand extends CliCommand {
           if (c.dim > 0) {
             // BCS has warmed the Hamming kernels the coarse stage uses: one warm-up is enough.
             hds = time("HDS (coarse-to-fine, m=" + c.pool + ")", c.runs, Math.min(c.warmup, 1),
-                () -> search.coarseToFine(qCodes, qFeatures, pool, c.k));
+                () -> search.coarseToFine(qCodes, qFeatures, pool, c.k)).ms();
             hdsTimings = search.lastTimingsMs();
             float[] esFeatures = Arrays.copyOf(qFeatures, c.esQueries * c.dim);
             es = time("ES (exhaustive L2, " + c.esQueries + " queries)", c.runs, Math.min(c.warmup, 1),
-                () -> search.exhaustive(esFeatures, c.k));
+                () -> search.exhaustive(esFeatures, c.k)).ms();
             double scale = (double) c.queries / c.esQueries;
             for (int i = 0; i < es.length; i++) {
               es[i] *= scale;
             }
           }
-          report(search, verified, failures.size(), bcs, bcsBusy, hds, es, timings, hdsTimings, mihFigures);
+          report(search, verified, failures.size(), bcs, bcsRuns.busy(), hds, es, timings, hdsTimings, mihFigures);
           return c.verify > 0 && !verified ? 1 : 0;
         }
       }
@@ -372,7 +372,7 @@ final class BenchCommand extends CliCommand {
     }
 
     private static final long WARMUP_NANOS = 2_000_000_000L;
-    /** Below this busy share (see lastBusy) the table notes that the threads waited. */
+    /** Below this busy share (see Timed) the table notes that the threads waited. */
     private static final double BUSY_WARNING = 0.8;
 
     /** CPU time per thread (nanosecond clocks, unlike the process's, which counts in ticks); null where unknown. */
@@ -390,16 +390,17 @@ final class BenchCommand extends CliCommand {
     }
 
     /**
-     * The CPU time the JVM's threads used in each timed run of the last {@link #time} call, divided
-     * by the run's wall time and the search threads: 1 when every thread ran the whole time. Lower
-     * when threads wait for each other (a single query's hand-offs) or, on a shared virtual machine,
-     * for a core (seen: wall times 1.5-2x the CPU times), which makes wall times longer than the
-     * work; JIT and GC threads count too.
+     * The timed runs of a search: each run's milliseconds, and its busy share, null where thread CPU
+     * time is unknown: the CPU time the JVM's threads used in the run, divided by its wall time and
+     * the search threads, 1 when every thread ran the whole time. Lower when threads wait for each
+     * other (a single query's hand-offs) or, on a shared virtual machine, for a core (seen: wall
+     * times 1.5-2x the CPU times), which makes wall times longer than the work; JIT and GC threads
+     * count too.
      */
-    private double[] lastBusy;
+    private record Timed(double[] ms, double[] busy) {}
 
-    /** Warm-up, then timed runs; returns each run's milliseconds (and sets lastBusy). */
-    private double[] time(String what, int runs, int warmup, Supplier<SearchResult> op) {
+    /** Warm-up, then timed runs. */
+    private Timed time(String what, int runs, int warmup, Supplier<SearchResult> op) {
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
           // At least the requested runs, and then until two seconds have passed: a call that takes a
@@ -426,8 +427,7 @@ final class BenchCommand extends CliCommand {
           sink += r.totalCount();
         }
       }
-      lastBusy = THREADS == null ? null : busy;
-      return ms;
+      return new Timed(ms, THREADS == null ? null : busy);
     }
 
     /**
