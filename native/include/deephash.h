@@ -90,6 +90,14 @@ DH_API int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_
                                int32_t *out_dist, int32_t *out_row, int32_t *out_count, int32_t *out_flags);
 
 /**
+ * Queries that the calling thread's dh_hamming_topk calls have searched twice so far. A large k
+ * starts from a threshold estimated on a sample of the rows; a query that finds fewer than k rows
+ * within it is searched again from max_dist. That costs time, never exactness; tests and
+ * benchmarks read this count to see how often it happens.
+ */
+DH_API int64_t dh_topk_searched_again(void);
+
+/**
  * Hamming distances of one query to every row in [row_begin, row_end) (tombstones ignored):
  * out[i] = distance to row row_begin + i. For tests and for callers that rank by other means.
  */

@@ -116,7 +116,8 @@ static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t
       ids[i] = i;
     }
     memset(sample + (size_t)s * (size_t)cb, 0, 8);
-    /* the sample is below 8 S rows: this search takes no sample of its own */
+    /* this search takes no sample of its own (topk with DH_SCRATCH_INNER): a sample of the sample
+     * would be copied into this same scratch slot, over the rows being searched */
     ok = topk(DH_SCRATCH_INNER, tier, sample, cb, 0, s, ids, NULL, queries, nq, m, bits, DH_IDS_ASCENDING, dist, row,
               count, flags) == DH_OK;
     if (ok) {
@@ -150,6 +151,11 @@ static int64_t live_rows(const uint64_t *tomb, int64_t r0, int64_t r1) {
 static int32_t *query_bins(const dh_ctx *c, int32_t q) {
   return c->hist + (4 + (size_t)q) * (size_t)c->hist_stride;
 }
+
+/* Queries this thread has searched again from B (dh_topk_searched_again). */
+static _Thread_local int64_t searched_again;
+
+int64_t dh_topk_searched_again(void) { return searched_again; }
 
 int32_t dh_hamming_topk(int32_t tier, const uint8_t *codes, int32_t code_bytes, int64_t row_begin, int64_t row_end,
                         const int64_t *ids, const uint64_t *tombstones, const uint8_t *queries, int32_t nq, int32_t k,
@@ -223,7 +229,7 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
   uint64_t *planes = planes_bytes ? (uint64_t *)(mem + sels_bytes + buf_bytes + hist_bytes + pairs_bytes) : NULL;
   /* A top-k (max_dist = B) with a large k starts from a sampled threshold; out_flags doubles as
    * its scratch until the results are written. */
-  const int sampled = max_dist == 8 * code_bytes &&
+  const int sampled = slot != DH_SCRATCH_INNER && max_dist == 8 * code_bytes &&
                       sample_bounds(tier, codes, code_bytes, row_begin, rows, queries, nq, keff, max_dist, out_flags);
   const int ascending = (options & DH_IDS_ASCENDING) != 0;
   dh_ctx ctx = {.codes = codes, .ids = ids, .tomb = tombstones, .code_bytes = code_bytes, .k = keff,
@@ -259,6 +265,7 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
     if (sampled) {
       if (out_count[q] < keff && bound < max_dist) {
         /* the sampled threshold was below the k-th distance: search this query again from B */
+        searched_again++;
         dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap, query_bins(&ctx, q));
         for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
           const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;

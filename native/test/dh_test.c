@@ -318,6 +318,19 @@ int main(void) {
     check_l2(tier, 8, 70000, 5, 10, 3, 1, 0);
     checks += 4;
   }
+  /* A sample that represents the rows: random codes, a batch of 64 queries and k = 1000 over
+   * 300000 rows start from the batch's sampled threshold, which is above the k-th distance for
+   * every query, so none is searched twice. (Exact either way: check() compares with the oracle.) */
+  for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
+    const int64_t before = dh_topk_searched_again();
+    check(tier, 8, 300000, 0, 300000, 64, 1000, 64, 0, 0);
+    const int64_t again = dh_topk_searched_again() - before;
+    if (again != 0) {
+      printf("FAIL representative sample tier=%d: %lld of 64 queries searched again\n", tier, (long long)again);
+      failures++;
+    }
+    checks++;
+  }
   /* A sample that misleads: the rows the starting threshold of a large k is sampled from (every
    * (rows / S)-th: S = 4096 rows for one query, 32768 for a batch of 64 or more) equal the query,
    * all others are its complement, so the sample puts the k-th distance at 0 while only S rows are
