@@ -200,24 +200,25 @@ static inline ranked rank_of(const dh_l2ctx *c, float d, int32_t row) {
 /*
  * The reference ranking of the candidates cand[0, n) (rows, with approximate distances a): keeps
  * those that can be among the best k, computes their reference distance, and writes the best k
- * by (distance, id). out_ref[i] is the candidate's index in cand. Without cut every candidate is
- * ranked (infinite margins). Returns the count written, or -1 when scratch memory ran out.
+ * by (distance, id). out_ref[i] is the candidate's index in cand. xx[i] is the squared norm of
+ * the candidate's row (NULL: read from the table's norms). Without cut every candidate is ranked
+ * (infinite margins). Returns the count written, or -1 when scratch memory ran out.
  */
-static int32_t rank_candidates(dh_l2ctx *c, const float *q, double qq, const float *a, const int32_t *rows, int32_t n,
-                               ranked *buf, float *out_dist, int32_t *out_ref, int cut) {
+static int32_t rank_candidates(dh_l2ctx *c, const float *q, double qq, const float *a, const float *xx,
+                               const int32_t *rows, int32_t n, ranked *buf, float *out_dist, int32_t *out_ref, int cut) {
   double t = __builtin_inf();
   if (cut && n > c->k) {
     if (!ensure_scratch(c, n)) {
       return -1;
     }
     for (int32_t i = 0; i < n; i++) {
-      c->scratch[i] = (double)a[i] + c->c * (qq + c->norms[rows[i]]) + c->eta;
+      c->scratch[i] = (double)a[i] + c->c * (qq + (xx != NULL ? xx[i] : c->norms[rows[i]])) + c->eta;
     }
     t = kth_smallest(c->scratch, n, c->k - 1);
   }
   int32_t m = 0;
   for (int32_t i = 0; i < n; i++) {
-    const double lower = (double)a[i] - c->c * (qq + c->norms[rows[i]]) - c->eta;
+    const double lower = (double)a[i] - c->c * (qq + (xx != NULL ? xx[i] : c->norms[rows[i]])) - c->eta;
     if (lower <= t) {
       buf[m] = rank_of(c, dh_l2_exact(q, c->features + (size_t)rows[i] * (size_t)c->dim, c->dim), rows[i]);
       buf[m].row = i; /* the candidate's index; its table row is rows[i] */
@@ -397,7 +398,7 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
       }
       rk = grown;
     }
-    const int32_t m = rank_candidates(&ctx, qv, s->qq, s->a, s->row, s->n, rk, od, idx, 1);
+    const int32_t m = rank_candidates(&ctx, qv, s->qq, s->a, NULL, s->row, s->n, rk, od, idx, 1);
     if (m < 0) {
       st = DH_ENOMEM;
       break;
@@ -429,55 +430,73 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
 #define DH_RERANK_AHEAD 16
 
 /*
- * The dot products of every pool entry of the call (entry e: row pool_rows[e], query qof(e)) into
- * dv[e], visiting the rows in table order. A call's pools hold hundreds of thousands of scattered
- * rows of a table too large for the caches; read in table order, consecutive rows share DRAM pages
- * and the prefetches run ahead on a predictable path (on the development VM a gather of 500k rows
- * of a million, 512 bytes each, took about 35 ns a row in order against 45-80 ns in pool order).
- * The order is a two-pass radix sort of the entries by row (16-bit digits). work: 3 lists of
- * `list` bytes and 65536 counts.
+ * The approximate distances of every pool entry of the call (entry e: row pool_rows[e], query
+ * qof(e)) into av[e] and the row's squared norm into xv[e], visiting the rows in table order; the
+ * largest norm of each query's pool into xxmax[q]. A call's pools hold hundreds of thousands of
+ * scattered rows of a table too large for the caches; read in table order, consecutive rows share
+ * DRAM pages and the prefetches run ahead on a predictable path (on the development VM a gather of
+ * 500k rows of a million, 512 bytes each, took about 35 ns a row in order against 45-80 ns in pool
+ * order). The order is a two-pass radix sort of (row, entry) keys by row (16-bit digits), each key
+ * moved with its query: the loop over the sorted keys then reads nothing out of order but the
+ * rows themselves (looking the query and the row up by entry, at random, took half its time).
+ * work: 7 lists of `list` bytes and 2 x 65536 counts.
  */
-static void dots_in_row_order(dh_l2_dots_fn dots, const float *features, int32_t dim, const float *queries, int32_t nq,
-                              const int32_t *pool_offsets, const int32_t *pool_rows, char *work, size_t list,
-                              float *dv) {
+static void approx_in_row_order(dh_l2_dots_fn dots, const float *features, const float *norms, int32_t dim,
+                                const float *queries, int32_t nq, const double *qqv, const int32_t *pool_offsets,
+                                const int32_t *pool_rows, char *work, size_t list, float *av, float *xv,
+                                double *xxmax) {
   const int32_t base = pool_offsets[0];
   const int32_t total = pool_offsets[nq] - base;
-  int32_t *qof = (int32_t *)work;
-  int32_t *tmp = (int32_t *)(work + list);
-  int32_t *order = (int32_t *)(work + 2 * list);
-  int32_t *count = (int32_t *)(work + 3 * list);
+  uint64_t *keys = (uint64_t *)work, *keys2 = (uint64_t *)(work + 2 * list);
+  int32_t *qs = (int32_t *)(work + 4 * list), *qs2 = (int32_t *)(work + 5 * list);
+  int32_t *count = (int32_t *)(work + 6 * list);
   const int32_t *rows = pool_rows + base; /* entry e's row */
+  memset(count, 0, sizeof(int32_t) * 2 * 65536);
   for (int32_t q = 0; q < nq; q++) {
+    xxmax[q] = 0;
     for (int32_t e = pool_offsets[q] - base; e < pool_offsets[q + 1] - base; e++) {
-      qof[e] = q;
+      const uint32_t r = (uint32_t)rows[e];
+      keys[e] = (uint64_t)r << 32 | (uint32_t)e;
+      qs[e] = q;
+      count[r & 0xFFFF]++;
+      count[65536 + (r >> 16)]++;
     }
   }
-  /* low digit: entries into tmp; high digit: tmp into order (stable, so rows end up ascending) */
+  /* low digit: keys into keys2; high digit: back (stable, so rows end up ascending) */
   for (int pass = 0; pass < 2; pass++) {
-    const int shift = 16 * pass;
-    const int32_t *src = pass == 0 ? NULL : tmp;
-    int32_t *dst = pass == 0 ? tmp : order;
-    memset(count, 0, sizeof(int32_t) * 65536);
-    for (int32_t e = 0; e < total; e++) {
-      count[((uint32_t)rows[src == NULL ? e : src[e]] >> shift) & 0xFFFF]++;
-    }
+    int32_t *c = count + 65536 * pass;
     for (int32_t d = 0, at = 0; d < 65536; d++) {
-      const int32_t m = count[d];
-      count[d] = at;
+      const int32_t m = c[d];
+      c[d] = at;
       at += m;
     }
-    for (int32_t e = 0; e < total; e++) {
-      const int32_t entry = src == NULL ? e : src[e];
-      dst[count[((uint32_t)rows[entry] >> shift) & 0xFFFF]++] = entry;
+    const uint64_t *src = pass == 0 ? keys : keys2;
+    const int32_t *srcq = pass == 0 ? qs : qs2;
+    uint64_t *dst = pass == 0 ? keys2 : keys;
+    int32_t *dstq = pass == 0 ? qs2 : qs;
+    const int shift = 32 + 16 * pass;
+    for (int32_t i = 0; i < total; i++) {
+      const uint64_t key = src[i];
+      const int32_t at = c[(key >> shift) & 0xFFFF]++;
+      dst[at] = key;
+      dstq[at] = srcq[i];
     }
   }
   for (int32_t i = 0; i < total; i++) {
     if (i + DH_RERANK_AHEAD < total) {
-      const char *next = (const char *)(features + (size_t)rows[order[i + DH_RERANK_AHEAD]] * (size_t)dim);
+      const char *next = (const char *)(features + (size_t)(keys[i + DH_RERANK_AHEAD] >> 32) * (size_t)dim);
       for (size_t off = 0; off < sizeof(float) * (size_t)dim; off += 64) __builtin_prefetch(next + off);
     }
-    const int32_t e = order[i];
-    dots(features + (size_t)rows[e] * (size_t)dim, 1, dim, queries + (size_t)qof[e] * (size_t)dim, dv + e);
+    const uint64_t key = keys[i];
+    const size_t row = (size_t)(key >> 32);
+    const int32_t q = qs[i];
+    float dot;
+    dots(features + row * (size_t)dim, 1, dim, queries + (size_t)q * (size_t)dim, &dot);
+    const float xx = norms[row];
+    const uint32_t e = (uint32_t)key;
+    xxmax[q] = xx > xxmax[q] ? xx : xxmax[q];
+    av[e] = (float)(qqv[q] + xx) - 2 * dot;
+    xv[e] = xx;
   }
 }
 
@@ -522,16 +541,22 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
     free(rk);
     return DH_ENOMEM;
   }
-  /* many entries: every dot product first, in table order (dv[e] for entry e of the call), in the
-   * thread's scratch (fresh memory came back as new pages on every call: 61 ms against 44 in a C
-   * harness of 1000 pools of 1000 rows on 2 threads) */
+  /* many entries: every approximate distance first, in table order (av[e], xv[e] for entry e of the
+   * call), in the thread's scratch (fresh memory came back as new pages on every call: 61 ms
+   * against 44 in a C harness of 1000 pools of 1000 rows on 2 threads) */
   const int32_t total = pool_offsets[nq] - pool_offsets[0];
-  const size_t list = dh_round64((size_t)total * sizeof(int32_t));
-  char *mem = total >= DH_RERANK_SORTED_MIN ? dh_scratch_get(DH_SCRATCH_RERANK, 4 * list + sizeof(int32_t) * 65536)
-                                            : NULL;
-  float *dv = (float *)mem;
-  if (dv != NULL) {
-    dots_in_row_order(dots, features, dim, queries, nq, pool_offsets, pool_rows, mem + list, list, dv);
+  const size_t list = dh_round64((size_t)total * sizeof(int32_t)), per_q = dh_round64(sizeof(double) * (size_t)nq);
+  char *mem = total >= DH_RERANK_SORTED_MIN
+                  ? dh_scratch_get(DH_SCRATCH_RERANK, 9 * list + sizeof(int32_t) * 2 * 65536 + 2 * per_q)
+                  : NULL;
+  float *av = (float *)mem, *xv = mem != NULL ? (float *)(mem + list) : NULL;
+  double *qqv = mem != NULL ? (double *)(mem + 2 * list) : NULL, *xxm = mem != NULL ? (double *)(mem + 2 * list + per_q) : NULL;
+  if (mem != NULL) {
+    for (int32_t q = 0; q < nq; q++) {
+      qqv[q] = dh_l2_norm(queries + (size_t)q * (size_t)dim, dim);
+    }
+    approx_in_row_order(dots, features, norms, dim, queries, nq, qqv, pool_offsets, pool_rows,
+                        mem + 2 * list + 2 * per_q, list, av, xv, xxm);
   }
   for (int32_t q = 0; q < nq && st == DH_OK; q++) {
     const float *qv = queries + (size_t)q * (size_t)dim;
@@ -539,24 +564,30 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
     const int32_t m = pool_offsets[q + 1] - pool_offsets[q];
     float *od = out_dist + (size_t)q * (size_t)k;
     int32_t *oi = out_index + (size_t)q * (size_t)k;
-    const double qq = dh_l2_norm(qv, dim);
-    double xxmax = 0;
-    for (int32_t i = 0; i < m; i++) {
-      xxmax = norms[rows[i]] > xxmax ? norms[rows[i]] : xxmax;
+    /* the pool's approximate distances and norms: computed in table order already, or gathered now */
+    const float *aq = a, *xq = NULL;
+    double qq, xxmax = 0;
+    if (mem != NULL) {
+      const int32_t at = pool_offsets[q] - pool_offsets[0];
+      qq = qqv[q];
+      xxmax = xxm[q];
+      aq = av + at;
+      xq = xv + at;
+    } else {
+      qq = dh_l2_norm(qv, dim);
+      for (int32_t i = 0; i < m; i++) {
+        xxmax = norms[rows[i]] > xxmax ? norms[rows[i]] : xxmax;
+      }
     }
     if (!in_range(qq, xxmax)) {
       /* margins would be infinite: every candidate gets its reference distance */
       for (int32_t i = 0; i < m; i++) a[i] = 0;
-      const int32_t n = rank_candidates(&ctx, qv, qq, a, rows, m, rk, od, oi, 0);
+      const int32_t n = rank_candidates(&ctx, qv, qq, a, xq, rows, m, rk, od, oi, 0);
       out_count[q] = n;
       st = n < 0 ? DH_ENOMEM : DH_OK;
       continue;
     }
-    /* the dot products with the pool's rows: computed in table order already, or gathered now */
-    const float *dq = a;
-    if (dv != NULL) {
-      dq = dv + (pool_offsets[q] - pool_offsets[0]);
-    } else {
+    if (mem == NULL) {
       for (int32_t b0 = 0; b0 < m; b0 += DH_RERANK_BLOCK) {
         const int32_t bn = m - b0 < DH_RERANK_BLOCK ? m - b0 : DH_RERANK_BLOCK;
         for (int32_t i = 0; i < bn; i++) {
@@ -569,11 +600,11 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
         }
         dots(block, bn, dim, qv, a + b0);
       }
+      for (int32_t i = 0; i < m; i++) {
+        a[i] = (float)(qq + norms[rows[i]]) - 2 * a[i];
+      }
     }
-    for (int32_t i = 0; i < m; i++) {
-      a[i] = (float)(qq + norms[rows[i]]) - 2 * dq[i];
-    }
-    const int32_t n = rank_candidates(&ctx, qv, qq, a, rows, m, rk, od, oi, 1);
+    const int32_t n = rank_candidates(&ctx, qv, qq, aq, xq, rows, m, rk, od, oi, 1);
     if (n < 0) {
       st = DH_ENOMEM;
       break;
