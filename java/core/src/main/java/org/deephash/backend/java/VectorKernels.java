@@ -3,6 +3,7 @@ package org.deephash.backend.java;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.LongVector;
@@ -30,6 +31,8 @@ final class VectorKernels implements Kernels {
   private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+  /** One 64-bit code as the vectors read it. */
+  private static final ValueLayout.OfLong CODE_WORD = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
   /** Rows transposed per tile: the planes of a tile stay in L2 for every query block. */
   private static final int TILE_WORDS = 32768;
 
@@ -145,7 +148,6 @@ final class VectorKernels implements Kernels {
     LongVector q1 = LongVector.broadcast(LONGS, qw[j + 1]);
     LongVector q2 = LongVector.broadcast(LONGS, qw[j + 2]);
     LongVector q3 = LongVector.broadcast(LONGS, qw[j + 3]);
-    long[] tmp = new long[4 * lanes];
     int[] hit = new int[CHUNK];
     for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
       int c1 = Math.min(r1, c0 + CHUNK * lanes);
@@ -167,26 +169,21 @@ final class VectorKernels implements Kernels {
         // rows are pushed in ascending order, and the distances stored without a branch
         int r = hit[h];
         LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
-        LongVector d0 = popc(p, q0);
-        LongVector d1 = popc(p, q1);
-        LongVector d2 = popc(p, q2);
-        LongVector d3 = popc(p, q3);
-        d0.intoArray(tmp, 0);
-        d1.intoArray(tmp, lanes);
-        d2.intoArray(tmp, 2 * lanes);
-        d3.intoArray(tmp, 3 * lanes);
-        long bits = d0.compare(VectorOperators.LE, (long) st[j].thr).toLong()
-            | d1.compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
-            | d2.compare(VectorOperators.LE, (long) st[j + 2].thr).toLong() << 2 * lanes
-            | d3.compare(VectorOperators.LE, (long) st[j + 3].thr).toLong() << 3 * lanes;
+        long bits = popc(p, q0).compare(VectorOperators.LE, (long) st[j].thr).toLong()
+            | popc(p, q1).compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
+            | popc(p, q2).compare(VectorOperators.LE, (long) st[j + 2].thr).toLong() << 2 * lanes
+            | popc(p, q3).compare(VectorOperators.LE, (long) st[j + 3].thr).toLong() << 3 * lanes;
         while (bits != 0) {
           int b = Long.numberOfTrailingZeros(bits);
           bits &= bits - 1;
           int i = b / lanes;
+          int row = r + b - i * lanes;
           TopK s = st[j + i];
-          int d = (int) tmp[b];
+          // the distance again, scalar: a load from the vector just stored to an array waited for
+          // the store to retire, and that wait was most of a k = 1000 search
+          int d = Long.bitCount(codes.get(CODE_WORD, (long) row * 8) ^ qw[j + i]);
           if (d <= s.thr) { // a push may have lowered it
-            s.add(d, r + b - i * lanes);
+            s.add(d, row);
           }
         }
       }
