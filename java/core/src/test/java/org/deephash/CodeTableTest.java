@@ -183,6 +183,32 @@ class CodeTableTest {
     }
   }
 
+  @Test
+  void idsAreRowsOnlyWhileEveryIdIsItsRow() {
+    try (CodeTable t = CodeTable.create(8, 0, false)) {
+      assertFalse(rowIds(t), "no rows");
+      t.addAll(null, new byte[3], null, null); // ids 0, 1, 2
+      assertTrue(rowIds(t));
+      t.addAll(new long[] {3}, new byte[1], null, null); // given, but its row number
+      assertTrue(rowIds(t));
+      assertTrue(t.delete(1));
+      assertTrue(rowIds(t), "a deleted row keeps its id");
+      t.addAll(new long[] {9}, new byte[1], null, null); // ascending, not its row (4)
+      assertTrue(ascending(t));
+      assertFalse(rowIds(t));
+    }
+    try (CodeTable t = CodeTable.create(8, 0, false)) {
+      t.addAll(new long[] {1, 2, 3}, new byte[3], null, null); // ascending from 1
+      assertFalse(rowIds(t));
+    }
+  }
+
+  private static boolean rowIds(CodeTable t) {
+    try (var v = t.view()) {
+      return v.get().idsAreRows();
+    }
+  }
+
   private static boolean ascending(CodeTable t) {
     try (var v = t.view()) {
       return v.get().idsAscending();

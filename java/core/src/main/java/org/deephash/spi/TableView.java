@@ -42,6 +42,18 @@ public record TableView(
     long version,
     boolean idsAscending) {
 
+  /**
+   * Whether every row's id is its row number: ids that ascend strictly from 0 at row 0 to rows - 1
+   * at the last row can be nothing else (the usual case: rows added without ids). Callers then
+   * skip the id lookups, random reads of the ids segment for every result.
+   */
+  public boolean idsAreRows() {
+    return idsAscending
+        && rows > 0
+        && ids.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, 0) == 0
+        && ids.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, rows - 1) == rows - 1;
+  }
+
   public boolean hasTombstones() {
     return tombstones.byteSize() != 0;
   }

@@ -150,8 +150,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     }
     // a top-k (bound = B) with a large k starts from a sampled threshold
     int[] start = bound == t.bits() ? sampleBounds(t, qs, s, keff) : null;
+    boolean byRow = t.idsAreRows();
     for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending());
+      st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending(), byRow);
     }
     Kernels.Scratch scratch = new Kernels.Scratch();
     scanRows(t, qs, s.q0, st, s.r0, s.r1, scratch);

@@ -45,6 +45,7 @@ final class TopK {
   private final MemorySegment idSeg;
   private final MemorySegment tombstones;
   private final boolean idsAscending;
+  private final boolean idsAreRows;
   private boolean tie;
   private long tieKey;
   private long[] buf;
@@ -64,7 +65,16 @@ final class TopK {
    * @param bound initial threshold (B for a top-k, r for a radius search)
    */
   TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending) {
+    this(k, bound, ids, tombstones, idsAscending, false);
+  }
+
+  /**
+   * @param idsAreRows every row's id is its row number ({@link org.deephash.spi.TableView#idsAreRows}): the result's
+   *     ids are not looked up
+   */
+  TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending, boolean idsAreRows) {
     this.k = k;
+    this.idsAreRows = idsAreRows;
     this.thr = bound;
     this.idSeg = ids;
     this.tombstones = tombstones;
@@ -400,7 +410,7 @@ final class TopK {
       }
     }
     for (int i = 0; i < kept; i++) {
-      ids[i] = idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, rows[i]);
+      ids[i] = idsAreRows ? rows[i] : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, rows[i]);
     }
     size = kept;
   }

@@ -89,6 +89,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       // distances and ids straight into the result (no lists to merge)
       int[] dist = new int[q * kk];
       long[] ids = new long[dist.length];
+      boolean byRow = t.idsAreRows();
       runTasks(t, qs, plan, t.bits(), (b, p, q0, nq, k1, out) -> {
         for (int j = 0; j < nq; j++) {
           if (out.count(j) != kk) {
@@ -97,7 +98,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
           int at = (q0 + j) * kk;
           MemorySegment.copy(out.dist, JAVA_INT, (long) j * k1 * 4, dist, at, kk);
           for (int i = 0; i < kk; i++) {
-            ids[at + i] = t.id(out.rows.getAtIndex(JAVA_INT, (long) j * k1 + i));
+            int row = out.rows.getAtIndex(JAVA_INT, (long) j * k1 + i);
+            ids[at + i] = byRow ? row : t.id(row);
           }
         }
       });
@@ -141,6 +143,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     MemorySegment qf = offHeap(qs.features());
     int dim = t.dim();
     int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
+    boolean byRow = t.idsAreRows();
     // a large batch: one call a thread, so that each call's pools are many rows of the table, which
     // the kernel reads in table order (dh_l2_rerank); a small one: a few calls a thread, to balance
     int chunks = q >= 64 * threads ? threads : Math.max(1, Math.min(q, 4 * threads));
@@ -170,7 +173,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
           int out = offsets[q0 + i];
           for (int j = 0; j < n; j++) {
             int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
-            ids[out + j] = t.id(coarse.rows[idx]);
+            ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
             ham[out + j] = coarse.dist[idx];
             l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
           }
@@ -544,8 +547,9 @@ final class NativeBackend implements SearchBackend, TimedBackend {
 
   private static long[] ids(TableView t, int[] rows) {
     long[] ids = new long[rows.length];
+    boolean byRow = t.idsAreRows();
     for (int i = 0; i < rows.length; i++) {
-      ids[i] = t.id(rows[i]);
+      ids[i] = byRow ? rows[i] : t.id(rows[i]);
     }
     return ids;
   }
