@@ -122,7 +122,11 @@ public final class ParitySuite {
     }
   }
 
-  /** Coarse-to-fine (top-m and radius pools) and exhaustive Euclidean search. */
+  /**
+   * Coarse-to-fine (top-m and radius pools) and exhaustive Euclidean search: a few queries (split by
+   * rows too) and a batch of 4 per thread and one (split by queries only, the pool written straight
+   * into the result).
+   */
   public void euclidean(int bits, int n, int dim, long seed) {
     String ctx = backend + " bits=" + bits + " n=" + n + " d=" + dim + " seed=" + seed;
     SplittableRandom rnd = new SplittableRandom(seed);
@@ -130,21 +134,23 @@ public final class ParitySuite {
     byte[] codes = TestData.codes(rnd, n, cb);
     long[] ids = TestData.ids(rnd, n);
     float[] feats = TestData.features(rnd, n, dim);
-    int nq = 5;
-    SplittableRandom qr = rnd.split();
-    byte[] queries = TestData.queries(qr, codes, n, nq, cb);
-    float[] qf = TestData.features(qr, nq, dim);
     try (CodeTable t = TestData.table(bits, dim, codes, ids, feats);
         GpuHashSearch oracle = open(t, "scalar");
         GpuHashSearch fast = open(t, backend)) {
-      for (int k : new int[] {1, 10, n + 5}) {
-        for (Pool pool : new Pool[] {Pool.topM(1), Pool.topM(100), Pool.topM(n + 5), Pool.radius(bits / 2, 50),
-            Pool.radius(0, 10)}) {
-          SearchResult e = oracle.coarseToFine(queries, qf, pool, k);
-          SearchResult a = fast.coarseToFine(queries, qf, pool, k);
-          check(e, a, true, ctx + " k=" + k + " pool=" + pool);
+      for (int nq : new int[] {5, 4 * threads + 1}) {
+        SplittableRandom qr = rnd.split();
+        byte[] queries = TestData.queries(qr, codes, n, nq, cb);
+        float[] qf = TestData.features(qr, nq, dim);
+        String at = ctx + " nq=" + nq;
+        for (int k : new int[] {1, 10, n + 5}) {
+          for (Pool pool : new Pool[] {Pool.topM(1), Pool.topM(100), Pool.topM(n + 5), Pool.radius(bits / 2, 50),
+              Pool.radius(0, 10)}) {
+            SearchResult e = oracle.coarseToFine(queries, qf, pool, k);
+            SearchResult a = fast.coarseToFine(queries, qf, pool, k);
+            check(e, a, true, at + " k=" + k + " pool=" + pool);
+          }
+          check(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, at + " exhaustive k=" + k);
         }
-        check(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, ctx + " exhaustive k=" + k);
       }
     }
   }

@@ -372,6 +372,29 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       return new Hits(new int[q + 1], new int[0], new int[0], new boolean[q]);
     }
     Plan plan = plan(t, q, limit);
+    if (plan.parts() == 1 && maxDist == t.bits() && limit <= t.liveRows() && (long) q * limit <= Integer.MAX_VALUE - 8) {
+      // a batch top-k: every query gets exactly limit rows, so each task copies its block's lists
+      // straight into the result (no per-task arrays, no merge on the calling thread)
+      int[] offsets = new int[q + 1];
+      for (int i = 0; i < q; i++) {
+        offsets[i + 1] = offsets[i] + limit;
+      }
+      int[] dist = new int[q * limit];
+      int[] rows = new int[dist.length];
+      boolean[] truncated = new boolean[q];
+      runTasks(t, qs, plan, maxDist, (b, p, q0, nq, k, out) -> {
+        for (int j = 0; j < nq; j++) {
+          if (out.count(j) != limit) {
+            throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + limit);
+          }
+          int at = (q0 + j) * limit;
+          MemorySegment.copy(out.dist, JAVA_INT, (long) j * k * 4, dist, at, limit);
+          MemorySegment.copy(out.rows, JAVA_INT, (long) j * k * 4, rows, at, limit);
+          truncated[q0 + j] = (out.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
+        }
+      });
+      return new Hits(offsets, dist, rows, truncated);
+    }
     Partial[][] partials = new Partial[plan.blocks()][plan.parts()];
     runTasks(t, qs, plan, maxDist, (b, p, q0, nq, k, out) -> partials[b][p] = new Partial(k,
         out.dist.toArray(JAVA_INT), out.rows.toArray(JAVA_INT), out.counts.toArray(JAVA_INT),
