@@ -234,7 +234,8 @@ static inline ranked rank_of(const dh_l2ctx *c, float d, int32_t row) {
  * (infinite margins). Returns the count written, or -1 when scratch memory ran out.
  */
 static int32_t rank_candidates(dh_l2ctx *c, const float *q, double qq, const float *a, const float *xx,
-                               const int32_t *rows, int32_t n, ranked *buf, float *out_dist, int32_t *out_ref, int cut) {
+                               const int32_t *rows, int32_t n, ranked *buf, float *out_dist, int32_t *out_ref,
+                               int cut) {
   double t = __builtin_inf();
   if (cut && n > c->k) {
     if (!ensure_scratch(c, n)) {
@@ -459,8 +460,8 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
 #define DH_RERANK_AHEAD 16
 
 /*
- * The approximate distances of every pool entry of the call (entry e: row pool_rows[e], query
- * qof(e)) into av[e] and the row's squared norm into xv[e], visiting the rows in table order; the
+ * The approximate distances of every pool entry of the call (entry e: row pool_rows[e], the query
+ * whose pool holds it) into av[e] and the row's squared norm into xv[e], visiting the rows in table order; the
  * largest norm of each query's pool into xxmax[q]. A call's pools hold hundreds of thousands of
  * scattered rows of a table too large for the caches; read in table order, consecutive rows share
  * DRAM pages and the prefetches run ahead on a predictable path (on the development VM a gather of
@@ -468,7 +469,7 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
  * order). The order is a two-pass radix sort of (row, entry) keys by row (16-bit digits), each key
  * moved with its query: the loop over the sorted keys then reads nothing out of order but the
  * rows themselves (looking the query and the row up by entry, at random, took half its time).
- * work: 7 lists of `list` bytes and 2 x 65536 counts.
+ * work: 6 lists of `list` bytes and 2 x 65536 counts.
  */
 static void approx_in_row_order(dh_l2_dots_fn dots, const float *features, const float *norms, int32_t dim,
                                 const float *queries, int32_t nq, const double *qqv, const int32_t *pool_offsets,
@@ -576,10 +577,11 @@ int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const flo
   const int32_t total = pool_offsets[nq] - pool_offsets[0];
   const size_t list = dh_round64((size_t)total * sizeof(int32_t)), per_q = dh_round64(sizeof(double) * (size_t)nq);
   char *mem = total >= DH_RERANK_SORTED_MIN
-                  ? dh_scratch_get(DH_SCRATCH_RERANK, 9 * list + sizeof(int32_t) * 2 * 65536 + 2 * per_q)
+                  ? dh_scratch_get(DH_SCRATCH_RERANK, 8 * list + sizeof(int32_t) * 2 * 65536 + 2 * per_q)
                   : NULL;
   float *av = (float *)mem, *xv = mem != NULL ? (float *)(mem + list) : NULL;
-  double *qqv = mem != NULL ? (double *)(mem + 2 * list) : NULL, *xxm = mem != NULL ? (double *)(mem + 2 * list + per_q) : NULL;
+  double *qqv = mem != NULL ? (double *)(mem + 2 * list) : NULL;
+  double *xxm = mem != NULL ? (double *)(mem + 2 * list + per_q) : NULL;
   if (mem != NULL) {
     for (int32_t q = 0; q < nq; q++) {
       qqv[q] = dh_l2_norm(queries + (size_t)q * (size_t)dim, dim);

@@ -69,8 +69,8 @@ final class TopK {
   }
 
   /**
-   * @param idsAreRows every row's id is its row number ({@link org.deephash.spi.TableView#idsAreRows}): the result's
-   *     ids are not looked up
+   * @param idsAreRows every row's id is its row number ({@link
+   *     org.deephash.spi.TableView#idsAreRows}): the result's ids are not looked up
    */
   TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending, boolean idsAreRows) {
     this.k = k;

@@ -372,7 +372,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       return new Hits(new int[q + 1], new int[0], new int[0], new boolean[q]);
     }
     Plan plan = plan(t, q, limit);
-    if (plan.parts() == 1 && maxDist == t.bits() && limit <= t.liveRows() && (long) q * limit <= Integer.MAX_VALUE - 8) {
+    if (plan.parts() == 1 && maxDist == t.bits() && limit <= t.liveRows()
+        && (long) q * limit <= Integer.MAX_VALUE - 8) {
       // a batch top-k: every query gets exactly limit rows, so each task copies its block's lists
       // straight into the result (no per-task arrays, no merge on the calling thread)
       int[] offsets = new int[q + 1];
