@@ -84,23 +84,15 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     int q = qs.count();
     Plan plan = kk > 0 && q > 0 ? plan(t, q, kk) : null;
     SearchResult r;
-    if (plan != null && plan.parts() == 1) {
-      // a batch (one row range): every query gets exactly kk rows, so each task writes its block's
-      // distances and ids straight into the result (no lists to merge)
+    if (plan != null && fixedBatch(t, plan, q, kk, t.bits())) {
+      // each task also looks its rows' ids up, so that the lookups run in parallel
       int[] dist = new int[q * kk];
       long[] ids = new long[dist.length];
       boolean byRow = t.idsAreRows();
-      runTasks(t, qs, plan, t.bits(), (b, p, q0, nq, k1, out) -> {
-        for (int j = 0; j < nq; j++) {
-          if (out.count(j) != kk) {
-            throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + kk);
-          }
-          int at = (q0 + j) * kk;
-          MemorySegment.copy(out.dist, JAVA_INT, (long) j * k1 * 4, dist, at, kk);
-          for (int i = 0; i < kk; i++) {
-            int row = out.rows.getAtIndex(JAVA_INT, (long) j * k1 + i);
-            ids[at + i] = byRow ? row : t.id(row);
-          }
+      runFixedBatch(t, qs, plan, kk, dist, new boolean[q], (at, rows, from) -> {
+        for (int i = 0; i < kk; i++) {
+          int row = rows.getAtIndex(JAVA_INT, from + i);
+          ids[at + i] = byRow ? row : t.id(row);
         }
       });
       r = SearchResult.fixed(q, kk, ids, dist, null);
@@ -372,10 +364,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       return new Hits(new int[q + 1], new int[0], new int[0], new boolean[q]);
     }
     Plan plan = plan(t, q, limit);
-    if (plan.parts() == 1 && maxDist == t.bits() && limit <= t.liveRows()
-        && (long) q * limit <= Integer.MAX_VALUE - 8) {
-      // a batch top-k: every query gets exactly limit rows, so each task copies its block's lists
-      // straight into the result (no per-task arrays, no merge on the calling thread)
+    if (fixedBatch(t, plan, q, limit, maxDist)) {
       int[] offsets = new int[q + 1];
       for (int i = 0; i < q; i++) {
         offsets[i + 1] = offsets[i] + limit;
@@ -383,17 +372,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       int[] dist = new int[q * limit];
       int[] rows = new int[dist.length];
       boolean[] truncated = new boolean[q];
-      runTasks(t, qs, plan, maxDist, (b, p, q0, nq, k, out) -> {
-        for (int j = 0; j < nq; j++) {
-          if (out.count(j) != limit) {
-            throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + limit);
-          }
-          int at = (q0 + j) * limit;
-          MemorySegment.copy(out.dist, JAVA_INT, (long) j * k * 4, dist, at, limit);
-          MemorySegment.copy(out.rows, JAVA_INT, (long) j * k * 4, rows, at, limit);
-          truncated[q0 + j] = (out.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
-        }
-      });
+      runFixedBatch(t, qs, plan, limit, dist, truncated,
+          (at, out, from) -> MemorySegment.copy(out, JAVA_INT, from * 4, rows, at, limit));
       return new Hits(offsets, dist, rows, truncated);
     }
     Partial[][] partials = new Partial[plan.blocks()][plan.parts()];
@@ -401,6 +381,40 @@ final class NativeBackend implements SearchBackend, TimedBackend {
         out.dist.toArray(JAVA_INT), out.rows.toArray(JAVA_INT), out.counts.toArray(JAVA_INT),
         out.flags.toArray(JAVA_INT)));
     return merge(t, partials, q, plan.block(), limit);
+  }
+
+  /**
+   * Whether a search of q queries for the best {@code limit} within {@code maxDist} is a batch top-k:
+   * one row range, and every query gets exactly {@code limit} rows. Each task then copies its
+   * block's lists straight into the result (no per-task arrays, no merge on the calling thread).
+   */
+  private static boolean fixedBatch(TableView t, Plan plan, int q, int limit, int maxDist) {
+    return plan.parts() == 1 && maxDist == t.bits() && limit <= t.liveRows()
+        && (long) q * limit <= Integer.MAX_VALUE - 8;
+  }
+
+  /** Where a fixed batch's task puts query i's {@code limit} rows: at (i * limit), read from rows at from. */
+  private interface FixedRows {
+    void accept(int at, MemorySegment rows, long from);
+  }
+
+  /**
+   * Runs a fixed batch ({@link #fixedBatch}): query i's distances go to dist at i * limit, its
+   * truncation flag to truncated[i], and its rows to {@code sink} while the task's buffers are valid.
+   */
+  private void runFixedBatch(TableView t, Queries qs, Plan plan, int limit, int[] dist, boolean[] truncated,
+      FixedRows sink) {
+    runTasks(t, qs, plan, t.bits(), (b, p, q0, nq, k, out) -> {
+      for (int j = 0; j < nq; j++) {
+        if (out.count(j) != limit) {
+          throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + limit);
+        }
+        int at = (q0 + j) * limit;
+        MemorySegment.copy(out.dist, JAVA_INT, (long) j * k * 4, dist, at, limit);
+        truncated[q0 + j] = (out.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
+        sink.accept(at, out.rows, (long) j * k);
+      }
+    });
   }
 
   /**
