@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /** Bumped whenever a signature or a meaning below changes; Java refuses a mismatch. */
-#define DH_ABI_VERSION 2
+#define DH_ABI_VERSION 3
 
 /* Status codes. */
 #define DH_OK 0
@@ -132,14 +132,51 @@ DH_API int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, cons
                           int32_t *out_count);
 
 /**
+ * The 8-bit copy of rows [row_begin, row_end) that dh_l2_rerank's first pass may read instead of
+ * the float features (a quarter of the bytes). Row r (i = r - row_begin): codes[i*dim + d] = c_d
+ * with x_d ~ lo + step c_d, and params[4i .. 4i+3] = lo, step, a bound on the copy's error in the
+ * first pass (see dh_l2.c; infinite where the row's range overflows float), the row's squared
+ * norm as dh_l2_norms gives it. Results ranked through the copy are exactly those without it.
+ */
+DH_API int32_t dh_l2_sq8(const float *features, int32_t dim, int64_t row_begin, int64_t row_end, uint8_t *codes,
+                         float *params);
+
+/**
  * The fine stage of coarse-to-fine search: for each query q, the pool rows
  * pool_rows[pool_offsets[q] .. pool_offsets[q+1]) ranked by (distance, id); the best min(k, pool
  * size) in out_dist[q*k + i] with out_index[q*k + i] = the entry's index in the query's pool (so
  * the caller keeps its Hamming distance), i < out_count[q]. Pool rows must be live and distinct.
+ * One call of dh_l2_rerank_bounds over every row, then dh_l2_rerank_rank.
+ *
+ * @param sq8_codes, sq8_params dh_l2_sq8 of the whole table (indexed by row), or both NULL: the
+ *                  first pass then reads the float features
  */
 DH_API int32_t dh_l2_rerank(int32_t tier, const float *features, int32_t dim, const float *norms, const int64_t *ids,
-                            const float *queries, int32_t nq, const int32_t *pool_offsets, const int32_t *pool_rows,
-                            int32_t k, int32_t options, float *out_dist, int32_t *out_index, int32_t *out_count);
+                            const uint8_t *sq8_codes, const float *sq8_params, const float *queries, int32_t nq,
+                            const int32_t *pool_offsets, const int32_t *pool_rows, int32_t k, int32_t options,
+                            float *out_dist, int32_t *out_index, int32_t *out_count);
+
+/**
+ * The fine stage's first pass, for the pool entries whose row is in [row_begin, row_end): entry i
+ * (i in [pool_offsets[0], pool_offsets[nq]), row pool_rows[i]) gets bounds of its reference
+ * distance in out_bounds[2i] (lower) and out_bounds[2i + 1] (upper); other entries are left as
+ * they are. Calls over disjoint row ranges may run at once on one out_bounds: a large batch is
+ * split by rows so that each thread streams its part of the table in order.
+ */
+DH_API int32_t dh_l2_rerank_bounds(int32_t tier, const float *features, int32_t dim, const float *norms,
+                                   const uint8_t *sq8_codes, const float *sq8_params, const float *queries,
+                                   int32_t nq, const int32_t *pool_offsets, const int32_t *pool_rows,
+                                   int64_t row_begin, int64_t row_end, float *out_bounds);
+
+/**
+ * The fine stage's second pass: each query's pool ranked as dh_l2_rerank does, from the bounds of
+ * dh_l2_rerank_bounds (indexed like pool_rows): the rows that can be among the best k get their
+ * reference distance.
+ */
+DH_API int32_t dh_l2_rerank_rank(const float *features, int32_t dim, const int64_t *ids, const float *queries,
+                                 int32_t nq, const int32_t *pool_offsets, const int32_t *pool_rows,
+                                 const float *pool_bounds, int32_t k, int32_t options, float *out_dist,
+                                 int32_t *out_index, int32_t *out_count);
 
 #ifdef __cplusplus
 }

@@ -56,12 +56,18 @@ typedef void (*dh_l2_scan_fn)(dh_l2ctx *c, const float *queries, int32_t nq, dh_
 /* out[i] = q . rows[i] for n contiguous rows of dim floats. */
 typedef void (*dh_l2_dots_fn)(const float *rows, int32_t n, int32_t dim, const float *q, float *out);
 
+/* q . x^ for the 8-bit row codes[0, dim) of dh_l2_sq8 (x^_d = codes[d]; the caller scales and offsets). */
+typedef float (*dh_l2_dot8_fn)(const uint8_t *codes, int32_t dim, const float *q);
+
 DH_HIDDEN void dh_l2_scan_scalar(dh_l2ctx *c, const float *queries, int32_t nq, dh_fsel *sels, int64_t r0, int64_t r1);
 DH_HIDDEN void dh_l2_dots_scalar(const float *rows, int32_t n, int32_t dim, const float *q, float *out);
+DH_HIDDEN float dh_l2_dot8_scalar(const uint8_t *codes, int32_t dim, const float *q);
 DH_HIDDEN void dh_l2_scan_avx2(dh_l2ctx *c, const float *queries, int32_t nq, dh_fsel *sels, int64_t r0, int64_t r1);
 DH_HIDDEN void dh_l2_dots_avx2(const float *rows, int32_t n, int32_t dim, const float *q, float *out);
+DH_HIDDEN float dh_l2_dot8_avx2(const uint8_t *codes, int32_t dim, const float *q);
 DH_HIDDEN void dh_l2_scan_avx512(dh_l2ctx *c, const float *queries, int32_t nq, dh_fsel *sels, int64_t r0,
                                  int64_t r1);
 DH_HIDDEN void dh_l2_dots_avx512(const float *rows, int32_t n, int32_t dim, const float *q, float *out);
+DH_HIDDEN float dh_l2_dot8_avx512(const uint8_t *codes, int32_t dim, const float *q);
 
 #endif

@@ -33,3 +33,11 @@ void dh_l2_dots_scalar(const float *rows, int32_t n, int32_t dim, const float *q
     out[i] = dot;
   }
 }
+
+float dh_l2_dot8_scalar(const uint8_t *codes, int32_t dim, const float *q) {
+  float dot = 0;
+  for (int32_t p = 0; p < dim; p++) {
+    dot += q[p] * (float)codes[p];
+  }
+  return dot;
+}

@@ -174,28 +174,43 @@ static int bench_l2(int argc, char **argv) {
 }
 
 /*
- * dh_bench rerank [dim] [n] [nq] [pool] [k] [threads] [tier] [runs]: the fine stage of
- * coarse-to-fine search, dh_l2_rerank of nq pools of `pool` random rows (as the native backend
- * calls it for a batch: one call a thread). The threads live for all the runs, so that their
- * scratch memory is reused as in the engine's pool; a barrier starts and ends each run.
+ * dh_bench rerank [dim] [n] [nq] [pool] [k] [threads] [tier] [runs] [sq8]: the fine stage of
+ * coarse-to-fine search over nq pools of `pool` random rows, as the native backend runs a large
+ * batch: thread t computes the bounds of every pool entry whose row is in its t-th of the table
+ * (dh_l2_rerank_bounds), then, after a barrier, ranks its share of the queries
+ * (dh_l2_rerank_rank). sq8 1 (the default): the first pass reads the table's 8-bit copy. The
+ * threads live for all the runs, so that their scratch memory is reused as in the engine's pool;
+ * barriers start and end each run.
  */
 typedef struct {
-  int32_t tier, dim, nq, pool, k, runs;
+  int32_t tier, dim, nq, k, runs, part, parts;
+  int64_t n;
   const float *f, *norms, *queries;
+  const uint8_t *codes8;
+  const float *params8;
   const int64_t *ids;
   const int32_t *offsets, *rows;
-  pthread_barrier_t *start, *end;
+  float *bounds;
+  pthread_barrier_t *start, *mid, *end;
   int32_t status;
 } rrjob;
 
 static void *run_rerank(void *arg) {
   rrjob *j = arg;
-  float *od = malloc(sizeof(float) * (size_t)j->nq * j->k);
-  int32_t *oi = malloc(sizeof(int32_t) * (size_t)j->nq * j->k), *oc = malloc(sizeof(int32_t) * (size_t)j->nq);
+  const int32_t q0 = (int32_t)((int64_t)j->nq * j->part / j->parts);
+  const int32_t q1 = (int32_t)((int64_t)j->nq * (j->part + 1) / j->parts);
+  const int64_t r0 = j->n * j->part / j->parts, r1 = j->n * (j->part + 1) / j->parts;
+  float *od = malloc(sizeof(float) * (size_t)(q1 - q0) * j->k + 4);
+  int32_t *oi = malloc(sizeof(int32_t) * (size_t)(q1 - q0) * j->k + 4), *oc = malloc(sizeof(int32_t) * (q1 - q0 + 1));
   for (int run = 0; run <= j->runs; run++) {
     pthread_barrier_wait(j->start);
-    const int32_t st = dh_l2_rerank(j->tier, j->f, j->dim, j->norms, j->ids, j->queries, j->nq, j->offsets, j->rows,
-                                    j->k, DH_IDS_ASCENDING, od, oi, oc);
+    int32_t st = dh_l2_rerank_bounds(j->tier, j->f, j->dim, j->norms, j->codes8, j->params8, j->queries, j->nq,
+                                     j->offsets, j->rows, r0, r1, j->bounds);
+    pthread_barrier_wait(j->mid);
+    if (st == DH_OK) {
+      st = dh_l2_rerank_rank(j->f, j->dim, j->ids, j->queries + (size_t)q0 * j->dim, q1 - q0, j->offsets + q0,
+                             j->rows, j->bounds, j->k, DH_IDS_ASCENDING, od, oi, oc);
+    }
     j->status = st != DH_OK ? st : j->status;
     pthread_barrier_wait(j->end);
   }
@@ -206,10 +221,10 @@ static void *run_rerank(void *arg) {
 }
 
 static int bench_rerank(int argc, char **argv) {
-  /* dim n nq pool k threads tier runs (tier -1: the CPU's best) */
-  static const int64_t defaults[8] = {128, 1000000, 1000, 1000, 10, 2, -1, 5};
-  int64_t v[8];
-  for (int i = 0; i < 8; i++) {
+  /* dim n nq pool k threads tier runs sq8 (tier -1: the CPU's best) */
+  static const int64_t defaults[9] = {128, 1000000, 1000, 1000, 10, 2, -1, 5, 1};
+  int64_t v[9];
+  for (int i = 0; i < 9; i++) {
     v[i] = argc > 2 + i ? atoll(argv[2 + i]) : defaults[i];
   }
   const int32_t dim = (int32_t)v[0], nq = (int32_t)v[2], pool = (int32_t)v[3], k = (int32_t)v[4];
@@ -225,15 +240,26 @@ static int bench_rerank(int argc, char **argv) {
     seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
     rows[i] = (int32_t)(seed % (uint64_t)n);
   }
-  pthread_barrier_t start, end;
+  uint8_t *codes8 = NULL;
+  float *params8 = NULL;
+  if (v[8]) {
+    codes8 = malloc((size_t)n * dim);
+    params8 = malloc(sizeof(float) * 4 * (size_t)n);
+    if (codes8 == NULL || params8 == NULL || dh_l2_sq8(f, dim, 0, n, codes8, params8) != DH_OK) {
+      fprintf(stderr, "sq8 failed\n");
+      return 1;
+    }
+  }
+  float *bounds = malloc(sizeof(float) * 2 * (size_t)nq * pool);
+  pthread_barrier_t start, mid, end;
   pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+  pthread_barrier_init(&mid, NULL, (unsigned)threads);
   pthread_barrier_init(&end, NULL, (unsigned)threads + 1);
   rrjob *jobs = calloc((size_t)threads, sizeof(rrjob));
   pthread_t *th = malloc(sizeof(pthread_t) * (size_t)threads);
   for (int t = 0; t < threads; t++) {
-    const int32_t q0 = (int32_t)((int64_t)nq * t / threads), q1 = (int32_t)((int64_t)nq * (t + 1) / threads);
-    jobs[t] = (rrjob){tier, dim, q1 - q0, pool, k, runs, f, norms, qs + (size_t)q0 * dim, ids, offsets + q0, rows,
-                      &start, &end, DH_OK};
+    jobs[t] = (rrjob){tier, dim, nq, k, runs, t, threads, n, f, norms, qs, codes8, params8, ids, offsets, rows,
+                      bounds, &start, &mid, &end, DH_OK};
     pthread_create(&th[t], NULL, run_rerank, &jobs[t]);
   }
   double *times = malloc(sizeof(double) * (size_t)(runs + 1));
@@ -252,8 +278,8 @@ static int bench_rerank(int argc, char **argv) {
   }
   qsort(times + 1, (size_t)runs, sizeof(double), cmp_double);
   printf("{\"rerank\":true,\"dim\":%d,\"n\":%lld,\"queries\":%d,\"pool\":%d,\"k\":%d,\"threads\":%d,"
-         "\"tier\":%d,\"median_ms\":%.3f,\"min_ms\":%.3f,\"ns_per_row\":%.1f}\n",
-         dim, (long long)n, nq, pool, k, threads, tier, times[1 + runs / 2] * 1e3, times[1] * 1e3,
+         "\"tier\":%d,\"sq8\":%s,\"median_ms\":%.3f,\"min_ms\":%.3f,\"ns_per_row\":%.1f}\n",
+         dim, (long long)n, nq, pool, k, threads, tier, v[8] ? "true" : "false", times[1 + runs / 2] * 1e3, times[1] * 1e3,
          times[1 + runs / 2] * 1e9 * threads / ((double)nq * pool));
   return 0;
 }

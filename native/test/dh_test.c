@@ -4,6 +4,7 @@
  * tombstones, k above the range size, radius caps. Exits non-zero on the first mismatch.
  */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +61,65 @@ static int cmp_fent(const void *a, const void *b) {
   return (x->id > y->id) - (x->id < y->id);
 }
 
+/* The 8-bit copy: golden codes of a small row, a constant row, a row whose range overflows float, and
+ * on random rows a bound that holds (>= ||x - x^|| in long double) and is tight (within 5%: the
+ * rest covers the rounding of the first pass's dot products). */
+static void check_sq8(void) {
+  const float rows[4][4] = {{0, 1, 2.5f, -1}, {0.75f, 0.75f, 0.75f, 0.75f}, {-3e38f, 3e38f, 0, 1}, {1, 2, 3, 4}};
+  uint8_t c[16];
+  float p[16];
+  int32_t st = dh_l2_sq8(&rows[0][0], 4, 0, 4, c, p);
+  const uint8_t want0[4] = {73, 146, 255, 0};
+  if (st != DH_OK || memcmp(c, want0, 4) != 0 || p[0] != -1 || p[1] != 3.5f / 255 || !(p[2] > 0) ||
+      p[3] != 0 + 1 + 6.25f + 1) {
+    printf("FAIL sq8 golden row: st %d codes %d %d %d %d lo %g step %g\n", st, c[0], c[1], c[2], c[3], p[0], p[1]);
+    failures++;
+  }
+  if (c[4] != 0 || c[7] != 0 || p[4] != 0.75f || p[5] != 0 || !(p[6] >= 0 && p[6] < 1e-4f)) {
+    printf("FAIL sq8 constant row: codes %d lo %g step %g bound %g\n", c[4], p[4], p[5], p[6]);
+    failures++;
+  }
+  if (p[10] != __builtin_inff()) {
+    printf("FAIL sq8 overflowing range: bound %g, want inf\n", p[10]);
+    failures++;
+  }
+  if (dh_l2_sq8(&rows[0][0], 0, 0, 1, c, p) != DH_EINVAL || dh_l2_sq8(&rows[0][0], 4, 1, 0, c, p) != DH_EINVAL ||
+      dh_l2_sq8(NULL, 4, 0, 1, c, p) != DH_EINVAL || dh_l2_sq8(NULL, 4, 2, 2, NULL, NULL) != DH_OK) {
+    printf("FAIL sq8 argument checks\n");
+    failures++;
+  }
+  enum { DIM = 128, N = 200 };
+  float *f = malloc(sizeof(float) * DIM * N), *pp = malloc(sizeof(float) * 4 * N);
+  uint8_t *cc = malloc(DIM * N);
+  for (int32_t i = 0; i < DIM * N; i++) f[i] = (float)((next64() >> 11) * 0x1.0p-53) * (i % 3 == 0 ? 50 : 2) - 1;
+  dh_l2_sq8(f, DIM, 0, N, cc, pp);
+  for (int32_t r = 0; r < N; r++) {
+    long double e2 = 0;
+    for (int32_t d = 0; d < DIM; d++) {
+      const long double e = (long double)f[r * DIM + d] - ((long double)pp[4 * r] + (long double)pp[4 * r + 1] *
+                                                            cc[r * DIM + d]);
+      e2 += e * e;
+    }
+    const double err = (double)sqrtl(e2), b = pp[4 * r + 2];
+    if (!(b >= err) || !(b <= err * 1.05)) {
+      printf("FAIL sq8 bound row %d: %g for an error of %g\n", r, b, err);
+      failures++;
+      break;
+    }
+  }
+  free(f);
+  free(pp);
+  free(cc);
+}
+
 /*
  * Euclidean search against brute force, bit for bit: exhaustive top-k and the re-ranking of random
  * pools. mode 0: uniform features; 1: many exact duplicates (ties broken by id); 2: near-duplicates
  * (distances within the kernels' rounding of each other); 3: values near 1e19 whose squares
- * overflow float (the exact fallback).
+ * overflow float (the exact fallback); 4: one outlier a row (+-1000: an 8-bit copy's step is
+ * coarse, its margins wide); 5: constant rows (a step of 0) and rows of subnormal values.
+ * The re-rank runs without the 8-bit copy of dh_l2_sq8, with it, and with it in two passes (bounds
+ * over three row ranges, then the ranking) as the native backend runs a large batch.
  */
 static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k, int mode, int tomb, int asc) {
   float *f = malloc(sizeof(float) * ((size_t)n * dim + 16)), *qs = malloc(sizeof(float) * ((size_t)nq * dim + 16));
@@ -77,6 +132,8 @@ static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k
       if (mode == 1 && r > 0 && r % 3 != 0) v = f[(size_t)(r - 1) * dim + j];
       if (mode == 2 && r > 0 && r % 2 == 1) v = f[(size_t)(r - 1) * dim + j] * (1 + 1e-7f * (float)(int)(next64() % 5));
       if (mode == 3) v *= 3e19f;
+      if (mode == 4 && j == r % dim) v = v < 0 ? -1000.0f : 1000.0f;
+      if (mode == 5) v = r % 2 == 0 ? (float)(r % 7) * 0.25f : v * 1e-40f;
       f[(size_t)r * dim + j] = v;
     }
     ids[r] = asc ? (int64_t)r * 5 - 7 : (int64_t)(next64() >> 2) - (int64_t)(next64() >> 3);
@@ -134,26 +191,49 @@ static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k
     }
     off[q + 1] = off[q] + m;
   }
-  st = dh_l2_rerank(tier, f, dim, norms, ids, qs, nq, off, pool, k, opt, od, orow, oc);
-  for (int32_t q = 0; q < nq; q++) {
-    const int32_t m = off[q + 1] - off[q];
-    for (int32_t i = 0; i < m; i++) {
-      const int32_t r = pool[off[q] + i];
-      all[i] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], i};
+  uint8_t *codes8 = malloc((size_t)n * dim + 1);
+  float *params8 = malloc(sizeof(float) * 4 * ((size_t)n + 1));
+  if (dh_l2_sq8(f, dim, 0, n, codes8, params8) != DH_OK) {
+    printf("FAIL l2 sq8\n");
+    failures++;
+  }
+  float *bnd = malloc(sizeof(float) * 2 * ((size_t)off[nq] + 1));
+  for (int way = 0; way < 3; way++) { /* without the 8-bit copy, with it, with it in three row ranges */
+    const int use8 = way > 0;
+    if (way < 2) {
+      st = dh_l2_rerank(tier, f, dim, norms, ids, use8 ? codes8 : NULL, use8 ? params8 : NULL, qs, nq, off, pool, k,
+                        opt, od, orow, oc);
+    } else {
+      st = DH_OK;
+      for (int part = 0; part < 3 && st == DH_OK; part++) {
+        st = dh_l2_rerank_bounds(tier, f, dim, norms, codes8, params8, qs, nq, off, pool, (int64_t)n * part / 3,
+                                 (int64_t)n * (part + 1) / 3, bnd);
+      }
+      st = st == DH_OK ? dh_l2_rerank_rank(f, dim, ids, qs, nq, off, pool, bnd, k, opt, od, orow, oc) : st;
     }
-    qsort(all, (size_t)m, sizeof(fent), cmp_fent);
-    const int32_t want = m < k ? m : k;
-    int ok = st == DH_OK && oc[q] == want;
-    for (int32_t i = 0; ok && i < want; i++) {
-      ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
-    }
-    if (!ok) {
-      printf("FAIL l2 rerank tier=%d dim=%d n=%d k=%d mode=%d asc=%d q=%d: status %d count %d want %d\n", tier, dim,
-             n, k, mode, asc, q, st, st == DH_OK ? oc[q] : -1, want);
-      failures++;
-      break;
+    for (int32_t q = 0; q < nq; q++) {
+      const int32_t m = off[q + 1] - off[q];
+      for (int32_t i = 0; i < m; i++) {
+        const int32_t r = pool[off[q] + i];
+        all[i] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], i};
+      }
+      qsort(all, (size_t)m, sizeof(fent), cmp_fent);
+      const int32_t want = m < k ? m : k;
+      int ok = st == DH_OK && oc[q] == want;
+      for (int32_t i = 0; ok && i < want; i++) {
+        ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
+      }
+      if (!ok) {
+        printf("FAIL l2 rerank tier=%d dim=%d n=%d k=%d mode=%d asc=%d way=%d q=%d: status %d count %d want %d\n",
+               tier, dim, n, k, mode, asc, way, q, st, st == DH_OK ? oc[q] : -1, want);
+        failures++;
+        break;
+      }
     }
   }
+  free(codes8);
+  free(params8);
+  free(bnd);
   free(f);
   free(qs);
   free(norms);
@@ -295,13 +375,15 @@ int main(void) {
       }
     }
   }
+  check_sq8();
+  checks++;
   /* Euclidean search: every tier, dims that hit every tail, sizes around the panel widths. */
   for (int32_t tier = DH_TIER_SCALAR; tier <= top; tier++) {
     const int32_t dims[] = {1, 3, 7, 16, 17, 33, 128, 300};
     const int32_t ns[] = {0, 1, 5, 31, 33, 100, 2000};
     for (size_t di = 0; di < sizeof(dims) / sizeof(dims[0]); di++) {
       for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++) {
-        for (int mode = 0; mode < 4; mode++) {
+        for (int mode = 0; mode < 6; mode++) {
           const int32_t ks[] = {1, 10, 257};
           for (int ki = 0; ki < 3; ki++) {
             check_l2(tier, dims[di], ns[ni], ki == 1 ? 13 : 5, ks[ki], mode, (ki + mode) % 2, (ki + (int)ni) % 2);
@@ -316,7 +398,9 @@ int main(void) {
      * path, both digits of its radix sort */
     check_l2(tier, 8, 70000, 5, 10, 1, 0, 1);
     check_l2(tier, 8, 70000, 5, 10, 3, 1, 0);
-    checks += 4;
+    check_l2(tier, 128, 70000, 5, 10, 2, 0, 1); /* near-duplicates through the 8-bit copy in table order */
+    check_l2(tier, 33, 70000, 5, 100, 4, 0, 0);
+    checks += 6;
   }
   /* A sample that represents the rows: random codes, a batch of 64 queries and k = 1000 over
    * 300000 rows start from the batch's sampled threshold, which is above the k-th distance for

@@ -34,6 +34,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
   private static final long TASK_BYTES = 16L << 20;
+  /**
+   * From this many pool entries in a coarse-to-fine batch, its first pass is split by rows (each
+   * thread streams its part of the table) rather than by queries: the native call sorts a part's
+   * entries by row from 65536 of them (DH_RERANK_SORTED_MIN).
+   */
+  private static final int ROW_SPLIT_ENTRIES = 65_536;
   /** Output buffers kept for reuse (see takeScratch): enough for the tasks of two concurrent searches. */
   private static final int SCRATCH_KEPT = 8;
 
@@ -46,10 +52,14 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   /** Squared norms of rows [0, normRows) of the table's features (see norms). */
   private MemorySegment normSegment;
   private long normRows;
+  /** Whether the fine stage reads the 8-bit copy of the features (see sq8). */
+  private final boolean sq8;
+  private volatile Sq8 sq8Copy;
 
-  NativeBackend(NativeLib lib, int tier, int threads) {
+  NativeBackend(NativeLib lib, int tier, int threads, boolean sq8) {
     this.lib = lib;
     this.tier = tier;
+    this.sq8 = sq8;
     this.threads = Math.max(1, threads);
     this.pool = this.threads > 1 ? new ForkJoinPool(this.threads - 1) : null; // the caller is the other thread
   }
@@ -130,48 +140,66 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     }
     long t1 = System.nanoTime();
     MemorySegment nrm = norms(t);
+    Sq8 s8 = sq8 ? sq8(t) : null;
     MemorySegment feats = offHeap(t.features());
     MemorySegment tids = offHeap(t.ids());
     MemorySegment qf = offHeap(qs.features());
     int dim = t.dim();
     int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
     boolean byRow = t.idsAreRows();
-    // a large batch: one call a thread, so that each call's pools are many rows of the table, which
-    // the kernel reads in table order (dh_l2_rerank); a small one: a few calls a thread, to balance
-    int chunks = q >= 64 * threads ? threads : Math.max(1, Math.min(q, 4 * threads));
-    parallelFor(chunks, c -> {
-      int q0 = (int) ((long) q * c / chunks);
-      int q1 = (int) ((long) q * (c + 1) / chunks);
-      int nq = q1 - q0;
-      if (nq == 0) {
-        return;
+    int total = coarse.offsets[q];
+    int rows = t.rows();
+    try (Arena a = Arena.ofShared()) {
+      MemorySegment off = a.allocateFrom(JAVA_INT, coarse.offsets);
+      MemorySegment poolRows = a.allocate(JAVA_INT, Math.max(1, total));
+      MemorySegment.copy(coarse.rows, 0, poolRows, JAVA_INT, 0, total);
+      MemorySegment bounds = a.allocate(JAVA_FLOAT, 2L * Math.max(1, total));
+      MemorySegment codes = s8 == null ? MemorySegment.NULL : s8.codes;
+      MemorySegment params = s8 == null ? MemorySegment.NULL : s8.params;
+      // first pass: a large batch by row ranges, so that each thread streams its part of the table
+      // in order (dh_l2_rerank_bounds); a small one by queries, each pool in its own order
+      if (total >= ROW_SPLIT_ENTRIES && threads > 1) {
+        parallelFor(threads, part -> lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf, q, off, poolRows,
+            (long) rows * part / threads, (long) rows * (part + 1) / threads, bounds));
+      } else {
+        int chunks = Math.max(1, Math.min(q, 4 * threads));
+        parallelFor(chunks, c -> {
+          int q0 = (int) ((long) q * c / chunks);
+          int q1 = (int) ((long) q * (c + 1) / chunks);
+          if (q1 > q0) {
+            lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf.asSlice((long) q0 * dim * 4), q1 - q0,
+                off.asSlice(4L * q0), poolRows, 0, rows, bounds);
+          }
+        });
       }
-      int base = coarse.offsets[q0];
-      try (Arena a = Arena.ofConfined()) {
-        MemorySegment off = a.allocate(JAVA_INT, nq + 1L);
-        for (int i = 0; i <= nq; i++) {
-          off.setAtIndex(JAVA_INT, i, coarse.offsets[q0 + i] - base);
+      // second pass: each query's candidates ranked by their reference distances
+      int chunks = Math.max(1, Math.min(q, 4 * threads));
+      parallelFor(chunks, c -> {
+        int q0 = (int) ((long) q * c / chunks);
+        int q1 = (int) ((long) q * (c + 1) / chunks);
+        int nq = q1 - q0;
+        if (nq == 0) {
+          return;
         }
-        int poolSize = coarse.offsets[q1] - base;
-        MemorySegment rows = a.allocate(JAVA_INT, Math.max(1, poolSize));
-        MemorySegment.copy(coarse.rows, base, rows, JAVA_INT, 0, poolSize);
-        MemorySegment od = a.allocate(JAVA_FLOAT, (long) nq * k);
-        MemorySegment oi = a.allocate(JAVA_INT, (long) nq * k);
-        MemorySegment oc = a.allocate(JAVA_INT, nq);
-        lib.l2Rerank(tier, feats, dim, nrm, tids, qf.asSlice((long) q0 * dim * 4), nq, off, rows, k, options, od, oi,
-            oc);
-        for (int i = 0; i < nq; i++) {
-          int n = oc.getAtIndex(JAVA_INT, i);
-          int out = offsets[q0 + i];
-          for (int j = 0; j < n; j++) {
-            int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
-            ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
-            ham[out + j] = coarse.dist[idx];
-            l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
+        try (Arena local = Arena.ofConfined()) {
+          MemorySegment od = local.allocate(JAVA_FLOAT, (long) nq * k);
+          MemorySegment oi = local.allocate(JAVA_INT, (long) nq * k);
+          MemorySegment oc = local.allocate(JAVA_INT, nq);
+          lib.l2RerankRank(feats, dim, tids, qf.asSlice((long) q0 * dim * 4), nq, off.asSlice(4L * q0), poolRows,
+              bounds, k, options, od, oi, oc);
+          for (int i = 0; i < nq; i++) {
+            int n = oc.getAtIndex(JAVA_INT, i);
+            int out = offsets[q0 + i];
+            for (int j = 0; j < n; j++) {
+              int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
+              ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
+              ham[out + j] = coarse.dist[idx];
+              l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
+            }
           }
         }
-      }
-    });
+      });
+    }
     long t2 = System.nanoTime();
     timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
     return SearchResult.of(offsets, ids, ham, l2, null);
@@ -298,6 +326,40 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       normRows = rows;
     }
     return normSegment;
+  }
+
+  /** The 8-bit copy of the features (dh_l2_sq8): dim codes and 4 floats a row. */
+  private record Sq8(MemorySegment codes, MemorySegment params, long rows) {}
+
+  /**
+   * The 8-bit copy of the feature rows that the fine stage's first pass reads (a quarter of the
+   * bytes of the features, plus 16 a row): built on the first coarse-to-fine search, in parallel,
+   * and extended as rows are added, like the norms. {@code -Dengine.rerank.sq8=false} does without.
+   */
+  private synchronized Sq8 sq8(TableView t) {
+    int rows = t.rows();
+    Sq8 have = sq8Copy;
+    if (have != null && have.rows >= rows) {
+      return have;
+    }
+    int dim = t.dim();
+    long from = have == null ? 0 : have.rows;
+    Arena arena = Arena.ofAuto();
+    MemorySegment codes = arena.allocate(Math.max(64L, (long) dim * rows), 64);
+    MemorySegment params = arena.allocate(Math.max(16L, 16L * rows), 64);
+    if (have != null && from > 0) {
+      MemorySegment.copy(have.codes, 0, codes, 0, (long) dim * from);
+      MemorySegment.copy(have.params, 0, params, 0, 16L * from);
+    }
+    MemorySegment feats = offHeap(t.features());
+    int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
+    parallelFor(chunks, c -> {
+      long r0 = from + (rows - from) * c / chunks;
+      long r1 = from + (rows - from) * (c + 1) / chunks;
+      lib.l2Sq8(feats, dim, r0, r1, codes.asSlice(dim * r0), params.asSlice(16 * r0));
+    });
+    sq8Copy = new Sq8(codes, params, rows);
+    return sq8Copy;
   }
 
   @Override

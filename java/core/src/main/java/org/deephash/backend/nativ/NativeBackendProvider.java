@@ -26,6 +26,11 @@ import org.deephash.spi.SearchBackend;
 public final class NativeBackendProvider implements BackendProvider {
   public static final String TIER_PROPERTY = "engine.native.tier";
   public static final String TIER_ENV = "DEEPHASH_NATIVE_TIER";
+  /**
+   * {@code false}: the fine stage of coarse-to-fine search reads the float features, not an 8-bit
+   * copy of them (which costs dim + 16 bytes a row, built on the first such search).
+   */
+  public static final String SQ8_PROPERTY = "engine.rerank.sq8";
 
   @Override
   public String name() {
@@ -54,7 +59,8 @@ public final class NativeBackendProvider implements BackendProvider {
       throw new BackendUnavailableException(name(), reasons);
     }
     NativeLib lib = NativeLib.get().lib().orElseThrow();
-    return new NativeBackend(lib, effectiveTier(lib.cpuTier(), tierCap()), threads);
+    return new NativeBackend(lib, effectiveTier(lib.cpuTier(), tierCap()), threads,
+        !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true")));
   }
 
   /** The tiers this machine can run, lowest first; empty when the library did not load. */

@@ -31,7 +31,7 @@ import java.util.Optional;
  */
 final class NativeLib {
   /** Must equal {@code DH_ABI_VERSION} of the library. */
-  static final int ABI_VERSION = 2;
+  static final int ABI_VERSION = 3;
 
   static final int TIER_SCALAR = 1;
   static final int TIER_AVX2 = 2;
@@ -56,7 +56,9 @@ final class NativeLib {
   private final MethodHandle hammingDistances;
   private final MethodHandle l2Norms;
   private final MethodHandle l2Topk;
-  private final MethodHandle l2Rerank;
+  private final MethodHandle l2Sq8;
+  private final MethodHandle l2RerankBounds;
+  private final MethodHandle l2RerankRank;
 
   /** The outcome of the one load attempt: a library, or every reason there is none. */
   record Load(Optional<NativeLib> lib, List<String> reasons) {}
@@ -72,7 +74,9 @@ final class NativeLib {
     this.hammingDistances = h[1];
     this.l2Norms = h[2];
     this.l2Topk = h[3];
-    this.l2Rerank = h[4];
+    this.l2Sq8 = h[4];
+    this.l2RerankBounds = h[5];
+    this.l2RerankRank = h[6];
   }
 
   static Load get() {
@@ -182,9 +186,14 @@ final class NativeLib {
     MethodHandle l2 = bind(linker, lookup, "dh_l2_topk", FunctionDescriptor.of(JAVA_INT,
         JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
         JAVA_INT, ADDRESS, ADDRESS, ADDRESS), reasons);
-    MethodHandle rerank = bind(linker, lookup, "dh_l2_rerank", FunctionDescriptor.of(JAVA_INT,
-        JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
-        ADDRESS, ADDRESS, ADDRESS), reasons);
+    MethodHandle sq8 = bind(linker, lookup, "dh_l2_sq8", FunctionDescriptor.of(JAVA_INT,
+        ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS), reasons);
+    MethodHandle bounds = bind(linker, lookup, "dh_l2_rerank_bounds", FunctionDescriptor.of(JAVA_INT,
+        JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG,
+        JAVA_LONG, ADDRESS), reasons);
+    MethodHandle rank = bind(linker, lookup, "dh_l2_rerank_rank", FunctionDescriptor.of(JAVA_INT,
+        ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS,
+        ADDRESS), reasons);
     if (!reasons.isEmpty()) {
       return new Load(Optional.empty(), List.copyOf(reasons));
     }
@@ -202,7 +211,7 @@ final class NativeLib {
     if (cpu < TIER_SCALAR) {
       return failed("this CPU has no POPCNT instruction, which the native kernels need");
     }
-    return new Load(Optional.of(new NativeLib(origin, cpu, new MethodHandle[] {topk, dist, norms, l2, rerank})),
+    return new Load(Optional.of(new NativeLib(origin, cpu, new MethodHandle[] {topk, dist, norms, l2, sq8, bounds, rank})),
         List.of());
   }
 
@@ -283,20 +292,53 @@ final class NativeLib {
     check(status, "dh_l2_topk", tier);
   }
 
-  /** {@code dh_l2_rerank}: each query's pool ranked by Euclidean distance; outputs pool indices. */
-  void l2Rerank(int tier, MemorySegment features, int dim, MemorySegment norms, MemorySegment ids,
-      MemorySegment queries, int nq, MemorySegment poolOffsets, MemorySegment poolRows, int k, int options,
+  /** {@code dh_l2_sq8}: the 8-bit copy of rows [rowBegin, rowEnd): dim codes and 4 floats a row. */
+  void l2Sq8(MemorySegment features, int dim, long rowBegin, long rowEnd, MemorySegment codes,
+      MemorySegment params) {
+    int status;
+    try {
+      status = (int) l2Sq8.invokeExact(features, dim, rowBegin, rowEnd, codes, params);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_l2_sq8", TIER_SCALAR);
+  }
+
+  /**
+   * {@code dh_l2_rerank_bounds}: bounds of the reference distances of the pool entries whose row is
+   * in [rowBegin, rowEnd), two floats an entry (indexed like poolRows); codes and params may be NULL.
+   */
+  void l2RerankBounds(int tier, MemorySegment features, int dim, MemorySegment norms, MemorySegment codes,
+      MemorySegment params, MemorySegment queries, int nq, MemorySegment poolOffsets, MemorySegment poolRows,
+      long rowBegin, long rowEnd, MemorySegment outBounds) {
+    int status;
+    try {
+      status = (int) l2RerankBounds.invokeExact(tier, features, dim, norms, codes, params, queries, nq, poolOffsets,
+          poolRows, rowBegin, rowEnd, outBounds);
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+    check(status, "dh_l2_rerank_bounds", tier);
+  }
+
+  /** {@code dh_l2_rerank_rank}: each query's pool ranked by Euclidean distance from its bounds; pool indices out. */
+  void l2RerankRank(MemorySegment features, int dim, MemorySegment ids, MemorySegment queries, int nq,
+      MemorySegment poolOffsets, MemorySegment poolRows, MemorySegment bounds, int k, int options,
       MemorySegment outDist, MemorySegment outIndex, MemorySegment outCount) {
     int status;
     try {
-      status = (int) l2Rerank.invokeExact(tier, features, dim, norms, ids, queries, nq, poolOffsets, poolRows, k,
+      status = (int) l2RerankRank.invokeExact(features, dim, ids, queries, nq, poolOffsets, poolRows, bounds, k,
           options, outDist, outIndex, outCount);
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
-    check(status, "dh_l2_rerank", tier);
+    check(status, "dh_l2_rerank_rank", TIER_SCALAR);
   }
 
   /** The one mapping from native status codes to exceptions. */
