@@ -149,57 +149,60 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     boolean byRow = t.idsAreRows();
     int total = coarse.offsets[q];
     int rows = t.rows();
-    try (Arena a = Arena.ofShared()) {
-      MemorySegment off = a.allocateFrom(JAVA_INT, coarse.offsets);
-      MemorySegment poolRows = a.allocate(JAVA_INT, Math.max(1, total));
-      MemorySegment.copy(coarse.rows, 0, poolRows, JAVA_INT, 0, total);
-      MemorySegment bounds = a.allocate(JAVA_FLOAT, 2L * Math.max(1, total));
-      MemorySegment codes = s8 == null ? MemorySegment.NULL : s8.codes;
-      MemorySegment params = s8 == null ? MemorySegment.NULL : s8.params;
-      // first pass: a large batch by row ranges, so that each thread streams its part of the table
-      // in order (dh_l2_rerank_bounds); a small one by queries, each pool in its own order
-      if (total >= ROW_SPLIT_ENTRIES && threads > 1) {
-        parallelFor(threads, part -> lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf, q, off, poolRows,
-            (long) rows * part / threads, (long) rows * (part + 1) / threads, bounds));
-      } else {
-        int chunks = Math.max(1, Math.min(q, 4 * threads));
-        parallelFor(chunks, c -> {
-          int q0 = (int) ((long) q * c / chunks);
-          int q1 = (int) ((long) q * (c + 1) / chunks);
-          if (q1 > q0) {
-            lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf.asSlice((long) q0 * dim * 4), q1 - q0,
-                off.asSlice(4L * q0), poolRows, 0, rows, bounds);
-          }
-        });
-      }
-      // second pass: each query's candidates ranked by their reference distances
-      int chunks = Math.max(1, Math.min(q, 4 * threads));
+    // offsets, pool rows and the entries' bounds in one reused buffer (fresh memory is page faults)
+    long rowsAt = (4L * (q + 1) + 63) & ~63L;
+    long boundsAt = rowsAt + ((4L * total + 63) & ~63L);
+    MemorySegment buf = takeScratch(boundsAt + 8L * total);
+    MemorySegment off = buf.asSlice(0, 4L * (q + 1));
+    MemorySegment.copy(coarse.offsets, 0, off, JAVA_INT, 0, q + 1);
+    MemorySegment poolRows = buf.asSlice(rowsAt, 4L * total);
+    MemorySegment.copy(coarse.rows, 0, poolRows, JAVA_INT, 0, total);
+    MemorySegment bounds = buf.asSlice(boundsAt, 8L * total);
+    MemorySegment codes = s8 == null ? MemorySegment.NULL : s8.codes;
+    MemorySegment params = s8 == null ? MemorySegment.NULL : s8.params;
+    // first pass: a large batch by row ranges, so that each thread streams its part of the table in
+    // order (dh_l2_rerank_bounds); a small one by queries, each pool in its own order
+    int chunks = Math.max(1, Math.min(q, 4 * threads));
+    if (total >= ROW_SPLIT_ENTRIES && threads > 1) {
+      parallelFor(threads, part -> lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf, q, off, poolRows,
+          (long) rows * part / threads, (long) rows * (part + 1) / threads, bounds));
+    } else {
       parallelFor(chunks, c -> {
         int q0 = (int) ((long) q * c / chunks);
         int q1 = (int) ((long) q * (c + 1) / chunks);
-        int nq = q1 - q0;
-        if (nq == 0) {
-          return;
-        }
-        try (Arena local = Arena.ofConfined()) {
-          MemorySegment od = local.allocate(JAVA_FLOAT, (long) nq * k);
-          MemorySegment oi = local.allocate(JAVA_INT, (long) nq * k);
-          MemorySegment oc = local.allocate(JAVA_INT, nq);
-          lib.l2RerankRank(feats, dim, tids, qf.asSlice((long) q0 * dim * 4), nq, off.asSlice(4L * q0), poolRows,
-              bounds, k, options, od, oi, oc);
-          for (int i = 0; i < nq; i++) {
-            int n = oc.getAtIndex(JAVA_INT, i);
-            int out = offsets[q0 + i];
-            for (int j = 0; j < n; j++) {
-              int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
-              ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
-              ham[out + j] = coarse.dist[idx];
-              l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
-            }
-          }
+        if (q1 > q0) {
+          lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf.asSlice((long) q0 * dim * 4), q1 - q0,
+              off.asSlice(4L * q0), poolRows, 0, rows, bounds);
         }
       });
     }
+    // second pass: each query's candidates ranked by their reference distances
+    parallelFor(chunks, c -> {
+      int q0 = (int) ((long) q * c / chunks);
+      int nq = (int) ((long) q * (c + 1) / chunks) - q0;
+      if (nq == 0) {
+        return;
+      }
+      long lists = 4L * nq * k;
+      MemorySegment outs = takeScratch(2 * lists + 4L * nq);
+      MemorySegment od = outs.asSlice(0, lists);
+      MemorySegment oi = outs.asSlice(lists, lists);
+      MemorySegment oc = outs.asSlice(2 * lists, 4L * nq);
+      lib.l2RerankRank(feats, dim, tids, qf.asSlice((long) q0 * dim * 4), nq, off.asSlice(4L * q0), poolRows, bounds,
+          k, options, od, oi, oc);
+      for (int i = 0; i < nq; i++) {
+        int n = oc.getAtIndex(JAVA_INT, i);
+        int out = offsets[q0 + i];
+        for (int j = 0; j < n; j++) {
+          int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
+          ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
+          ham[out + j] = coarse.dist[idx];
+          l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
+        }
+      }
+      giveScratch(outs); // not on an exception: a buffer the native call may have half written is dropped
+    });
+    giveScratch(buf);
     long t2 = System.nanoTime();
     timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
     return SearchResult.of(offsets, ids, ham, l2, null);
