@@ -12,6 +12,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
+import java.util.logging.Logger;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.spi.Queries;
@@ -30,6 +31,7 @@ import org.deephash.spi.TimedBackend;
  * one even when there is a single query. Arguments were validated by the facade.
  */
 final class NativeBackend implements SearchBackend, TimedBackend {
+  private static final Logger LOG = Logger.getLogger(NativeBackend.class.getName());
   /** A row range smaller than this is not worth a thread of its own. */
   private static final int MIN_ROWS_PER_TASK = 16_384;
   /** Native scratch and outputs of one task, which bounds the queries per block when k is large. */
@@ -55,6 +57,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   /** Whether the fine stage reads the 8-bit copy of the features (see sq8). */
   private final boolean sq8;
   private volatile Sq8 sq8Copy;
+  /** The copy could not be allocated once: not tried again (see sq8). */
+  private boolean sq8Failed;
 
   NativeBackend(NativeLib lib, int tier, int threads, boolean sq8) {
     this.lib = lib;
@@ -337,7 +341,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   /**
    * The 8-bit copy of the feature rows that the fine stage's first pass reads (a quarter of the
    * bytes of the features, plus 16 a row): built on the first coarse-to-fine search, in parallel,
-   * and extended as rows are added, like the norms. {@code -Dengine.rerank.sq8=false} does without.
+   * and extended as rows are added, like the norms. {@code -Dengine.rerank.sq8=false} does without;
+   * so does a backend that once found no memory for it (one warning). Null when there is none.
    */
   private synchronized Sq8 sq8(TableView t) {
     int rows = t.rows();
@@ -345,11 +350,26 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     if (have != null && have.rows >= rows) {
       return have;
     }
+    if (sq8Failed) {
+      return null;
+    }
     int dim = t.dim();
     long from = have == null ? 0 : have.rows;
-    Arena arena = Arena.ofAuto();
-    MemorySegment codes = arena.allocate(Math.max(64L, (long) dim * rows), 64);
-    MemorySegment params = arena.allocate(Math.max(16L, 16L * rows), 64);
+    MemorySegment codes;
+    MemorySegment params;
+    try {
+      Arena arena = Arena.ofAuto();
+      codes = arena.allocate(Math.max(64L, (long) dim * rows), 64);
+      params = arena.allocate(Math.max(16L, 16L * rows), 64);
+    } catch (OutOfMemoryError e) {
+      // no room for the copy: the fine stage reads the float features instead (same results)
+      sq8Failed = true;
+      sq8Copy = null;
+      LOG.warning("no memory for the 8-bit copy of " + rows + " feature rows (" + (dim + 16L) * rows
+          + " bytes): coarse-to-fine search reads the float features; -D" + NativeBackendProvider.SQ8_PROPERTY
+          + "=false silences this");
+      return null;
+    }
     if (have != null && from > 0) {
       MemorySegment.copy(have.codes, 0, codes, 0, (long) dim * from);
       MemorySegment.copy(have.params, 0, params, 0, 16L * from);
