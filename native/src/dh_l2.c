@@ -315,31 +315,20 @@ static int32_t exact_topk(const dh_l2ctx *c, const float *q, int64_t r0, int64_t
   return n;
 }
 
-static dh_l2_scan_fn scan_for(int32_t tier) {
-#ifdef DH_HAVE_X86_TIERS
-  if (tier == DH_TIER_AVX512) return dh_l2_scan_avx512;
-  if (tier == DH_TIER_AVX2) return dh_l2_scan_avx2;
-#endif
-  (void)tier;
-  return dh_l2_scan_scalar;
-}
+/* The Euclidean kernels of a tier. */
+typedef struct l2_kernels {
+  dh_l2_scan_fn scan;
+  dh_l2_dots_fn dots;
+  dh_l2_dot8_fn dot8;
+} l2_kernels;
 
-static dh_l2_dot8_fn dot8_for(int32_t tier) {
+static l2_kernels kernels_for(int32_t tier) {
 #ifdef DH_HAVE_X86_TIERS
-  if (tier == DH_TIER_AVX512) return dh_l2_dot8_avx512;
-  if (tier == DH_TIER_AVX2) return dh_l2_dot8_avx2;
+  if (tier == DH_TIER_AVX512) return (l2_kernels){dh_l2_scan_avx512, dh_l2_dots_avx512, dh_l2_dot8_avx512};
+  if (tier == DH_TIER_AVX2) return (l2_kernels){dh_l2_scan_avx2, dh_l2_dots_avx2, dh_l2_dot8_avx2};
 #endif
   (void)tier;
-  return dh_l2_dot8_scalar;
-}
-
-static dh_l2_dots_fn dots_for(int32_t tier) {
-#ifdef DH_HAVE_X86_TIERS
-  if (tier == DH_TIER_AVX512) return dh_l2_dots_avx512;
-  if (tier == DH_TIER_AVX2) return dh_l2_dots_avx2;
-#endif
-  (void)tier;
-  return dh_l2_dots_scalar;
+  return (l2_kernels){dh_l2_scan_scalar, dh_l2_dots_scalar, dh_l2_dot8_scalar};
 }
 
 /*
@@ -484,7 +473,7 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
     }
   }
   if (st == DH_OK) {
-    const dh_l2_scan_fn scan = scan_for(tier);
+    const dh_l2_scan_fn scan = kernels_for(tier).scan;
     for (int64_t t0 = row_begin; t0 < row_end && ctx.status == DH_OK; t0 += DH_L2_TILE_ROWS) {
       const int64_t t1 = row_end - t0 > DH_L2_TILE_ROWS ? t0 + DH_L2_TILE_ROWS : row_end;
       scan(&ctx, queries, nq, sels, t0, t1);
@@ -732,8 +721,9 @@ int32_t dh_l2_rerank_bounds(int32_t tier, const float *features, int32_t dim, co
   }
   dh_l2ctx ctx = {.features = features, .norms = norms, .dim = dim};
   margins(dim, &ctx.c, &ctx.eta);
-  const dh_l2_dots_fn dots = dots_for(tier);
-  const sq8 s8v = {sq8_codes, sq8_params, dot8_for(tier)};
+  const l2_kernels kern = kernels_for(tier);
+  const dh_l2_dots_fn dots = kern.dots;
+  const sq8 s8v = {sq8_codes, sq8_params, kern.dot8};
   const sq8 *s8 = sq8_codes != NULL ? &s8v : NULL;
   bounds *b = (bounds *)out_bounds;
   qinfo *qi = malloc(sizeof(qinfo) * (size_t)nq);

@@ -112,6 +112,18 @@ static void check_sq8(void) {
   free(cc);
 }
 
+/* Whether query q's output (count oc[q], od and orow at q * k) is the best min(m, k) of the sorted
+ * reference all[0, m), distances bit for bit. */
+static int matches_reference(const fent *all, int32_t m, int32_t k, int32_t q, int32_t st, const float *od,
+                             const int32_t *orow, const int32_t *oc) {
+  const int32_t want = m < k ? m : k;
+  int ok = st == DH_OK && oc[q] == want;
+  for (int32_t i = 0; ok && i < want; i++) {
+    ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
+  }
+  return ok;
+}
+
 /*
  * Euclidean search against brute force, bit for bit: exhaustive top-k and the re-ranking of random
  * pools. mode 0: uniform features; 1: many exact duplicates (ties broken by id); 2: near-duplicates
@@ -163,14 +175,9 @@ static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k
       all[m++] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], r};
     }
     qsort(all, (size_t)m, sizeof(fent), cmp_fent);
-    const int32_t want = m < k ? m : k;
-    int ok = st == DH_OK && oc[q] == want;
-    for (int32_t i = 0; ok && i < want; i++) {
-      ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
-    }
-    if (!ok) {
-      printf("FAIL l2 topk tier=%d dim=%d n=%d k=%d mode=%d tomb=%d asc=%d q=%d: status %d count %d want %d\n", tier,
-             dim, n, k, mode, tomb, asc, q, st, st == DH_OK ? oc[q] : -1, want);
+    if (!matches_reference(all, m, k, q, st, od, orow, oc)) {
+      printf("FAIL l2 topk tier=%d dim=%d n=%d k=%d mode=%d tomb=%d asc=%d q=%d: status %d count %d of %d\n", tier,
+             dim, n, k, mode, tomb, asc, q, st, st == DH_OK ? oc[q] : -1, m);
       failures++;
       break;
     }
@@ -218,14 +225,9 @@ static void check_l2(int32_t tier, int32_t dim, int32_t n, int32_t nq, int32_t k
         all[i] = (fent){ref_l2(qs + (size_t)q * dim, f + (size_t)r * dim, dim), ids[r], i};
       }
       qsort(all, (size_t)m, sizeof(fent), cmp_fent);
-      const int32_t want = m < k ? m : k;
-      int ok = st == DH_OK && oc[q] == want;
-      for (int32_t i = 0; ok && i < want; i++) {
-        ok = memcmp(&od[(size_t)q * k + i], &all[i].d, 4) == 0 && orow[(size_t)q * k + i] == all[i].row;
-      }
-      if (!ok) {
-        printf("FAIL l2 rerank tier=%d dim=%d n=%d k=%d mode=%d asc=%d way=%d q=%d: status %d count %d want %d\n",
-               tier, dim, n, k, mode, asc, way, q, st, st == DH_OK ? oc[q] : -1, want);
+      if (!matches_reference(all, m, k, q, st, od, orow, oc)) {
+        printf("FAIL l2 rerank tier=%d dim=%d n=%d k=%d mode=%d asc=%d way=%d q=%d: status %d count %d of %d\n",
+               tier, dim, n, k, mode, asc, way, q, st, st == DH_OK ? oc[q] : -1, m);
         failures++;
         break;
       }

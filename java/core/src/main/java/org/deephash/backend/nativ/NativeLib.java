@@ -237,42 +237,21 @@ final class NativeLib {
   void hammingTopk(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment ids,
       MemorySegment tombstones, MemorySegment queries, int nq, int k, int maxDist, int options, MemorySegment outDist,
       MemorySegment outRow, MemorySegment outCount, MemorySegment outFlags) {
-    int status;
-    try {
-      status = (int) hammingTopk.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, ids, tombstones, queries, nq,
-          k, maxDist, options, outDist, outRow, outCount, outFlags);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) hammingTopk.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, ids, tombstones,
+        queries, nq, k, maxDist, options, outDist, outRow, outCount, outFlags));
     check(status, "dh_hamming_topk", tier);
   }
 
   /** {@code dh_hamming_distances}: one query against rows [rowBegin, rowEnd), tombstones ignored. */
   void hammingDistances(int tier, MemorySegment codes, int codeBytes, long rowBegin, long rowEnd, MemorySegment query,
       MemorySegment out) {
-    int status;
-    try {
-      status = (int) hammingDistances.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, query, out);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) hammingDistances.invokeExact(tier, codes, codeBytes, rowBegin, rowEnd, query, out));
     check(status, "dh_hamming_distances", tier);
   }
 
   /** {@code dh_l2_norms}: squared norms of feature rows [rowBegin, rowEnd) into out. */
   void l2Norms(MemorySegment features, int dim, long rowBegin, long rowEnd, MemorySegment out) {
-    int status;
-    try {
-      status = (int) l2Norms.invokeExact(features, dim, rowBegin, rowEnd, out);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) l2Norms.invokeExact(features, dim, rowBegin, rowEnd, out));
     check(status, "dh_l2_norms", TIER_SCALAR);
   }
 
@@ -280,29 +259,15 @@ final class NativeLib {
   void l2Topk(int tier, MemorySegment features, int dim, MemorySegment norms, long rowBegin, long rowEnd,
       MemorySegment ids, MemorySegment tombstones, MemorySegment queries, int nq, int k, int options,
       MemorySegment outDist, MemorySegment outRow, MemorySegment outCount) {
-    int status;
-    try {
-      status = (int) l2Topk.invokeExact(tier, features, dim, norms, rowBegin, rowEnd, ids, tombstones, queries, nq, k,
-          options, outDist, outRow, outCount);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) l2Topk.invokeExact(tier, features, dim, norms, rowBegin, rowEnd, ids, tombstones,
+        queries, nq, k, options, outDist, outRow, outCount));
     check(status, "dh_l2_topk", tier);
   }
 
   /** {@code dh_l2_sq8}: the 8-bit copy of rows [rowBegin, rowEnd): dim codes and 4 floats a row. */
   void l2Sq8(MemorySegment features, int dim, long rowBegin, long rowEnd, MemorySegment codes,
       MemorySegment params) {
-    int status;
-    try {
-      status = (int) l2Sq8.invokeExact(features, dim, rowBegin, rowEnd, codes, params);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) l2Sq8.invokeExact(features, dim, rowBegin, rowEnd, codes, params));
     check(status, "dh_l2_sq8", TIER_SCALAR);
   }
 
@@ -313,15 +278,8 @@ final class NativeLib {
   void l2RerankBounds(int tier, MemorySegment features, int dim, MemorySegment norms, MemorySegment codes,
       MemorySegment params, MemorySegment queries, int nq, MemorySegment poolOffsets, MemorySegment poolRows,
       long rowBegin, long rowEnd, MemorySegment outBounds) {
-    int status;
-    try {
-      status = (int) l2RerankBounds.invokeExact(tier, features, dim, norms, codes, params, queries, nq, poolOffsets,
-          poolRows, rowBegin, rowEnd, outBounds);
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IllegalStateException(t);
-    }
+    int status = call(() -> (int) l2RerankBounds.invokeExact(tier, features, dim, norms, codes, params, queries, nq,
+        poolOffsets, poolRows, rowBegin, rowEnd, outBounds));
     check(status, "dh_l2_rerank_bounds", tier);
   }
 
@@ -329,16 +287,26 @@ final class NativeLib {
   void l2RerankRank(MemorySegment features, int dim, MemorySegment ids, MemorySegment queries, int nq,
       MemorySegment poolOffsets, MemorySegment poolRows, MemorySegment bounds, int k, int options,
       MemorySegment outDist, MemorySegment outIndex, MemorySegment outCount) {
-    int status;
+    int status = call(() -> (int) l2RerankRank.invokeExact(features, dim, ids, queries, nq, poolOffsets, poolRows,
+        bounds, k, options, outDist, outIndex, outCount));
+    check(status, "dh_l2_rerank_rank", TIER_SCALAR);
+  }
+
+  /** One call of a bound function (invokeExact needs its exact types at each call site). */
+  @FunctionalInterface
+  private interface Call {
+    int status() throws Throwable;
+  }
+
+  /** The status of a call; what the call throws itself is rethrown as is, or wrapped when checked. */
+  private static int call(Call c) {
     try {
-      status = (int) l2RerankRank.invokeExact(features, dim, ids, queries, nq, poolOffsets, poolRows, bounds, k,
-          options, outDist, outIndex, outCount);
+      return c.status();
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
-    check(status, "dh_l2_rerank_rank", TIER_SCALAR);
   }
 
   /** The one mapping from native status codes to exceptions. */
