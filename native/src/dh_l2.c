@@ -627,7 +627,8 @@ static inline __attribute__((always_inline)) void prefetch_row(const dh_l2ctx *c
 static int bounds_in_row_order(const dh_l2ctx *c, const sq8 *s8, dh_l2_dots_fn dots, const qinfo *qi, int32_t nq,
                                const int32_t *pool_offsets, const int32_t *pool_rows, int64_t row_begin,
                                int64_t row_end, int32_t in, bounds *b) {
-  const size_t list = dh_round64(sizeof(uint64_t) * (size_t)in), qlist = dh_round64(sizeof(int32_t) * (size_t)in);
+  const size_t list = dh_round64(sizeof(uint64_t) * ((size_t)in + 1));
+  const size_t qlist = dh_round64(sizeof(int32_t) * ((size_t)in + 1));
   const int64_t span = row_end - row_begin;
   int bits = 1;
   while (bits < 63 && (span - 1) >> bits != 0) bits++;
@@ -640,14 +641,16 @@ static int bounds_in_row_order(const dh_l2ctx *c, const sq8 *s8, dh_l2_dots_fn d
   uint64_t *keys = (uint64_t *)mem, *keys2 = (uint64_t *)(mem + list); /* row - row_begin << 32 | entry */
   int32_t *qs = (int32_t *)(mem + 2 * list), *qs2 = (int32_t *)(mem + 2 * list + qlist);
   int32_t *count = (int32_t *)(mem + 2 * list + 2 * qlist);
+  /* the entries in range, without a branch (half of them are out of range, at random); keys and qs
+   * have a slot to spare for the last write */
   int32_t n = 0;
   for (int32_t q = 0; q < nq; q++) {
-    for (int32_t e = pool_offsets[q]; e < pool_offsets[q + 1]; e++) {
+    const int32_t e1 = pool_offsets[q + 1];
+    for (int32_t e = pool_offsets[q]; e < e1; e++) {
       const int64_t r = pool_rows[e];
-      if (r >= row_begin && r < row_end) {
-        keys[n] = (uint64_t)(r - row_begin) << 32 | (uint32_t)e;
-        qs[n++] = q;
-      }
+      keys[n] = (uint64_t)(r - row_begin) << 32 | (uint32_t)e;
+      qs[n] = q;
+      n += r >= row_begin && r < row_end;
     }
   }
   for (int pass = 0; pass < passes; pass++) {
