@@ -550,7 +550,7 @@ int32_t dh_l2_topk(int32_t tier, const float *features, int32_t dim, const float
 /* The 8-bit copy of the table, when the caller has one (dh_l2_sq8). */
 typedef struct sq8 {
   const uint8_t *codes;
-  const float *params; /* lo, step, bound, squared norm */
+  const float *params; /* lo, step, bound, squared norm (beside the others: one line a row, not two) */
   dh_l2_dot8_fn dot8;
 } sq8;
 

@@ -323,16 +323,25 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       MemorySegment feats = offHeap(t.features());
       int dim = t.dim();
       long from = normRows;
-      int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
-      parallelFor(chunks, c -> {
-        long r0 = from + (rows - from) * c / chunks;
-        long r1 = from + (rows - from) * (c + 1) / chunks;
-        lib.l2Norms(feats, dim, r0, r1, grown.asSlice(4 * r0));
-      });
+      forRowRanges(from, rows, (r0, r1) -> lib.l2Norms(feats, dim, r0, r1, grown.asSlice(4 * r0)));
       normSegment = grown;
       normRows = rows;
     }
     return normSegment;
+  }
+
+  /** A native call over rows [r0, r1) of a per-row table (see forRowRanges). */
+  private interface RowRange {
+    void accept(long r0, long r1);
+  }
+
+  /**
+   * Fills rows [from, to) of a per-row table (norms, the 8-bit copy) in parallel: up to 4 ranges a
+   * thread, none under 65536 rows.
+   */
+  private void forRowRanges(long from, long to, RowRange body) {
+    int chunks = (int) Math.max(1, Math.min(4L * threads, (to - from) / 65_536));
+    parallelFor(chunks, c -> body.accept(from + (to - from) * c / chunks, from + (to - from) * (c + 1) / chunks));
   }
 
   /** The 8-bit copy of the features (dh_l2_sq8): dim codes and 4 floats a row. */
@@ -375,12 +384,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       MemorySegment.copy(have.params, 0, params, 0, 16L * from);
     }
     MemorySegment feats = offHeap(t.features());
-    int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
-    parallelFor(chunks, c -> {
-      long r0 = from + (rows - from) * c / chunks;
-      long r1 = from + (rows - from) * (c + 1) / chunks;
-      lib.l2Sq8(feats, dim, r0, r1, codes.asSlice(dim * r0), params.asSlice(16 * r0));
-    });
+    forRowRanges(from, rows,
+        (r0, r1) -> lib.l2Sq8(feats, dim, r0, r1, codes.asSlice(dim * r0), params.asSlice(16 * r0)));
     sq8Copy = new Sq8(codes, params, rows);
     return sq8Copy;
   }
