@@ -49,6 +49,10 @@ public final class NativeBackendProvider implements BackendProvider {
     if (cap != null && NativeLib.tierOf(cap) < 0) {
       reasons.add(TIER_PROPERTY + "=" + cap + " is not one of scalar, avx2, avx512");
     }
+    String sq8 = System.getProperty(SQ8_PROPERTY);
+    if (sq8 != null && !sq8.trim().equalsIgnoreCase("true") && !sq8.trim().equalsIgnoreCase("false")) {
+      reasons.add(SQ8_PROPERTY + "=" + sq8 + " is not true or false");
+    }
     return reasons;
   }
 
@@ -60,7 +64,7 @@ public final class NativeBackendProvider implements BackendProvider {
     }
     NativeLib lib = NativeLib.get().lib().orElseThrow();
     return new NativeBackend(lib, effectiveTier(lib.cpuTier(), tierCap()), threads,
-        !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true")));
+        !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true").trim()));
   }
 
   /** The tiers this machine can run, lowest first; empty when the library did not load. */

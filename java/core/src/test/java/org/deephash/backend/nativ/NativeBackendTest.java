@@ -207,6 +207,23 @@ class NativeBackendTest {
   }
 
   @Test
+  void badEightBitCopySettingIsReported() {
+    String old = System.getProperty(NativeBackendProvider.SQ8_PROPERTY);
+    System.setProperty(NativeBackendProvider.SQ8_PROPERTY, "yes");
+    try {
+      assertTrue(new NativeBackendProvider().unavailableReasons().contains(
+          NativeBackendProvider.SQ8_PROPERTY + "=yes is not true or false"));
+      assertThrows(BackendUnavailableException.class, () -> new NativeBackendProvider().create(1));
+    } finally {
+      if (old == null) {
+        System.clearProperty(NativeBackendProvider.SQ8_PROPERTY);
+      } else {
+        System.setProperty(NativeBackendProvider.SQ8_PROPERTY, old);
+      }
+    }
+  }
+
+  @Test
   void badTierIsReportedAndForcedBackendThrows() {
     String old = System.getProperty(NativeBackendProvider.TIER_PROPERTY);
     System.setProperty(NativeBackendProvider.TIER_PROPERTY, "sse9");
