@@ -19,13 +19,13 @@
  * kernel appends a query's candidates in ascending row order. How the threshold falls depends on
  * what the call knows about the ids:
  *
- * - Counted (ids ascend with rows, and no row is deleted): every
- *   appended distance is counted in hist, and le is the number of entries with d <= thr. Once more
- *   than k are within thr, a row still to come at thr has a larger id than k of them and cannot
- *   get in: thr drops by one (le loses hist[thr]) while more than k stay within it. The threshold
- *   stays one below the smallest distance within which more than k rows have been seen, without
- *   touching the buffer; the buffer is compacted only if it fills, and finished by one scatter
- *   over the counts.
+ * - Counted (ids ascend with rows, and no row is deleted): le is the number of entries with
+ *   d <= thr (each append adds its count, nothing else). Once more than k are within thr, a row
+ *   still to come at thr has a larger id than k of them and cannot get in: the buffer's distances
+ *   are counted in bins, and thr drops by one (le loses the bin at thr) while more than k stay
+ *   within it. The threshold stays one below the smallest distance within which more than k rows
+ *   have been seen; the buffer is counted only when thr drops (at most once per distance), cut
+ *   only if it fills, and finished by one counting pass and one scatter.
  * - Otherwise, compaction counts the distances in bins (0..thr), finds the k-th distance T, and
  *   keeps every entry below T and, while they fit in half the buffer, every entry at T: no
  *   comparison sort, whatever k is. Only when the entries at T do not fit are they cut by id (the
@@ -45,8 +45,8 @@ typedef struct dh_sel {
   int32_t below;      /* entries with d < thr: at k the threshold can drop, so compact at once */
   int32_t limit;      /* compact when n reaches it: cap, or k + k/4 when cuts are exact */
   int32_t le;         /* counted mode: entries with d <= thr */
+  int32_t le_limit;   /* counted mode: settle when le exceeds it (k; no limit once thr is 0) */
   int32_t top;        /* counted mode: no entry of buf lies above it */
-  int32_t *hist;      /* counted mode: entries of buf per distance, top + 1 bins */
 } dh_sel;
 
 /* Entries a vector kernel may write past n in one store (one 512-bit vector of entries). */
@@ -65,6 +65,7 @@ typedef struct dh_ctx {
   int32_t hist_stride;   /* max_dist + 2 */
   struct dh_pair *pairs; /* cap + DH_SEL_SLACK entries */
   uint64_t *planes;      /* AVX-512 tier, widths other than 64 bits: one tile in word-planar layout */
+  int32_t vector_finish; /* AVX-512 tier: finish buffers in row order with dh_finish_avx512 */
 } dh_ctx;
 
 typedef struct dh_pair {
@@ -83,14 +84,14 @@ DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinlin
 /* Counted mode: lowers thr while more than k entries are within it, and compacts a full buffer. */
 DH_HIDDEN void dh_sel_settle(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
 
-/* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries and, in
- * counted mode, hist of thr + 2 bins; after c's mode fields are set. */
-DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist);
+/* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries; after c's
+ * mode fields are set. */
+DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap);
 
-/* Counted mode: `added` entries, already counted in hist, have just been appended; may lower thr. */
+/* Counted mode: `added` entries have just been appended; may lower thr. */
 static inline void dh_sel_counted(const dh_ctx *c, dh_sel *s, int32_t added) {
   s->le += added;
-  if (__builtin_expect(s->le > c->k || s->n >= s->cap, 0)) {
+  if (__builtin_expect(s->le > s->le_limit || s->n >= s->cap, 0)) {
     dh_sel_settle(c, s);
   }
 }
@@ -99,9 +100,6 @@ static inline void dh_sel_counted(const dh_ctx *c, dh_sel *s, int32_t added) {
  * lower thr. */
 static inline void dh_sel_appended(const dh_ctx *c, dh_sel *s, int32_t from) {
   if (c->counted) {
-    for (int32_t i = from; i < s->n; i++) {
-      s->hist[s->buf[i] >> 32]++;
-    }
     dh_sel_counted(c, s, s->n - from);
     return;
   }
@@ -134,6 +132,12 @@ DH_HIDDEN void dh_scan_avx2(const dh_ctx *c, const uint8_t *queries, int32_t nq,
                             int64_t r1);
 DH_HIDDEN void dh_scan_avx512(const dh_ctx *c, const uint8_t *queries, int32_t nq, dh_sel *sels, int64_t r0,
                               int64_t r1);
+
+/* AVX-512 tier: writes the first `kept` entries of a buffer in row order, ordered by (distance,
+ * row), given its distances' counts hist[0..top]; returns 0 (and writes nothing) when the distances
+ * are too many for its passes to beat the scalar scatter. */
+DH_HIDDEN int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t top, int32_t kept,
+                               int32_t *out_dist, int32_t *out_row);
 
 /* AVX2 kernel for a block of queries over a whole row range (its own tiling); DH_OK or DH_ENOMEM. */
 DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_t nq, dh_sel *sels, int64_t r0,

@@ -81,21 +81,6 @@ DH_TARGET_AVX512 DH_INLINE uint64_t hit_masks(const __m512i *d, const __m512i *t
   return h;
 }
 
-/* dh_sel_appended in counted mode for the `added` entries just stored from `entries` (lane order):
- * the distances are counted from the register, not read back from the buffer (loads from a
- * 512-bit store just made wait for it to retire: the stall that dominated the pushes of k = 1000). */
-DH_TARGET_AVX512 DH_INLINE void counted_appended(const dh_ctx *c, dh_sel *s, __m512i entries, int32_t added) {
-  if (added == 0) { /* an earlier push of the chunk lowered the threshold past these lanes */
-    return;
-  }
-  s->hist[(uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(entries)) >> 32]++;
-  for (int32_t i = 1; i < added; i++) {
-    const __m512i lane = _mm512_permutexvar_epi64(_mm512_set1_epi64(i), entries);
-    s->hist[(uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(lane)) >> 32]++;
-  }
-  dh_sel_counted(c, s, added);
-}
-
 /* Appends the lanes of a group (planes at gp) that hit, query by query: one compress and one store
  * each. The distances are recomputed for that query alone (loading only its hit lanes: the last
  * group of a table may end early), and tested again against its current threshold (an earlier push
@@ -121,7 +106,7 @@ DH_TARGET_AVX512 DH_INLINE void push_hits(const dh_ctx *c, dh_sel *sels, __m512i
     _mm512_storeu_si512((void *)(s->buf + from), entries);
     s->n = from + __builtin_popcount((unsigned)m);
     if (c->counted) {
-      counted_appended(c, s, entries, s->n - from);
+      dh_sel_counted(c, s, s->n - from);
     } else {
       dh_sel_appended(c, s, from);
     }

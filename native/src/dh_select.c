@@ -219,28 +219,14 @@ static int cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int32_t dmax, int keep_
   return 0;
 }
 
-void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist) {
-  *s = (dh_sel){.thr = thr, .buf = buf, .cap = cap, .limit = cap, .top = thr, .hist = hist};
-  if (c->counted) {
-    memset(hist, 0, sizeof(int32_t) * (size_t)(thr + 2));
-  } else if (c->ids_ascending) {
+void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap) {
+  *s = (dh_sel){.thr = thr, .buf = buf, .cap = cap, .limit = cap, .le_limit = c->k, .top = thr};
+  if (!c->counted && c->ids_ascending) {
     /* exact cuts (see cut): compacting every k/4 or so candidates keeps the threshold near the
      * k-th distance of the rows seen so far */
     const int64_t every = (int64_t)c->k + c->k / 4 + 64;
     s->limit = every < cap ? (int32_t)every : cap;
   }
-}
-
-/* Counted mode: entries from the buffer's own counts (le and hist are exact throughout). */
-static void recount(dh_sel *s) {
-  memset(s->hist, 0, sizeof(int32_t) * (size_t)(s->top + 1));
-  int32_t le = 0;
-  for (int32_t i = 0; i < s->n; i++) {
-    const int32_t d = (int32_t)(s->buf[i] >> 32);
-    s->hist[d]++;
-    le += d <= s->thr;
-  }
-  s->le = le;
 }
 
 void dh_sel_settle(const dh_ctx *c, dh_sel *s) {
@@ -252,17 +238,25 @@ void dh_sel_settle(const dh_ctx *c, dh_sel *s) {
       s->tie = 0; /* at distance 0 a later row is still admitted; the finish keeps the first k */
     }
     s->top = s->thr + 1 < s->top ? s->thr + 1 : s->top;
-    recount(s);
   }
+  /* the entries per distance, and le exactly */
+  const int32_t *hist = count_distances(c, s->buf, s->n, 0, s->top);
+  int32_t le = 0;
+  for (int32_t d = 0; d <= s->thr; d++) {
+    le += hist[d];
+  }
+  s->le = le;
   /* more than k entries within thr (so the result is truncated): a later row at thr has a larger
    * id than each of them. (At exactly k, lowering would hide whether a later row qualifies.) */
   if (s->le > c->k) {
     s->overflowed = 1;
     while (s->le > c->k && s->thr > 0) {
-      s->le -= s->hist[s->thr];
+      s->le -= hist[s->thr];
       s->thr--;
     }
   }
+  /* at thr 0 with more than k within it nothing can drop further: only a full buffer calls back */
+  s->le_limit = s->le > c->k ? INT32_MAX : c->k;
 }
 
 void dh_sel_compact(const dh_ctx *c, dh_sel *s) {
@@ -289,26 +283,29 @@ void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
  * The buffer is in row order and rows order the ids: a stable counting sort by distance orders it
  * by (distance, id), and its first k entries are the answer, the entries at the k-th distance
  * beyond them having larger ids. One counting pass and one scatter, writing the first k straight
- * to the output (the rest to a dummy slot, branch-free).
+ * to the output (the rest to a dummy slot, branch-free); the AVX-512 tier gathers each distance's
+ * entries instead (dh_select_avx512.c).
  */
 static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
                                 int32_t *out_flags) {
-  int32_t *pos, top;
-  if (c->counted) {
-    pos = s->hist; /* every entry is counted already */
-    top = s->top;
-  } else {
-    if (c->tomb != NULL || s->tie) {
-      filter(c, s);
-    }
-    top = s->thr + 1; /* an exact cut leaves its k-th distance one above thr */
-    pos = count_distances(c, s->buf, s->n, 0, top);
+  if (!c->counted && (c->tomb != NULL || s->tie)) {
+    filter(c, s);
   }
+  /* counted: no entry lies above top; otherwise an exact cut leaves its k-th distance one above thr */
+  const int32_t top = c->counted ? s->top : s->thr + 1;
+  int32_t *pos = count_distances(c, s->buf, s->n, 0, top);
   const int32_t n = s->n, k = c->k;
   const int32_t kept = n < k ? n : k;
   if (n > k) {
     s->overflowed = 1;
   }
+  *out_count = kept;
+  *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
+#ifdef DH_HAVE_X86_TIERS
+  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, top, kept, out_dist, out_row)) {
+    return;
+  }
+#endif
   for (int32_t d = 0, at = 0; d <= top; d++) {
     const int32_t m = pos[d];
     pos[d] = at;
@@ -323,8 +320,6 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
     *(in ? out_dist + p : &dummy_dist) = d;
     *(in ? out_row + p : &dummy_row) = (int32_t)(uint32_t)e;
   }
-  *out_count = kept;
-  *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
 }
 
 void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,
