@@ -102,6 +102,9 @@ public final class ParitySuite {
               ctx + " radius=" + r + " cap=" + cap);
         }
       }
+      if (n == 1000) {
+        copiesOfTheQuery(bits, seed);
+      }
       if (n > 0) {
         // delete the current best answers and a random tenth of the rows
         for (int q = 0; q < full.queryCount(); q++) {
@@ -118,6 +121,40 @@ public final class ParitySuite {
           }
         }
         assertSame(oracle.radius(queries, bits / 2, 50), fast.radius(queries, bits / 2, 50), ctx + " radius after deletes");
+      }
+    }
+  }
+
+  /**
+   * A third of the rows are copies of the first query, ids numbered as rows: every k below has more
+   * than k rows at distance 0, so the selection's threshold reaches 0 with more than k within it and
+   * rows at 0 keep coming (then only a full buffer may cut it).
+   */
+  private void copiesOfTheQuery(int bits, long seed) {
+    int n = 3000;
+    int cb = bits / 8;
+    SplittableRandom rnd = new SplittableRandom(seed);
+    byte[] codes = TestData.codes(rnd, n, cb);
+    byte[] queries = TestData.queries(rnd.split(), codes, n, 9, cb);
+    long[] ids = new long[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i;
+      if (i % 3 == 0) {
+        System.arraycopy(queries, 0, codes, i * cb, cb);
+      }
+    }
+    String ctx = backend + " bits=" + bits + " copies of the query";
+    try (CodeTable t = TestData.table(bits, 0, codes, ids, null);
+        GpuHashSearch oracle = open(t, "scalar");
+        GpuHashSearch fast = open(t, backend)) {
+      SearchResult full = oracle.query(queries, n);
+      long zeros = java.util.stream.IntStream.of(full.hammings(0)).filter(d -> d == 0).count();
+      assertTrue(zeros >= n / 3, ctx + ": " + zeros + " rows at distance 0");
+      for (int k : new int[] {1, 10, 500, 2 * n / 3, n}) {
+        assertPrefix(full, fast.query(queries, k), k, ctx + " k=" + k);
+      }
+      for (int cap : new int[] {1, 10, n}) {
+        assertSame(oracle.radius(queries, 0, cap), fast.radius(queries, 0, cap), ctx + " radius=0 cap=" + cap);
       }
     }
   }

@@ -36,6 +36,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   private static final int SAMPLE_ROWS = 4096;
   private static final int SAMPLE_ROWS_BATCH = 32768;
   private static final int SAMPLE_BATCH_QUERIES = 64;
+  /** The longest array a result may hold (a few entries under Integer.MAX_VALUE, as the JDK's). */
+  private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
   private final int threads;
   private final Kernels kernels;
@@ -137,6 +139,14 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /** Per-query selection states of a split, for the Hamming scan. */
   private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound) {
+    return scanSplit(t, qs, s, kk, bound, null, null);
+  }
+
+  /**
+   * As above; with dist and ids given, each query's list goes straight into them at q * kk (a
+   * batch top-k over whole rows: each query gets exactly kk) instead of into lists of its own.
+   */
+  private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound, int[] dist, long[] ids) {
     int qn = s.q1 - s.q0;
     int rows = s.r1 - s.r0;
     int keff = Math.min(kk, rows);
@@ -166,8 +176,12 @@ final class JavaBackend implements SearchBackend, TimedBackend {
         }
       }
     }
-    for (TopK k : st) {
-      k.finish();
+    for (int j = 0; j < qn; j++) {
+      if (dist == null) {
+        st[j].finish();
+      } else if (st[j].finishInto(dist, ids, (s.q0 + j) * kk) != kk) {
+        throw new IllegalStateException("query " + (s.q0 + j) + " got " + st[j].size + " rows, not " + kk);
+      }
     }
     if (start != null) {
       // every live row is within B: more than k qualified iff more than k are live (a radius of B
@@ -313,6 +327,18 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     int kk = Math.min(k, t.liveRows());
     if (kk == 0 || qs.count() == 0) {
       return empty(qs.count(), true, false, false);
+    }
+    List<Split> splits = plan(qs.count(), t.rows());
+    if (splits.stream().allMatch(sp -> sp.r0 == 0 && sp.r1 == t.rows()) && (long) qs.count() * kk <= MAX_ARRAY) {
+      // every query sees every row and gets exactly kk: the lists go straight into the result
+      int[] dist = new int[qs.count() * kk];
+      long[] ids = new long[dist.length];
+      List<Callable<TopK[]>> tasks = new ArrayList<>();
+      for (Split sp : splits) {
+        tasks.add(() -> scanSplit(t, qs, sp, kk, t.bits(), dist, ids));
+      }
+      runAll(tasks);
+      return SearchResult.fixed(qs.count(), kk, ids, dist, null);
     }
     Selection s = hammingSelect(t, qs, kk, t.bits());
     return SearchResult.of(s.offsets, s.ids, s.primary, null, null);

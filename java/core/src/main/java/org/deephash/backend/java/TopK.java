@@ -13,12 +13,13 @@ import org.deephash.internal.Ranking;
  * order, with no other test. How the threshold falls depends on what is known of the ids:
  *
  * <ul>
- *   <li>Counted (ids ascend with rows, no row deleted): every appended distance is counted, and
- *       {@code le} is the number of entries within thr. Once more than k are within it, a row
- *       still to come at thr has a larger id than k of them and cannot get in: thr drops (le loses
- *       the count at thr) while more than k stay within it. The threshold stays one below the
- *       smallest distance within which more than k rows have been seen, without touching the
- *       buffer, which is compacted only when full and finished by one scatter over the counts.
+ *   <li>Counted (ids ascend with rows, no row deleted): {@code le} is the number of entries within
+ *       thr (an append adds one, nothing else). Once more than k are within it, a row still to
+ *       come at thr has a larger id than k of them and cannot get in: the buffer's distances are
+ *       counted, and thr drops (le loses the count at thr) while more than k stay within it. The
+ *       threshold stays one below the smallest distance within which more than k rows have been
+ *       seen; the buffer is counted only when thr drops or it is full, cut only when full, and
+ *       finished by one counting pass and one scatter.
  *   <li>Otherwise, when the buffer is full it is compacted: deleted rows go, the distances are
  *       counted in bins (0..thr) to find the k-th distance T, and every entry below T stays, with
  *       the entries at T too while they fit in half the buffer. Only when the entries at T
@@ -53,10 +54,11 @@ final class TopK {
   /** Entries below thr: at k the threshold can drop, so the buffer is compacted at once. */
   private int below;
   private int[] hist;
-  /** Counted mode (see the class comment): the counts of buf per distance, entries within thr. */
+  /** Counted mode (see the class comment): entries within thr, and when they call for a settle. */
   private final boolean counted;
-  private int[] counts;
   private int le;
+  /** Counted mode: settle when le exceeds it (k; no limit once thr is 0 with more than k within). */
+  private int leLimit;
   /** Counted mode: no entry of buf lies above it. */
   private int top;
 
@@ -84,7 +86,7 @@ final class TopK {
     // buffer grown by copies from 256 measured a tenth of a k = 1000 search
     this.buf = new long[(int) Math.min(cap, Math.max(256, 2L * k))];
     this.counted = idsAscending && tombstones.byteSize() == 0;
-    this.counts = counted ? new int[bound + 2] : null;
+    this.leLimit = k;
     this.top = bound;
   }
 
@@ -93,7 +95,7 @@ final class TopK {
     if (n == buf.length) {
       if (n >= cap) {
         if (counted) {
-          compactCounted();
+          settle();
         } else {
           compact();
         }
@@ -106,9 +108,8 @@ final class TopK {
     }
     buf[n++] = (long) d << 32 | row;
     if (counted) {
-      counts[d]++;
-      if (++le > k) {
-        lower();
+      if (++le > leLimit) {
+        settle();
       }
     } else if (d < thr && ++below >= k) {
       compact();
@@ -116,33 +117,34 @@ final class TopK {
   }
 
   /**
-   * Counted mode, more than k entries within thr (so the result is truncated): a later row at thr
-   * has a larger id than each of them. (At exactly k, lowering would hide whether a later row
-   * qualifies.)
+   * Counted mode: more than k entries within thr, or the buffer full. A full buffer keeps its k best
+   * (an exact cut); then the distances are counted, and while more than k lie within thr (so the
+   * result is truncated) thr drops: a later row at thr has a larger id than each of them. (At
+   * exactly k, lowering would hide whether a later row qualifies.)
    */
-  private void lower() {
-    overflowed = true;
-    while (le > k && thr > 0) {
-      le -= counts[thr];
-      thr--;
+  private void settle() {
+    if (n >= cap) {
+      if (n > k) {
+        cut(false, top);
+      }
+      tie = false; // at distance 0 a later row is still admitted; finish keeps the first k
+      top = Math.min(top, thr + 1);
     }
-  }
-
-  /** Counted mode, the buffer full: the k best stay (an exact cut), and the counts are redone. */
-  private void compactCounted() {
-    if (n > k) {
-      cut(false, top);
-    }
-    tie = false; // at distance 0 a later row is still admitted; finish keeps the first k
-    top = Math.min(top, thr + 1);
-    Arrays.fill(counts, 0, top + 1, 0);
+    int[] h = count(top);
     int c = 0;
-    for (int i = 0; i < n; i++) {
-      int d = (int) (buf[i] >>> 32);
-      counts[d]++;
-      c += d <= thr ? 1 : 0;
+    for (int d = 0; d <= thr; d++) {
+      c += h[d];
     }
     le = c;
+    if (le > k) {
+      overflowed = true;
+      while (le > k && thr > 0) {
+        le -= h[thr];
+        thr--;
+      }
+    }
+    // at thr 0 with more than k within it nothing can drop further: only a full buffer calls back
+    leLimit = le > k ? Integer.MAX_VALUE : k;
   }
 
   /** Number of entries held (for the sampled threshold's check). */
@@ -158,8 +160,8 @@ final class TopK {
     tie = false;
     overflowed = false;
     if (counted) {
-      counts = new int[bound + 2];
       le = 0;
+      leLimit = k;
       top = bound;
     }
   }
@@ -384,34 +386,56 @@ final class TopK {
   /**
    * Counted mode: the buffer is in row order and rows order the ids, so a stable counting sort by
    * distance orders it by (distance, id), and its first k entries are the answer (the entries at
-   * the k-th distance beyond them have larger ids). The counts are there already.
+   * the k-th distance beyond them have larger ids).
    */
   private void finishCounted() {
+    int kept = Math.min(n, k);
+    primary = new int[kept];
+    ids = new long[kept];
+    rows = new int[kept];
+    scatterCounted(primary, ids, rows, 0);
+  }
+
+  /**
+   * Cuts to at most k entries, ordered by (distance, id), written straight into a result's arrays
+   * at {@code at} (distances to dist, ids to outIds); returns how many. No list of its own is kept.
+   */
+  int finishInto(int[] dist, long[] outIds, int at) {
+    if (!counted) {
+      finish();
+      System.arraycopy(primary, 0, dist, at, size);
+      System.arraycopy(ids, 0, outIds, at, size);
+      return size;
+    }
+    return scatterCounted(dist, outIds, null, at);
+  }
+
+  /** Counted mode's finish into the given arrays at {@code at} (rows may be null); returns the count. */
+  private int scatterCounted(int[] dist, long[] outIds, int[] outRows, int at) {
     int kept = Math.min(n, k);
     if (n > k) {
       overflowed = true;
     }
-    int[] start = counts; // reused as the next position of each distance
-    for (int d = 0, at = 0; d <= top; d++) {
+    int[] start = count(top); // reused as the next position of each distance
+    for (int d = 0, p = 0; d <= top; d++) {
       int m = start[d];
-      start[d] = at;
-      at += m;
+      start[d] = p;
+      p += m;
     }
-    primary = new int[kept];
-    ids = new long[kept];
-    rows = new int[kept];
     for (int i = 0; i < n; i++) {
       long e = buf[i];
       int d = (int) (e >>> 32);
-      int at = start[d]++;
-      if (at < kept) {
-        primary[at] = d;
-        rows[at] = (int) e;
+      int p = start[d]++;
+      if (p < kept) {
+        int row = (int) e;
+        dist[at + p] = d;
+        outIds[at + p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
+        if (outRows != null) {
+          outRows[at + p] = row;
+        }
       }
     }
-    for (int i = 0; i < kept; i++) {
-      ids[i] = idsAreRows ? rows[i] : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, rows[i]);
-    }
     size = kept;
+    return kept;
   }
 }
