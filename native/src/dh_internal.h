@@ -24,8 +24,9 @@
  *   still to come at thr has a larger id than k of them and cannot get in: the buffer's distances
  *   are counted in bins, and thr drops by one (le loses the bin at thr) while more than k stay
  *   within it. The threshold stays one below the smallest distance within which more than k rows
- *   have been seen; the buffer is counted only when thr drops (at most once per distance), cut
- *   only if it fills, and finished by one counting pass and one scatter.
+ *   have been seen; the buffer is counted only when thr must drop (each count lowers it at least
+ *   once) or the buffer fills, cut only if it fills, and finished by one counting pass and a
+ *   placement by distance.
  * - Otherwise, compaction counts the distances in bins (0..thr), finds the k-th distance T, and
  *   keeps every entry below T and, while they fit in half the buffer, every entry at T: no
  *   comparison sort, whatever k is. Only when the entries at T do not fit are they cut by id (the
