@@ -91,13 +91,26 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     }
     List<Split> out = new ArrayList<>(qChunks * rowSplits);
     for (int a = 0; a < qChunks; a++) {
-      int q0 = (int) ((long) queries * a / qChunks);
-      int q1 = (int) ((long) queries * (a + 1) / qChunks);
+      int q0 = blockBoundary(queries, a, qChunks);
+      int q1 = blockBoundary(queries, a + 1, qChunks);
       for (int b = 0; b < rowSplits; b++) {
         out.add(new Split(q0, q1, (int) ((long) rows * b / rowSplits), (int) ((long) rows * (b + 1) / rowSplits)));
       }
     }
     return out;
+  }
+
+  /**
+   * Where the a-th of {@code chunks} even shares of the queries begins, rounded to a multiple of 4
+   * when the shares are 8 or more: the kernels take queries 4 at a time and the rest one at a time
+   * (a pass over every row each), so only the last share may have a remainder.
+   */
+  private static int blockBoundary(int queries, int a, int chunks) {
+    int even = (int) ((long) queries * a / chunks);
+    if (a == chunks || queries < 8L * chunks) {
+      return even;
+    }
+    return Math.min(queries, (even + 2) / 4 * 4);
   }
 
   private <T> List<T> runAll(List<Callable<T>> tasks) {

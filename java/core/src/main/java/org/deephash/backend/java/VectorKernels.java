@@ -367,14 +367,15 @@ final class VectorKernels implements Kernels {
           panel[p * nr + i] = row[p];
         }
       }
-      int j = 0;
-      for (; j + 4 <= qn; j += 4) {
-        panel4(panel, dim, queries, (q0 + j) * dim, norms, st, j, r, a);
-      }
-      for (; j < qn; j++) {
-        for (int i = 0; i < nr; i++) {
-          offer(st[j], norms[r + i], dot(f, (long) (r + i) * dim * 4, queries, (q0 + j) * dim, dim), r + i);
-        }
+      for (int j = 0; j < qn; j += 4) {
+        // the last block of fewer than 4 repeats its last query (computed, not offered): one
+        // query through the panel costs a quarter of four, one through dot products several times
+        int valid = Math.min(4, qn - j);
+        int o0 = (q0 + j) * dim;
+        int o1 = (q0 + j + Math.min(1, valid - 1)) * dim;
+        int o2 = (q0 + j + Math.min(2, valid - 1)) * dim;
+        int o3 = (q0 + j + Math.min(3, valid - 1)) * dim;
+        panel4(panel, dim, queries, o0, o1, o2, o3, norms, st, j, valid, r, a);
       }
     }
     for (; r < r1; r++) { // the last, partial panel
@@ -385,16 +386,18 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * 4 queries (at qo, qo + dim, ...) over one packed panel of 2L rows starting at row r. No vector
-   * crosses a call: C2 boxes vectors passed to a method it does not inline.
+   * 4 queries (at qo, a1, a2, a3; the selections st[j..j+valid), the rest repeating the last) over
+   * one packed panel of 2L rows starting at row r. No vector crosses a call: C2 boxes vectors passed
+   * to a method it does not inline.
    */
-  private static void panel4(float[] panel, int dim, float[] q, int qo, float[] norms, FloatTopK[] st, int j, int r,
-      float[] a) {
+  private static void panel4(float[] panel, int dim, float[] q, int qo, int a1, int a2, int a3, float[] norms,
+      FloatTopK[] st, int j, int valid, int r, float[] a) {
     int lanes = FLOATS.length();
     int nr = 2 * lanes;
-    int a1 = qo + dim;
-    int a2 = a1 + dim;
-    int a3 = a2 + dim;
+    FloatTopK t0 = st[j];
+    FloatTopK t1 = st[j + Math.min(1, valid - 1)];
+    FloatTopK t2 = st[j + Math.min(2, valid - 1)];
+    FloatTopK t3 = st[j + Math.min(3, valid - 1)];
     FloatVector s00 = FloatVector.zero(FLOATS);
     FloatVector s01 = s00;
     FloatVector s10 = s00;
@@ -422,18 +425,18 @@ final class VectorKernels implements Kernels {
     FloatVector xx0 = FloatVector.fromArray(FLOATS, norms, r);
     FloatVector xx1 = FloatVector.fromArray(FLOATS, norms, r + lanes);
     // a = ||q||^2 + ||x||^2 - 2 q.x; offered only where some lane is within the admission threshold
-    FloatVector a00 = xx0.add(st[j].qq).sub(s00.add(s00));
-    FloatVector a01 = xx1.add(st[j].qq).sub(s01.add(s01));
-    FloatVector a10 = xx0.add(st[j + 1].qq).sub(s10.add(s10));
-    FloatVector a11 = xx1.add(st[j + 1].qq).sub(s11.add(s11));
-    FloatVector a20 = xx0.add(st[j + 2].qq).sub(s20.add(s20));
-    FloatVector a21 = xx1.add(st[j + 2].qq).sub(s21.add(s21));
-    FloatVector a30 = xx0.add(st[j + 3].qq).sub(s30.add(s30));
-    FloatVector a31 = xx1.add(st[j + 3].qq).sub(s31.add(s31));
-    boolean any = a00.min(a01).compare(VectorOperators.LE, st[j].adm).anyTrue()
-        | a10.min(a11).compare(VectorOperators.LE, st[j + 1].adm).anyTrue()
-        | a20.min(a21).compare(VectorOperators.LE, st[j + 2].adm).anyTrue()
-        | a30.min(a31).compare(VectorOperators.LE, st[j + 3].adm).anyTrue();
+    FloatVector a00 = xx0.add(t0.qq).sub(s00.add(s00));
+    FloatVector a01 = xx1.add(t0.qq).sub(s01.add(s01));
+    FloatVector a10 = xx0.add(t1.qq).sub(s10.add(s10));
+    FloatVector a11 = xx1.add(t1.qq).sub(s11.add(s11));
+    FloatVector a20 = xx0.add(t2.qq).sub(s20.add(s20));
+    FloatVector a21 = xx1.add(t2.qq).sub(s21.add(s21));
+    FloatVector a30 = xx0.add(t3.qq).sub(s30.add(s30));
+    FloatVector a31 = xx1.add(t3.qq).sub(s31.add(s31));
+    boolean any = a00.min(a01).compare(VectorOperators.LE, t0.adm).anyTrue()
+        | a10.min(a11).compare(VectorOperators.LE, t1.adm).anyTrue()
+        | a20.min(a21).compare(VectorOperators.LE, t2.adm).anyTrue()
+        | a30.min(a31).compare(VectorOperators.LE, t3.adm).anyTrue();
     if (any) {
       a00.intoArray(a, 0);
       a01.intoArray(a, lanes);
@@ -443,7 +446,7 @@ final class VectorKernels implements Kernels {
       a21.intoArray(a, 2 * nr + lanes);
       a30.intoArray(a, 3 * nr);
       a31.intoArray(a, 3 * nr + lanes);
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < valid; i++) {
         FloatTopK s = st[j + i];
         for (int l = 0; l < nr; l++) {
           if (a[i * nr + l] <= s.adm) {
