@@ -152,14 +152,14 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /** Per-query selection states of a split, for the Hamming scan. */
   private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound) {
-    return scanSplit(t, qs, s, kk, bound, null, null);
+    return scanSplit(t, qs, s, kk, bound, null);
   }
 
   /**
-   * As above; with dist and ids given, each query's list goes straight into them at q * kk (a
+   * As above; with {@code into} given, each query's list goes straight into its arrays at q * kk (a
    * batch top-k over whole rows: each query gets exactly kk) instead of into lists of its own.
    */
-  private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound, int[] dist, long[] ids) {
+  private TopK[] scanSplit(TableView t, Queries qs, Split s, int kk, int bound, Into into) {
     int qn = s.q1 - s.q0;
     int rows = s.r1 - s.r0;
     int keff = Math.min(kk, rows);
@@ -190,9 +190,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       }
     }
     for (int j = 0; j < qn; j++) {
-      if (dist == null) {
+      if (into == null) {
         st[j].finish();
-      } else if (st[j].finishInto(dist, ids, (s.q0 + j) * kk) != kk) {
+      } else if (st[j].finishInto(into.dist(), into.ids(), into.rows(), (s.q0 + j) * kk) != kk) {
         throw new IllegalStateException("query " + (s.q0 + j) + " got " + st[j].size + " rows, not " + kk);
       }
     }
@@ -266,13 +266,49 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /** Exact Hamming selection: top kk with distance <= bound for every query. */
   private Selection hammingSelect(TableView t, Queries qs, int kk, int bound) {
-    List<Split> splits = plan(qs.count(), t.rows());
+    return hammingSelect(t, qs, kk, bound, true, true);
+  }
+
+  /**
+   * As above. A batch top-k (bound B) whose every query sees every row gets exactly kk each: the
+   * lists then go straight into the result's arrays (ids and rows only where asked for; null
+   * otherwise), with no list of each query's own and no merge.
+   */
+  private Selection hammingSelect(TableView t, Queries qs, int kk, int bound, boolean wantIds, boolean wantRows) {
+    int q = qs.count();
+    List<Split> splits = plan(q, t.rows());
+    if (bound == t.bits() && kk <= t.liveRows() && (long) q * kk <= MAX_ARRAY
+        && splits.stream().allMatch(sp -> sp.r0 == 0 && sp.r1 == t.rows())) {
+      int[] dist = new int[q * kk];
+      long[] ids = wantIds ? new long[dist.length] : null;
+      int[] rows = wantRows ? new int[dist.length] : null;
+      List<Callable<TopK[]>> tasks = new ArrayList<>();
+      for (Split sp : splits) {
+        tasks.add(() -> scanSplit(t, qs, sp, kk, bound, new Into(dist, ids, rows)));
+      }
+      List<TopK[]> parts = runAll(tasks);
+      int[] offsets = new int[q + 1];
+      boolean[] truncated = new boolean[q];
+      for (int i = 0; i < q; i++) {
+        offsets[i + 1] = offsets[i] + kk;
+      }
+      for (int i = 0; i < splits.size(); i++) {
+        TopK[] st = parts.get(i);
+        for (int j = 0; j < st.length; j++) {
+          truncated[splits.get(i).q0 + j] = st[j].overflowed;
+        }
+      }
+      return new Selection(offsets, dist, ids, rows, truncated);
+    }
     List<Callable<TopK[]>> tasks = new ArrayList<>();
     for (Split s : splits) {
-      tasks.add(() -> scanSplit(t, qs, s, kk, bound));
+      tasks.add(() -> scanSplit(t, qs, s, kk, bound, null));
     }
-    return merge(qs.count(), splits, runAll(tasks), kk);
+    return merge(q, splits, runAll(tasks), kk);
   }
+
+  /** The result arrays a fixed selection writes each query's list into, at q * kk (ids, rows may be null). */
+  private record Into(int[] dist, long[] ids, int[] rows) {}
 
   /** Per-query ranked lists with rows, merged exactly over the row splits. */
   private record Selection(int[] offsets, int[] primary, long[] ids, int[] rows, boolean[] truncated) {}
@@ -341,19 +377,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     if (kk == 0 || qs.count() == 0) {
       return empty(qs.count(), true, false, false);
     }
-    List<Split> splits = plan(qs.count(), t.rows());
-    if (splits.stream().allMatch(sp -> sp.r0 == 0 && sp.r1 == t.rows()) && (long) qs.count() * kk <= MAX_ARRAY) {
-      // every query sees every row and gets exactly kk: the lists go straight into the result
-      int[] dist = new int[qs.count() * kk];
-      long[] ids = new long[dist.length];
-      List<Callable<TopK[]>> tasks = new ArrayList<>();
-      for (Split sp : splits) {
-        tasks.add(() -> scanSplit(t, qs, sp, kk, t.bits(), dist, ids));
-      }
-      runAll(tasks);
-      return SearchResult.fixed(qs.count(), kk, ids, dist, null);
-    }
-    Selection s = hammingSelect(t, qs, kk, t.bits());
+    Selection s = hammingSelect(t, qs, kk, t.bits(), true, false);
     return SearchResult.of(s.offsets, s.ids, s.primary, null, null);
   }
 
@@ -411,7 +435,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       return empty(qs.count(), true, true, false);
     }
     long t0 = System.nanoTime();
-    Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits());
+    Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits(),
+        false, true);
     int queries = qs.count();
     int[] offsets = new int[queries + 1];
     for (int q = 0; q < queries; q++) {

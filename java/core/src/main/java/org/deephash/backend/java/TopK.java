@@ -398,19 +398,25 @@ final class TopK {
 
   /**
    * Cuts to at most k entries, ordered by (distance, id), written straight into a result's arrays
-   * at {@code at} (distances to dist, ids to outIds); returns how many. No list of its own is kept.
+   * at {@code at} (distances to dist, ids to outIds and rows to outRows where not null); returns
+   * how many. In counted mode no list of its own is kept.
    */
-  int finishInto(int[] dist, long[] outIds, int at) {
+  int finishInto(int[] dist, long[] outIds, int[] outRows, int at) {
     if (!counted) {
       finish();
       System.arraycopy(primary, 0, dist, at, size);
-      System.arraycopy(ids, 0, outIds, at, size);
+      if (outIds != null) {
+        System.arraycopy(ids, 0, outIds, at, size);
+      }
+      if (outRows != null) {
+        System.arraycopy(rows, 0, outRows, at, size);
+      }
       return size;
     }
-    return scatterCounted(dist, outIds, null, at);
+    return scatterCounted(dist, outIds, outRows, at);
   }
 
-  /** Counted mode's finish into the given arrays at {@code at} (rows may be null); returns the count. */
+  /** Counted mode's finish into the given arrays at {@code at} (ids, rows may be null); returns the count. */
   private int scatterCounted(int[] dist, long[] outIds, int[] outRows, int at) {
     int kept = Math.min(n, k);
     if (n > k) {
@@ -429,7 +435,9 @@ final class TopK {
       if (p < kept) {
         int row = (int) e;
         dist[at + p] = d;
-        outIds[at + p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
+        if (outIds != null) {
+          outIds[at + p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
+        }
         if (outRows != null) {
           outRows[at + p] = row;
         }
