@@ -10,9 +10,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.Future;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.internal.Ranking;
@@ -51,7 +51,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   JavaBackend(int threads, Kernels kernels) {
     this.threads = Math.max(1, threads);
     this.kernels = kernels;
-    this.pool = this.threads > 1 ? new ForkJoinPool(this.threads) : null;
+    this.pool = this.threads > 1 ? new ForkJoinPool(this.threads - 1) : null; // the caller is the other thread
   }
 
   @Override
@@ -113,36 +113,58 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     return Math.min(queries, (even + 2) / 4 * 4);
   }
 
+  /**
+   * Runs the tasks on the calling thread and threads - 1 helpers, each taking the next task not yet
+   * taken (the native backend's scheme): the caller works instead of waiting, and a call wakes one
+   * pool thread fewer (a single query's latency is mostly such hand-offs). Results in task order;
+   * the first failure is rethrown once every running task has ended.
+   */
   private <T> List<T> runAll(List<Callable<T>> tasks) {
-    List<T> out = new ArrayList<>(tasks.size());
-    if (pool == null || tasks.size() == 1) {
-      for (Callable<T> c : tasks) {
+    int n = tasks.size();
+    Object[] results = new Object[n];
+    AtomicInteger next = new AtomicInteger();
+    Runnable loop = () -> {
+      for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
         try {
-          out.add(c.call());
-        } catch (RuntimeException e) {
+          results[i] = tasks.get(i).call();
+        } catch (RuntimeException | Error e) {
+          next.set(n); // the others take no new task
           throw e;
         } catch (Exception e) {
+          next.set(n);
           throw new IllegalStateException(e);
         }
       }
-      return out;
+    };
+    int helpers = pool == null ? 0 : Math.min(n, threads) - 1;
+    List<ForkJoinTask<?>> started = new ArrayList<>(helpers);
+    for (int h = 0; h < helpers; h++) {
+      started.add(pool.submit(loop));
     }
+    Throwable failure = null;
     try {
-      for (Future<T> f : pool.invokeAll(tasks)) {
-        out.add(f.get());
+      loop.run();
+    } catch (RuntimeException | Error e) {
+      failure = e;
+    }
+    for (ForkJoinTask<?> f : started) {
+      try {
+        f.join();
+      } catch (RuntimeException | Error e) {
+        failure = failure == null ? e : failure;
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("search interrupted", e);
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      if (c instanceof Error err) {
-        throw err;
-      }
-      throw new IllegalStateException(c);
+    }
+    if (failure instanceof RuntimeException re) {
+      throw re;
+    }
+    if (failure instanceof Error err) {
+      throw err;
+    }
+    List<T> out = new ArrayList<>(n);
+    for (Object r : results) {
+      @SuppressWarnings("unchecked")
+      T t = (T) r;
+      out.add(t);
     }
     return out;
   }
