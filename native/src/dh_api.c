@@ -147,6 +147,11 @@ static int64_t live_rows(const uint64_t *tomb, int64_t r0, int64_t r1) {
   return r1 - r0 - dead;
 }
 
+/* Query q's distance bins (counted mode) in the call's hist: after the 4 x (max_dist + 2) shared ones. */
+static int32_t *query_bins(const dh_ctx *c, int32_t q) {
+  return c->hist + (4 + (size_t)q) * (size_t)c->hist_stride;
+}
+
 /* Queries this thread has searched again from B (dh_topk_searched_again). */
 static _Thread_local int64_t searched_again;
 
@@ -204,12 +209,12 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
   if (tile < 64) {
     tile = 64;
   }
-  /* one block of the thread's scratch: the selections, their buffers, 4 interleaved sets of
-   * max_dist + 2 bins for counting a buffer's distances, the tie pairs, and the AVX-512
+  /* one block of the thread's scratch: the selections, their buffers, 4 interleaved bins for
+   * compaction then max_dist + 2 bins per query (counted mode), the tie pairs, and the AVX-512
    * tier's word-planar tile for widths other than 64 bits */
   const size_t sels_bytes = dh_round64(sizeof(dh_sel) * (size_t)nq);
   const size_t buf_bytes = dh_round64(sizeof(uint64_t) * (size_t)nq * stride);
-  const size_t hist_bytes = dh_round64(sizeof(int32_t) * 4 * (size_t)(max_dist + 2));
+  const size_t hist_bytes = dh_round64(sizeof(int32_t) * (4 + (size_t)nq) * (size_t)(max_dist + 2));
   const size_t pairs_bytes = dh_round64(sizeof(dh_pair) * stride);
   const size_t planes_bytes =
       tier == DH_TIER_AVX512 && code_bytes != 8 ? (size_t)(code_bytes + 7) / 8 * 8 * (size_t)(tile + 8) : 0;
@@ -235,7 +240,8 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
   const int planar = tier == DH_TIER_AVX2 &&
                      nq >= (code_bytes == 8 ? DH_PLANAR_MIN_QUERIES_64 : DH_PLANAR_MIN_QUERIES) && code_bytes <= 64;
   for (int32_t q = 0; q < nq; q++) {
-    dh_sel_init(&ctx, &sels[q], sampled ? out_flags[q] : max_dist, buf + (size_t)q * stride, (int32_t)cap);
+    dh_sel_init(&ctx, &sels[q], sampled ? out_flags[q] : max_dist, buf + (size_t)q * stride, (int32_t)cap,
+                query_bins(&ctx, q));
   }
 #ifdef DH_HAVE_X86_TIERS
   /* AVX2: a block of queries amortises the transposition of the nibble-planar kernel. (The AVX-512
@@ -261,7 +267,7 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
       if (out_count[q] < keff && bound < max_dist) {
         /* the sampled threshold was below the k-th distance: search this query again from B */
         searched_again++;
-        dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap);
+        dh_sel_init(&ctx, &sels[q], max_dist, buf + (size_t)q * stride, (int32_t)cap, query_bins(&ctx, q));
         for (int64_t t0 = row_begin; t0 < row_end; t0 += tile) {
           const int64_t t1 = row_end - t0 > tile ? t0 + tile : row_end;
           scan(&ctx, queries + (size_t)q * (size_t)code_bytes, 1, &sels[q], t0, t1);

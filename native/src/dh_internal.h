@@ -21,12 +21,11 @@
  *
  * - Counted (ids ascend with rows, and no row is deleted): le is the number of entries with
  *   d <= thr (each append adds its count, nothing else). Once more than k are within thr, a row
- *   still to come at thr has a larger id than k of them and cannot get in: the buffer's distances
- *   are counted in bins, and thr drops by one (le loses the bin at thr) while more than k stay
- *   within it. The threshold stays one below the smallest distance within which more than k rows
- *   have been seen; the buffer is counted only when thr must drop (each count lowers it at least
- *   once) or the buffer fills, cut only if it fills, and finished by one counting pass and a
- *   placement by distance.
+ *   still to come at thr has a larger id than k of them and cannot get in: the entries appended
+ *   since the last time are counted into hist (tallied: how many of buf are counted), and thr
+ *   drops by one (le loses the bin at thr) while more than k stay within it. The threshold stays
+ *   one below the smallest distance within which more than k rows have been seen; no append
+ *   touches hist, the buffer is cut only if it fills, and finished by one placement by distance.
  * - Otherwise, compaction counts the distances in bins (0..thr), finds the k-th distance T, and
  *   keeps every entry below T and, while they fit in half the buffer, every entry at T: no
  *   comparison sort, whatever k is. Only when the entries at T do not fit are they cut by id (the
@@ -48,6 +47,8 @@ typedef struct dh_sel {
   int32_t le;         /* counted mode: entries with d <= thr */
   int32_t le_limit;   /* counted mode: settle when le exceeds it (k; no limit once thr is 0) */
   int32_t top;        /* counted mode: no entry of buf lies above it */
+  int32_t tallied;    /* counted mode: buf[0, tallied) is counted in hist */
+  int32_t *hist;      /* counted mode: entries of buf[0, tallied) per distance, top + 1 bins */
 } dh_sel;
 
 /* Entries a vector kernel may write past n in one store (one 512-bit vector of entries). */
@@ -85,9 +86,9 @@ DH_HIDDEN void dh_sel_compact(const dh_ctx *c, dh_sel *s) __attribute__((noinlin
 /* Counted mode: lowers thr while more than k entries are within it, and compacts a full buffer. */
 DH_HIDDEN void dh_sel_settle(const dh_ctx *c, dh_sel *s) __attribute__((noinline));
 
-/* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries; after c's
- * mode fields are set. */
-DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap);
+/* An empty selection admitting d <= thr, its buffer buf of cap (+ DH_SEL_SLACK) entries and, in
+ * counted mode, hist of thr + 2 bins; after c's mode fields are set. */
+DH_HIDDEN void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist);
 
 /* Counted mode: `added` entries have just been appended; may lower thr. */
 static inline void dh_sel_counted(const dh_ctx *c, dh_sel *s, int32_t added) {
@@ -135,10 +136,10 @@ DH_HIDDEN void dh_scan_avx512(const dh_ctx *c, const uint8_t *queries, int32_t n
                               int64_t r1);
 
 /* AVX-512 tier: writes the first `kept` entries of a buffer in row order, ordered by (distance,
- * row), given its distances' counts hist[0..top]; returns 0 (and writes nothing) when the distances
- * are too many for its passes to beat the scalar scatter. */
-DH_HIDDEN int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t top, int32_t kept,
-                               int32_t *out_dist, int32_t *out_row);
+ * row), given its distances' counts hist[dmin..dmax] (every entry within); returns 0 (and writes
+ * nothing) when the distances are too many for its passes to beat the scalar scatter. */
+DH_HIDDEN int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t dmin, int32_t dmax,
+                               int32_t kept, int32_t *out_dist, int32_t *out_row);
 
 /* AVX2 kernel for a block of queries over a whole row range (its own tiling); DH_OK or DH_ENOMEM. */
 DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_t nq, dh_sel *sels, int64_t r0,

@@ -219,14 +219,26 @@ static int cut(const dh_ctx *c, dh_sel *s, int32_t dmin, int32_t dmax, int keep_
   return 0;
 }
 
-void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap) {
-  *s = (dh_sel){.thr = thr, .buf = buf, .cap = cap, .limit = cap, .le_limit = c->k, .top = thr};
-  if (!c->counted && c->ids_ascending) {
+void dh_sel_init(const dh_ctx *c, dh_sel *s, int32_t thr, uint64_t *buf, int32_t cap, int32_t *hist) {
+  *s = (dh_sel){.thr = thr, .buf = buf, .cap = cap, .limit = cap, .le_limit = c->k, .top = thr, .hist = hist};
+  if (c->counted) {
+    memset(hist, 0, sizeof(int32_t) * (size_t)(thr + 2));
+  } else if (c->ids_ascending) {
     /* exact cuts (see cut): compacting every k/4 or so candidates keeps the threshold near the
      * k-th distance of the rows seen so far */
     const int64_t every = (int64_t)c->k + c->k / 4 + 64;
     s->limit = every < cap ? (int32_t)every : cap;
   }
+}
+
+/* Counted mode: the entries appended since the last tally into hist. Batched here rather than per
+ * append: a push then only adds to le (at k = 1000 the per-push counts were a store-to-load chain
+ * on every push), and a settle or the finish pays one tight loop for what is new. */
+static void tally(dh_sel *s) {
+  for (int32_t i = s->tallied; i < s->n; i++) {
+    s->hist[s->buf[i] >> 32]++;
+  }
+  s->tallied = s->n;
 }
 
 void dh_sel_settle(const dh_ctx *c, dh_sel *s) {
@@ -238,20 +250,24 @@ void dh_sel_settle(const dh_ctx *c, dh_sel *s) {
       s->tie = 0; /* at distance 0 a later row is still admitted; the finish keeps the first k */
     }
     s->top = s->thr + 1 < s->top ? s->thr + 1 : s->top;
+    /* the entries changed: count them all again, and le with them */
+    memset(s->hist, 0, sizeof(int32_t) * (size_t)(s->top + 1));
+    s->tallied = 0;
+    tally(s);
+    int32_t le = 0;
+    for (int32_t d = 0; d <= s->thr; d++) {
+      le += s->hist[d];
+    }
+    s->le = le;
+  } else {
+    tally(s);
   }
-  /* the entries per distance, and le exactly */
-  const int32_t *hist = count_distances(c, s->buf, s->n, 0, s->top);
-  int32_t le = 0;
-  for (int32_t d = 0; d <= s->thr; d++) {
-    le += hist[d];
-  }
-  s->le = le;
   /* more than k entries within thr (so the result is truncated): a later row at thr has a larger
    * id than each of them. (At exactly k, lowering would hide whether a later row qualifies.) */
   if (s->le > c->k) {
     s->overflowed = 1;
     while (s->le > c->k && s->thr > 0) {
-      s->le -= hist[s->thr];
+      s->le -= s->hist[s->thr];
       s->thr--;
     }
   }
@@ -291,10 +307,16 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
   if (!c->counted && (c->tomb != NULL || s->tie)) {
     filter(c, s);
   }
-  /* counted: no entry lies above top; otherwise an exact cut leaves its k-th distance one above thr */
-  const int32_t top = c->counted ? s->top : s->thr + 1;
-  int32_t *pos = count_distances(c, s->buf, s->n, 0, top);
   const int32_t n = s->n, k = c->k;
+  int32_t *pos, dmin = 0, dmax;
+  if (c->counted) {
+    tally(s); /* every entry counted: none lies above top */
+    pos = s->hist;
+    dmax = s->top;
+  } else {
+    dmax = s->thr + 1; /* an exact cut leaves its k-th distance one above thr */
+    pos = count_distances(c, s->buf, n, 0, dmax);
+  }
   const int32_t kept = n < k ? n : k;
   if (n > k) {
     s->overflowed = 1;
@@ -302,11 +324,11 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
   *out_count = kept;
   *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
 #ifdef DH_HAVE_X86_TIERS
-  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, top, kept, out_dist, out_row)) {
+  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, dmin, dmax, kept, out_dist, out_row)) {
     return;
   }
 #endif
-  for (int32_t d = 0, at = 0; d <= top; d++) {
+  for (int32_t d = dmin, at = 0; d <= dmax; d++) {
     const int32_t m = pos[d];
     pos[d] = at;
     at += m;

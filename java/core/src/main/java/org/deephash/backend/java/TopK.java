@@ -56,6 +56,9 @@ final class TopK {
   private int[] hist;
   /** Counted mode (see the class comment): entries within thr, and when they call for a settle. */
   private final boolean counted;
+  /** Counted mode: the entries of buf[0, tallied) per distance (top + 1 bins). */
+  private int[] counts;
+  private int tallied;
   private int le;
   /** Counted mode: settle when le exceeds it (k; no limit once thr is 0 with more than k within). */
   private int leLimit;
@@ -86,6 +89,7 @@ final class TopK {
     // buffer grown by copies from 256 measured a tenth of a k = 1000 search
     this.buf = new long[(int) Math.min(cap, Math.max(256, 2L * k))];
     this.counted = idsAscending && tombstones.byteSize() == 0;
+    this.counts = counted ? new int[bound + 2] : null;
     this.leLimit = k;
     this.top = bound;
   }
@@ -118,8 +122,9 @@ final class TopK {
 
   /**
    * Counted mode: more than k entries within thr, or the buffer full. A full buffer keeps its k best
-   * (an exact cut); then the distances are counted, and while more than k lie within thr (so the
-   * result is truncated) thr drops: a later row at thr has a larger id than each of them. (At
+   * (an exact cut) and is counted again; otherwise only the entries appended since the last settle
+   * are counted (no append touches the counts). Then, while more than k lie within thr (so the
+   * result is truncated), thr drops: a later row at thr has a larger id than each of them. (At
    * exactly k, lowering would hide whether a later row qualifies.)
    */
   private void settle() {
@@ -129,22 +134,34 @@ final class TopK {
       }
       tie = false; // at distance 0 a later row is still admitted; finish keeps the first k
       top = Math.min(top, thr + 1);
+      Arrays.fill(counts, 0, top + 1, 0);
+      tallied = 0;
+      tally();
+      int c = 0;
+      for (int d = 0; d <= thr; d++) {
+        c += counts[d];
+      }
+      le = c;
+    } else {
+      tally();
     }
-    int[] h = count(top);
-    int c = 0;
-    for (int d = 0; d <= thr; d++) {
-      c += h[d];
-    }
-    le = c;
     if (le > k) {
       overflowed = true;
       while (le > k && thr > 0) {
-        le -= h[thr];
+        le -= counts[thr];
         thr--;
       }
     }
     // at thr 0 with more than k within it nothing can drop further: only a full buffer calls back
     leLimit = le > k ? Integer.MAX_VALUE : k;
+  }
+
+  /** Counted mode: counts the entries appended since the last tally. */
+  private void tally() {
+    for (int i = tallied; i < n; i++) {
+      counts[(int) (buf[i] >>> 32)]++;
+    }
+    tallied = n;
   }
 
   /** Number of entries held (for the sampled threshold's check). */
@@ -160,6 +177,8 @@ final class TopK {
     tie = false;
     overflowed = false;
     if (counted) {
+      counts = new int[bound + 2];
+      tallied = 0;
       le = 0;
       leLimit = k;
       top = bound;
@@ -422,7 +441,8 @@ final class TopK {
     if (n > k) {
       overflowed = true;
     }
-    int[] start = count(top); // reused as the next position of each distance
+    tally();
+    int[] start = counts; // reused as the next position of each distance
     for (int d = 0, p = 0; d <= top; d++) {
       int m = start[d];
       start[d] = p;
