@@ -15,11 +15,11 @@ import org.deephash.internal.Ranking;
  * <ul>
  *   <li>Counted (ids ascend with rows, no row deleted): {@code le} is the number of entries within
  *       thr (an append adds one, nothing else). Once more than k are within it, a row still to
- *       come at thr has a larger id than k of them and cannot get in: the buffer's distances are
- *       counted, and thr drops (le loses the count at thr) while more than k stay within it. The
- *       threshold stays one below the smallest distance within which more than k rows have been
- *       seen; the buffer is counted only when thr drops or it is full, cut only when full, and
- *       finished by one counting pass and one scatter.
+ *       come at thr has a larger id than k of them and cannot get in: the entries appended since
+ *       the last time are tallied into the counts, and thr drops (le loses the count at thr) while
+ *       more than k stay within it. The threshold stays one below the smallest distance within
+ *       which more than k rows have been seen; the buffer is cut only when full, and finished by
+ *       one scatter over the counts.
  *   <li>Otherwise, when the buffer is full it is compacted: deleted rows go, the distances are
  *       counted in bins (0..thr) to find the k-th distance T, and every entry below T stays, with
  *       the entries at T too while they fit in half the buffer. Only when the entries at T
