@@ -308,14 +308,14 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
     filter(c, s);
   }
   const int32_t n = s->n, k = c->k;
-  int32_t *pos, dmin = 0, dmax;
+  int32_t *pos, top;
   if (c->counted) {
     tally(s); /* every entry counted: none lies above top */
     pos = s->hist;
-    dmax = s->top;
+    top = s->top;
   } else {
-    dmax = s->thr + 1; /* an exact cut leaves its k-th distance one above thr */
-    pos = count_distances(c, s->buf, n, 0, dmax);
+    top = s->thr + 1; /* an exact cut leaves its k-th distance one above thr */
+    pos = count_distances(c, s->buf, n, 0, top);
   }
   const int32_t kept = n < k ? n : k;
   if (n > k) {
@@ -324,11 +324,11 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
   *out_count = kept;
   *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
 #ifdef DH_HAVE_X86_TIERS
-  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, dmin, dmax, kept, out_dist, out_row)) {
+  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, top, kept, out_dist, out_row)) {
     return;
   }
 #endif
-  for (int32_t d = dmin, at = 0; d <= dmax; d++) {
+  for (int32_t d = 0, at = 0; d <= top; d++) {
     const int32_t m = pos[d];
     pos[d] = at;
     at += m;

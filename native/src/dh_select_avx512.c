@@ -23,10 +23,10 @@ static inline __mmask16 first_lanes(int32_t count) {
   return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
-DH_TARGET_AVX512 int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t dmin, int32_t dmax,
-                                      int32_t kept, int32_t *out_dist, int32_t *out_row) {
+DH_TARGET_AVX512 int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t top, int32_t kept,
+                                      int32_t *out_dist, int32_t *out_row) {
   int32_t passes = 0;
-  for (int32_t d = dmin, at = 0; d <= dmax && at < kept; d++) {
+  for (int32_t d = 0, at = 0; d <= top && at < kept; d++) {
     passes += hist[d] != 0;
     at += hist[d];
   }
@@ -38,7 +38,7 @@ DH_TARGET_AVX512 int dh_finish_avx512(const uint64_t *buf, int32_t n, const int3
   const __m512i hi = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   const __m512i lo = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   int32_t at = 0;
-  for (int32_t d = dmin; d <= dmax && at < kept; d++) {
+  for (int32_t d = 0; d <= top && at < kept; d++) {
     if (hist[d] == 0) {
       continue;
     }

@@ -11,10 +11,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.internal.Parallel;
 import org.deephash.internal.Ranking;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
@@ -113,53 +112,19 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     return Math.min(queries, (even + 2) / 4 * 4);
   }
 
-  /**
-   * Runs the tasks on the calling thread and threads - 1 helpers, each taking the next task not yet
-   * taken (the native backend's scheme): the caller works instead of waiting, and a call wakes one
-   * pool thread fewer (a single query's latency is mostly such hand-offs). Results in task order;
-   * the first failure is rethrown once every running task has ended.
-   */
+  /** Runs the tasks in parallel ({@link Parallel#forEach}); their results in task order. */
   private <T> List<T> runAll(List<Callable<T>> tasks) {
     int n = tasks.size();
     Object[] results = new Object[n];
-    AtomicInteger next = new AtomicInteger();
-    Runnable loop = () -> {
-      for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-        try {
-          results[i] = tasks.get(i).call();
-        } catch (RuntimeException | Error e) {
-          next.set(n); // the others take no new task
-          throw e;
-        } catch (Exception e) {
-          next.set(n);
-          throw new IllegalStateException(e);
-        }
-      }
-    };
-    int helpers = pool == null ? 0 : Math.min(n, threads) - 1;
-    List<ForkJoinTask<?>> started = new ArrayList<>(helpers);
-    for (int h = 0; h < helpers; h++) {
-      started.add(pool.submit(loop));
-    }
-    Throwable failure = null;
-    try {
-      loop.run();
-    } catch (RuntimeException | Error e) {
-      failure = e;
-    }
-    for (ForkJoinTask<?> f : started) {
+    Parallel.forEach(pool, threads, n, i -> {
       try {
-        f.join();
-      } catch (RuntimeException | Error e) {
-        failure = failure == null ? e : failure;
+        results[i] = tasks.get(i).call();
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
       }
-    }
-    if (failure instanceof RuntimeException re) {
-      throw re;
-    }
-    if (failure instanceof Error err) {
-      throw err;
-    }
+    }, () -> { });
     List<T> out = new ArrayList<>(n);
     for (Object r : results) {
       @SuppressWarnings("unchecked")

@@ -370,12 +370,7 @@ final class VectorKernels implements Kernels {
       for (int j = 0; j < qn; j += 4) {
         // the last block of fewer than 4 repeats its last query (computed, not offered): one
         // query through the panel costs a quarter of four, one through dot products several times
-        int valid = Math.min(4, qn - j);
-        int o0 = (q0 + j) * dim;
-        int o1 = (q0 + j + Math.min(1, valid - 1)) * dim;
-        int o2 = (q0 + j + Math.min(2, valid - 1)) * dim;
-        int o3 = (q0 + j + Math.min(3, valid - 1)) * dim;
-        panel4(panel, dim, queries, o0, o1, o2, o3, norms, st, j, valid, r, a);
+        panel4(panel, dim, queries, q0, norms, st, j, Math.min(4, qn - j), r, a);
       }
     }
     for (; r < r1; r++) { // the last, partial panel
@@ -386,18 +381,26 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * 4 queries (at qo, a1, a2, a3; the selections st[j..j+valid), the rest repeating the last) over
-   * one packed panel of 2L rows starting at row r. No vector crosses a call: C2 boxes vectors passed
-   * to a method it does not inline.
+   * Queries j..j+3 of the block starting at query q0 (selections st[j..], query features in q), of
+   * which the first {@code valid} count and the rest repeat the last of those, over one packed panel
+   * of 2L rows starting at row r. No vector crosses a call: C2 boxes vectors passed to a method it
+   * does not inline.
    */
-  private static void panel4(float[] panel, int dim, float[] q, int qo, int a1, int a2, int a3, float[] norms,
-      FloatTopK[] st, int j, int valid, int r, float[] a) {
+  private static void panel4(float[] panel, int dim, float[] q, int q0, float[] norms, FloatTopK[] st, int j,
+      int valid, int r, float[] a) {
     int lanes = FLOATS.length();
     int nr = 2 * lanes;
+    int j1 = j + Math.min(1, valid - 1);
+    int j2 = j + Math.min(2, valid - 1);
+    int j3 = j + Math.min(3, valid - 1);
+    int qo = (q0 + j) * dim;
+    int a1 = (q0 + j1) * dim;
+    int a2 = (q0 + j2) * dim;
+    int a3 = (q0 + j3) * dim;
     FloatTopK t0 = st[j];
-    FloatTopK t1 = st[j + Math.min(1, valid - 1)];
-    FloatTopK t2 = st[j + Math.min(2, valid - 1)];
-    FloatTopK t3 = st[j + Math.min(3, valid - 1)];
+    FloatTopK t1 = st[j1];
+    FloatTopK t2 = st[j2];
+    FloatTopK t3 = st[j3];
     FloatVector s00 = FloatVector.zero(FLOATS);
     FloatVector s01 = s00;
     FloatVector s10 = s00;

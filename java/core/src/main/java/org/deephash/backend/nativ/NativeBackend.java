@@ -5,16 +5,13 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.internal.Parallel;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
@@ -687,33 +684,9 @@ final class NativeBackend implements SearchBackend, TimedBackend {
 
   /** As above; {@code first} runs on the calling thread once the helpers have been started. */
   private void parallelFor(int n, IntConsumer body, Runnable first) {
-    if (pool == null || n <= 1) {
-      first.run();
-      for (int i = 0; i < n; i++) {
-        body.accept(i);
-      }
-      return;
-    }
-    AtomicInteger next = new AtomicInteger();
-    Runnable loop = () -> {
-      for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-        body.accept(i);
-      }
-    };
-    int helpers = Math.min(n, threads) - 1;
-    List<ForkJoinTask<?>> tasks = new ArrayList<>(helpers);
-    for (int h = 0; h < helpers; h++) {
-      tasks.add(pool.submit(loop));
-    }
-    try {
-      first.run();
-      loop.run();
-    } finally {
-      for (ForkJoinTask<?> f : tasks) {
-        f.join();
-      }
-    }
+    Parallel.forEach(pool, threads, n, body, first);
   }
+
 
   private static long[] ids(TableView t, int[] rows) {
     long[] ids = new long[rows.length];
