@@ -13,6 +13,23 @@ import org.deephash.spi.TableView;
  * over threads; {@link #query} may run concurrently for different queries.
  */
 public final class Rerank {
+  /**
+   * {@code false}: the CPU backends' fine stage reads the float features, not an 8-bit copy of them
+   * (which costs dim + 16 bytes a row, built on the first coarse-to-fine search). Default true.
+   */
+  public static final String SQ8_PROPERTY = "engine.rerank.sq8";
+
+  /** What is wrong with the {@link #SQ8_PROPERTY} setting (one line), or null when it is usable. */
+  public static String sq8Problem() {
+    String v = System.getProperty(SQ8_PROPERTY);
+    return v == null || v.trim().equalsIgnoreCase("true") || v.trim().equalsIgnoreCase("false") ? null
+        : SQ8_PROPERTY + "=" + v + " is not true or false";
+  }
+
+  /** Whether the fine stage may build and read the 8-bit copy (the setting, usable, is not false). */
+  public static boolean sq8Enabled() {
+    return !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true").trim());
+  }
 
   /** Squared Euclidean distance between query {@code query} and table row {@code row}. */
   @FunctionalInterface

@@ -12,6 +12,7 @@ import org.deephash.Pool;
 import org.deephash.ResultComparison;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
+import org.deephash.internal.Rerank;
 
 /**
  * The parity suite: one backend against the scalar oracle. Hamming distances and id order must
@@ -188,6 +189,53 @@ public final class ParitySuite {
           }
           check(oracle.exhaustive(qf, k), fast.exhaustive(qf, k), false, at + " exhaustive k=" + k);
         }
+      }
+    }
+  }
+
+  /**
+   * The fine stage with ({@code sq8}) and without the 8-bit copy of the features
+   * ({@code engine.rerank.sq8}), and the copy extended when rows are added after the first search:
+   * a batch of 40 queries (the first pass split by rows, pools of 3000) and small pools (in pool
+   * order). Then rows whose range overflows float (infinite bounds) and a query of zeros.
+   */
+  public void eightBitCopy(boolean sq8, long seed) {
+    String old = System.getProperty(Rerank.SQ8_PROPERTY);
+    System.setProperty(Rerank.SQ8_PROPERTY, Boolean.toString(sq8));
+    try {
+      SplittableRandom rnd = new SplittableRandom(seed);
+      int n = 30_000;
+      int dim = 24;
+      byte[] codes = TestData.codes(rnd, 2 * n, 4);
+      long[] ids = TestData.ids(rnd, 2 * n);
+      float[] feats = TestData.features(rnd, 2 * n, dim);
+      for (int r = 0; r < 50; r++) { // huge values: the 8-bit step overflows, the norms leave float's range
+        feats[(n + r) * dim] = r % 2 == 0 ? 3e38f : -3e38f;
+        feats[(n + r) * dim + 1] = r % 3 == 0 ? -3e38f : 1e19f;
+      }
+      byte[] q = TestData.queries(rnd, codes, n, 40, 4);
+      float[] qf = TestData.features(rnd, 40, dim);
+      java.util.Arrays.fill(qf, 0, dim, 0f); // a query of zeros: 2 ||q|| = 0 against infinite bounds
+      try (CodeTable t = TestData.table(32, dim, java.util.Arrays.copyOf(codes, 4 * n),
+              java.util.Arrays.copyOf(ids, n), java.util.Arrays.copyOf(feats, n * dim));
+          GpuHashSearch oracle = open(t, "scalar");
+          GpuHashSearch fast = open(t, backend)) {
+        for (int round = 0; round < 2; round++) {
+          for (Pool pool : new Pool[] {Pool.topM(3000), Pool.topM(20), Pool.topM(2 * n)}) {
+            assertExactFloat(oracle.coarseToFine(q, qf, pool, 10), fast.coarseToFine(q, qf, pool, 10), true,
+                backend + " sq8=" + sq8 + " round " + round + " pool " + pool);
+          }
+          if (round == 0) {
+            t.addAll(java.util.Arrays.copyOfRange(ids, n, 2 * n), java.util.Arrays.copyOfRange(codes, 4 * n, 8 * n),
+                java.util.Arrays.copyOfRange(feats, n * dim, 2 * n * dim), null);
+          }
+        }
+      }
+    } finally {
+      if (old == null) {
+        System.clearProperty(Rerank.SQ8_PROPERTY);
+      } else {
+        System.setProperty(Rerank.SQ8_PROPERTY, old);
       }
     }
   }

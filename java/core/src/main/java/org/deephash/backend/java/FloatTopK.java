@@ -129,19 +129,19 @@ final class FloatTopK {
   }
 
   private double kthUpper() {
-    double[] u = new double[n];
+    float[] u = new float[n];
     for (int i = 0; i < n; i++) {
-      u[i] = a[i] + c * (qq + (double) norms[rows[i]]) + eta;
+      u[i] = upper(a[i], c * (qq + (double) norms[rows[i]]) + eta);
     }
     return kth(u, n, k - 1);
   }
 
   /** The m-th smallest (0-based) of v[0, n), which it reorders. */
-  static double kth(double[] v, int n, int m) {
+  static float kth(float[] v, int n, int m) {
     int lo = 0;
     int hi = n - 1;
     while (lo < hi) {
-      double pivot = v[(lo + hi) >>> 1];
+      float pivot = v[(lo + hi) >>> 1];
       int i = lo;
       int j = hi;
       while (i <= j) {
@@ -152,7 +152,7 @@ final class FloatTopK {
           j--;
         }
         if (i <= j) {
-          double x = v[i];
+          float x = v[i];
           v[i] = v[j];
           v[j] = x;
           i++;
@@ -189,45 +189,122 @@ final class FloatTopK {
       w += deleted(rows[i]) ? 0 : 1;
     }
     n = w;
-    return rank(q, qo, feats, dim, ids, a, rows, n, cut, k, qq, c, eta, norms, outBits, outIds, outRows);
+    float[] b = new float[2 * n];
+    for (int i = 0; i < n; i++) {
+      bounds(a[i], cut ? c * (qq + (double) norms[rows[i]]) + eta : Double.POSITIVE_INFINITY, b, i);
+    }
+    return rank(q, qo, feats, dim, ids, b, 0, rows, 0, n, k, outBits, outIds, outRows);
   }
 
   /**
-   * Ranks candidates (approximate distance av[i], table row rw[i]) exactly: keeps those whose
-   * lower bound is within the k-th upper bound (all when !cut), computes their reference distance
-   * and writes the best min(k, kept) by (distance, id). {@code outRows} receives the candidate
-   * indices i, not table rows, so callers keep per-candidate data.
+   * [a - margin, a + margin] rounded outwards to float, into b[2i] and b[2i + 1] (as bounds_of in
+   * native/src/dh_l2.c): 2^-22 relative is more than a float rounding of a normal value, 2^-148
+   * more than one of a subnormal. An infinite margin (or an a that is not a number: the norms
+   * overflowed) gives (-inf, inf).
    */
-  static int rank(MemorySegment q, long qo, MemorySegment feats, int dim, MemorySegment ids, float[] av, int[] rw,
-      int n, boolean cut, int k, double qq, double c, double eta, float[] norms, int[] outBits, long[] outIds,
-      int[] outIndex) {
-    double t = Double.POSITIVE_INFINITY;
-    if (cut && n > k) {
-      double[] u = new double[n];
-      for (int i = 0; i < n; i++) {
-        u[i] = av[i] + c * (qq + (double) norms[rw[i]]) + eta;
-      }
-      t = kth(u, n, k - 1);
-    }
+  static void bounds(double a, double margin, float[] b, int i) {
+    double lo = a - margin;
+    b[2 * i] = lo == lo ? (float) (lo - Math.abs(lo) * 0x1p-22 - 0x1p-148) : Float.NEGATIVE_INFINITY;
+    b[2 * i + 1] = upper(a, margin);
+  }
+
+  /** a + margin rounded up to float (see bounds). */
+  static float upper(double a, double margin) {
+    double hi = a + margin;
+    return hi == hi ? (float) (hi + Math.abs(hi) * 0x1p-22 + 0x1p-148) : Float.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Ranks candidates i < n (table row rw[rAt + i], reference distance within the bounds
+   * b[2 (bAt + i)] and b[2 (bAt + i) + 1]) exactly: keeps those whose lower bound is within the
+   * k-th smallest upper bound, computes their reference distance and writes the best min(k, kept)
+   * by (distance, id). {@code outIndex} receives the candidate indices i, not table rows, so callers
+   * keep per-candidate data.
+   */
+  static int rank(MemorySegment q, long qo, MemorySegment feats, int dim, MemorySegment ids, float[] b, int bAt,
+      int[] rw, int rAt, int n, int k, int[] outBits, long[] outIds, int[] outIndex) {
+    float t = n > k ? kthUpper(b, bAt, n, k) : Float.POSITIVE_INFINITY;
+    int[] kept = new int[n];
     int m = 0;
-    int[] bits = new int[n];
-    long[] key = new long[n];
-    int[] index = new int[n];
     for (int i = 0; i < n; i++) {
-      double lower = cut ? av[i] - c * (qq + (double) norms[rw[i]]) - eta : Double.NEGATIVE_INFINITY;
-      if (lower <= t) {
-        bits[m] = Float.floatToRawIntBits(reference(q, qo, feats, (long) rw[i] * dim * 4, dim));
-        key[m] = ids.getAtIndex(JAVA_LONG_UNALIGNED, rw[i]);
-        index[m] = i;
-        m++;
-      }
+      kept[m] = i;
+      m += b[2 * (bAt + i)] <= t ? 1 : 0;
     }
-    Ranking.sort(bits, key, index, 0, m);
+    // the kept rows' first bytes and ids requested together, so that their cache misses overlap
+    // (the pass before streamed the table through the caches: these rows are rarely still there)
+    float touch = 0;
+    for (int j = 0; j < m; j++) {
+      int row = rw[rAt + kept[j]];
+      touch += feats.get(JAVA_FLOAT_UNALIGNED, (long) row * dim * 4) + ids.getAtIndex(JAVA_LONG_UNALIGNED, row);
+    }
+    int[] bits = new int[m];
+    long[] key = new long[m];
+    for (int j = 0; j < m; j++) {
+      int row = rw[rAt + kept[j]];
+      bits[j] = Float.floatToRawIntBits(reference(q, qo, feats, (long) row * dim * 4, dim));
+      key[j] = ids.getAtIndex(JAVA_LONG_UNALIGNED, row);
+    }
+    Ranking.sort(bits, key, kept, 0, m);
     int out = Math.min(m, k);
     System.arraycopy(bits, 0, outBits, 0, out);
     System.arraycopy(key, 0, outIds, 0, out);
-    System.arraycopy(index, 0, outIndex, 0, out);
+    System.arraycopy(kept, 0, outIndex, 0, out);
+    sink = touch;
     return out;
+  }
+
+  /** Keeps {@link #rank}'s touches of memory from being optimised away. */
+  @SuppressWarnings("unused")
+  private static volatile float sink;
+
+  /**
+   * The k-th smallest upper bound b[2 (bAt + i) + 1], i < n (k < n). A small k keeps the k smallest
+   * in a max-heap (most bounds fail the test against its top: one pass, no reordering); a large one
+   * selects in a copy.
+   */
+  static float kthUpper(float[] b, int bAt, int n, int k) {
+    if (k > 64) {
+      float[] u = new float[n];
+      for (int i = 0; i < n; i++) {
+        u[i] = b[2 * (bAt + i) + 1];
+      }
+      return kth(u, n, k - 1);
+    }
+    float[] heap = new float[k];
+    for (int i = 0; i < k; i++) {
+      heap[i] = b[2 * (bAt + i) + 1];
+    }
+    for (int i = k / 2 - 1; i >= 0; i--) {
+      siftDown(heap, i, k);
+    }
+    for (int i = k; i < n; i++) {
+      float v = b[2 * (bAt + i) + 1];
+      if (v < heap[0]) {
+        heap[0] = v;
+        siftDown(heap, 0, k);
+      }
+    }
+    return heap[0];
+  }
+
+  /** Restores the max-heap order of h[0, size) below position i. */
+  private static void siftDown(float[] h, int i, int size) {
+    float v = h[i];
+    while (true) {
+      int c = 2 * i + 1;
+      if (c >= size) {
+        break;
+      }
+      if (c + 1 < size && h[c + 1] > h[c]) {
+        c++;
+      }
+      if (h[c] <= v) {
+        break;
+      }
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = v;
   }
 
   /** Candidate i's table row (after {@link #finish}, for the indices it wrote). */

@@ -2,6 +2,8 @@ package org.deephash.backend.java;
 
 import java.util.List;
 import java.util.logging.Logger;
+import org.deephash.BackendUnavailableException;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.BackendProvider;
 import org.deephash.spi.SearchBackend;
 
@@ -31,14 +33,20 @@ public final class JavaBackendProvider implements BackendProvider {
     return 10;
   }
 
+  /** Always available, unless a setting it reads is malformed (see {@link Rerank#SQ8_PROPERTY}). */
   @Override
   public List<String> unavailableReasons() {
-    return List.of();
+    String sq8 = Rerank.sq8Problem();
+    return sq8 == null ? List.of() : List.of(sq8);
   }
 
   @Override
   public SearchBackend create(int threads) {
-    return new JavaBackend(threads, kernels());
+    List<String> reasons = unavailableReasons();
+    if (!reasons.isEmpty()) {
+      throw new BackendUnavailableException(name(), reasons);
+    }
+    return new JavaBackend(threads, kernels(), Rerank.sq8Enabled());
   }
 
   /** Whether the running JVM has the Vector API module. */

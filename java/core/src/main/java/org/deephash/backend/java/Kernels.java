@@ -34,11 +34,17 @@ interface Kernels {
       Scratch scratch);
 
   /**
-   * out[i] = q . feature row {@code rows[from + i]} of {@code f} (dim floats each), for i < n; q at
-   * {@code qOff} of {@code queries}. The fine stage of coarse-to-fine search: scattered rows read
-   * in place (copying them into a block first measured slower in Java: the bytes move twice).
+   * out[i] = (the query at {@code qOffs[i]} of {@code queries}) . (feature row {@code rows[i]} of
+   * {@code f}), dim floats each, for i < n. The fine stage of coarse-to-fine search: scattered rows
+   * read in place (copying them into a block first measured slower in Java: the bytes move twice).
    */
-  void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out);
+  void dots(MemorySegment f, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out);
+
+  /**
+   * As {@link #dots} over the 8-bit copy ({@link EightBitCopy}): out[i] = the query at
+   * {@code qOffs[i]} . the row's unsigned byte codes ({@code codes}, dim bytes a row).
+   */
+  void dots8(MemorySegment codes, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out);
 
   /** Reusable arrays of one task. */
   final class Scratch {

@@ -1,5 +1,6 @@
 package org.deephash.backend.java;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
@@ -163,12 +164,26 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
-  public void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out) {
+  public void dots(MemorySegment f, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
     for (int i = 0; i < n; i++) {
-      long fo = (long) rows[from + i] * dim * 4;
+      long fo = (long) rows[i] * dim * 4;
+      int qo = qOffs[i];
       float dot = 0;
       for (int p = 0; p < dim; p++) {
-        dot += queries[qOff + p] * f.get(JAVA_FLOAT_UNALIGNED, fo + 4L * p);
+        dot += queries[qo + p] * f.get(JAVA_FLOAT_UNALIGNED, fo + 4L * p);
+      }
+      out[i] = dot;
+    }
+  }
+
+  @Override
+  public void dots8(MemorySegment codes, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
+    for (int i = 0; i < n; i++) {
+      long co = (long) rows[i] * dim;
+      int qo = qOffs[i];
+      float dot = 0;
+      for (int p = 0; p < dim; p++) {
+        dot += queries[qo + p] * (codes.get(JAVA_BYTE, co + p) & 0xFF);
       }
       out[i] = dot;
     }

@@ -1,13 +1,17 @@
 package org.deephash.backend.java;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 import org.deephash.spi.TableView;
 
@@ -30,6 +34,10 @@ import org.deephash.spi.TableView;
 final class VectorKernels implements Kernels {
   private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+  /** Bytes and ints with as many lanes as FLOATS: the 8-bit codes widened to floats (dots8). */
+  private static final VectorSpecies<Byte> CODE_BYTES =
+      VectorSpecies.of(byte.class, VectorShape.forBitSize(FLOATS.length() * 8));
+  private static final VectorSpecies<Integer> CODE_INTS = IntVector.SPECIES_PREFERRED;
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
   /** One 64-bit code as the vectors read it. */
   private static final ValueLayout.OfLong CODE_WORD = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
@@ -482,47 +490,117 @@ final class VectorKernels implements Kernels {
   }
 
   @Override
-  public void dots(MemorySegment f, int[] rows, int from, int n, int dim, float[] queries, int qOff, float[] out) {
+  public void dots(MemorySegment f, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
     int i = 0;
     for (; i + 4 <= n; i += 4) {
-      dots4(f, (long) rows[from + i] * dim * 4, (long) rows[from + i + 1] * dim * 4,
-          (long) rows[from + i + 2] * dim * 4, (long) rows[from + i + 3] * dim * 4, dim, queries, qOff, out, i);
+      dots4(f, dim, rows, qOffs, i, queries, out);
     }
     for (; i < n; i++) {
-      out[i] = dot(f, (long) rows[from + i] * dim * 4, queries, qOff, dim);
+      out[i] = dot(f, (long) rows[i] * dim * 4, queries, qOffs[i], dim);
     }
   }
 
-  /** Four rows (byte offsets x0..x3 of f) sharing each load of the query; out[at..at+3]. */
-  private static void dots4(MemorySegment f, long x0, long x1, long x2, long x3, int dim, float[] q, int qo,
-      float[] out, int at) {
+  @Override
+  public void dots8(MemorySegment codes, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      dots8x4(codes, dim, rows, qOffs, i, queries, out);
+    }
+    for (; i < n; i++) {
+      long c = (long) rows[i] * dim;
+      int qo = qOffs[i];
+      int full = dim / FLOATS.length() * FLOATS.length();
+      FloatVector acc = FloatVector.zero(FLOATS);
+      for (int p = 0; p < full; p += FLOATS.length()) {
+        acc = FloatVector.fromArray(FLOATS, queries, qo + p).fma(bytes(codes, c + p), acc);
+      }
+      float s = acc.reduceLanes(VectorOperators.ADD);
+      for (int p = full; p < dim; p++) {
+        s += queries[qo + p] * (codes.get(JAVA_BYTE, c + p) & 0xFF);
+      }
+      out[i] = s;
+    }
+  }
+
+  /** Unsigned bytes at {@code off} of {@code codes}, one a float lane, widened and converted. */
+  private static FloatVector bytes(MemorySegment codes, long off) {
+    return (FloatVector) ((IntVector) ByteVector.fromMemorySegment(CODE_BYTES, codes, off, LE)
+        .convertShape(VectorOperators.B2I, CODE_INTS, 0)).and(0xFF).convertShape(VectorOperators.I2F, FLOATS, 0);
+  }
+
+  /** Entries i .. i + 3 of {@link #dots8}, four independent sums in flight. */
+  private static void dots8x4(MemorySegment codes, int dim, int[] rows, int[] qOffs, int i, float[] q, float[] out) {
     int lanes = FLOATS.length();
     int full = dim / lanes * lanes;
+    long c0 = (long) rows[i] * dim;
+    long c1 = (long) rows[i + 1] * dim;
+    long c2 = (long) rows[i + 2] * dim;
+    long c3 = (long) rows[i + 3] * dim;
+    int o0 = qOffs[i];
+    int o1 = qOffs[i + 1];
+    int o2 = qOffs[i + 2];
+    int o3 = qOffs[i + 3];
     FloatVector s0 = FloatVector.zero(FLOATS);
     FloatVector s1 = s0;
     FloatVector s2 = s0;
     FloatVector s3 = s0;
     for (int p = 0; p < full; p += lanes) {
-      FloatVector u = FloatVector.fromArray(FLOATS, q, qo + p);
-      s0 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE), s0);
-      s1 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE), s1);
-      s2 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x2 + 4L * p, LE), s2);
-      s3 = u.fma(FloatVector.fromMemorySegment(FLOATS, f, x3 + 4L * p, LE), s3);
+      s0 = FloatVector.fromArray(FLOATS, q, o0 + p).fma(bytes(codes, c0 + p), s0);
+      s1 = FloatVector.fromArray(FLOATS, q, o1 + p).fma(bytes(codes, c1 + p), s1);
+      s2 = FloatVector.fromArray(FLOATS, q, o2 + p).fma(bytes(codes, c2 + p), s2);
+      s3 = FloatVector.fromArray(FLOATS, q, o3 + p).fma(bytes(codes, c3 + p), s3);
     }
     float d0 = s0.reduceLanes(VectorOperators.ADD);
     float d1 = s1.reduceLanes(VectorOperators.ADD);
     float d2 = s2.reduceLanes(VectorOperators.ADD);
     float d3 = s3.reduceLanes(VectorOperators.ADD);
     for (int p = full; p < dim; p++) {
-      float u = q[qo + p];
-      d0 += u * f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
-      d1 += u * f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
-      d2 += u * f.get(JAVA_FLOAT_UNALIGNED, x2 + 4L * p);
-      d3 += u * f.get(JAVA_FLOAT_UNALIGNED, x3 + 4L * p);
+      d0 += q[o0 + p] * (codes.get(JAVA_BYTE, c0 + p) & 0xFF);
+      d1 += q[o1 + p] * (codes.get(JAVA_BYTE, c1 + p) & 0xFF);
+      d2 += q[o2 + p] * (codes.get(JAVA_BYTE, c2 + p) & 0xFF);
+      d3 += q[o3 + p] * (codes.get(JAVA_BYTE, c3 + p) & 0xFF);
     }
-    out[at] = d0;
-    out[at + 1] = d1;
-    out[at + 2] = d2;
-    out[at + 3] = d3;
+    out[i] = d0;
+    out[i + 1] = d1;
+    out[i + 2] = d2;
+    out[i + 3] = d3;
+  }
+
+  /** Entries i .. i + 3 of {@link #dots}, four independent sums in flight. */
+  private static void dots4(MemorySegment f, int dim, int[] rows, int[] qOffs, int i, float[] q, float[] out) {
+    int lanes = FLOATS.length();
+    int full = dim / lanes * lanes;
+    long x0 = (long) rows[i] * dim * 4;
+    long x1 = (long) rows[i + 1] * dim * 4;
+    long x2 = (long) rows[i + 2] * dim * 4;
+    long x3 = (long) rows[i + 3] * dim * 4;
+    int o0 = qOffs[i];
+    int o1 = qOffs[i + 1];
+    int o2 = qOffs[i + 2];
+    int o3 = qOffs[i + 3];
+    FloatVector s0 = FloatVector.zero(FLOATS);
+    FloatVector s1 = s0;
+    FloatVector s2 = s0;
+    FloatVector s3 = s0;
+    for (int p = 0; p < full; p += lanes) {
+      s0 = FloatVector.fromArray(FLOATS, q, o0 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE), s0);
+      s1 = FloatVector.fromArray(FLOATS, q, o1 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE), s1);
+      s2 = FloatVector.fromArray(FLOATS, q, o2 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x2 + 4L * p, LE), s2);
+      s3 = FloatVector.fromArray(FLOATS, q, o3 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x3 + 4L * p, LE), s3);
+    }
+    float d0 = s0.reduceLanes(VectorOperators.ADD);
+    float d1 = s1.reduceLanes(VectorOperators.ADD);
+    float d2 = s2.reduceLanes(VectorOperators.ADD);
+    float d3 = s3.reduceLanes(VectorOperators.ADD);
+    for (int p = full; p < dim; p++) {
+      d0 += q[o0 + p] * f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
+      d1 += q[o1 + p] * f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
+      d2 += q[o2 + p] * f.get(JAVA_FLOAT_UNALIGNED, x2 + 4L * p);
+      d3 += q[o3 + p] * f.get(JAVA_FLOAT_UNALIGNED, x3 + 4L * p);
+    }
+    out[i] = d0;
+    out[i + 1] = d1;
+    out[i + 2] = d2;
+    out[i + 3] = d3;
   }
 }

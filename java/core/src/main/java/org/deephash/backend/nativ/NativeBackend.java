@@ -11,6 +11,7 @@ import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import org.deephash.Pool;
 import org.deephash.SearchResult;
+import org.deephash.internal.BufferPool;
 import org.deephash.internal.Parallel;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
@@ -41,6 +42,8 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private static final int ROW_SPLIT_ENTRIES = 65_536;
   /** Output buffers kept for reuse (see takeScratch): enough for the tasks of two concurrent searches. */
   private static final int SCRATCH_KEPT = 8;
+  /** The largest pools buffer kept between coarse-to-fine searches (see takePoolBuffer). */
+  private static final long POOL_BUFFER_KEPT = 256L << 20;
 
   private final NativeLib lib;
   private final int tier;
@@ -99,10 +102,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       // each task also looks its rows' ids up, so that the lookups run in parallel
       FixedArrays out = new FixedArrays(q * kk, true);
       boolean byRow = t.idsAreRows();
-      runFixedBatch(t, qs, plan, kk, out, new boolean[q], (at, rows, from) -> {
+      runFixedBatch(t, qs, plan, kk, out::allocate, (at, o, j, stride) -> {
+        out.allocate(); // a no-op unless this task finished before the calling thread allocated
+        MemorySegment.copy(o.dist, JAVA_INT, 4L * j * stride, out.dist, at, kk);
         long[] ids = out.ids;
         for (int i = 0; i < kk; i++) {
-          int row = rows.getAtIndex(JAVA_INT, from + i);
+          int row = o.rows.getAtIndex(JAVA_INT, (long) j * stride + i);
           ids[at + i] = byRow ? row : t.id(row);
         }
       });
@@ -125,18 +130,18 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   @Override
   public SearchResult coarseToFine(TableView t, Queries qs, Pool p, int k) {
     long t0 = System.nanoTime();
-    Hits coarse = p.kind() == Pool.Kind.RADIUS
-        ? hamming(t, qs, Math.min(p.size(), t.liveRows()), p.radius())
-        : hamming(t, qs, Math.min(p.size(), t.liveRows()), t.bits());
     int q = qs.count();
+    int limit = Math.min(p.size(), t.liveRows());
+    Pools pools = coarse(t, qs, limit, p.kind() == Pool.Kind.RADIUS ? p.radius() : t.bits());
     int[] offsets = new int[q + 1];
     for (int i = 0; i < q; i++) {
-      offsets[i + 1] = offsets[i] + Math.min(k, coarse.offsets[i + 1] - coarse.offsets[i]);
+      offsets[i + 1] = offsets[i] + Math.min(k, pools.offsets[i + 1] - pools.offsets[i]);
     }
     long[] ids = new long[offsets[q]];
     int[] ham = new int[ids.length];
     float[] l2 = new float[ids.length];
     if (ids.length == 0) {
+      pools.release();
       return SearchResult.of(offsets, ids, ham, l2, null);
     }
     long t1 = System.nanoTime();
@@ -148,23 +153,16 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     int dim = t.dim();
     int options = t.idsAscending() ? NativeLib.IDS_ASCENDING : 0;
     boolean byRow = t.idsAreRows();
-    int total = coarse.offsets[q];
     int rows = t.rows();
-    // offsets, pool rows and the entries' bounds in one reused buffer (fresh memory is page faults)
-    long rowsAt = (4L * (q + 1) + 63) & ~63L;
-    long boundsAt = rowsAt + ((4L * total + 63) & ~63L);
-    MemorySegment buf = takeScratch(boundsAt + 8L * total);
-    MemorySegment off = buf.asSlice(0, 4L * (q + 1));
-    MemorySegment.copy(coarse.offsets, 0, off, JAVA_INT, 0, q + 1);
-    MemorySegment poolRows = buf.asSlice(rowsAt, 4L * total);
-    MemorySegment.copy(coarse.rows, 0, poolRows, JAVA_INT, 0, total);
-    MemorySegment bounds = buf.asSlice(boundsAt, 8L * total);
+    MemorySegment off = pools.off;
+    MemorySegment poolRows = pools.rows;
+    MemorySegment bounds = pools.bounds;
     MemorySegment codes = s8 == null ? MemorySegment.NULL : s8.codes;
     MemorySegment params = s8 == null ? MemorySegment.NULL : s8.params;
     // first pass: a large batch by row ranges, so that each thread streams its part of the table in
     // order (dh_l2_rerank_bounds); a small one by queries, each pool in its own order
     int chunks = Math.max(1, Math.min(q, 4 * threads));
-    if (total >= ROW_SPLIT_ENTRIES && threads > 1) {
+    if (pools.offsets[q] >= ROW_SPLIT_ENTRIES && threads > 1) {
       parallelFor(threads, part -> lib.l2RerankBounds(tier, feats, dim, nrm, codes, params, qf, q, off, poolRows,
           (long) rows * part / threads, (long) rows * (part + 1) / threads, bounds));
     } else {
@@ -195,15 +193,16 @@ final class NativeBackend implements SearchBackend, TimedBackend {
         int n = oc.getAtIndex(JAVA_INT, i);
         int out = offsets[q0 + i];
         for (int j = 0; j < n; j++) {
-          int idx = coarse.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
-          ids[out + j] = byRow ? coarse.rows[idx] : t.id(coarse.rows[idx]);
-          ham[out + j] = coarse.dist[idx];
+          int idx = pools.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
+          int row = poolRows.getAtIndex(JAVA_INT, idx);
+          ids[out + j] = byRow ? row : t.id(row);
+          ham[out + j] = pools.dist.getAtIndex(JAVA_INT, idx);
           l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
         }
       }
       giveScratch(outs); // not on an exception: a buffer the native call may have half written is dropped
     });
-    giveScratch(buf);
+    pools.release();
     long t2 = System.nanoTime();
     timings = Map.of("coarse", ms(t0, t1), "fine", ms(t1, t2), "total", ms(t0, t2));
     return SearchResult.of(offsets, ids, ham, l2, null);
@@ -394,6 +393,79 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     }
   }
 
+  /**
+   * The coarse stage's pools, in one native buffer that the fine stage reads: per query q, entries
+   * [offsets[q], offsets[q+1]) of rows and their Hamming distances, ranked by (distance, id); off is
+   * offsets in native memory; bounds has room for the fine stage's two floats per entry.
+   */
+  private record Pools(NativeBackend owner, MemorySegment buf, int[] offsets, MemorySegment off, MemorySegment rows,
+      MemorySegment dist, MemorySegment bounds) {
+    void release() {
+      owner.givePoolBuffer(buf);
+    }
+  }
+
+  /**
+   * The best {@code limit} live rows within {@code maxDist} of each query, as {@link Pools}. A batch
+   * top-k writes its lists straight into the native buffer (no Java arrays of a million entries: on
+   * the development VM a fresh 4 MB array took 1000 page faults, about 10 ms, when the heap grew).
+   */
+  private Pools coarse(TableView t, Queries qs, int limit, int maxDist) {
+    int q = qs.count();
+    Plan plan = q > 0 && limit > 0 ? plan(t, q, limit) : null;
+    if (plan != null && fixedBatch(t, plan, q, limit, maxDist)) {
+      int[] offsets = new int[q + 1];
+      for (int i = 0; i < q; i++) {
+        offsets[i + 1] = offsets[i] + limit;
+      }
+      Pools pools = pools(offsets);
+      runFixedBatch(t, qs, plan, limit, () -> { }, (at, o, j, stride) -> {
+        MemorySegment.copy(o.dist, 4L * j * stride, pools.dist, 4L * at, 4L * limit);
+        MemorySegment.copy(o.rows, 4L * j * stride, pools.rows, 4L * at, 4L * limit);
+      });
+      return pools;
+    }
+    Hits h = hamming(t, qs, limit, maxDist);
+    Pools pools = pools(h.offsets);
+    MemorySegment.copy(h.rows, 0, pools.rows, JAVA_INT, 0, h.offsets[q]);
+    MemorySegment.copy(h.dist, 0, pools.dist, JAVA_INT, 0, h.offsets[q]);
+    return pools;
+  }
+
+  /** Room for pools of the given offsets (see Pools), the offsets copied in. */
+  private Pools pools(int[] offsets) {
+    int q = offsets.length - 1;
+    long total = offsets[q];
+    long rowsAt = align64(4L * (q + 1));
+    long distAt = rowsAt + align64(4L * total);
+    long boundsAt = distAt + align64(4L * total);
+    MemorySegment buf = takePoolBuffer(boundsAt + 8L * total);
+    MemorySegment off = buf.asSlice(0, 4L * (q + 1));
+    MemorySegment.copy(offsets, 0, off, JAVA_INT, 0, q + 1);
+    return new Pools(this, buf, offsets, off, buf.asSlice(rowsAt, 4L * total), buf.asSlice(distAt, 4L * total),
+        buf.asSlice(boundsAt, 8L * total));
+  }
+
+  private static long align64(long bytes) {
+    return (bytes + 63) & ~63L;
+  }
+
+  /**
+   * The pools' buffer of the last coarse-to-fine search, kept for the next (up to
+   * {@link #POOL_BUFFER_KEPT} bytes): a 1000 x 1000 pool takes 16 MB, about 4000 page faults when
+   * fresh.
+   */
+  private final BufferPool<MemorySegment> poolBuffer = new BufferPool<>(MemorySegment::byteSize,
+      bytes -> Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64), 1, POOL_BUFFER_KEPT);
+
+  private MemorySegment takePoolBuffer(long bytes) {
+    return poolBuffer.take(bytes);
+  }
+
+  private void givePoolBuffer(MemorySegment s) {
+    poolBuffer.give(s);
+  }
+
   /** Per query q, entries [offsets[q], offsets[q+1]) ranked by (distance, id). */
   private record Hits(int[] offsets, int[] dist, int[] rows, boolean[] truncated) {}
 
@@ -423,18 +495,15 @@ final class NativeBackend implements SearchBackend, TimedBackend {
    * on the development VM its page faults cost more than the copies out of it. A task takes a buffer
    * and gives it back when it has consumed its outputs; at most {@link #SCRATCH_KEPT} are kept.
    */
-  private final java.util.concurrent.ConcurrentLinkedDeque<MemorySegment> scratch =
-      new java.util.concurrent.ConcurrentLinkedDeque<>();
+  private final BufferPool<MemorySegment> scratch = new BufferPool<>(MemorySegment::byteSize,
+      bytes -> Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64), SCRATCH_KEPT, TASK_BYTES);
 
   private MemorySegment takeScratch(long bytes) {
-    MemorySegment s = scratch.pollFirst();
-    return s != null && s.byteSize() >= bytes ? s : Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64);
+    return scratch.take(bytes);
   }
 
   private void giveScratch(MemorySegment s) {
-    if (s.byteSize() <= TASK_BYTES && scratch.size() < SCRATCH_KEPT) {
-      scratch.offerFirst(s);
-    }
+    scratch.give(s);
   }
 
   /**
@@ -458,8 +527,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       }
       FixedArrays out = new FixedArrays(q * limit, false);
       boolean[] truncated = new boolean[q];
-      runFixedBatch(t, qs, plan, limit, out, truncated,
-          (at, rows, from) -> MemorySegment.copy(rows, JAVA_INT, from * 4, out.rows, at, limit));
+      runFixedBatch(t, qs, plan, limit, out::allocate, (at, o, j, stride) -> {
+        out.allocate();
+        MemorySegment.copy(o.dist, JAVA_INT, 4L * j * stride, out.dist, at, limit);
+        MemorySegment.copy(o.rows, JAVA_INT, 4L * j * stride, out.rows, at, limit);
+        truncated[at / limit] = (o.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
+      });
       return new Hits(offsets, out.dist, out.rows, truncated);
     }
     Partial[][] partials = new Partial[plan.blocks()][plan.parts()];
@@ -479,9 +552,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
         && (long) q * limit <= Integer.MAX_VALUE - 8;
   }
 
-  /** Where a fixed batch's task puts query i's {@code limit} rows: at (i * limit), read from rows at from. */
-  private interface FixedRows {
-    void accept(int at, MemorySegment rows, long from);
+  /**
+   * What a fixed batch's task does with the list of query i (the block's query j, at j * stride of
+   * the task's outputs) while the outputs are valid: at is i * limit.
+   */
+  private interface FixedSink {
+    void accept(int at, TaskOutput out, int j, int stride);
   }
 
   /**
@@ -514,22 +590,16 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   }
 
   /**
-   * Runs a fixed batch ({@link #fixedBatch}): query i's distances go to out.dist at i * limit, its
-   * truncation flag to truncated[i], and its rows to {@code sink} while the task's buffers are valid.
+   * Runs a fixed batch ({@link #fixedBatch}): each query's list of exactly {@code limit} rows goes to
+   * {@code sink}; {@code first} runs on the calling thread once the helpers have started.
    */
-  private void runFixedBatch(TableView t, Queries qs, Plan plan, int limit, FixedArrays arrays, boolean[] truncated,
-      FixedRows sink) {
-    runTasks(t, qs, plan, t.bits(), arrays::allocate, (b, p, q0, nq, k, out) -> {
-      arrays.allocate(); // a no-op unless this task finished before the calling thread allocated
-      int[] dist = arrays.dist;
+  private void runFixedBatch(TableView t, Queries qs, Plan plan, int limit, Runnable first, FixedSink sink) {
+    runTasks(t, qs, plan, t.bits(), first, (b, p, q0, nq, k, out) -> {
       for (int j = 0; j < nq; j++) {
         if (out.count(j) != limit) {
           throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + limit);
         }
-        int at = (q0 + j) * limit;
-        MemorySegment.copy(out.dist, JAVA_INT, (long) j * k * 4, dist, at, limit);
-        truncated[q0 + j] = (out.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
-        sink.accept(at, out.rows, (long) j * k);
+        sink.accept((q0 + j) * limit, out, j, k);
       }
     });
   }

@@ -3,6 +3,7 @@ package org.deephash.backend.nativ;
 import java.util.ArrayList;
 import java.util.List;
 import org.deephash.BackendUnavailableException;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.BackendProvider;
 import org.deephash.spi.SearchBackend;
 
@@ -26,11 +27,8 @@ import org.deephash.spi.SearchBackend;
 public final class NativeBackendProvider implements BackendProvider {
   public static final String TIER_PROPERTY = "engine.native.tier";
   public static final String TIER_ENV = "DEEPHASH_NATIVE_TIER";
-  /**
-   * {@code false}: the fine stage of coarse-to-fine search reads the float features, not an 8-bit
-   * copy of them (which costs dim + 16 bytes a row, built on the first such search).
-   */
-  public static final String SQ8_PROPERTY = "engine.rerank.sq8";
+  /** See {@link Rerank#SQ8_PROPERTY}. */
+  public static final String SQ8_PROPERTY = Rerank.SQ8_PROPERTY;
 
   @Override
   public String name() {
@@ -49,9 +47,9 @@ public final class NativeBackendProvider implements BackendProvider {
     if (cap != null && NativeLib.tierOf(cap) < 0) {
       reasons.add(TIER_PROPERTY + "=" + cap + " is not one of scalar, avx2, avx512");
     }
-    String sq8 = System.getProperty(SQ8_PROPERTY);
-    if (sq8 != null && !sq8.trim().equalsIgnoreCase("true") && !sq8.trim().equalsIgnoreCase("false")) {
-      reasons.add(SQ8_PROPERTY + "=" + sq8 + " is not true or false");
+    String sq8 = Rerank.sq8Problem();
+    if (sq8 != null) {
+      reasons.add(sq8);
     }
     return reasons;
   }
@@ -63,8 +61,7 @@ public final class NativeBackendProvider implements BackendProvider {
       throw new BackendUnavailableException(name(), reasons);
     }
     NativeLib lib = NativeLib.get().lib().orElseThrow();
-    return new NativeBackend(lib, effectiveTier(lib.cpuTier(), tierCap()), threads,
-        !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true").trim()));
+    return new NativeBackend(lib, effectiveTier(lib.cpuTier(), tierCap()), threads, Rerank.sq8Enabled());
   }
 
   /** The tiers this machine can run, lowest first; empty when the library did not load. */

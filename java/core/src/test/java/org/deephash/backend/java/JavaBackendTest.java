@@ -42,7 +42,17 @@ class JavaBackendTest {
       new ParitySuite("java", 2).hamming(bits, 1000, SEED + bits);
       new ParitySuite("java", 2).hamming(bits, 100003, SEED + bits + 1, true);
       new ParitySuite("java", 2).exactEuclidean().euclidean(bits, 3000, 19, SEED ^ bits);
+      if (bits == 64) { // pools of 180,000 entries: the fine stage's first pass in table order
+        new ParitySuite("java", 2).exactEuclidean().euclidean(bits, 20000, 5, SEED ^ 7);
+      }
     });
+  }
+
+  /** The fine stage with and without the 8-bit copy of the features (see ParitySuite), both loops. */
+  @ParameterizedTest(name = "sq8={0} vector={1}")
+  @CsvSource({"true,true", "false,true", "true,false"})
+  void coarseToFineWithAndWithoutTheEightBitCopy(boolean sq8, boolean vector) {
+    withVector(Boolean.toString(vector), () -> new ParitySuite("java", 3).eightBitCopy(sq8, SEED + 7));
   }
 
   @Test

@@ -97,48 +97,13 @@ class NativeBackendTest {
     });
   }
 
-  /**
-   * The fine stage with and without the 8-bit copy of the features, and the copy extended when rows
-   * are added after the first search (a batch of 40 queries: the first pass split by rows).
-   */
+  /** The fine stage with and without the 8-bit copy of the features (see ParitySuite). */
   @ParameterizedTest(name = "sq8={0}")
   @ValueSource(booleans = {true, false})
   @Timeout(120)
   void coarseToFineWithAndWithoutTheEightBitCopy(boolean sq8) {
     assumeLoaded();
-    String old = System.getProperty(NativeBackendProvider.SQ8_PROPERTY);
-    System.setProperty(NativeBackendProvider.SQ8_PROPERTY, Boolean.toString(sq8));
-    try {
-      SplittableRandom rnd = new SplittableRandom(SEED + 7);
-      int n = 30_000;
-      int dim = 24;
-      byte[] codes = TestData.codes(rnd, 2 * n, 4);
-      long[] ids = TestData.ids(rnd, 2 * n);
-      float[] feats = TestData.features(rnd, 2 * n, dim);
-      byte[] q = TestData.queries(rnd, codes, n, 40, 4);
-      float[] qf = TestData.features(rnd, 40, dim);
-      try (CodeTable t = TestData.table(32, dim, Arrays.copyOf(codes, 4 * n), Arrays.copyOf(ids, n),
-              Arrays.copyOf(feats, n * dim));
-          GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
-          GpuHashSearch fast = GpuHashSearch.open(t, new SearchOptions("native", 3))) {
-        for (int round = 0; round < 2; round++) {
-          for (Pool pool : new Pool[] {Pool.topM(3000), Pool.topM(20)}) {
-            ParitySuite.assertExactFloat(oracle.coarseToFine(q, qf, pool, 10), fast.coarseToFine(q, qf, pool, 10),
-                true, "sq8=" + sq8 + " round " + round + " pool " + pool);
-          }
-          if (round == 0) {
-            t.addAll(Arrays.copyOfRange(ids, n, 2 * n), Arrays.copyOfRange(codes, 4 * n, 8 * n),
-                Arrays.copyOfRange(feats, n * dim, 2 * n * dim), null);
-          }
-        }
-      }
-    } finally {
-      if (old == null) {
-        System.clearProperty(NativeBackendProvider.SQ8_PROPERTY);
-      } else {
-        System.setProperty(NativeBackendProvider.SQ8_PROPERTY, old);
-      }
-    }
+    new ParitySuite("native", 3).eightBitCopy(sq8, SEED + 7);
   }
 
   static Stream<String> tiers() {
