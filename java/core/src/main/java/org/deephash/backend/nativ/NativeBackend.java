@@ -42,7 +42,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private static final int ROW_SPLIT_ENTRIES = 65_536;
   /** Output buffers kept for reuse (see takeScratch): enough for the tasks of two concurrent searches. */
   private static final int SCRATCH_KEPT = 8;
-  /** The largest pools buffer kept between coarse-to-fine searches (see takePoolBuffer). */
+  /** The largest pools buffer kept between coarse-to-fine searches (see poolBuffer). */
   private static final long POOL_BUFFER_KEPT = 256L << 20;
 
   private final NativeLib lib;
@@ -155,7 +155,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
     boolean byRow = t.idsAreRows();
     int rows = t.rows();
     MemorySegment off = pools.off;
-    MemorySegment poolRows = pools.rows;
+    MemorySegment poolRows = pools.rowSegment;
     MemorySegment bounds = pools.bounds;
     MemorySegment codes = s8 == null ? MemorySegment.NULL : s8.codes;
     MemorySegment params = s8 == null ? MemorySegment.NULL : s8.params;
@@ -195,9 +195,9 @@ final class NativeBackend implements SearchBackend, TimedBackend {
         int out = offsets[q0 + i];
         for (int j = 0; j < n; j++) {
           int idx = pools.offsets[q0 + i] + oi.getAtIndex(JAVA_INT, (long) i * k + j);
-          int row = poolRows.getAtIndex(JAVA_INT, idx);
+          int row = pools.rows[idx];
           ids[out + j] = byRow ? row : t.id(row);
-          ham[out + j] = pools.dist.getAtIndex(JAVA_INT, idx);
+          ham[out + j] = pools.dist[idx];
           l2[out + j] = od.getAtIndex(JAVA_FLOAT, (long) i * k + j);
         }
       }
@@ -397,21 +397,29 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   }
 
   /**
-   * The coarse stage's pools, in one native buffer that the fine stage reads: per query q, entries
-   * [offsets[q], offsets[q+1]) of rows and their Hamming distances, ranked by (distance, id); off is
-   * offsets in native memory; bounds has room for the fine stage's two floats per entry.
+   * The coarse stage's pools: per query q, entries [offsets[q], offsets[q+1]) of rows and their
+   * Hamming distances, ranked by (distance, id), in Java arrays (the results are read from them),
+   * and the offsets and rows again in one native buffer that the fine stage's native calls read,
+   * with room for their two floats of bounds per entry. The arrays of a batch top-k and the buffer
+   * are reused from search to search (see {@link #coarse}).
    */
-  private record Pools(NativeBackend owner, MemorySegment buf, int[] offsets, MemorySegment off, MemorySegment rows,
-      MemorySegment dist, MemorySegment bounds) {
+  private record Pools(NativeBackend owner, int[] offsets, int[] rows, int[] dist, boolean pooledArrays,
+      MemorySegment buf, MemorySegment off, MemorySegment rowSegment, MemorySegment bounds) {
     void release() {
-      owner.givePoolBuffer(buf);
+      owner.poolBuffer.give(buf);
+      if (pooledArrays) {
+        owner.poolArrays.give(rows);
+        owner.poolArrays.give(dist);
+      }
     }
   }
 
   /**
    * The best {@code limit} live rows within {@code maxDist} of each query, as {@link Pools}. A batch
-   * top-k writes its lists straight into the native buffer (no Java arrays of a million entries: on
-   * the development VM a fresh 4 MB array took 1000 page faults, about 10 ms, when the heap grew).
+   * top-k writes its lists into arrays kept from the previous search: on the development VM fresh
+   * arrays of a million entries were about 1000 page faults each (10 ms) while the heap grew. (Read
+   * from the native buffer instead, the results' loop over scattered entries kept failing a
+   * speculation of C2's and was recompiled over and over: 2 ms became 40-100.)
    */
   private Pools coarse(TableView t, Queries qs, int limit, int maxDist) {
     int q = qs.count();
@@ -421,32 +429,30 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       for (int i = 0; i < q; i++) {
         offsets[i + 1] = offsets[i] + limit;
       }
-      Pools pools = pools(offsets);
+      int[] rows = poolArrays.take((long) q * limit);
+      int[] dist = poolArrays.take((long) q * limit);
       runFixedBatch(t, qs, plan, limit, () -> { }, (at, o, j, stride) -> {
-        MemorySegment.copy(o.dist, 4L * j * stride, pools.dist, 4L * at, 4L * limit);
-        MemorySegment.copy(o.rows, 4L * j * stride, pools.rows, 4L * at, 4L * limit);
+        MemorySegment.copy(o.dist, JAVA_INT, 4L * j * stride, dist, at, limit);
+        MemorySegment.copy(o.rows, JAVA_INT, 4L * j * stride, rows, at, limit);
       });
-      return pools;
+      return pools(offsets, rows, dist, true);
     }
     Hits h = hamming(t, qs, limit, maxDist);
-    Pools pools = pools(h.offsets);
-    MemorySegment.copy(h.rows, 0, pools.rows, JAVA_INT, 0, h.offsets[q]);
-    MemorySegment.copy(h.dist, 0, pools.dist, JAVA_INT, 0, h.offsets[q]);
-    return pools;
+    return pools(h.offsets, h.rows, h.dist, false);
   }
 
-  /** Room for pools of the given offsets (see Pools), the offsets copied in. */
-  private Pools pools(int[] offsets) {
+  /** The pools of the given lists, their offsets and rows copied into a (reused) native buffer. */
+  private Pools pools(int[] offsets, int[] rows, int[] dist, boolean pooledArrays) {
     int q = offsets.length - 1;
     long total = offsets[q];
     long rowsAt = align64(4L * (q + 1));
-    long distAt = rowsAt + align64(4L * total);
-    long boundsAt = distAt + align64(4L * total);
-    MemorySegment buf = takePoolBuffer(boundsAt + 8L * total);
+    long boundsAt = rowsAt + align64(4L * total);
+    MemorySegment buf = poolBuffer.take(boundsAt + 8L * total);
     MemorySegment off = buf.asSlice(0, 4L * (q + 1));
     MemorySegment.copy(offsets, 0, off, JAVA_INT, 0, q + 1);
-    return new Pools(this, buf, offsets, off, buf.asSlice(rowsAt, 4L * total), buf.asSlice(distAt, 4L * total),
-        buf.asSlice(boundsAt, 8L * total));
+    MemorySegment rowSegment = buf.asSlice(rowsAt, 4L * total);
+    MemorySegment.copy(rows, 0, rowSegment, JAVA_INT, 0, (int) total);
+    return new Pools(this, offsets, rows, dist, pooledArrays, buf, off, rowSegment, buf.asSlice(boundsAt, 8L * total));
   }
 
   private static long align64(long bytes) {
@@ -454,20 +460,13 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   }
 
   /**
-   * The pools' buffer of the last coarse-to-fine search, kept for the next (up to
-   * {@link #POOL_BUFFER_KEPT} bytes): a 1000 x 1000 pool takes 16 MB, about 4000 page faults when
-   * fresh.
+   * The pools' native buffer and arrays of the last coarse-to-fine searches, kept for the next (a
+   * 1000 x 1000 pool takes 12 MB of buffer and 8 MB of arrays: about 5000 page faults when fresh).
    */
   private final BufferPool<MemorySegment> poolBuffer = new BufferPool<>(MemorySegment::byteSize,
       bytes -> Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64), 1, POOL_BUFFER_KEPT);
-
-  private MemorySegment takePoolBuffer(long bytes) {
-    return poolBuffer.take(bytes);
-  }
-
-  private void givePoolBuffer(MemorySegment s) {
-    poolBuffer.give(s);
-  }
+  private final BufferPool<int[]> poolArrays =
+      new BufferPool<>(a -> a.length, n -> new int[(int) n], 4, POOL_BUFFER_KEPT / 4);
 
   /** Per query q, entries [offsets[q], offsets[q+1]) ranked by (distance, id). */
   private record Hits(int[] offsets, int[] dist, int[] rows, boolean[] truncated) {}
