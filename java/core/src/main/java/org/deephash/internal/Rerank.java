@@ -26,6 +26,12 @@ public final class Rerank {
         : SQ8_PROPERTY + "=" + v + " is not true or false";
   }
 
+  /** The one warning of a backend that found no memory for the 8-bit copy (it reads the floats). */
+  public static String sq8NoMemory(long rows, int dim) {
+    return "no memory for the 8-bit copy of " + rows + " feature rows (" + (dim + 16L) * rows
+        + " bytes): coarse-to-fine search reads the float features; -D" + SQ8_PROPERTY + "=false silences this";
+  }
+
   /** Whether the fine stage may build and read the 8-bit copy (the setting, usable, is not false). */
   public static boolean sq8Enabled() {
     return !"false".equalsIgnoreCase(System.getProperty(SQ8_PROPERTY, "true").trim());

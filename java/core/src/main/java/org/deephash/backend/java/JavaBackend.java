@@ -424,20 +424,11 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       float[] grown = Arrays.copyOf(normCache, rows);
       MemorySegment f = t.features();
       int dim = t.dim();
-      int from = normRows;
-      int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 65_536));
-      List<Callable<Void>> tasks = new ArrayList<>();
-      for (int c = 0; c < chunks; c++) {
-        int a = from + (int) ((long) (rows - from) * c / chunks);
-        int b = from + (int) ((long) (rows - from) * (c + 1) / chunks);
-        tasks.add(() -> {
-          for (int r = a; r < b; r++) {
-            grown[r] = FloatTopK.norm(f, (long) r * dim * 4, dim);
-          }
-          return null;
-        });
-      }
-      runAll(tasks);
+      forRowChunks(normRows, rows, 65_536, (a, b) -> {
+        for (int r = a; r < b; r++) {
+          grown[r] = FloatTopK.norm(f, (long) r * dim * 4, dim);
+        }
+      });
       normCache = grown;
       normRows = rows;
     }
@@ -472,28 +463,21 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     } catch (OutOfMemoryError e) {
       sq8Failed = true;
       sq8Copy = null;
-      LOG.warning("no memory for the 8-bit copy of " + rows + " feature rows (" + (dim + 16L) * rows
-          + " bytes): coarse-to-fine search reads the float features; -D" + Rerank.SQ8_PROPERTY
-          + "=false silences this");
+      LOG.warning(Rerank.sq8NoMemory(rows, dim));
       return null;
     }
     if (have != null) {
       MemorySegment.copy(have.codes, 0, codes, 0, (long) dim * from);
       System.arraycopy(have.params, 0, params, 0, 4 * from);
     }
-    int chunks = (int) Math.max(1, Math.min(4L * threads, (rows - from) / 16_384));
-    List<Callable<Void>> tasks = new ArrayList<>();
-    for (int c = 0; c < chunks; c++) {
-      int a = from + (int) ((long) (rows - from) * c / chunks);
-      int b = from + (int) ((long) (rows - from) * (c + 1) / chunks);
-      tasks.add(() -> {
-        EightBitCopy.encode(t.features(), dim, norms, a, b, codes, params);
-        return null;
-      });
-    }
-    runAll(tasks);
+    forRowChunks(from, rows, 16_384, (a, b) -> EightBitCopy.encode(t.features(), dim, norms, a, b, codes, params));
     sq8Copy = new EightBitCopy(codes, params, rows);
     return sq8Copy;
+  }
+
+  /** Rows [from, to) in up to 4 chunks a thread of at least {@code minRows} each, run in parallel. */
+  private void forRowChunks(int from, int to, int minRows, Range body) {
+    runAll(chunks(from, to, (int) Math.max(1, Math.min(4L * threads, (to - from) / minRows)), body));
   }
 
   private static float[] heapQueries(Queries qs, int dim) {
@@ -575,20 +559,27 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   }
 
   /** Query ranges [qa, qb) of a batch, a few per thread, as tasks. */
-  private void forQueryChunks(int queries, List<Callable<Void>> tasks, QueryRange body) {
-    int chunks = Math.max(1, Math.min(queries, 4 * threads));
-    for (int c = 0; c < chunks; c++) {
-      int qa = (int) ((long) queries * c / chunks);
-      int qb = (int) ((long) queries * (c + 1) / chunks);
+  private void forQueryChunks(int queries, List<Callable<Void>> tasks, Range body) {
+    tasks.addAll(chunks(0, queries, Math.max(1, Math.min(queries, 4 * threads)), body));
+  }
+
+  /** [from, to) cut into n ranges, as tasks. */
+  private static List<Callable<Void>> chunks(int from, int to, int n, Range body) {
+    List<Callable<Void>> tasks = new ArrayList<>(n);
+    for (int c = 0; c < n; c++) {
+      int a = from + (int) ((long) (to - from) * c / n);
+      int b = from + (int) ((long) (to - from) * (c + 1) / n);
       tasks.add(() -> {
-        body.run(qa, qb);
+        body.run(a, b);
         return null;
       });
     }
+    return tasks;
   }
 
-  private interface QueryRange {
-    void run(int qa, int qb);
+  /** Work on a range [a, b) of queries or rows. */
+  private interface Range {
+    void run(int a, int b);
   }
 
   /** Entries read per call of the dot kernel in the fine stage's first pass. */

@@ -491,116 +491,83 @@ final class VectorKernels implements Kernels {
 
   @Override
   public void dots(MemorySegment f, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      dots4(f, dim, rows, qOffs, i, queries, out);
-    }
-    for (; i < n; i++) {
-      out[i] = dot(f, (long) rows[i] * dim * 4, queries, qOffs[i], dim);
-    }
+    pairDots(f, dim, rows, qOffs, n, queries, out, false);
   }
 
   @Override
   public void dots8(MemorySegment codes, int dim, int[] rows, int[] qOffs, int n, float[] queries, float[] out) {
+    pairDots(codes, dim, rows, qOffs, n, queries, out, true);
+  }
+
+  /**
+   * {@link #dots} ({@code bytes} false: rows of floats) and {@link #dots8} (true: rows of unsigned
+   * bytes), four entries a loop with four independent sums in flight.
+   */
+  private static void pairDots(MemorySegment s, int dim, int[] rows, int[] qOffs, int n, float[] q, float[] out,
+      boolean bytes) {
+    int lanes = FLOATS.length();
+    int full = dim / lanes * lanes;
+    long w = bytes ? 1 : 4; // bytes an element
     int i = 0;
     for (; i + 4 <= n; i += 4) {
-      dots8x4(codes, dim, rows, qOffs, i, queries, out);
+      long x0 = (long) rows[i] * dim * w;
+      long x1 = (long) rows[i + 1] * dim * w;
+      long x2 = (long) rows[i + 2] * dim * w;
+      long x3 = (long) rows[i + 3] * dim * w;
+      int o0 = qOffs[i];
+      int o1 = qOffs[i + 1];
+      int o2 = qOffs[i + 2];
+      int o3 = qOffs[i + 3];
+      FloatVector s0 = FloatVector.zero(FLOATS);
+      FloatVector s1 = s0;
+      FloatVector s2 = s0;
+      FloatVector s3 = s0;
+      for (int p = 0; p < full; p += lanes) {
+        s0 = FloatVector.fromArray(FLOATS, q, o0 + p).fma(load(s, x0 + w * p, bytes), s0);
+        s1 = FloatVector.fromArray(FLOATS, q, o1 + p).fma(load(s, x1 + w * p, bytes), s1);
+        s2 = FloatVector.fromArray(FLOATS, q, o2 + p).fma(load(s, x2 + w * p, bytes), s2);
+        s3 = FloatVector.fromArray(FLOATS, q, o3 + p).fma(load(s, x3 + w * p, bytes), s3);
+      }
+      float d0 = s0.reduceLanes(VectorOperators.ADD);
+      float d1 = s1.reduceLanes(VectorOperators.ADD);
+      float d2 = s2.reduceLanes(VectorOperators.ADD);
+      float d3 = s3.reduceLanes(VectorOperators.ADD);
+      for (int p = full; p < dim; p++) {
+        d0 += q[o0 + p] * element(s, x0 + w * p, bytes);
+        d1 += q[o1 + p] * element(s, x1 + w * p, bytes);
+        d2 += q[o2 + p] * element(s, x2 + w * p, bytes);
+        d3 += q[o3 + p] * element(s, x3 + w * p, bytes);
+      }
+      out[i] = d0;
+      out[i + 1] = d1;
+      out[i + 2] = d2;
+      out[i + 3] = d3;
     }
     for (; i < n; i++) {
-      long c = (long) rows[i] * dim;
-      int qo = qOffs[i];
-      int full = dim / FLOATS.length() * FLOATS.length();
+      long x = (long) rows[i] * dim * w;
+      int o = qOffs[i];
       FloatVector acc = FloatVector.zero(FLOATS);
-      for (int p = 0; p < full; p += FLOATS.length()) {
-        acc = FloatVector.fromArray(FLOATS, queries, qo + p).fma(bytes(codes, c + p), acc);
+      for (int p = 0; p < full; p += lanes) {
+        acc = FloatVector.fromArray(FLOATS, q, o + p).fma(load(s, x + w * p, bytes), acc);
       }
-      float s = acc.reduceLanes(VectorOperators.ADD);
+      float d = acc.reduceLanes(VectorOperators.ADD);
       for (int p = full; p < dim; p++) {
-        s += queries[qo + p] * (codes.get(JAVA_BYTE, c + p) & 0xFF);
+        d += q[o + p] * element(s, x + w * p, bytes);
       }
-      out[i] = s;
+      out[i] = d;
     }
   }
 
-  /** Unsigned bytes at {@code off} of {@code codes}, one a float lane, widened and converted. */
-  private static FloatVector bytes(MemorySegment codes, long off) {
-    return (FloatVector) ((IntVector) ByteVector.fromMemorySegment(CODE_BYTES, codes, off, LE)
-        .convertShape(VectorOperators.B2I, CODE_INTS, 0)).and(0xFF).convertShape(VectorOperators.I2F, FLOATS, 0);
+  /** One vector of row elements at byte offset off: floats, or unsigned bytes widened and converted. */
+  private static FloatVector load(MemorySegment s, long off, boolean bytes) {
+    return bytes
+        ? (FloatVector) ((IntVector) ByteVector.fromMemorySegment(CODE_BYTES, s, off, LE)
+            .convertShape(VectorOperators.B2I, CODE_INTS, 0)).and(0xFF).convertShape(VectorOperators.I2F, FLOATS, 0)
+        : FloatVector.fromMemorySegment(FLOATS, s, off, LE);
   }
 
-  /** Entries i .. i + 3 of {@link #dots8}, four independent sums in flight. */
-  private static void dots8x4(MemorySegment codes, int dim, int[] rows, int[] qOffs, int i, float[] q, float[] out) {
-    int lanes = FLOATS.length();
-    int full = dim / lanes * lanes;
-    long c0 = (long) rows[i] * dim;
-    long c1 = (long) rows[i + 1] * dim;
-    long c2 = (long) rows[i + 2] * dim;
-    long c3 = (long) rows[i + 3] * dim;
-    int o0 = qOffs[i];
-    int o1 = qOffs[i + 1];
-    int o2 = qOffs[i + 2];
-    int o3 = qOffs[i + 3];
-    FloatVector s0 = FloatVector.zero(FLOATS);
-    FloatVector s1 = s0;
-    FloatVector s2 = s0;
-    FloatVector s3 = s0;
-    for (int p = 0; p < full; p += lanes) {
-      s0 = FloatVector.fromArray(FLOATS, q, o0 + p).fma(bytes(codes, c0 + p), s0);
-      s1 = FloatVector.fromArray(FLOATS, q, o1 + p).fma(bytes(codes, c1 + p), s1);
-      s2 = FloatVector.fromArray(FLOATS, q, o2 + p).fma(bytes(codes, c2 + p), s2);
-      s3 = FloatVector.fromArray(FLOATS, q, o3 + p).fma(bytes(codes, c3 + p), s3);
-    }
-    float d0 = s0.reduceLanes(VectorOperators.ADD);
-    float d1 = s1.reduceLanes(VectorOperators.ADD);
-    float d2 = s2.reduceLanes(VectorOperators.ADD);
-    float d3 = s3.reduceLanes(VectorOperators.ADD);
-    for (int p = full; p < dim; p++) {
-      d0 += q[o0 + p] * (codes.get(JAVA_BYTE, c0 + p) & 0xFF);
-      d1 += q[o1 + p] * (codes.get(JAVA_BYTE, c1 + p) & 0xFF);
-      d2 += q[o2 + p] * (codes.get(JAVA_BYTE, c2 + p) & 0xFF);
-      d3 += q[o3 + p] * (codes.get(JAVA_BYTE, c3 + p) & 0xFF);
-    }
-    out[i] = d0;
-    out[i + 1] = d1;
-    out[i + 2] = d2;
-    out[i + 3] = d3;
-  }
-
-  /** Entries i .. i + 3 of {@link #dots}, four independent sums in flight. */
-  private static void dots4(MemorySegment f, int dim, int[] rows, int[] qOffs, int i, float[] q, float[] out) {
-    int lanes = FLOATS.length();
-    int full = dim / lanes * lanes;
-    long x0 = (long) rows[i] * dim * 4;
-    long x1 = (long) rows[i + 1] * dim * 4;
-    long x2 = (long) rows[i + 2] * dim * 4;
-    long x3 = (long) rows[i + 3] * dim * 4;
-    int o0 = qOffs[i];
-    int o1 = qOffs[i + 1];
-    int o2 = qOffs[i + 2];
-    int o3 = qOffs[i + 3];
-    FloatVector s0 = FloatVector.zero(FLOATS);
-    FloatVector s1 = s0;
-    FloatVector s2 = s0;
-    FloatVector s3 = s0;
-    for (int p = 0; p < full; p += lanes) {
-      s0 = FloatVector.fromArray(FLOATS, q, o0 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x0 + 4L * p, LE), s0);
-      s1 = FloatVector.fromArray(FLOATS, q, o1 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x1 + 4L * p, LE), s1);
-      s2 = FloatVector.fromArray(FLOATS, q, o2 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x2 + 4L * p, LE), s2);
-      s3 = FloatVector.fromArray(FLOATS, q, o3 + p).fma(FloatVector.fromMemorySegment(FLOATS, f, x3 + 4L * p, LE), s3);
-    }
-    float d0 = s0.reduceLanes(VectorOperators.ADD);
-    float d1 = s1.reduceLanes(VectorOperators.ADD);
-    float d2 = s2.reduceLanes(VectorOperators.ADD);
-    float d3 = s3.reduceLanes(VectorOperators.ADD);
-    for (int p = full; p < dim; p++) {
-      d0 += q[o0 + p] * f.get(JAVA_FLOAT_UNALIGNED, x0 + 4L * p);
-      d1 += q[o1 + p] * f.get(JAVA_FLOAT_UNALIGNED, x1 + 4L * p);
-      d2 += q[o2 + p] * f.get(JAVA_FLOAT_UNALIGNED, x2 + 4L * p);
-      d3 += q[o3 + p] * f.get(JAVA_FLOAT_UNALIGNED, x3 + 4L * p);
-    }
-    out[i] = d0;
-    out[i + 1] = d1;
-    out[i + 2] = d2;
-    out[i + 3] = d3;
+  /** One row element at byte offset off (see load). */
+  private static float element(MemorySegment s, long off, boolean bytes) {
+    return bytes ? s.get(JAVA_BYTE, off) & 0xFF : s.get(JAVA_FLOAT_UNALIGNED, off);
   }
 }

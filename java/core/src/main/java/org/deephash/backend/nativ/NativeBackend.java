@@ -13,6 +13,7 @@ import org.deephash.Pool;
 import org.deephash.SearchResult;
 import org.deephash.internal.BufferPool;
 import org.deephash.internal.Parallel;
+import org.deephash.internal.Rerank;
 import org.deephash.spi.Queries;
 import org.deephash.spi.SearchBackend;
 import org.deephash.spi.TableView;
@@ -373,9 +374,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       // no room for the copy: the fine stage reads the float features instead (same results)
       sq8Failed = true;
       sq8Copy = null;
-      LOG.warning("no memory for the 8-bit copy of " + rows + " feature rows (" + (dim + 16L) * rows
-          + " bytes): coarse-to-fine search reads the float features; -D" + NativeBackendProvider.SQ8_PROPERTY
-          + "=false silences this");
+      LOG.warning(Rerank.sq8NoMemory(rows, dim));
       return null;
     }
     if (have != null && from > 0) {
