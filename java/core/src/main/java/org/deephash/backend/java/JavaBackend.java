@@ -46,19 +46,25 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   private static final int ROW_ORDER_ENTRIES = 65_536;
   /** Bits of a radix-sort digit: at most 2048 counters, which stay in L1. */
   private static final int RADIX_DIGIT = 11;
-  /** Arrays kept between searches, and the largest kept (elements): see BufferPool. */
-  private static final int BUFFERS_KEPT = 8;
-  private static final long BUFFER_MAX = 1L << 24;
+  /**
+   * The largest work array kept between searches (elements; see BufferPool): what a batch of up to
+   * 8M pool entries uses (a 1000 x 1000 batch keeps about 60 MB; at most about 500 MB are kept).
+   */
+  private static final long BUFFER_MAX = 1L << 23;
 
   private final int threads;
   private final Kernels kernels;
-  /** Work arrays of coarse-to-fine searches, kept between them (fresh ones are page faults). */
+  /**
+   * Work arrays of coarse-to-fine searches, kept between them (fresh ones are page faults), as many
+   * of each as one search uses at once: the pool's rows and distances and two per thread for the
+   * sort; two sort keys per thread; the bounds.
+   */
   private final BufferPool<int[]> ints =
-      new BufferPool<>(b -> b.length, n -> new int[headroom(n)], BUFFERS_KEPT, BUFFER_MAX);
+      new BufferPool<>(b -> b.length, n -> new int[headroom(n)], 6, BUFFER_MAX);
   private final BufferPool<long[]> longs =
-      new BufferPool<>(b -> b.length, n -> new long[headroom(n)], BUFFERS_KEPT, BUFFER_MAX);
+      new BufferPool<>(b -> b.length, n -> new long[headroom(n)], 4, BUFFER_MAX);
   private final BufferPool<float[]> floats =
-      new BufferPool<>(b -> b.length, n -> new float[headroom(n)], BUFFERS_KEPT, BUFFER_MAX);
+      new BufferPool<>(b -> b.length, n -> new float[headroom(n)], 2, BUFFER_MAX);
   private final ForkJoinPool pool;
   /** Phases of the most recent call (milliseconds), for engine-cli bench. */
   private volatile Map<String, Double> timings = Map.of();

@@ -43,7 +43,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private static final int ROW_SPLIT_ENTRIES = 65_536;
   /** Output buffers kept for reuse (see takeScratch): enough for the tasks of two concurrent searches. */
   private static final int SCRATCH_KEPT = 8;
-  /** The largest pools buffer kept between coarse-to-fine searches (see poolBuffer). */
+  /** The largest pools buffer kept between coarse-to-fine searches (bytes; arrays: a quarter of it). */
   private static final long POOL_BUFFER_KEPT = 256L << 20;
 
   private final NativeLib lib;
@@ -465,7 +465,7 @@ final class NativeBackend implements SearchBackend, TimedBackend {
   private final BufferPool<MemorySegment> poolBuffer = new BufferPool<>(MemorySegment::byteSize,
       bytes -> Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), 64), 1, POOL_BUFFER_KEPT);
   private final BufferPool<int[]> poolArrays =
-      new BufferPool<>(a -> a.length, n -> new int[(int) n], 4, POOL_BUFFER_KEPT / 4);
+      new BufferPool<>(a -> a.length, n -> new int[(int) n], 4, POOL_BUFFER_KEPT / 16);
 
   /** Per query q, entries [offsets[q], offsets[q+1]) ranked by (distance, id). */
   private record Hits(int[] offsets, int[] dist, int[] rows, boolean[] truncated) {}
