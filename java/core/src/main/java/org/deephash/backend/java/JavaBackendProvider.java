@@ -2,7 +2,6 @@ package org.deephash.backend.java;
 
 import java.util.List;
 import java.util.logging.Logger;
-import org.deephash.BackendUnavailableException;
 import org.deephash.internal.Rerank;
 import org.deephash.spi.BackendProvider;
 import org.deephash.spi.SearchBackend;
@@ -33,19 +32,17 @@ public final class JavaBackendProvider implements BackendProvider {
     return 10;
   }
 
-  /** Always available, unless a setting it reads is malformed (see {@link Rerank#SQ8_PROPERTY}). */
+  /**
+   * Always available: the fallback of every other backend. (A malformed {@link Rerank#SQ8_PROPERTY}
+   * makes the native backend unavailable with that reason; this one then reads it as the default.)
+   */
   @Override
   public List<String> unavailableReasons() {
-    String sq8 = Rerank.sq8Problem();
-    return sq8 == null ? List.of() : List.of(sq8);
+    return List.of();
   }
 
   @Override
   public SearchBackend create(int threads) {
-    List<String> reasons = unavailableReasons();
-    if (!reasons.isEmpty()) {
-      throw new BackendUnavailableException(name(), reasons);
-    }
     return new JavaBackend(threads, kernels(), Rerank.sq8Enabled());
   }
 

@@ -15,6 +15,7 @@ import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
+import org.deephash.internal.Rerank;
 import org.deephash.testing.ParitySuite;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,6 +54,25 @@ class JavaBackendTest {
   @CsvSource({"true,true", "false,true", "true,false"})
   void coarseToFineWithAndWithoutTheEightBitCopy(boolean sq8, boolean vector) {
     withVector(Boolean.toString(vector), () -> new ParitySuite("java", 3).eightBitCopy(sq8, SEED + 7));
+  }
+
+  /** A malformed engine.rerank.sq8 leaves the java backend available (the fallback), with the copy. */
+  @Test
+  void malformedEightBitCopySettingLeavesTheFallbackAvailable() {
+    String old = System.getProperty(Rerank.SQ8_PROPERTY);
+    System.setProperty(Rerank.SQ8_PROPERTY, "yes");
+    try {
+      assertEquals(List.of(), new JavaBackendProvider().unavailableReasons());
+      assertEquals(Rerank.SQ8_PROPERTY + "=yes is not true or false", Rerank.sq8Problem());
+      assertTrue(Rerank.sq8Enabled());
+      new JavaBackendProvider().create(1).close();
+    } finally {
+      if (old == null) {
+        System.clearProperty(Rerank.SQ8_PROPERTY);
+      } else {
+        System.setProperty(Rerank.SQ8_PROPERTY, old);
+      }
+    }
   }
 
   @Test
