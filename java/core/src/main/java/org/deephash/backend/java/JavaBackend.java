@@ -513,30 +513,15 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     float[] qf = heapQueries(qs, dim);
     EightBitCopy s8 = sq8 ? eightBit(t, norms) : null;
     int total = coarse.offsets[queries];
-    FirstPass pass = new FirstPass(kernels, t.features(), dim, qf, norms, s8, FloatTopK.margin(dim),
-        floats.take(2L * total), queries);
-    for (int q = 0; q < queries; q++) {
-      pass.query(q, qs.features());
-    }
+    FirstPass pass = new FirstPass(kernels, t.features(), dim, qs.features(), qf, queries, norms, s8,
+        FloatTopK.margin(dim), floats.take(2L * total));
     int parts = (int) Math.min(threads, t.rows() / MIN_ROWS_PER_SPLIT);
-    List<Callable<Void>> first = new ArrayList<>();
-    if (total >= ROW_ORDER_ENTRIES && parts > 1) {
-      for (int p = 0; p < parts; p++) {
-        int lo = (int) ((long) t.rows() * p / parts);
-        int hi = (int) ((long) t.rows() * (p + 1) / parts);
-        first.add(() -> {
-          boundsInRowOrder(pass, coarse.offsets, coarse.rows, queries, lo, hi);
-          return null;
-        });
-      }
-    } else {
-      forQueryChunks(queries, first, (qa, qb) -> boundsInPoolOrder(pass, coarse.offsets, coarse.rows, qa, qb));
-    }
-    runAll(first);
+    runAll(total >= ROW_ORDER_ENTRIES && parts > 1
+        ? chunks(0, t.rows(), parts, (lo, hi) -> boundsInRowOrder(pass, coarse.offsets, coarse.rows, queries, lo, hi))
+        : queryChunks(queries, (qa, qb) -> boundsInPoolOrder(pass, coarse.offsets, coarse.rows, qa, qb)));
     long tb = System.nanoTime();
     // second pass: each query's candidates ranked by their reference distances
-    List<Callable<Void>> second = new ArrayList<>();
-    forQueryChunks(queries, second, (qa, qb) -> {
+    runAll(queryChunks(queries, (qa, qb) -> {
       for (int q = qa; q < qb; q++) {
         int from = coarse.offsets[q];
         int out = offsets[q];
@@ -552,8 +537,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
           l2[out + i] = Float.intBitsToFloat(bits[i]);
         }
       }
-    });
-    runAll(second);
+    }));
     floats.give(pass.b);
     ints.give(coarse.primary);
     ints.give(coarse.rows);
@@ -565,8 +549,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   }
 
   /** Query ranges [qa, qb) of a batch, a few per thread, as tasks. */
-  private void forQueryChunks(int queries, List<Callable<Void>> tasks, Range body) {
-    tasks.addAll(chunks(0, queries, Math.max(1, Math.min(queries, 4 * threads)), body));
+  private List<Callable<Void>> queryChunks(int queries, Range body) {
+    return chunks(0, queries, Math.max(1, Math.min(queries, 4 * threads)), body);
   }
 
   /** [from, to) cut into n ranges, as tasks. */
@@ -613,8 +597,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     final double[] qsum;
     final double[] twiceNorm;
 
-    FirstPass(Kernels kernels, MemorySegment f, int dim, float[] qf, float[] norms, EightBitCopy s8, double[] margin,
-        float[] b, int queries) {
+    /** qs: the queries' features (qf on the heap), whose norms and sums it computes. */
+    FirstPass(Kernels kernels, MemorySegment f, int dim, MemorySegment qs, float[] qf, int queries, float[] norms,
+        EightBitCopy s8, double[] margin, float[] b) {
       this.kernels = kernels;
       this.f = f;
       this.dim = dim;
@@ -626,20 +611,33 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       this.qq = new float[queries];
       this.qsum = new double[queries];
       this.twiceNorm = new double[queries];
-    }
-
-    void query(int q, MemorySegment features) {
-      qq[q] = FloatTopK.norm(features, (long) q * dim * 4, dim);
-      double sum = 0;
-      for (int d = 0; d < dim; d++) {
-        sum += qf[q * dim + d];
+      for (int q = 0; q < queries; q++) {
+        qq[q] = FloatTopK.norm(qs, (long) q * dim * 4, dim);
+        double sum = 0;
+        for (int d = 0; d < dim; d++) {
+          sum += qf[q * dim + d];
+        }
+        qsum[q] = sum;
+        twiceNorm[q] = 2.000001 * Math.sqrt(qq[q]);
       }
-      qsum[q] = sum;
-      twiceNorm[q] = 2.000001 * Math.sqrt(qq[q]);
     }
 
-    /** Entries entry[j] (query qIdx[j], row rows[j]) for j < n; qOffs and dots are scratch. */
-    void block(int[] rows, int[] qIdx, int[] entry, int n, int[] qOffs, float[] dots) {
+    /** The entries of a block, filled by a caller: entry[j] with query qIdx[j] and row rows[j], j < n. */
+    static final class Block {
+      final int[] rows = new int[DOT_BLOCK];
+      final int[] qIdx = new int[DOT_BLOCK];
+      final int[] entry = new int[DOT_BLOCK];
+      final int[] qOffs = new int[DOT_BLOCK];
+      final float[] dots = new float[DOT_BLOCK];
+    }
+
+    /** The bounds of a block's first n entries. */
+    void run(Block blk, int n) {
+      int[] rows = blk.rows;
+      int[] qIdx = blk.qIdx;
+      int[] entry = blk.entry;
+      int[] qOffs = blk.qOffs;
+      float[] dots = blk.dots;
       for (int j = 0; j < n; j++) {
         qOffs[j] = qIdx[j] * dim;
       }
@@ -673,27 +671,23 @@ final class JavaBackend implements SearchBackend, TimedBackend {
    * batches, where sorting by row does not pay.
    */
   private static void boundsInPoolOrder(FirstPass pass, int[] offsets, int[] poolRows, int qa, int qb) {
-    int[] rows = new int[DOT_BLOCK];
-    int[] qIdx = new int[DOT_BLOCK];
-    int[] entry = new int[DOT_BLOCK];
-    int[] qOffs = new int[DOT_BLOCK];
-    float[] dots = new float[DOT_BLOCK];
+    FirstPass.Block blk = new FirstPass.Block();
     for (int q = qa; q < qb; q++) {
-      Arrays.fill(qIdx, q);
+      Arrays.fill(blk.qIdx, q);
       for (int e = offsets[q]; e < offsets[q + 1]; e += DOT_BLOCK) {
         int n = Math.min(DOT_BLOCK, offsets[q + 1] - e);
-        System.arraycopy(poolRows, e, rows, 0, n);
+        System.arraycopy(poolRows, e, blk.rows, 0, n);
         for (int i = 0; i < n; i++) {
-          entry[i] = e + i;
+          blk.entry[i] = e + i;
         }
-        pass.block(rows, qIdx, entry, n, qOffs, dots);
+        pass.run(blk, n);
       }
     }
   }
 
   /**
    * The first pass for every entry of the batch's pools whose row is in [lo, hi), visiting the rows
-   * in table order: their bounds into b (see entryBounds). A batch's pools hold hundreds of thousands of scattered rows of a table too
+   * in table order. A batch's pools hold hundreds of thousands of scattered rows of a table too
    * large for the caches; in table order consecutive rows share DRAM pages and the hardware
    * prefetchers stream them (the native backend's design, dh_l2.c: on the development VM 1000 pools
    * of 1000 rows of a million took 32 ms natively in table order against 62 ms here in pool order).
@@ -747,20 +741,16 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       qOf = qOf2;
       qOf2 = tq;
     }
-    int[] rows = new int[DOT_BLOCK];
-    int[] qIdx = new int[DOT_BLOCK];
-    int[] entry = new int[DOT_BLOCK];
-    int[] qOffs = new int[DOT_BLOCK];
-    float[] dots = new float[DOT_BLOCK];
+    FirstPass.Block blk = new FirstPass.Block();
     for (int i = 0; i < n; i += DOT_BLOCK) {
       int n1 = Math.min(DOT_BLOCK, n - i);
       for (int j = 0; j < n1; j++) {
         long key = keys[i + j];
-        rows[j] = lo + (int) (key >>> 32);
-        entry[j] = (int) key;
-        qIdx[j] = qOf[i + j];
+        blk.rows[j] = lo + (int) (key >>> 32);
+        blk.entry[j] = (int) key;
+        blk.qIdx[j] = qOf[i + j];
       }
-      pass.block(rows, qIdx, entry, n1, qOffs, dots);
+      pass.run(blk, n1);
     }
     longs.give(keys);
     longs.give(keys2);

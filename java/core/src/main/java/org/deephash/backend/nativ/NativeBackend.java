@@ -104,7 +104,6 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       FixedArrays out = new FixedArrays(q * kk, true);
       boolean byRow = t.idsAreRows();
       runFixedBatch(t, qs, plan, kk, out::allocate, (at, o, j, stride) -> {
-        out.allocate(); // a no-op unless this task finished before the calling thread allocated
         MemorySegment.copy(o.dist, JAVA_INT, 4L * j * stride, out.dist, at, kk);
         long[] ids = out.ids;
         for (int i = 0; i < kk; i++) {
@@ -529,7 +528,6 @@ final class NativeBackend implements SearchBackend, TimedBackend {
       FixedArrays out = new FixedArrays(q * limit, false);
       boolean[] truncated = new boolean[q];
       runFixedBatch(t, qs, plan, limit, out::allocate, (at, o, j, stride) -> {
-        out.allocate();
         MemorySegment.copy(o.dist, JAVA_INT, 4L * j * stride, out.dist, at, limit);
         MemorySegment.copy(o.rows, JAVA_INT, 4L * j * stride, out.rows, at, limit);
         truncated[at / limit] = (o.flags.getAtIndex(JAVA_INT, j) & NativeLib.FLAG_TRUNCATED) != 0;
@@ -592,10 +590,12 @@ final class NativeBackend implements SearchBackend, TimedBackend {
 
   /**
    * Runs a fixed batch ({@link #fixedBatch}): each query's list of exactly {@code limit} rows goes to
-   * {@code sink}; {@code first} runs on the calling thread once the helpers have started.
+   * {@code sink}. {@code prepare} (idempotent: the result arrays' allocation) runs on the calling
+   * thread once the helpers have started, and at the start of each task, before its sink is called.
    */
-  private void runFixedBatch(TableView t, Queries qs, Plan plan, int limit, Runnable first, FixedSink sink) {
-    runTasks(t, qs, plan, t.bits(), first, (b, p, q0, nq, k, out) -> {
+  private void runFixedBatch(TableView t, Queries qs, Plan plan, int limit, Runnable prepare, FixedSink sink) {
+    runTasks(t, qs, plan, t.bits(), prepare, (b, p, q0, nq, k, out) -> {
+      prepare.run(); // a no-op unless this task finished before the calling thread prepared
       for (int j = 0; j < nq; j++) {
         if (out.count(j) != limit) {
           throw new IllegalStateException("native top-k returned " + out.count(j) + " rows, not " + limit);
