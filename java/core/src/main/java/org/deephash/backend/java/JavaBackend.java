@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
 import java.util.logging.Logger;
 import org.deephash.Pool;
@@ -38,6 +39,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   private static final int SAMPLE_ROWS = 4096;
   private static final int SAMPLE_ROWS_BATCH = 32768;
   private static final int SAMPLE_BATCH_QUERIES = 64;
+  /** Sampled tables kept (a table's sample and the sample's own, per row range). */
+  private static final int SAMPLES_KEPT = 8;
   /** The longest array a result may hold (a few entries under Integer.MAX_VALUE, as the JDK's). */
   private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
@@ -57,7 +60,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   /**
    * Work arrays of coarse-to-fine searches, kept between them (fresh ones are page faults), as many
    * of each as one search uses at once: the pool's rows and distances and two per thread for the
-   * sort; two sort keys per thread; the bounds.
+   * sort; two sort keys per thread (in the coarse stage: each thread's candidate lists); the
+   * bounds.
    */
   private final BufferPool<int[]> ints =
       new BufferPool<>(b -> b.length, n -> new int[headroom(n)], 6, BUFFER_MAX);
@@ -65,6 +69,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       new BufferPool<>(b -> b.length, n -> new long[headroom(n)], 4, BUFFER_MAX);
   private final BufferPool<float[]> floats =
       new BufferPool<>(b -> b.length, n -> new float[headroom(n)], 2, BUFFER_MAX);
+  /** Sampled tables of recent searches (see sample). */
+  private final Map<SampleKey, TableView> samples = new ConcurrentHashMap<>();
   private final ForkJoinPool pool;
   /** Phases of the most recent call (milliseconds), for engine-cli bench. */
   private volatile Map<String, Double> timings = Map.of();
@@ -110,6 +116,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /** One query range x row range of work. */
   private record Split(int q0, int q1, int r0, int r1) {}
+
+  /** Which rows of which table a sample holds. */
+  private record SampleKey(long address, long bytes, long version, int r0, int n, long step) {}
 
   /**
    * Query chunks x row ranges. A batch of queries is split by queries only (every chunk scans the
@@ -197,8 +206,11 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     // a top-k (bound = B) with a large k starts from a sampled threshold
     int[] start = bound == t.bits() ? sampleBounds(t, qs, s, keff) : null;
     boolean byRow = t.idsAreRows();
+    int room = TopK.room(keff);
+    long[] slab = slab(qn, room);
     for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending(), byRow);
+      st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending(), byRow,
+          slab, j * room);
     }
     Kernels.Scratch scratch = new Kernels.Scratch();
     scanRows(t, qs, s.q0, st, s.r0, s.r1, scratch);
@@ -219,6 +231,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
         throw new IllegalStateException("query " + (s.q0 + j) + " got " + st[j].size + " rows, not " + kk);
       }
     }
+    give(slab);
     if (start != null) {
       // every live row is within B: more than k qualified iff more than k are live (a radius of B
       // with a cap needs the flag; rows beyond the sampled threshold were never looked at)
@@ -228,6 +241,21 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       }
     }
     return st;
+  }
+
+  /**
+   * The candidate lists of qn queries side by side, room longs each, kept between searches (a batch
+   * of 1000 queries at k = 1000 allocated 16 MB of lists afresh each time); null when larger than
+   * what is kept (each list then has an array of its own).
+   */
+  private long[] slab(int qn, int room) {
+    return (long) qn * room <= BUFFER_MAX ? longs.take((long) qn * room) : null;
+  }
+
+  private void give(long[] slab) {
+    if (slab != null) {
+      longs.give(slab);
+    }
   }
 
   private static long liveRows(TableView t, int r0, int r1) {
@@ -266,25 +294,46 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     int m = (int) (lambda + 2 * Math.sqrt(lambda) + 1) + 1;
     int cb = t.codeBytes();
     long step = rows / n;
-    MemorySegment codes = Arena.ofAuto().allocate((long) n * cb + 8, 8);
-    MemorySegment ids = Arena.ofAuto().allocate(8L * n, 8);
+    TableView sample = sample(t, s.r0, n, step);
+    // searched as any split is, so a large sample starts from a sample of its own (8 times smaller):
+    // from B, a top-m over S rows admits about m (1 + ln(S / m)) rows, and at k = 1000 those pushes
+    // took 10% of the search
+    TopK[] st = scanSplit(sample, qs, new Split(s.q0, s.q1, 0, n), m, t.bits());
+    int[] out = new int[qn];
+    for (int j = 0; j < qn; j++) {
+      out[j] = st[j].size == m ? st[j].primary[m - 1] : t.bits();
+    }
+    return out;
+  }
+
+  /**
+   * The n rows r0, r0 + step, ... of t as a table of their own (ids 0..n-1: the lists need no
+   * lookup), kept for the next search of the same rows of the same table version: the strided
+   * reads cost as much as a sampled search's scan of them.
+   */
+  private TableView sample(TableView t, int r0, int n, long step) {
+    MemorySegment all = t.codes();
+    SampleKey key = new SampleKey(all.address(), all.byteSize(), t.version(), r0, n, step);
+    TableView have = samples.get(key);
+    if (have != null) {
+      return have;
+    }
+    int cb = t.codeBytes();
+    long idsAt = ((long) n * cb + 15) & ~7L;
+    MemorySegment mem = Arena.ofAuto().allocate(idsAt + 8L * n, 8);
+    MemorySegment codes = mem.asSlice(0, idsAt);
+    MemorySegment ids = mem.asSlice(idsAt, 8L * n);
     for (int i = 0; i < n; i++) {
-      MemorySegment.copy(t.codes(), (s.r0 + i * step) * cb, codes, (long) i * cb, cb);
+      MemorySegment.copy(all, (r0 + i * step) * cb, codes, (long) i * cb, cb);
       ids.setAtIndex(JAVA_LONG_UNALIGNED, i, i);
     }
     TableView sample = new TableView(t.bits(), cb, 0, n, n, codes, MemorySegment.NULL, ids, MemorySegment.NULL,
         MemorySegment.NULL, 0, true);
-    TopK[] st = new TopK[qn];
-    for (int j = 0; j < qn; j++) {
-      st[j] = new TopK(m, t.bits(), ids, MemorySegment.NULL, true);
+    if (samples.size() >= SAMPLES_KEPT) {
+      samples.clear();
     }
-    scanRows(sample, qs, s.q0, st, 0, n, new Kernels.Scratch());
-    int[] out = new int[qn];
-    for (int j = 0; j < qn; j++) {
-      st[j].finish();
-      out[j] = st[j].size == m ? st[j].primary[m - 1] : t.bits();
-    }
-    return out;
+    samples.put(key, sample);
+    return sample;
   }
 
   /** Exact Hamming selection: top kk with distance <= bound for every query. */

@@ -51,6 +51,15 @@ interface Kernels {
     long[] longs = new long[0];
     float[] floats = new float[0];
     float[] row = new float[0];
+    /**
+     * The Hamming kernels' flagged groups and lane distances. Allocated per kernel call they were
+     * most of a search's garbage (a 4 KB array per block of 4 queries and tile of rows: 31 MB a
+     * batch of 1000 queries over a million rows, a young collection every few searches).
+     */
+    final int[] hits = new int[VectorKernels.CHUNK];
+    final long[] lanes = new long[64];
+    /** One flag byte per group of a chunk, and a vector's worth to spare for the last read. */
+    final byte[] flags = new byte[VectorKernels.CHUNK + 64];
 
     long[] longs(int n) {
       if (longs.length < n) {

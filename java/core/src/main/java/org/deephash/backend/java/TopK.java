@@ -49,14 +49,17 @@ final class TopK {
   private final boolean idsAreRows;
   private boolean tie;
   private long tieKey;
+  /** The candidates, buf[off, off + n), room up to off + room (a slice of a task's shared array). */
   private long[] buf;
+  private int off;
+  private int room;
   private int n;
   /** Entries below thr: at k the threshold can drop, so the buffer is compacted at once. */
   private int below;
   private int[] hist;
   /** Counted mode (see the class comment): entries within thr, and when they call for a settle. */
   private final boolean counted;
-  /** Counted mode: the entries of buf[0, tallied) per distance (top + 1 bins). */
+  /** Counted mode: the first {@code tallied} entries of the list per distance (top + 1 bins). */
   private int[] counts;
   private int tallied;
   private int le;
@@ -70,14 +73,17 @@ final class TopK {
    * @param bound initial threshold (B for a top-k, r for a radius search)
    */
   TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending) {
-    this(k, bound, ids, tombstones, idsAscending, false);
+    this(k, bound, ids, tombstones, idsAscending, false, null, 0);
   }
 
   /**
    * @param idsAreRows every row's id is its row number ({@link
    *     org.deephash.spi.TableView#idsAreRows}): the result's ids are not looked up
+   * @param slab where the candidates go: {@link #room}(k) longs from {@code at} (a list outgrowing
+   *     them moves to an array of its own); null: an array of its own
    */
-  TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending, boolean idsAreRows) {
+  TopK(int k, int bound, MemorySegment ids, MemorySegment tombstones, boolean idsAscending, boolean idsAreRows,
+      long[] slab, int at) {
     this.k = k;
     this.idsAreRows = idsAreRows;
     this.thr = bound;
@@ -85,18 +91,27 @@ final class TopK {
     this.tombstones = tombstones;
     this.idsAscending = idsAscending;
     this.cap = (int) Math.min(Integer.MAX_VALUE - 16, 4L * k + 64);
-    // room for the entries a large k admits (about 1.4k for k = 1000 from a sampled threshold): a
-    // buffer grown by copies from 256 measured a tenth of a k = 1000 search
-    this.buf = new long[(int) Math.min(cap, Math.max(256, 2L * k))];
+    this.room = room(k);
+    this.buf = slab != null ? slab : new long[room];
+    this.off = slab != null ? at : 0;
     this.counted = idsAscending && tombstones.byteSize() == 0;
     this.counts = counted ? new int[bound + 2] : null;
     this.leLimit = k;
     this.top = bound;
   }
 
+  /**
+   * The candidates a list starts with room for: those a large k admits (about 1.4k for k = 1000
+   * from a sampled threshold; a buffer grown by copies from 256 measured a tenth of a k = 1000
+   * search).
+   */
+  static int room(int k) {
+    return (int) Math.min(Math.min(Integer.MAX_VALUE - 16, 4L * k + 64), Math.max(256, 2L * k));
+  }
+
   /** Appends a row that passed {@code d <= thr}. */
   void add(int d, int row) {
-    if (n == buf.length) {
+    if (n == room) {
       if (n >= cap) {
         if (counted) {
           settle();
@@ -107,10 +122,12 @@ final class TopK {
           return;
         }
       } else {
-        buf = Arrays.copyOf(buf, (int) Math.min(cap, 2L * buf.length));
+        room = (int) Math.min(cap, 2L * room);
+        buf = Arrays.copyOfRange(buf, off, off + room);
+        off = 0;
       }
     }
-    buf[n++] = (long) d << 32 | row;
+    buf[off + n++] = (long) d << 32 | row;
     if (counted) {
       if (++le > leLimit) {
         settle();
@@ -158,7 +175,7 @@ final class TopK {
 
   /** Counted mode: counts the entries appended since the last tally. */
   private void tally() {
-    for (int i = tallied; i < n; i++) {
+    for (int i = off + tallied; i < off + n; i++) {
       counts[(int) (buf[i] >>> 32)]++;
     }
     tallied = n;
@@ -199,15 +216,15 @@ final class TopK {
     if (tombstones.byteSize() == 0 && !tie) {
       return;
     }
-    int w = 0;
-    for (int i = 0; i < n; i++) {
+    int w = off;
+    for (int i = off; i < off + n; i++) {
       long e = buf[i];
       int row = (int) e;
       boolean drop = deleted(row) || (tie && (int) (e >>> 32) == thr && key(row) > tieKey);
       buf[w] = e;
       w += drop ? 0 : 1;
     }
-    n = w;
+    n = w - off;
   }
 
   /** The distances of the buffer counted in bins 0..thr. */
@@ -217,7 +234,7 @@ final class TopK {
     } else {
       Arrays.fill(hist, 0, top + 1, 0);
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = off; i < off + n; i++) {
       hist[(int) (buf[i] >>> 32)]++;
     }
     return hist;
@@ -233,7 +250,7 @@ final class TopK {
     }
     // recount: deleted rows may have been among them, and the threshold may have dropped
     int b = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = off; i < off + n; i++) {
       b += (int) (buf[i] >>> 32) < thr ? 1 : 0;
     }
     below = b;
@@ -250,13 +267,13 @@ final class TopK {
     int ties = h[t];
     overflowed = true;
     if (keepTies && !idsAscending && less + ties <= cap / 2) {
-      int w = 0;
-      for (int i = 0; i < n; i++) {
+      int w = off;
+      for (int i = off; i < off + n; i++) {
         long e = buf[i];
         buf[w] = e;
         w += (int) (e >>> 32) <= t ? 1 : 0;
       }
-      n = w;
+      n = w - off;
       if (t < thr) {
         thr = t;
         tie = false;
@@ -266,10 +283,10 @@ final class TopK {
     int need = k - less;
     if (idsAscending) {
       // the buffer is in row order and rows order the ids: the first `need` entries at t are kept
-      int w = 0;
+      int w = off;
       int seen = 0;
       long last = 0;
-      for (int i = 0; i < n; i++) {
+      for (int i = off; i < off + n; i++) {
         long e = buf[i];
         int d = (int) (e >>> 32);
         boolean keep = d < t || (d == t && seen < need);
@@ -280,7 +297,7 @@ final class TopK {
         buf[w] = e;
         w += keep ? 1 : 0;
       }
-      n = w;
+      n = w - off;
       if (t > 0) {
         // every row still to come lies after the kept ones, so its id is larger: at t it would be
         // worse than all k, and only d <= t - 1 can still get in
@@ -295,9 +312,9 @@ final class TopK {
     }
     long[] tk = new long[ties];
     long[] te = new long[ties];
-    int w = 0;
+    int w = off;
     int nt = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = off; i < off + n; i++) {
       long e = buf[i];
       int d = (int) (e >>> 32);
       if (d < t) {
@@ -313,7 +330,7 @@ final class TopK {
         buf[w++] = te[i];
       }
     }
-    n = w;
+    n = w - off;
     thr = t;
     tie = true;
     tieKey = cutKey;
@@ -366,7 +383,7 @@ final class TopK {
       cut(false, thr + 1);
     }
     int top = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = off; i < off + n; i++) {
       top = Math.max(top, (int) (buf[i] >>> 32));
     }
     int[] h = count(top);
@@ -378,7 +395,7 @@ final class TopK {
     ids = new long[n];
     rows = new int[n];
     for (int i = 0; i < n; i++) {
-      long e = buf[i];
+      long e = buf[off + i];
       int d = (int) (e >>> 32);
       int at = start[d]++;
       primary[at] = d;
@@ -448,7 +465,7 @@ final class TopK {
       start[d] = p;
       p += m;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = off; i < off + n; i++) {
       long e = buf[i];
       int d = (int) (e >>> 32);
       int p = start[d]++;

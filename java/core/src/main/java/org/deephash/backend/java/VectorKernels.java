@@ -51,8 +51,9 @@ final class VectorKernels implements Kernels {
 
   /** Whether vectors are wide enough to beat scalar POPCNT (at least 4 longs: AVX2, AVX-512). */
   static boolean worthwhile() {
-    // and at most 16, so that scan4Codes's mask of 4 queries x L lanes fits one long
-    return LONGS.length() >= 4 && LONGS.length() <= 16;
+    // and at most 8, so that a group's lane mask fits scan4Codes's flag byte (and 4 queries' masks
+    // one long): up to 512-bit vectors
+    return LONGS.length() >= 4 && LONGS.length() <= 8;
   }
 
   @Override
@@ -69,7 +70,7 @@ final class VectorKernels implements Kernels {
     if (cb == 8) {
       // stored rows are one plane: groups of L rows every 8 L bytes
       int full = r0 + (r1 - r0) / lanes * lanes;
-      scanPlanes(null, t.codes(), r0, 1, qw, qn, st, r0, full);
+      scanPlanes(null, t.codes(), r0, 1, qw, qn, st, r0, full, scratch);
       if (full < r1) {
         ScalarKernels.scan64(t, qc, q0, qn, st, full, r1);
       }
@@ -81,7 +82,7 @@ final class VectorKernels implements Kernels {
       int t1 = Math.min(r1, t0 + tile);
       int full = t0 + (t1 - t0) / lanes * lanes;
       transpose(t.codes(), cb, words, lanes, t0, full, planes);
-      scanPlanes(planes, null, t0, words, qw, qn, st, t0, full);
+      scanPlanes(planes, null, t0, words, qw, qn, st, t0, full, scratch);
       if (full < t1) {
         ScalarKernels.scanGeneric(t, qc, q0, qn, st, full, t1);
       }
@@ -107,20 +108,22 @@ final class VectorKernels implements Kernels {
    * or an array measured 4x slower (C2 then keeps the vectors as objects).
    */
   private static void scanPlanes(long[] planes, MemorySegment codes, int base, int words, long[] qw, int qn,
-      TopK[] st, int r0, int r1) {
+      TopK[] st, int r0, int r1, Scratch scratch) {
+    int[] hit = scratch.hits;
+    long[] tmp = scratch.lanes;
     int j = 0;
     for (; j + 4 <= qn; j += 4) {
       if (planes == null) {
-        scan4Codes(codes, qw, j, st, r0, r1);
+        scan4Codes(codes, qw, j, st, r0, r1, scratch.flags);
       } else {
-        scan4Planes(planes, base, words, qw, j, st, r0, r1);
+        scan4Planes(planes, base, words, qw, j, st, r0, r1, hit, tmp);
       }
     }
     for (; j < qn; j++) {
       if (planes == null) {
-        scan1Codes(codes, qw, j, st[j], r0, r1);
+        scan1Codes(codes, qw, j, st[j], r0, r1, hit, tmp);
       } else {
-        scan1Planes(planes, base, words, qw, j, st[j], r0, r1);
+        scan1Planes(planes, base, words, qw, j, st[j], r0, r1, hit, tmp);
       }
     }
   }
@@ -143,58 +146,87 @@ final class VectorKernels implements Kernels {
   }
 
   /** Groups of rows whose threshold test runs before any candidate is pushed (see scan4Codes). */
-  private static final int CHUNK = 1024;
+  static final int CHUNK = 1024;
+  /** scan4Codes reads its flag bytes a vector at a time (Kernels.Scratch pads them for it). */
+  private static final VectorSpecies<Byte> FLAG_BYTES = ByteVector.SPECIES_PREFERRED;
+  private static final int FLAG_LANES = FLAG_BYTES.length();
 
   /**
    * 64-bit codes, 4 queries per loaded vector of rows. Each chunk of groups is scanned twice:
-   * first the threshold test alone, noting the groups where a lane passes, then only those are
-   * recomputed and pushed. Vectors live into a slow path inside the scan loop measured 2x slower.
+   * first the threshold test alone, a flag byte per group (flag4Bytes), then the flagged groups
+   * (found a vector of flags at a time) are recomputed and pushed. Vectors live into a slow path
+   * inside the scan loop measured 2x slower.
    */
-  private static void scan4Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1) {
+  private static void scan4Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, byte[] flags) {
     int lanes = LONGS.length();
     LongVector q0 = LongVector.broadcast(LONGS, qw[j]);
     LongVector q1 = LongVector.broadcast(LONGS, qw[j + 1]);
     LongVector q2 = LongVector.broadcast(LONGS, qw[j + 2]);
     LongVector q3 = LongVector.broadcast(LONGS, qw[j + 3]);
-    int[] hit = new int[CHUNK];
     for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
       int c1 = Math.min(r1, c0 + CHUNK * lanes);
-      LongVector b0 = LongVector.broadcast(LONGS, bias(st[j].thr));
-      LongVector b1 = LongVector.broadcast(LONGS, bias(st[j + 1].thr));
-      LongVector b2 = LongVector.broadcast(LONGS, bias(st[j + 2].thr));
-      LongVector b3 = LongVector.broadcast(LONGS, bias(st[j + 3].thr));
-      int hits = 0;
-      for (int r = c0; r < c1; r += lanes) {
-        LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
-        LongVector all = popc(p, q0).add(b0).and(popc(p, q1).add(b1)).and(popc(p, q2).add(b2))
-            .and(popc(p, q3).add(b3));
-        if (all.compare(VectorOperators.GE, 0L).anyTrue()) {
-          hit[hits++] = r;
+      long t0 = bias(st[j].thr);
+      long t1 = bias(st[j + 1].thr);
+      long t2 = bias(st[j + 2].thr);
+      long t3 = bias(st[j + 3].thr);
+      int groups = (c1 - c0) / lanes;
+      flag4Bytes(codes, qw, j, t0, t1, t2, t3, c0, c1, flags);
+      for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
+        long word = ByteVector.fromArray(FLAG_BYTES, flags, g0).compare(VectorOperators.NE, (byte) 0).toLong();
+        if (groups - g0 < FLAG_LANES) {
+          word &= (1L << (groups - g0)) - 1;
         }
-      }
-      for (int h = 0; h < hits; h++) {
-        // one mask of the group's passing (query, lane) pairs, query-major so that each query's
-        // rows are pushed in ascending order, and the distances stored without a branch
-        int r = hit[h];
-        LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
-        long bits = popc(p, q0).compare(VectorOperators.LE, (long) st[j].thr).toLong()
-            | popc(p, q1).compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
-            | popc(p, q2).compare(VectorOperators.LE, (long) st[j + 2].thr).toLong() << 2 * lanes
-            | popc(p, q3).compare(VectorOperators.LE, (long) st[j + 3].thr).toLong() << 3 * lanes;
-        while (bits != 0) {
-          int b = Long.numberOfTrailingZeros(bits);
-          bits &= bits - 1;
-          int i = b / lanes;
-          int row = r + b - i * lanes;
-          TopK s = st[j + i];
-          // the distance again, scalar: a load from the vector just stored to an array waited for
-          // the store to retire, and that wait was most of a k = 1000 search
-          int d = Long.bitCount(codes.get(CODE_WORD, (long) row * 8) ^ qw[j + i]);
-          if (d <= s.thr) { // a push may have lowered it
-            s.add(d, row);
+        while (word != 0) {
+          int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
+          word &= word - 1;
+          LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
+          long bits = popc(p, q0).compare(VectorOperators.LE, (long) st[j].thr).toLong()
+              | popc(p, q1).compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
+              | popc(p, q2).compare(VectorOperators.LE, (long) st[j + 2].thr).toLong() << 2 * lanes
+              | popc(p, q3).compare(VectorOperators.LE, (long) st[j + 3].thr).toLong() << 3 * lanes;
+          while (bits != 0) {
+            int b = Long.numberOfTrailingZeros(bits);
+            bits &= bits - 1;
+            int i = b / lanes;
+            int row = r + b - i * lanes;
+            TopK s = st[j + i];
+            // the distance again, scalar: a load from the vector just stored to an array waited for
+            // the store to retire, and that wait was most of a k = 1000 search
+            int d = Long.bitCount(codes.get(CODE_WORD, (long) row * 8) ^ qw[j + i]);
+            if (d <= s.thr) { // a push may have lowered it
+              s.add(d, row);
+            }
           }
         }
       }
+    }
+  }
+
+  /**
+   * scan4Codes's threshold test over the groups of rows [c0, c1) (biased thresholds t0..t3): flag
+   * byte g is nonzero where a query passes in group g. No branch: at a large k many groups pass
+   * (about 1 in 20 at k = 1000 over a million rows) and a branch per group mispredicted on each of
+   * them, which took a third of such a search; a list of flagged groups written without a branch
+   * (an index store every group, the count advanced by the test) needed more registers than C2
+   * had and was 1.5 times slower at k = 10. A method of its own, called once per chunk: inside
+   * scan4Codes, C2 reached its inlining cutoff and boxed the vectors.
+   */
+  private static void flag4Bytes(MemorySegment codes, long[] qw, int j, long t0, long t1, long t2, long t3, int c0,
+      int c1, byte[] flags) {
+    int lanes = LONGS.length();
+    LongVector q0 = LongVector.broadcast(LONGS, qw[j]);
+    LongVector q1 = LongVector.broadcast(LONGS, qw[j + 1]);
+    LongVector q2 = LongVector.broadcast(LONGS, qw[j + 2]);
+    LongVector q3 = LongVector.broadcast(LONGS, qw[j + 3]);
+    LongVector b0 = LongVector.broadcast(LONGS, t0);
+    LongVector b1 = LongVector.broadcast(LONGS, t1);
+    LongVector b2 = LongVector.broadcast(LONGS, t2);
+    LongVector b3 = LongVector.broadcast(LONGS, t3);
+    for (int r = c0, g = 0; r < c1; r += lanes, g++) {
+      LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
+      LongVector all = popc(p, q0).add(b0).and(popc(p, q1).add(b1)).and(popc(p, q2).add(b2))
+          .and(popc(p, q3).add(b3));
+      flags[g] = (byte) all.compare(VectorOperators.GE, 0L).toLong(); // L <= 8 lanes (worthwhile)
     }
   }
 
@@ -207,12 +239,11 @@ final class VectorKernels implements Kernels {
    * is negative in a lane exactly where all four fail), and a flagged block's groups are pushed
    * one by one in the second pass.
    */
-  private static void scan1Codes(MemorySegment codes, long[] qw, int j, TopK s, int r0, int r1) {
+  private static void scan1Codes(MemorySegment codes, long[] qw, int j, TopK s, int r0, int r1, int[] hit,
+      long[] tmp) {
     int lanes = LONGS.length();
     int block = UNROLL * lanes;
     LongVector q = LongVector.broadcast(LONGS, qw[j]);
-    long[] tmp = new long[lanes];
-    int[] hit = new int[CHUNK];
     for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
       int c1 = Math.min(r1, c0 + CHUNK * lanes);
       LongVector b = LongVector.broadcast(LONGS, bias(s.thr));
@@ -248,14 +279,13 @@ final class VectorKernels implements Kernels {
   }
 
   /** Wider codes from the tile's planes, 4 queries per loaded plane; two passes as scan4Codes. */
-  private static void scan4Planes(long[] planes, int base, int words, long[] qw, int j, TopK[] st, int r0, int r1) {
+  private static void scan4Planes(long[] planes, int base, int words, long[] qw, int j, TopK[] st, int r0, int r1,
+      int[] hit, long[] tmp) {
     int lanes = LONGS.length();
     int o0 = j * words;
     int o1 = o0 + words;
     int o2 = o1 + words;
     int o3 = o2 + words;
-    long[] tmp = new long[4 * lanes];
-    int[] hit = new int[CHUNK];
     int step = words * lanes;
     for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
       int c1 = Math.min(r1, c0 + CHUNK * lanes);
@@ -297,11 +327,10 @@ final class VectorKernels implements Kernels {
     }
   }
 
-  private static void scan1Planes(long[] planes, int base, int words, long[] qw, int j, TopK s, int r0, int r1) {
+  private static void scan1Planes(long[] planes, int base, int words, long[] qw, int j, TopK s, int r0, int r1,
+      int[] hit, long[] tmp) {
     int lanes = LONGS.length();
     int o = j * words;
-    long[] tmp = new long[lanes];
-    int[] hit = new int[CHUNK];
     int step = words * lanes;
     for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
       int c1 = Math.min(r1, c0 + CHUNK * lanes);

@@ -121,6 +121,47 @@ class JavaBackendTest {
     });
   }
 
+  /**
+   * A batch at k = 1000 whose first query has 6000 rows at distance 0 spread over the table: its
+   * candidate list outgrows its share of the batch's shared array (room for 2k) and moves to one of
+   * its own, while its neighbours' lists stay in theirs; then rows are added (the table's sample
+   * is taken again) and the batch searched again. Both answers are the oracle's.
+   */
+  @ParameterizedTest(name = "vector={0}")
+  @ValueSource(strings = {"true", "false"})
+  void listsOutgrowingTheirShareOfTheBatchArray(String vector) {
+    withVector(vector, () -> {
+      int n = 300_000;
+      int queries = 64;
+      int k = 1000;
+      java.util.SplittableRandom rnd = new java.util.SplittableRandom(SEED);
+      byte[] q = new byte[8 * queries];
+      rnd.nextBytes(q);
+      byte[] codes = new byte[n * 8];
+      rnd.nextBytes(codes);
+      for (int r = 0; r < n; r += 50) {
+        System.arraycopy(q, 0, codes, r * 8, 8);
+      }
+      try (CodeTable t = CodeTable.create(64, 0, false, n);
+          GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
+          GpuHashSearch fast = GpuHashSearch.open(t, new SearchOptions("java", 2))) {
+        t.addAll(null, codes, null, null);
+        SearchResult got = fast.query(q, k);
+        ParitySuite.assertSame(oracle.query(q, k), got, "first search");
+        assertEquals(0, got.hamming(0, k - 1), "the first query's list is all ties at 0");
+        byte[] more = new byte[20_000 * 8];
+        rnd.nextBytes(more);
+        for (int r = 0; r < 20_000; r += 7) {
+          System.arraycopy(q, 8, more, r * 8, 8); // ties at 0 for the second query now
+        }
+        t.addAll(null, more, null, null);
+        got = fast.query(q, k);
+        ParitySuite.assertSame(oracle.query(q, k), got, "after rows were added");
+        assertEquals(0, got.hamming(1, k - 1), "the second query's list is all ties at 0");
+      }
+    });
+  }
+
   @Test
   void forcingVectorsWithoutTheModuleNamesTheFlag() throws Exception {
     Run r = run(List.of("-Dengine.java.vector=true"), "force");
