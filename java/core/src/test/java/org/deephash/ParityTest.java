@@ -66,6 +66,17 @@ class ParityTest {
     return out.stream();
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("backends")
+  @Timeout(120)
+  void tiedPoolsMatchOracle(String backend) {
+    ParitySuite suite = new ParitySuite(backend, 2);
+    if (backend.startsWith("java") || backend.equals("native")) {
+      suite = suite.exactEuclidean();
+    }
+    suite.tiedPools(SEED ^ 0x7e1d);
+  }
+
   @ParameterizedTest(name = "{0} bits={1} n={2} d={3}")
   @MethodSource("euclideanCases")
   @Timeout(120)

@@ -194,6 +194,41 @@ public final class ParitySuite {
   }
 
   /**
+   * Coarse-to-fine pools that end inside a distance many rows share, ids ascending with the rows
+   * (the selections' counted mode): the codes differ in their low byte only, so distances run
+   * 0..8 and the last distance of a pool is held by thousands of rows, of which the pool must keep
+   * the first (the smallest ids). With k = m the answer is the whole pool: one wrong row in it
+   * fails. A few queries, and a batch (split by queries only: the pools written straight out).
+   */
+  public void tiedPools(long seed) {
+    String ctx = backend + " tied pools seed=" + seed;
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int n = 40_000;
+    int dim = 8;
+    byte[] codes = new byte[n * 8];
+    for (int r = 0; r < n; r++) {
+      codes[r * 8] = (byte) rnd.nextInt(256);
+    }
+    float[] feats = TestData.features(rnd, n, dim);
+    try (CodeTable t = CodeTable.create(64, dim, false, n);
+        GpuHashSearch oracle = open(t, "scalar");
+        GpuHashSearch fast = open(t, backend)) {
+      t.addAll(null, codes, feats, null);
+      for (int nq : new int[] {3, 4 * threads + 1}) {
+        byte[] q = new byte[nq * 8];
+        for (int j = 0; j < nq; j++) {
+          q[j * 8] = (byte) rnd.nextInt(256);
+        }
+        float[] qf = TestData.features(rnd, nq, dim);
+        for (int m : new int[] {500, 5000}) {
+          check(oracle.coarseToFine(q, qf, Pool.topM(m), m), fast.coarseToFine(q, qf, Pool.topM(m), m), true,
+              ctx + " nq=" + nq + " m=k=" + m);
+        }
+      }
+    }
+  }
+
+  /**
    * The fine stage with ({@code sq8}) and without the 8-bit copy of the features
    * ({@code engine.rerank.sq8}), and the copy extended when rows are added after the first search:
    * a batch of 40 queries (the first pass split by rows, pools of 3000) and small pools (in pool

@@ -227,7 +227,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     for (int j = 0; j < qn; j++) {
       if (into == null) {
         st[j].finish();
-      } else if (st[j].finishInto(into.dist(), into.ids(), into.rows(), (s.q0 + j) * kk) != kk) {
+      } else if ((into.ordered()
+          ? st[j].finishInto(into.dist(), into.ids(), into.rows(), (s.q0 + j) * kk)
+          : st[j].finishUnordered(into.dist(), into.rows(), (s.q0 + j) * kk)) != kk) {
         throw new IllegalStateException("query " + (s.q0 + j) + " got " + st[j].size + " rows, not " + kk);
       }
     }
@@ -338,17 +340,19 @@ final class JavaBackend implements SearchBackend, TimedBackend {
 
   /** Exact Hamming selection: top kk with distance <= bound for every query. */
   private Selection hammingSelect(TableView t, Queries qs, int kk, int bound) {
-    return hammingSelect(t, qs, kk, bound, true, true, null);
+    return hammingSelect(t, qs, kk, bound, true, true, true, null);
   }
 
   /**
    * As above. A batch top-k (bound B) whose every query sees every row gets exactly kk each: the
    * lists then go straight into the result's arrays (ids and rows only where asked for; null
    * otherwise), with no list of each query's own and no merge. With {@code buffers}, those
-   * distance and row arrays are taken from it (they may be longer than the lists).
+   * distance and row arrays are taken from it (they may be longer than the lists). Not {@code
+   * ordered} (no ids then): such a query's list may come in row order instead of by (distance, id),
+   * the same set.
    */
   private Selection hammingSelect(TableView t, Queries qs, int kk, int bound, boolean wantIds, boolean wantRows,
-      BufferPool<int[]> buffers) {
+      boolean ordered, BufferPool<int[]> buffers) {
     int q = qs.count();
     List<Split> splits = plan(q, t.rows());
     if (bound == t.bits() && kk <= t.liveRows() && (long) q * kk <= MAX_ARRAY
@@ -359,7 +363,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       int[] rows = !wantRows ? null : buffers == null ? new int[n] : buffers.take(n);
       List<Callable<TopK[]>> tasks = new ArrayList<>();
       for (Split sp : splits) {
-        tasks.add(() -> scanSplit(t, qs, sp, kk, bound, new Into(dist, ids, rows)));
+        tasks.add(() -> scanSplit(t, qs, sp, kk, bound, new Into(dist, ids, rows, ordered)));
       }
       List<TopK[]> parts = runAll(tasks);
       int[] offsets = new int[q + 1];
@@ -383,7 +387,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
   }
 
   /** The result arrays a fixed selection writes each query's list into, at q * kk (ids, rows may be null). */
-  private record Into(int[] dist, long[] ids, int[] rows) {}
+  private record Into(int[] dist, long[] ids, int[] rows, boolean ordered) {}
 
   /** Per-query ranked lists with rows, merged exactly over the row splits. */
   private record Selection(int[] offsets, int[] primary, long[] ids, int[] rows, boolean[] truncated) {}
@@ -452,7 +456,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     if (kk == 0 || qs.count() == 0) {
       return empty(qs.count(), true, false, false);
     }
-    Selection s = hammingSelect(t, qs, kk, t.bits(), true, false, null);
+    Selection s = hammingSelect(t, qs, kk, t.bits(), true, false, true, null);
     return SearchResult.of(s.offsets, s.ids, s.primary, null, null);
   }
 
@@ -546,8 +550,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       return empty(qs.count(), true, true, false);
     }
     long t0 = System.nanoTime();
+    // each pool as a set (the fine stage ranks by reference distance and id whatever the order)
     Selection coarse = hammingSelect(t, qs, m, poolSpec.kind() == Pool.Kind.RADIUS ? poolSpec.radius() : t.bits(),
-        false, true, ints);
+        false, true, false, ints);
     int queries = qs.count();
     int[] offsets = new int[queries + 1];
     for (int q = 0; q < queries; q++) {

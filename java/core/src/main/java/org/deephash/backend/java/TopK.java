@@ -452,6 +452,44 @@ final class TopK {
     return scatterCounted(dist, outIds, outRows, at);
   }
 
+  /**
+   * As {@link #finishInto} without ids, but in row order rather than by (distance, id): the best k
+   * as a set (a coarse-to-fine pool, which its fine stage reorders anyway). In counted mode one
+   * pass keeps the entries below the k-th distance and the first at it, without the scatter (a
+   * store-to-load chain per distance and a branch that mispredicts on every entry cut); otherwise
+   * as finishInto.
+   */
+  int finishUnordered(int[] dist, int[] outRows, int at) {
+    if (!counted) {
+      return finishInto(dist, null, outRows, at);
+    }
+    int kept = Math.min(n, k);
+    if (n > k) {
+      overflowed = true;
+    }
+    tally();
+    int t = 0;
+    int less = 0;
+    while (less + counts[t] < kept) {
+      less += counts[t++];
+    }
+    int need = kept - less; // entries at the k-th distance t to keep: the first ones (smallest ids)
+    int w = at;
+    int end = at + kept;
+    for (int i = off; w < end; i++) { // every write lands in [at, end): the kept entries come first
+      long e = buf[i];
+      int d = (int) (e >>> 32);
+      int atT = d == t ? 1 : 0;
+      int take = d < t ? 1 : atT & (need > 0 ? 1 : 0);
+      need -= atT & take;
+      dist[w] = d;
+      outRows[w] = (int) e;
+      w += take;
+    }
+    size = kept;
+    return kept;
+  }
+
   /** Counted mode's finish into the given arrays at {@code at} (ids, rows may be null); returns the count. */
   private int scatterCounted(int[] dist, long[] outIds, int[] outRows, int at) {
     int kept = Math.min(n, k);
