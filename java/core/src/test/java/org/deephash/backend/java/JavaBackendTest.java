@@ -162,6 +162,21 @@ class JavaBackendTest {
     });
   }
 
+  /**
+   * The vector loops at another vector size: a JVM limited to AVX2 (-XX:UseAVX=2: 4 lanes of 64
+   * bits, groups of 4 rows, 32 flag bytes a vector) where this one has AVX-512, through the
+   * Hamming parity suite and the tied pools. Only where the JVM has that flag (x86).
+   */
+  @Test
+  void vectorLoopsAtTwoHundredFiftySixBits() throws Exception {
+    String arch = System.getProperty("os.arch");
+    org.junit.jupiter.api.Assumptions.assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "x86 only");
+    Run r = run(List.of("--add-modules", "jdk.incubator.vector", "-XX:UseAVX=2"), "suite");
+    assertEquals(0, r.exit, r.err + r.out);
+    assertTrue(r.out.contains("device=java (2 threads, Vector API, 4 x 64-bit lanes)"), r.out);
+    assertTrue(r.out.contains("parity=ok"), r.out);
+  }
+
   @Test
   void forcingVectorsWithoutTheModuleNamesTheFlag() throws Exception {
     Run r = run(List.of("-Dengine.java.vector=true"), "force");

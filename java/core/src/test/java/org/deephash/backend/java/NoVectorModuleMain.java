@@ -11,12 +11,26 @@ import org.deephash.testing.TestData;
 /**
  * Run by {@link JavaBackendTest} in a JVM started without {@code jdk.incubator.vector}: "search"
  * opens the java backend twice, compares a Hamming and an exhaustive search with the oracle and
- * prints the device; "force" opens it with engine.java.vector=true (which must fail).
+ * prints the device; "force" opens it with engine.java.vector=true (which must fail). "suite", in
+ * a JVM with the module but other vector sizes (-XX:UseAVX=2), runs the Hamming parity suite at
+ * 64 and 256 bits and the tied pools.
  */
 public final class NoVectorModuleMain {
   private NoVectorModuleMain() {}
 
   public static void main(String[] args) {
+    if (args[0].equals("suite")) {
+      ParitySuite suite = new ParitySuite("java", 2);
+      suite.hamming(64, 100003, 11, true);
+      suite.hamming(256, 5000, 12);
+      suite.exactEuclidean().tiedPools(13);
+      try (CodeTable t = CodeTable.create(64, 0, false);
+          GpuHashSearch s = GpuHashSearch.open(t, new SearchOptions("java", 2))) {
+        System.out.println("device=" + s.device());
+      }
+      System.out.println("parity=ok");
+      return;
+    }
     SplittableRandom rnd = new SplittableRandom(7);
     int n = 5000;
     byte[] codes = TestData.codes(rnd, n, 16);
