@@ -179,6 +179,8 @@ final class VectorKernels implements Kernels {
         while (word != 0) {
           int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
           word &= word - 1;
+          // one mask of the group's passing (query, lane) pairs against the thresholds as they are
+          // now, query-major so that each query's rows are pushed in ascending order
           LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
           long bits = popc(p, q0).compare(VectorOperators.LE, (long) st[j].thr).toLong()
               | popc(p, q1).compare(VectorOperators.LE, (long) st[j + 1].thr).toLong() << lanes
