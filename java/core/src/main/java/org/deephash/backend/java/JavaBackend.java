@@ -386,8 +386,17 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     return merge(q, splits, runAll(tasks), kk);
   }
 
-  /** The result arrays a fixed selection writes each query's list into, at q * kk (ids, rows may be null). */
-  private record Into(int[] dist, long[] ids, int[] rows, boolean ordered) {}
+  /**
+   * The result arrays a fixed selection writes each query's list into, at q * kk (ids, rows may be
+   * null); not {@code ordered}: each list as a set in row order, without ids.
+   */
+  private record Into(int[] dist, long[] ids, int[] rows, boolean ordered) {
+    Into {
+      if (!ordered && ids != null) {
+        throw new IllegalArgumentException("lists in row order are written without ids");
+      }
+    }
+  }
 
   /** Per-query ranked lists with rows, merged exactly over the row splits. */
   private record Selection(int[] offsets, int[] primary, long[] ids, int[] rows, boolean[] truncated) {}
