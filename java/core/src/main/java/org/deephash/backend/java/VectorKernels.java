@@ -116,7 +116,7 @@ final class VectorKernels implements Kernels {
       if (planes == null) {
         scan4Codes(codes, qw, j, st, r0, r1, scratch.flags);
       } else {
-        scan4Planes(planes, base, words, qw, j, st, r0, r1, hit, tmp);
+        scan4Planes(planes, base, words, qw, j, st, r0, r1, scratch.flags, tmp);
       }
     }
     for (; j < qn; j++) {
@@ -282,50 +282,64 @@ final class VectorKernels implements Kernels {
 
   /** Wider codes from the tile's planes, 4 queries per loaded plane; two passes as scan4Codes. */
   private static void scan4Planes(long[] planes, int base, int words, long[] qw, int j, TopK[] st, int r0, int r1,
-      int[] hit, long[] tmp) {
+      byte[] flags, long[] tmp) {
+    int lanes = LONGS.length();
+    int step = words * lanes;
+    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
+      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+      int groups = (c1 - c0) / lanes;
+      flag4Planes(planes, base, words, qw, j, bias(st[j].thr), bias(st[j + 1].thr), bias(st[j + 2].thr),
+          bias(st[j + 3].thr), c0, c1, flags);
+      for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
+        long word = ByteVector.fromArray(FLAG_BYTES, flags, g0).compare(VectorOperators.NE, (byte) 0).toLong();
+        if (groups - g0 < FLAG_LANES) {
+          word &= (1L << (groups - g0)) - 1;
+        }
+        while (word != 0) {
+          int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
+          word &= word - 1;
+          int g = (r - base) / lanes * step;
+          for (int i = 0; i < 4; i++) {
+            int o = (j + i) * words;
+            LongVector d = popc(LongVector.fromArray(LONGS, planes, g), qw[o]);
+            for (int w = 1; w < words; w++) {
+              d = d.add(popc(LongVector.fromArray(LONGS, planes, g + w * lanes), qw[o + w]));
+            }
+            push(d, tmp, st[j + i], r);
+          }
+        }
+      }
+    }
+  }
+
+  /** scan4Planes's threshold test, a flag byte per group (as flag4Bytes for 64-bit codes). */
+  private static void flag4Planes(long[] planes, int base, int words, long[] qw, int j, long t0, long t1, long t2,
+      long t3, int c0, int c1, byte[] flags) {
     int lanes = LONGS.length();
     int o0 = j * words;
     int o1 = o0 + words;
     int o2 = o1 + words;
     int o3 = o2 + words;
     int step = words * lanes;
-    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
-      int c1 = Math.min(r1, c0 + CHUNK * lanes);
-      LongVector b0 = LongVector.broadcast(LONGS, bias(st[j].thr));
-      LongVector b1 = LongVector.broadcast(LONGS, bias(st[j + 1].thr));
-      LongVector b2 = LongVector.broadcast(LONGS, bias(st[j + 2].thr));
-      LongVector b3 = LongVector.broadcast(LONGS, bias(st[j + 3].thr));
-      int hits = 0;
-      for (int r = c0, g = (c0 - base) / lanes * step; r < c1; r += lanes, g += step) {
-        LongVector p = LongVector.fromArray(LONGS, planes, g);
-        LongVector d0 = popc(p, qw[o0]);
-        LongVector d1 = popc(p, qw[o1]);
-        LongVector d2 = popc(p, qw[o2]);
-        LongVector d3 = popc(p, qw[o3]);
-        for (int w = 1; w < words; w++) {
-          p = LongVector.fromArray(LONGS, planes, g + w * lanes);
-          d0 = d0.add(popc(p, qw[o0 + w]));
-          d1 = d1.add(popc(p, qw[o1 + w]));
-          d2 = d2.add(popc(p, qw[o2 + w]));
-          d3 = d3.add(popc(p, qw[o3 + w]));
-        }
-        LongVector all = d0.add(b0).and(d1.add(b1)).and(d2.add(b2)).and(d3.add(b3));
-        if (all.compare(VectorOperators.GE, 0L).anyTrue()) {
-          hit[hits++] = r;
-        }
+    LongVector b0 = LongVector.broadcast(LONGS, t0);
+    LongVector b1 = LongVector.broadcast(LONGS, t1);
+    LongVector b2 = LongVector.broadcast(LONGS, t2);
+    LongVector b3 = LongVector.broadcast(LONGS, t3);
+    for (int r = c0, g = (c0 - base) / lanes * step, f = 0; r < c1; r += lanes, g += step, f++) {
+      LongVector p = LongVector.fromArray(LONGS, planes, g);
+      LongVector d0 = popc(p, qw[o0]);
+      LongVector d1 = popc(p, qw[o1]);
+      LongVector d2 = popc(p, qw[o2]);
+      LongVector d3 = popc(p, qw[o3]);
+      for (int w = 1; w < words; w++) {
+        p = LongVector.fromArray(LONGS, planes, g + w * lanes);
+        d0 = d0.add(popc(p, qw[o0 + w]));
+        d1 = d1.add(popc(p, qw[o1 + w]));
+        d2 = d2.add(popc(p, qw[o2 + w]));
+        d3 = d3.add(popc(p, qw[o3 + w]));
       }
-      for (int h = 0; h < hits; h++) {
-        int r = hit[h];
-        int g = (r - base) / lanes * step;
-        for (int i = 0; i < 4; i++) {
-          int o = o0 + i * words;
-          LongVector d = popc(LongVector.fromArray(LONGS, planes, g), qw[o]);
-          for (int w = 1; w < words; w++) {
-            d = d.add(popc(LongVector.fromArray(LONGS, planes, g + w * lanes), qw[o + w]));
-          }
-          push(d, tmp, st[j + i], r);
-        }
-      }
+      LongVector all = d0.add(b0).and(d1.add(b1)).and(d2.add(b2)).and(d3.add(b3));
+      flags[f] = (byte) all.compare(VectorOperators.GE, 0L).toLong();
     }
   }
 
