@@ -151,6 +151,12 @@ final class VectorKernels implements Kernels {
   private static final VectorSpecies<Byte> FLAG_BYTES = ByteVector.SPECIES_PREFERRED;
   private static final int FLAG_LANES = FLAG_BYTES.length();
 
+  /** Bit i set where group g0 + i (< groups) is flagged: FLAG_LANES flag bytes at a time. */
+  private static long flagged(byte[] flags, int g0, int groups) {
+    long word = ByteVector.fromArray(FLAG_BYTES, flags, g0).compare(VectorOperators.NE, (byte) 0).toLong();
+    return groups - g0 < FLAG_LANES ? word & ((1L << (groups - g0)) - 1) : word;
+  }
+
   /**
    * 64-bit codes, 4 queries per loaded vector of rows. Each chunk of groups is scanned twice:
    * first the threshold test alone, a flag byte per group (flag4Bytes), then the flagged groups
@@ -172,10 +178,7 @@ final class VectorKernels implements Kernels {
       int groups = (c1 - c0) / lanes;
       flag4Bytes(codes, qw, j, t0, t1, t2, t3, c0, c1, flags);
       for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
-        long word = ByteVector.fromArray(FLAG_BYTES, flags, g0).compare(VectorOperators.NE, (byte) 0).toLong();
-        if (groups - g0 < FLAG_LANES) {
-          word &= (1L << (groups - g0)) - 1;
-        }
+        long word = flagged(flags, g0, groups);
         while (word != 0) {
           int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
           word &= word - 1;
@@ -291,10 +294,7 @@ final class VectorKernels implements Kernels {
       flag4Planes(planes, base, words, qw, j, bias(st[j].thr), bias(st[j + 1].thr), bias(st[j + 2].thr),
           bias(st[j + 3].thr), c0, c1, flags);
       for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
-        long word = ByteVector.fromArray(FLAG_BYTES, flags, g0).compare(VectorOperators.NE, (byte) 0).toLong();
-        if (groups - g0 < FLAG_LANES) {
-          word &= (1L << (groups - g0)) - 1;
-        }
+        long word = flagged(flags, g0, groups);
         while (word != 0) {
           int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
           word &= word - 1;
