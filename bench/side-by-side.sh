@@ -8,7 +8,8 @@
 #   bench/side-by-side.sh HEAD~1 hds 10 30       # coarse-to-fine, pool 1000, 128-d features
 #   bench/side-by-side.sh HEAD~1 knn 10 30 256   # 256-bit codes
 #
-# REV's core module is built in a git worktree under build/side-by-side/ (kept for the next run);
+# REV's core module is built in a git worktree under build/side-by-side/ (kept for the next run;
+# `git worktree remove build/side-by-side/SHA` drops it);
 # this checkout's core and the bench jar are built here. BACKEND (java) picks the backend; both
 # sides load the same native library, so for the C core use dh_bench instead.
 set -euo pipefail
