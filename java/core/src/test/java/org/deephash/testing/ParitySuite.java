@@ -106,6 +106,11 @@ public final class ParitySuite {
       if (n == 1000) {
         copiesOfTheQuery(bits, seed);
       }
+      // a batch whose tasks hold whole blocks of 8 queries (the vector kernels' widest block)
+      byte[] batch = TestData.queries(rnd.split(), codes, n, 16 * threads + 5, cb);
+      for (int k : new int[] {10, n > 2000 ? 1000 : Math.max(1, n)}) {
+        assertSame(oracle.query(batch, k), fast.query(batch, k), ctx + " batch k=" + k);
+      }
       if (n > 0) {
         // delete the current best answers and a random tenth of the rows
         for (int q = 0; q < full.queryCount(); q++) {
