@@ -114,7 +114,7 @@ final class VectorKernels implements Kernels {
     int j = 0;
     if (planes == null && LONGS.length() == 8) {
       for (; j + 8 <= qn; j += 8) {
-        scan8Codes(codes, qw, j, st, r0, r1, scratch.flags);
+        scan8Codes(codes, qw, j, st, r0, r1, scratch.flags, tmp);
       }
     }
     for (; j + 4 <= qn; j += 4) {
@@ -152,6 +152,12 @@ final class VectorKernels implements Kernels {
 
   /** Groups of rows whose threshold test runs before any candidate is pushed (see scan4Codes). */
   static final int CHUNK = 1024;
+  /**
+   * The first chunk of a block of queries, doubled up to CHUNK: a chunk is tested against the
+   * thresholds it starts with, and a small k's thresholds fall from B within its first few hundred
+   * rows.
+   */
+  static final int FIRST_CHUNK = 32;
   /**
    * Pushes the passing (query, lane) pairs of the group at row r: query i's lanes in bits
    * i L .. i L + L - 1 of {@code bits}, query-major so that each query's rows arrive in ascending
@@ -255,28 +261,58 @@ final class VectorKernels implements Kernels {
    * processes, alternating: k = 10 21.1-21.3 ms against 23.0-23.7 with blocks of 4, k = 1000
    * unchanged).
    */
-  private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, byte[] flags) {
+  private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, byte[] flags,
+      long[] thr) {
     int lanes = LONGS.length();
     long[] t = new long[8];
-    for (int c0 = r0; c0 < r1; c0 += CHUNK * lanes) {
-      int c1 = Math.min(r1, c0 + CHUNK * lanes);
+    for (int c0 = r0, span = FIRST_CHUNK * lanes; c0 < r1; c0 += span, span = Math.min(2 * span, CHUNK * lanes)) {
+      int c1 = Math.min(r1, c0 + span);
       for (int i = 0; i < 8; i++) {
         t[i] = bias(st[j + i].thr);
+        thr[i] = st[j + i].thr;
       }
       int groups = (c1 - c0) / lanes;
       flag8Bytes(codes, qw, j, t, c0, c1, flags);
       for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
         long word = flagged(flags, g0, groups);
         while (word != 0) {
-          int r = c0 + (g0 + Long.numberOfTrailingZeros(word)) * lanes;
+          int g = g0 + Long.numberOfTrailingZeros(word);
           word &= word - 1;
-          LongVector p = LongVector.fromMemorySegment(LONGS, codes, (long) r * 8, LE);
-          long bits = 0;
-          for (int i = 0; i < 8; i++) {
-            bits |= popc(p, LongVector.broadcast(LONGS, qw[j + i])).compare(VectorOperators.LE, (long) st[j + i].thr)
-                .toLong() << i * lanes;
-          }
-          pushBits(codes, qw, j, st, r, bits);
+          int rows = flags[g] & 0xff;
+          do {
+            int row = c0 + g * lanes + Integer.numberOfTrailingZeros(rows);
+            rows &= rows - 1;
+            long code = codes.get(CODE_WORD, (long) row * 8);
+            // the row against the block's 8 queries at once (query i in lane i)
+            long hit = LongVector.fromArray(QUERIES8, qw, j).lanewise(VectorOperators.XOR, code)
+                .lanewise(VectorOperators.BIT_COUNT).compare(VectorOperators.LE, LongVector.fromArray(QUERIES8, thr, 0))
+                .toLong();
+            pushRow(code, qw, j, st, row, hit, thr);
+          } while (rows != 0);
+        }
+      }
+    }
+  }
+
+  /** The 8 queries of scan8Codes's block in one vector (lane i = query i). */
+  private static final VectorSpecies<Long> QUERIES8 = LongVector.SPECIES_512;
+
+  /**
+   * Pushes {@code row} to the queries j + i whose bit i is set in {@code hit}: rows are pushed in
+   * ascending order, so each query's candidates arrive in row order. The distance again, scalar;
+   * {@code thr} (query i's threshold in element i) is lowered when a push lowers a threshold, and
+   * the hits were tested against it as it was before this row, so each is tested again.
+   */
+  private static void pushRow(long code, long[] qw, int j, TopK[] st, int row, long hit, long[] thr) {
+    while (hit != 0) {
+      int i = Long.numberOfTrailingZeros(hit);
+      hit &= hit - 1;
+      TopK s = st[j + i];
+      int d = Long.bitCount(code ^ qw[j + i]);
+      if (d <= s.thr) {
+        s.add(d, row);
+        if (s.thr < thr[i]) {
+          thr[i] = s.thr;
         }
       }
     }
