@@ -261,7 +261,7 @@ final class VectorKernels implements Kernels {
    * processes, alternating: k = 10 21.1-21.3 ms against 23.0-23.7 with blocks of 4, k = 1000
    * unchanged). The push pass tests each flagged row (its flag byte is the group's lane mask)
    * against the 8 queries in one vector rather than the group against each query: at k = 1000 one
-   * row of a flagged group usually passes, for one query (k = 1000 35.7-36.7 ms against
+   * row of a flagged group usually passes, for one query (k = 1000 36.8-37.4 ms against
    * 38.5-39.8). {@code thr}: scratch for the block's thresholds, 8 longs.
    */
   private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, byte[] flags,
