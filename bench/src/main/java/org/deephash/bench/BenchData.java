@@ -25,6 +25,30 @@ final class BenchData {
     return b;
   }
 
+  /**
+   * Random codes, features (where dim > 0) and queries of the loops that time whole searches
+   * (SideBySide, SearchLoop), all from one stream.
+   */
+  record Searches(byte[] codes, float[] features, byte[] queries, float[] queryFeatures) {
+    static Searches random(int rows, int queries, int bits, int dim) {
+      SplittableRandom rnd = new SplittableRandom(QUERY_SEED);
+      byte[] codes = new byte[rows * (bits / 8)];
+      rnd.nextBytes(codes);
+      float[] features = dim > 0 ? floats(rnd, rows * dim) : null;
+      byte[] q = new byte[queries * (bits / 8)];
+      rnd.nextBytes(q);
+      return new Searches(codes, features, q, dim > 0 ? floats(rnd, queries * dim) : null);
+    }
+
+    private static float[] floats(SplittableRandom rnd, int n) {
+      float[] f = new float[n];
+      for (int i = 0; i < n; i++) {
+        f[i] = (float) rnd.nextDouble();
+      }
+      return f;
+    }
+  }
+
   static CodeTable table(int bits, int n) {
     CodeTable t = CodeTable.create(bits, 0, false, n);
     t.addAll(null, randomCodes(TABLE_SEED, n, bits / 8), null, null);

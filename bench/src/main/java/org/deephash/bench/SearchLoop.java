@@ -3,7 +3,6 @@ package org.deephash.bench;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
 import org.deephash.Pool;
@@ -40,15 +39,11 @@ public final class SearchLoop {
     long seconds = Long.parseLong(args[2]);
     int bits = args.length > 3 ? Integer.parseInt(args[3]) : 64;
     int dim = hds ? DIM : 0;
-    SplittableRandom rnd = new SplittableRandom(BenchData.QUERY_SEED);
-    byte[] codes = new byte[ROWS * (bits / 8)];
-    rnd.nextBytes(codes);
-    float[] features = hds ? randomFloats(rnd, ROWS * dim) : null;
-    byte[] q = new byte[QUERIES * (bits / 8)];
-    rnd.nextBytes(q);
-    float[] qf = hds ? randomFloats(rnd, QUERIES * dim) : null;
+    BenchData.Searches data = BenchData.Searches.random(ROWS, QUERIES, bits, dim);
+    byte[] q = data.queries();
+    float[] qf = data.queryFeatures();
     try (CodeTable t = CodeTable.create(bits, dim, false, ROWS); GpuHashSearch s = GpuHashSearch.open(t)) {
-      t.addAll(null, codes, features, null);
+      t.addAll(null, data.codes(), data.features(), null);
       Pool pool = Pool.topM(POOL);
       System.out.printf(Locale.ROOT, "%s, %s k=%d, %d-bit codes, %d s%n", s.backendName(), args[0], k, bits, seconds);
       double[] ms = new double[REPORT_EVERY];
@@ -72,13 +67,5 @@ public final class SearchLoop {
         }
       }
     }
-  }
-
-  private static float[] randomFloats(SplittableRandom rnd, int n) {
-    float[] f = new float[n];
-    for (int i = 0; i < n; i++) {
-      f[i] = (float) rnd.nextDouble();
-    }
-    return f;
   }
 }

@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -94,22 +93,11 @@ public final class SideBySide {
     int pairs = Integer.parseInt(args[4]);
     int bits = args.length > 5 ? Integer.parseInt(args[5]) : 64;
     int dim = hds ? 128 : 0;
-    SplittableRandom rnd = new SplittableRandom(BenchData.QUERY_SEED);
-    byte[] codes = new byte[ROWS * (bits / 8)];
-    rnd.nextBytes(codes);
-    float[] features = null;
-    if (hds) {
-      features = new float[ROWS * dim];
-      for (int i = 0; i < features.length; i++) {
-        features[i] = (float) rnd.nextDouble();
-      }
-    }
-    byte[] q = new byte[QUERIES * (bits / 8)];
-    rnd.nextBytes(q);
-    float[] qf = new float[QUERIES * Math.max(dim, 1)];
-    for (int i = 0; i < qf.length; i++) {
-      qf[i] = (float) rnd.nextDouble();
-    }
+    BenchData.Searches data = BenchData.Searches.random(ROWS, QUERIES, bits, dim);
+    byte[] codes = data.codes();
+    float[] features = data.features();
+    byte[] q = data.queries();
+    float[] qf = data.queryFeatures();
     Build[] side = {new Build(args[0], bits, codes, features, dim), new Build(args[1], bits, codes, features, dim)};
     long warmUntil = System.nanoTime() + 4_000_000_000L;
     while (System.nanoTime() < warmUntil) {
