@@ -763,16 +763,23 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     for (int e = 0; e < total; e++) {
       n += poolRows[e] >= lo && poolRows[e] < hi ? 1 : 0;
     }
-    long[] keys = longs.take(n + 1L); // (row - lo) << 32 | entry, and a slot to spare for the last write
+    // (row - lo) << 32 | query << eBits | entry: the query rides in the key where it fits (a pass
+    // then moves 8 bytes an entry, not 12), else in an array of its own moved with the keys
+    int eBits = 32 - Integer.numberOfLeadingZeros(Math.max(1, total - 1));
+    boolean packed = eBits + 32 - Integer.numberOfLeadingZeros(Math.max(1, queries - 1)) <= 32;
+    long[] keys = longs.take(n + 1L); // and a slot to spare for the last write
     long[] keys2 = longs.take(n + 1L);
-    int[] qOf = ints.take(n + 1L);
-    int[] qOf2 = ints.take(n + 1L);
+    int[] qOf = packed ? null : ints.take(n + 1L);
+    int[] qOf2 = packed ? null : ints.take(n + 1L);
     int at = 0;
     for (int q = 0; q < queries; q++) {
+      long qKey = packed ? (long) q << eBits : 0;
       for (int e = offsets[q]; e < offsets[q + 1]; e++) {
         int r = poolRows[e];
-        keys[at] = (long) (r - lo) << 32 | e; // without a branch: half the entries are in range, at random
-        qOf[at] = q;
+        keys[at] = (long) (r - lo) << 32 | qKey | e; // without a branch: half the entries are in range, at random
+        if (!packed) {
+          qOf[at] = q;
+        }
         at += r >= lo && r < hi ? 1 : 0;
       }
     }
@@ -795,7 +802,9 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       for (int i = 0; i < n; i++) {
         int to = count[(int) (keys[i] >>> shift) & mask]++;
         keys2[to] = keys[i];
-        qOf2[to] = qOf[i];
+        if (!packed) {
+          qOf2[to] = qOf[i];
+        }
       }
       long[] tk = keys;
       keys = keys2;
@@ -805,20 +814,24 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       qOf2 = tq;
     }
     FirstPass.Block blk = new FirstPass.Block();
+    int eMask = (int) ((1L << eBits) - 1);
     for (int i = 0; i < n; i += DOT_BLOCK) {
       int n1 = Math.min(DOT_BLOCK, n - i);
       for (int j = 0; j < n1; j++) {
         long key = keys[i + j];
+        int low = (int) key;
         blk.rows[j] = lo + (int) (key >>> 32);
-        blk.entry[j] = (int) key;
-        blk.qIdx[j] = qOf[i + j];
+        blk.entry[j] = packed ? low & eMask : low;
+        blk.qIdx[j] = packed ? low >>> eBits : qOf[i + j];
       }
       pass.run(blk, n1);
     }
     longs.give(keys);
     longs.give(keys2);
-    ints.give(qOf);
-    ints.give(qOf2);
+    if (!packed) {
+      ints.give(qOf);
+      ints.give(qOf2);
+    }
   }
 
   @Override

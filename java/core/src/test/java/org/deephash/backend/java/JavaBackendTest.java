@@ -10,13 +10,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.deephash.CodeTable;
 import org.deephash.GpuHashSearch;
+import org.deephash.Pool;
 import org.deephash.SearchOptions;
 import org.deephash.SearchResult;
 import org.deephash.internal.Rerank;
 import org.deephash.testing.ParitySuite;
+import org.deephash.testing.TestData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,6 +57,28 @@ class JavaBackendTest {
   @CsvSource({"true,true", "false,true", "true,false"})
   void coarseToFineWithAndWithoutTheEightBitCopy(boolean sq8, boolean vector) {
     withVector(Boolean.toString(vector), () -> new ParitySuite("java", 3).eightBitCopy(sq8, SEED + 7));
+  }
+
+  /**
+   * A batch whose pool entries and queries need more than 32 bits together (2049 queries, pools of
+   * 600: 21 + 12 bits): the fine stage's sort by row then moves the queries in an array of their
+   * own instead of inside its keys (JavaBackend.boundsInRowOrder); smaller batches pack them.
+   */
+  @Test
+  void coarseToFineOfABatchTooLargeToPackItsQueriesInTheSortKeys() {
+    SplittableRandom rnd = new SplittableRandom(SEED + 11);
+    int n = 30_000;
+    int dim = 24;
+    int queries = 2049;
+    byte[] codes = TestData.codes(rnd, n, 4);
+    try (CodeTable t = TestData.table(32, dim, codes, TestData.ids(rnd, n), TestData.features(rnd, n, dim));
+        GpuHashSearch oracle = GpuHashSearch.open(t, new SearchOptions("scalar", 1));
+        GpuHashSearch fast = GpuHashSearch.open(t, new SearchOptions("java", 2))) {
+      byte[] q = TestData.queries(rnd, codes, n, queries, 4);
+      float[] qf = TestData.features(rnd, queries, dim);
+      ParitySuite.assertExactFloat(oracle.coarseToFine(q, qf, Pool.topM(600), 10),
+          fast.coarseToFine(q, qf, Pool.topM(600), 10), true, "2049 queries, pools of 600");
+    }
   }
 
   /** A malformed engine.rerank.sq8 leaves the java backend available (the fallback), with the copy. */
