@@ -90,7 +90,7 @@ if want:
         c, b = max(hits)
         print(f"ANNOTATE {b[0]:#x} {b[1]:#x} {c} {b[2][:150]}")
 PY
-cat "$OUT/summary.txt" | grep -v '^ANNOTATE'
+grep -v '^ANNOTATE' "$OUT/summary.txt"
 if [[ -n "${ANNOTATE:-}" ]]; then
   read -r _ start size count name < <(grep '^ANNOTATE' "$OUT/summary.txt" || echo "- - - - -")
   if [[ "$start" == "-" ]]; then

@@ -821,7 +821,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
         long key = keys[i + j];
         int low = (int) key;
         blk.rows[j] = lo + (int) (key >>> 32);
-        blk.entry[j] = packed ? low & eMask : low;
+        blk.entry[j] = low & eMask; // the entry alone whether or not the query rides above it
         blk.qIdx[j] = packed ? low >>> eBits : qOf[i + j];
       }
       pass.run(blk, n1);

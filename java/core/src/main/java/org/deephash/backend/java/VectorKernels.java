@@ -302,21 +302,19 @@ final class VectorKernels implements Kernels {
 
   /**
    * Pushes {@code row} to the queries j + i whose bit i is set in {@code hit}: rows are pushed in
-   * ascending order, so each query's candidates arrive in row order. The distance again, scalar;
-   * {@code thr} (query i's threshold in element i) is lowered when a push lowers a threshold, and
-   * the hits were tested against it as it was before this row, so each is tested again.
+   * ascending order, so each query's candidates arrive in row order. The distance again, scalar.
+   * {@code thr} holds query i's threshold in element i, set at the chunk's start and lowered here
+   * whenever a push lowers it: only a push to a query lowers its threshold, and a row pushes to
+   * each query once, so the hits were tested against the thresholds as they are.
    */
   private static void pushRow(long code, long[] qw, int j, TopK[] st, int row, long hit, long[] thr) {
     while (hit != 0) {
       int i = Long.numberOfTrailingZeros(hit);
       hit &= hit - 1;
       TopK s = st[j + i];
-      int d = Long.bitCount(code ^ qw[j + i]);
-      if (d <= s.thr) {
-        s.add(d, row);
-        if (s.thr < thr[i]) {
-          thr[i] = s.thr;
-        }
+      s.add(Long.bitCount(code ^ qw[j + i]), row);
+      if (s.thr < thr[i]) {
+        thr[i] = s.thr;
       }
     }
   }
