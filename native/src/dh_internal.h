@@ -152,12 +152,14 @@ DH_HIDDEN int32_t dh_detect_tier(void);
 
 /* Per-thread scratch (dh_scratch.c): slot DH_SCRATCH_TOPK for a top-k call's buffers,
  * DH_SCRATCH_SAMPLE for its sample, DH_SCRATCH_INNER for the top-k that searches the sample,
- * DH_SCRATCH_RERANK for the re-rank's table-order pass. */
+ * DH_SCRATCH_RERANK for the re-rank's table-order pass, DH_SCRATCH_SAMPLE_ROWS for the sampled
+ * rows themselves (kept for the thread's next call on the same rows). */
 #define DH_SCRATCH_TOPK 0
 #define DH_SCRATCH_SAMPLE 1
 #define DH_SCRATCH_INNER 2
 #define DH_SCRATCH_RERANK 3
-#define DH_SCRATCH_SLOTS 4
+#define DH_SCRATCH_SAMPLE_ROWS 4
+#define DH_SCRATCH_SLOTS 5
 
 /* At least `bytes` of the calling thread's slot, 64-byte aligned, contents undefined; NULL when out
  * of memory. Valid until the thread's next dh_scratch_get or dh_scratch_end on that slot. */
