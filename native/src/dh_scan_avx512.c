@@ -8,8 +8,9 @@
  * Queries are register-blocked: one plane vector is compared with up to 8 queries.
  *
  * The threshold test of a group costs one add per query and a three-way AND per two (see
- * any_pass), its outcome stored as a byte per group; only flagged groups are recomputed and their
- * passing lanes written to the query's candidate buffer with one compress and one store.
+ * any_pass), its outcome stored as a byte per group (its lanes where some query passes); only the
+ * flagged rows are then compared again, each with all the block's queries in one vector, and
+ * pushed (push_rows).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -164,9 +165,9 @@ DH_TARGET_AVX512 DH_INLINE void push_rows(const dh_ctx *c, dh_sel *sels, __m512i
 /*
  * QB queries over n rows starting at row r0, in planar layout: group g's planes at
  * base + g * gstride (words x 8 words). Each chunk of groups is scanned twice: first the threshold
- * test alone, its outcome stored as one byte per group (no branch), then only the flagged groups
- * are recomputed and pushed. A mispredicted branch per candidate group costs more than
- * recomputing that group, and candidates are frequent when k is large.
+ * test alone, its outcome stored as one byte per group (no branch), then only the flagged rows
+ * are compared again and pushed. A mispredicted branch per candidate group costs more than
+ * comparing its rows twice, and candidates are frequent when k is large.
  */
 DH_TARGET_AVX512 DH_INLINE void scan_block(const dh_ctx *c, const uint64_t *base, size_t gstride, int32_t words,
                                           int64_t r0, int32_t n, int tail_masked, const uint64_t *qw, dh_sel *sels,
