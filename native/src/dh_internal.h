@@ -113,6 +113,22 @@ static inline void dh_sel_appended(const dh_ctx *c, dh_sel *s, int32_t from) {
   }
 }
 
+/* Appends the candidate (d, row) if add is set (the caller tested d <= s->thr); otherwise writes it
+ * just past the list's end, uncounted, so that a kernel can push without a branch on the test. */
+static inline void dh_sel_put(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row, int32_t add) {
+  const int32_t n = s->n, thr = s->thr;
+  s->buf[n] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
+  s->n = n + add;
+  if (c->counted) {
+    dh_sel_counted(c, s, add);
+    return;
+  }
+  s->below += add & (d < thr);
+  if (__builtin_expect(s->n >= s->limit || s->below >= c->k, 0)) {
+    dh_sel_compact(c, s);
+  }
+}
+
 /* Appends one candidate that passed d <= s->thr. */
 static inline void dh_sel_add(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
   s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;

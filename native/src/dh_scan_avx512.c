@@ -141,17 +141,8 @@ DH_TARGET_AVX512 DH_INLINE void push_rows(const dh_ctx *c, dh_sel *sels, __m512i
       const int j = m != 0 ? __builtin_ctz(m) : 0;
       const int32_t d = (int32_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(j), dv)));
       dh_sel *s = &sels[j];
-      const int32_t n = s->n, add = m != 0, thr = s->thr;
-      s->buf[n] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)(row0 + r);
-      s->n = n + add;
-      if (c->counted) {
-        dh_sel_counted(c, s, add);
-      } else {
-        s->below += add & (d < thr);
-        if (__builtin_expect(s->n >= s->limit || s->below >= c->k, 0)) {
-          dh_sel_compact(c, s);
-        }
-      }
+      const int32_t thr = s->thr;
+      dh_sel_put(c, s, d, row0 + r, m != 0);
       if (__builtin_expect(s->thr != thr, 0)) {
         bias[j] = bias_of(s->thr);
         *thrv = _mm512_mask_set1_epi64(*thrv, (__mmask8)(1u << j), s->thr);

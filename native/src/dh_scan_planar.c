@@ -234,16 +234,21 @@ DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, i
         if (DH_LIKELY(_mm256_testz_si256(any, any))) {
           continue;
         }
+        /* the lanes within the threshold of each block of 32 rows, then only the blocks with some
+         * (usually one): a loop over all 8 with a branch each cost a third of a k = 1000 search */
+        const __m256i tb = _mm256_set1_epi8((char)(s->thr + 1));
+        uint32_t lanes[8], blocks = 0;
         for (int32_t b = 0; b < 8; b++) {
-          /* re-read the threshold: a push may have lowered it */
-          const __m256i tb = _mm256_set1_epi8((char)(s->thr + 1));
-          uint32_t mask = ~(uint32_t)_mm256_movemask_epi8(
-              _mm256_cmpeq_epi8(_mm256_subs_epu8(tb, acc[b]), _mm256_setzero_si256()));
+          lanes[b] = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_subs_epu8(tb, acc[b]), _mm256_setzero_si256()));
+          blocks |= (uint32_t)(lanes[b] != 0) << b;
+        }
+        while (blocks != 0) {
+          const int32_t b = __builtin_ctz(blocks);
+          blocks &= blocks - 1;
           /* lanes to rows, so candidates are appended in row order */
           uint32_t rows = 0;
-          while (mask != 0) {
+          for (uint32_t mask = lanes[b]; mask != 0; mask &= mask - 1) {
             rows |= (uint32_t)1 << map[__builtin_ctz(mask)];
-            mask &= mask - 1;
           }
           while (rows != 0) {
             const int32_t i = 32 * b + __builtin_ctz(rows);
@@ -252,7 +257,9 @@ DH_TARGET_AVX2 int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, i
               break; /* padding rows, and only padding rows, follow */
             }
             const int64_t row = t0 + g0 + i;
-            dh_sel_push(c, s, exact_distance(c->codes + (size_t)row * (size_t)cb, qj, cb), row);
+            /* tested again: a push may have lowered the threshold since the lanes were found */
+            const int32_t d = exact_distance(c->codes + (size_t)row * (size_t)cb, qj, cb);
+            dh_sel_put(c, s, d, row, d <= s->thr);
           }
         }
       }
