@@ -152,10 +152,11 @@ DH_HIDDEN void dh_scan_avx512(const dh_ctx *c, const uint8_t *queries, int32_t n
                               int64_t r1);
 
 /* AVX-512 tier: writes the first `kept` entries of a buffer in row order, ordered by (distance,
- * row), given its distances' counts hist[0..top] (no entry above top); returns 0 (and writes
- * nothing) when the distances are too many for its passes to beat the scalar scatter. */
+ * row), given its distances' counts hist[0..top] (no entry above top), with 2 (kept + 16) ints of
+ * scratch; returns 0 (and writes nothing) when the distances are too many for its passes to beat
+ * the scalar scatter. */
 DH_HIDDEN int dh_finish_avx512(const uint64_t *buf, int32_t n, const int32_t *hist, int32_t top, int32_t kept,
-                               int32_t *out_dist, int32_t *out_row);
+                               int32_t *out_dist, int32_t *out_row, int32_t *scratch);
 
 /* AVX2 kernel for a block of queries over a whole row range (its own tiling); DH_OK or DH_ENOMEM. */
 DH_HIDDEN int32_t dh_scan_planar(const dh_ctx *c, const uint8_t *queries, int32_t nq, dh_sel *sels, int64_t r0,

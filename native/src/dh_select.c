@@ -324,7 +324,8 @@ static void finish_in_row_order(const dh_ctx *c, dh_sel *s, int32_t *out_dist, i
   *out_count = kept;
   *out_flags = s->overflowed ? DH_FLAG_TRUNCATED : 0;
 #ifdef DH_HAVE_X86_TIERS
-  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, top, kept, out_dist, out_row)) {
+  /* the tie pairs' scratch (cap + DH_SEL_SLACK pairs) is free here, and larger than it needs */
+  if (c->vector_finish && dh_finish_avx512(s->buf, n, pos, top, kept, out_dist, out_row, (int32_t *)(void *)c->pairs)) {
     return;
   }
 #endif
