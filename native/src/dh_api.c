@@ -66,6 +66,14 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
 #define DH_SAMPLE_ROWS_BATCH 32768
 #define DH_SAMPLE_BATCH_QUERIES 64
 
+/* The rows this thread last copied into its DH_SCRATCH_SAMPLE_ROWS block (see sample_bounds). */
+static _Thread_local struct {
+  const void *block;
+  const uint8_t *codes;
+  int64_t row_begin, rows, s;
+  int32_t cb;
+} last_sample;
+
 /*
  * A starting threshold for each query of a top-k whose k is large for the range: the distances to
  * S rows spread over the range estimate how far the k-th nearest row lies. If the range held
@@ -82,14 +90,6 @@ static int32_t topk(int slot, int32_t tier, const uint8_t *codes, int32_t code_b
  * which halves the rows admitted while the threshold tightens.
  * Returns 0 when k is too small for the sample to tell anything (no bounds were written).
  */
-/* The rows this thread last copied into its DH_SCRATCH_SAMPLE_ROWS block (see sample_bounds). */
-static _Thread_local struct {
-  const void *block;
-  const uint8_t *codes;
-  int64_t row_begin, rows, s;
-  int32_t cb;
-} last_sample;
-
 static int sample_bounds(int32_t tier, const uint8_t *codes, int32_t cb, int64_t row_begin, int64_t rows,
                          const uint8_t *queries, int32_t nq, int32_t k, int32_t bits, int32_t *bounds) {
   int64_t s = nq >= DH_SAMPLE_BATCH_QUERIES ? DH_SAMPLE_ROWS_BATCH : DH_SAMPLE_ROWS;

@@ -125,7 +125,7 @@ DH_TARGET_AVX512 DH_INLINE void push_hits(const dh_ctx *c, dh_sel *sels, __m512i
  * query, so the first query of a row is pushed whether or not it passes (its entry then lies past
  * the list's end, uncounted): only groups of two or more rows, and rows passing for two or more
  * queries, take a branch that can mispredict. (Testing the whole group per query, then pushing
- * per query with one compress, mispredicted twice on most flagged groups: k = 1000 took 11% longer.)
+ * per query with one compress, mispredicted twice on most flagged groups: k = 1000 took 10% longer.)
  */
 DH_TARGET_AVX512 DH_INLINE void push_rows(const dh_ctx *c, dh_sel *sels, __m512i *bias, __m512i *thrv,
                                          const uint64_t *gp, int32_t words, const __m512i *qcol, uint32_t rows,
