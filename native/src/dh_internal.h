@@ -129,12 +129,6 @@ static inline void dh_sel_put(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row
   }
 }
 
-/* Appends one candidate that passed d <= s->thr. */
-static inline void dh_sel_add(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
-  s->buf[s->n++] = ((uint64_t)(uint32_t)d << 32) | (uint32_t)row;
-  dh_sel_appended(c, s, s->n - 1);
-}
-
 /* Out of line on purpose: the scan loops stay small, and this runs for a tiny fraction of rows. */
 DH_HIDDEN void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) __attribute__((noinline));
 DH_HIDDEN void dh_sel_finish(const dh_ctx *c, dh_sel *s, int32_t *out_dist, int32_t *out_row, int32_t *out_count,

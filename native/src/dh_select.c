@@ -291,7 +291,7 @@ void dh_sel_compact(const dh_ctx *c, dh_sel *s) {
 
 void dh_sel_push(const dh_ctx *c, dh_sel *s, int32_t d, int64_t row) {
   if (d <= s->thr) {
-    dh_sel_add(c, s, d, row);
+    dh_sel_put(c, s, d, row, 1);
   }
 }
 

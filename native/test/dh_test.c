@@ -469,11 +469,7 @@ int main(void) {
     const int32_t n = 300000, nq = 64, cb = 8, k = 1000;
     uint8_t *codes = malloc((size_t)n * cb + 64), *queries = calloc((size_t)nq * cb + 64, 1);
     int64_t *ids = malloc(sizeof(int64_t) * n);
-    uint64_t x = 0x9E3779B97F4A7C15ull + (uint64_t)tier;
-    for (size_t i = 0; i < (size_t)n * cb; i++) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      codes[i] = (uint8_t)x;
-    }
+    for (size_t i = 0; i < (size_t)n * cb; i++) codes[i] = (uint8_t)next64();
     for (int32_t r = 0; r < n; r++) ids[r] = r;
     int32_t *od = malloc(sizeof(int32_t) * (size_t)k * nq), *orow = malloc(sizeof(int32_t) * (size_t)k * nq);
     int32_t *oc = calloc((size_t)nq, sizeof(int32_t)), *of = calloc((size_t)nq, sizeof(int32_t));
