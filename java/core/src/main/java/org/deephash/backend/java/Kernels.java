@@ -60,6 +60,21 @@ interface Kernels {
     final long[] lanes = new long[64];
     /** One flag byte per group of a chunk, and a vector's worth to spare for the last read. */
     final byte[] flags = new byte[VectorKernels.CHUNK + 64];
+    /**
+     * scan8Codes's flagged groups of a chunk, its flagged rows (hit mask << 32 | row) and their
+     * codes; grown to a chunk's flagged rows (a chunk's whole 8 CHUNK rows only while a threshold
+     * is still far above the k-th distance).
+     */
+    final int[] flaggedGroups = new int[VectorKernels.CHUNK];
+    long[] rowHits = new long[256];
+    long[] rowCodes = new long[256];
+
+    void flaggedRows(int n) {
+      if (rowHits.length < n) {
+        rowHits = new long[n];
+        rowCodes = new long[n];
+      }
+    }
 
     long[] longs(int n) {
       if (longs.length < n) {

@@ -114,7 +114,7 @@ final class VectorKernels implements Kernels {
     int j = 0;
     if (planes == null && LONGS.length() == 8) {
       for (; j + 8 <= qn; j += 8) {
-        scan8Codes(codes, qw, j, st, r0, r1, scratch.flags, tmp);
+        scan8Codes(codes, qw, j, st, r0, r1, scratch, tmp);
       }
     }
     for (; j + 4 <= qn; j += 4) {
@@ -259,15 +259,25 @@ final class VectorKernels implements Kernels {
    * As scan4Codes with 8 queries per loaded vector of rows (512-bit vectors: 8 queries' bias and
    * query vectors fit the 32 registers): one load and one flag byte serve twice the queries (single
    * processes, alternating: k = 10 21.1-21.3 ms against 23.0-23.7 with blocks of 4, k = 1000
-   * unchanged). The push pass tests each flagged row (its flag byte is the group's lane mask)
-   * against the 8 queries in one vector rather than the group against each query: at k = 1000 one
-   * row of a flagged group usually passes, for one query (k = 1000 36.8-37.4 ms against
-   * 38.5-39.8). {@code thr}: scratch for the block's thresholds, 8 longs.
+   * unchanged). After a chunk's threshold test, its push pass runs in two loops. The first lists
+   * the flagged rows with their hit masks: each row against the block's 8 queries in one vector
+   * (query j in lane j), against the chunk's thresholds; no iteration there waits for another, so
+   * the loads, tests and mask moves of successive rows overlap. The second pushes each listed
+   * row to its passing queries (tested again: a push may have lowered a threshold since). One
+   * loop doing both, each row's push waiting on its test, took about 37 cycles a flagged row
+   * (isolated: 64 queries over 1M rows at a fixed threshold), about 29 so; a search of 64 queries
+   * at k = 1000 on one thread 3.43-3.58 ms against 3.56-3.76, k = 10 unchanged. {@code thr}:
+   * scratch for the block's thresholds, 8 longs.
    */
-  private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, byte[] flags,
+  private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, Scratch scratch,
       long[] thr) {
     int lanes = LONGS.length();
+    byte[] flags = scratch.flags;
+    int[] groupList = scratch.flaggedGroups;
+    long[] rowHits = scratch.rowHits;
+    long[] rowCodes = scratch.rowCodes;
     long[] t = new long[8];
+    LongVector q = LongVector.fromArray(QUERIES8, qw, j);
     for (int c0 = r0, span = FIRST_CHUNK * lanes; c0 < r1; c0 += span, span = Math.min(2 * span, CHUNK * lanes)) {
       int c1 = Math.min(r1, c0 + span);
       for (int i = 0; i < 8; i++) {
@@ -276,22 +286,47 @@ final class VectorKernels implements Kernels {
       }
       int groups = (c1 - c0) / lanes;
       flag8Bytes(codes, qw, j, t, c0, c1, flags);
+      LongVector tv = LongVector.fromArray(QUERIES8, thr, 0);
+      int listed = 0;
+      int flaggedRows = 0;
       for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
-        long word = flagged(flags, g0, groups);
-        while (word != 0) {
+        for (long word = flagged(flags, g0, groups); word != 0; word &= word - 1) {
           int g = g0 + Long.numberOfTrailingZeros(word);
-          word &= word - 1;
-          int rows = flags[g] & 0xff;
-          do {
-            int row = c0 + g * lanes + Integer.numberOfTrailingZeros(rows);
-            rows &= rows - 1;
-            long code = codes.get(CODE_WORD, (long) row * 8);
-            // the row against the block's 8 queries at once (query i in lane i)
-            long hit = LongVector.fromArray(QUERIES8, qw, j).lanewise(VectorOperators.XOR, code)
-                .lanewise(VectorOperators.BIT_COUNT).compare(VectorOperators.LE, LongVector.fromArray(QUERIES8, thr, 0))
-                .toLong();
-            pushRow(code, qw, j, st, row, hit, thr);
-          } while (rows != 0);
+          groupList[listed++] = g;
+          flaggedRows += Integer.bitCount(flags[g] & 0xff);
+        }
+      }
+      if (flaggedRows > rowHits.length) {
+        scratch.flaggedRows(flaggedRows);
+        rowHits = scratch.rowHits;
+        rowCodes = scratch.rowCodes;
+      }
+      int n = 0;
+      for (int e = 0; e < listed; e++) {
+        int g = groupList[e];
+        int rows = flags[g] & 0xff;
+        do {
+          int row = c0 + g * lanes + Integer.numberOfTrailingZeros(rows);
+          rows &= rows - 1;
+          long code = codes.get(CODE_WORD, (long) row * 8);
+          long hit = q.lanewise(VectorOperators.XOR, code).lanewise(VectorOperators.BIT_COUNT)
+              .compare(VectorOperators.LE, tv).toLong();
+          rowHits[n] = hit << 32 | row;
+          rowCodes[n++] = code;
+        } while (rows != 0);
+      }
+      for (int e = 0; e < n; e++) {
+        long hit = rowHits[e] >>> 32;
+        int row = (int) rowHits[e];
+        long code = rowCodes[e];
+        while (hit != 0) {
+          int i = Long.numberOfTrailingZeros(hit);
+          hit &= hit - 1;
+          TopK s = st[j + i];
+          int d = Long.bitCount(code ^ qw[j + i]);
+          if (d <= s.thr) {
+            s.add(d, row);
+          }
         }
       }
     }
@@ -299,26 +334,6 @@ final class VectorKernels implements Kernels {
 
   /** The 8 queries of scan8Codes's block in one vector (lane i = query i). */
   private static final VectorSpecies<Long> QUERIES8 = LongVector.SPECIES_512;
-
-  /**
-   * Pushes {@code row} to the queries j + i whose bit i is set in {@code hit}: rows are pushed in
-   * ascending order, so each query's candidates arrive in row order. The distance again, scalar.
-   * {@code thr} holds query i's threshold in element i, set at the chunk's start and lowered here
-   * whenever a push lowers it: only a push to a query lowers its threshold, and a row pushes to
-   * each query once, so the hits were tested against the thresholds as they are.
-   */
-  private static void pushRow(long code, long[] qw, int j, TopK[] st, int row, long hit, long[] thr) {
-    while (hit != 0) {
-      int i = Long.numberOfTrailingZeros(hit);
-      hit &= hit - 1;
-      TopK s = st[j + i];
-      s.add(Long.bitCount(code ^ qw[j + i]), row);
-      if (s.thr < thr[i]) {
-        thr[i] = s.thr;
-      }
-    }
-  }
-
   /** scan8Codes's threshold test (biased thresholds t[0..7]), a flag byte per group. */
   private static void flag8Bytes(MemorySegment codes, long[] qw, int j, long[] t, int c0, int c1, byte[] flags) {
     int lanes = LONGS.length();
