@@ -138,6 +138,35 @@ final class TopK {
   }
 
   /**
+   * As {@link #add} for a row not yet tested against thr: appended only when {@code d <= thr},
+   * without a branch on it (a kernel's candidates tested against a threshold that may since have
+   * dropped, where the test went either way and mispredicted): the entry is written in any case
+   * and counted only when within thr.
+   */
+  void put(int d, int row) {
+    if (n == room) {
+      if (d <= thr) {
+        add(d, row);
+      }
+      return;
+    }
+    int in = (thr - d) >>> 31 ^ 1;
+    buf[off + n] = (long) d << 32 | row;
+    n += in;
+    if (counted) {
+      le += in;
+      if (le > leLimit) {
+        settle();
+      }
+    } else {
+      below += in & (d - thr) >>> 31;
+      if (below >= k) {
+        compact();
+      }
+    }
+  }
+
+  /**
    * Counted mode: more than k entries within thr, or the buffer full. A full buffer keeps its k best
    * (an exact cut) and is counted again; otherwise only the entries appended since the last settle
    * are counted (no append touches the counts). Then, while more than k lie within thr (so the

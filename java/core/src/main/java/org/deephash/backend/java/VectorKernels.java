@@ -322,11 +322,7 @@ final class VectorKernels implements Kernels {
         while (hit != 0) {
           int i = Long.numberOfTrailingZeros(hit);
           hit &= hit - 1;
-          TopK s = st[j + i];
-          int d = Long.bitCount(code ^ qw[j + i]);
-          if (d <= s.thr) {
-            s.add(d, row);
-          }
+          st[j + i].put(Long.bitCount(code ^ qw[j + i]), row);
         }
       }
     }
