@@ -70,7 +70,7 @@ final class VectorKernels implements Kernels {
     if (cb == 8) {
       // stored rows are one plane: groups of L rows every 8 L bytes
       int full = r0 + (r1 - r0) / lanes * lanes;
-      scanPlanes(null, t.codes(), r0, 1, qw, qn, st, r0, full, scratch);
+      scanPlanes(null, t.codes(), r0, 1, qw, qn, st, r0, full, scratch, t.bits());
       if (full < r1) {
         ScalarKernels.scan64(t, qc, q0, qn, st, full, r1);
       }
@@ -82,7 +82,7 @@ final class VectorKernels implements Kernels {
       int t1 = Math.min(r1, t0 + tile);
       int full = t0 + (t1 - t0) / lanes * lanes;
       transpose(t.codes(), cb, words, lanes, t0, full, planes);
-      scanPlanes(planes, null, t0, words, qw, qn, st, t0, full, scratch);
+      scanPlanes(planes, null, t0, words, qw, qn, st, t0, full, scratch, t.bits());
       if (full < t1) {
         ScalarKernels.scanGeneric(t, qc, q0, qn, st, full, t1);
       }
@@ -108,13 +108,13 @@ final class VectorKernels implements Kernels {
    * or an array measured 4x slower (C2 then keeps the vectors as objects).
    */
   private static void scanPlanes(long[] planes, MemorySegment codes, int base, int words, long[] qw, int qn,
-      TopK[] st, int r0, int r1, Scratch scratch) {
+      TopK[] st, int r0, int r1, Scratch scratch, int bits) {
     int[] hit = scratch.hits;
     long[] tmp = scratch.lanes;
     int j = 0;
     if (planes == null && LONGS.length() == 8) {
       for (; j + 8 <= qn; j += 8) {
-        scan8Codes(codes, qw, j, st, r0, r1, scratch, tmp);
+        scan8Codes(codes, qw, j, st, r0, r1, scratch, tmp, bits);
       }
     }
     for (; j + 4 <= qn; j += 4) {
@@ -270,7 +270,7 @@ final class VectorKernels implements Kernels {
    * scratch for the block's thresholds, 8 longs.
    */
   private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, Scratch scratch,
-      long[] thr) {
+      long[] thr, int bits) {
     int lanes = LONGS.length();
     byte[] flags = scratch.flags;
     int[] groupList = scratch.flaggedGroups;
@@ -278,7 +278,18 @@ final class VectorKernels implements Kernels {
     long[] rowCodes = scratch.rowCodes;
     long[] t = new long[8];
     LongVector q = LongVector.fromArray(QUERIES8, qw, j);
-    for (int c0 = r0, span = FIRST_CHUNK * lanes; c0 < r1; c0 += span, span = Math.min(2 * span, CHUNK * lanes)) {
+    // a block whose thresholds are still the width (nothing seen yet) starts with the rows its
+    // smallest k needs to lower them: every row of a chunk tested against B is listed and pushed
+    // to all 8 queries, so a first chunk of 256 rows at k = 10 pushed 2048 entries where about
+    // 160 are needed
+    int fresh = Integer.MAX_VALUE;
+    for (int i = 0; i < 8; i++) {
+      if (st[j + i].thr >= bits) {
+        fresh = Math.min(fresh, st[j + i].k);
+      }
+    }
+    int first = fresh == Integer.MAX_VALUE ? FIRST_CHUNK : (int) Math.min(FIRST_CHUNK, fresh / lanes + 1L);
+    for (int c0 = r0, span = first * lanes; c0 < r1; c0 += span, span = Math.min(2 * span, CHUNK * lanes)) {
       int c1 = Math.min(r1, c0 + span);
       for (int i = 0; i < 8; i++) {
         t[i] = bias(st[j + i].thr);
