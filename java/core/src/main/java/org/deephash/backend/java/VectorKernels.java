@@ -155,7 +155,7 @@ final class VectorKernels implements Kernels {
   /**
    * The first chunk of a block of queries, doubled up to CHUNK: a chunk is tested against the
    * thresholds it starts with, and a small k's thresholds fall from B within its first few hundred
-   * rows.
+   * rows (scan8Codes starts a block still at B smaller still, with the rows its k needs).
    */
   static final int FIRST_CHUNK = 32;
   /**
@@ -266,8 +266,8 @@ final class VectorKernels implements Kernels {
    * row to its passing queries (tested again: a push may have lowered a threshold since). One
    * loop doing both, each row's push waiting on its test, took about 37 cycles a flagged row
    * (isolated: 64 queries over 1M rows at a fixed threshold), about 29 so; a search of 64 queries
-   * at k = 1000 on one thread 3.43-3.58 ms against 3.56-3.76, k = 10 unchanged. {@code thr}:
-   * scratch for the block's thresholds, 8 longs.
+   * at k = 1000 on one thread 3.43-3.58 ms against 3.56-3.76, k = 10 within 2%. {@code thr}:
+   * scratch for the block's thresholds, 8 longs; {@code bits}: the code width (B).
    */
   private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, Scratch scratch,
       long[] thr, int bits) {
