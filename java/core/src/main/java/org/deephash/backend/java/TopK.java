@@ -127,14 +127,7 @@ final class TopK {
         off = 0;
       }
     }
-    buf[off + n++] = (long) d << 32 | row;
-    if (counted) {
-      if (++le > leLimit) {
-        settle();
-      }
-    } else if (d < thr && ++below >= k) {
-      compact();
-    }
+    append(d, row, 1);
   }
 
   /**
@@ -150,7 +143,14 @@ final class TopK {
       }
       return;
     }
-    int in = (thr - d) >>> 31 ^ 1;
+    append(d, row, (thr - d) >>> 31 ^ 1);
+  }
+
+  /**
+   * Writes (d, row) at the list's end (room for it checked by the caller) and counts it when
+   * {@code in} is 1 (it lies within thr), with the bookkeeping that may then lower thr.
+   */
+  private void append(int d, int row, int in) {
     buf[off + n] = (long) d << 32 | row;
     n += in;
     if (counted) {
@@ -158,11 +158,8 @@ final class TopK {
       if (le > leLimit) {
         settle();
       }
-    } else {
-      below += in & (d - thr) >>> 31;
-      if (below >= k) {
-        compact();
-      }
+    } else if ((in & (d - thr) >>> 31) != 0 && ++below >= k) {
+      compact();
     }
   }
 
