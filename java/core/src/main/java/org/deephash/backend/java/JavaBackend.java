@@ -297,11 +297,18 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     int cb = t.codeBytes();
     long step = rows / n;
     TableView sample = sample(t, s.r0, n, step);
+    int[] out = new int[qn];
+    if (m > n) {
+      Arrays.fill(out, t.bits());
+      return out;
+    }
+    if (kernels.kthDistances(sample.codes(), cb, n, qs.codes(), s.q0, qn, m, out, new Kernels.Scratch())) {
+      return out;
+    }
     // searched as any split is, so a large sample starts from a sample of its own (8 times smaller):
     // from B, a top-m over S rows admits about m (1 + ln(S / m)) rows, and at k = 1000 those pushes
     // took 10% of the search
     TopK[] st = scanSplit(sample, qs, new Split(s.q0, s.q1, 0, n), m, t.bits());
-    int[] out = new int[qn];
     for (int j = 0; j < qn; j++) {
       out[j] = st[j].size == m ? st[j].primary[m - 1] : t.bits();
     }

@@ -1,6 +1,7 @@
 package org.deephash.backend.java;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import org.deephash.spi.TableView;
 
 /**
@@ -24,6 +25,17 @@ interface Kernels {
    * {@code d <= st[j].thr} goes to {@code st[j].add(d, row)}, rows in ascending order.
    */
   void hamming(TableView t, MemorySegment qCodes, int q0, int qn, TopK[] st, int r0, int r1, Scratch scratch);
+
+  /**
+   * out[j] = the m-th smallest Hamming distance (m >= 1) from query q0 + j of {@code qCodes} to the
+   * n rows of {@code codes} (cb bytes each, contiguous), for j < qn; false, with out untouched,
+   * where this implementation has no way quicker than a top-m search (the caller then runs one).
+   * A large k's sampled starting threshold (see JavaBackend.sampleBounds).
+   */
+  default boolean kthDistances(MemorySegment codes, int cb, int n, MemorySegment qCodes, int q0, int qn, int m,
+      int[] out, Scratch scratch) {
+    return false;
+  }
 
   /**
    * Exhaustive Euclidean scan of rows [r0, r1) for queries [q0, q0 + qn) of {@code queries}
@@ -61,19 +73,19 @@ interface Kernels {
     /** One flag byte per group of a chunk, and a vector's worth to spare for the last read. */
     final byte[] flags = new byte[VectorKernels.CHUNK + 64];
     /**
-     * scan8Codes's flagged groups of a chunk, its flagged rows (hit mask << 32 | row) and their
-     * codes; grown to a chunk's flagged rows (a chunk's whole 8 CHUNK rows only while a threshold
-     * is still far above the k-th distance).
+     * scan8Codes's flagged rows of a chunk (hit mask << 32 | row) and their codes; grown to a
+     * chunk's flagged rows (a chunk's whole 8 CHUNK rows only while a threshold is still far above
+     * the k-th distance).
      */
-    final int[] flaggedGroups = new int[VectorKernels.CHUNK];
     long[] rowHits = new long[256];
     long[] rowCodes = new long[256];
+    /** kthDistances's distances of one query to the rows, a byte each. */
+    byte[] distances = new byte[0];
 
-    void flaggedRows(int n) {
-      if (rowHits.length < n) {
-        rowHits = new long[n];
-        rowCodes = new long[n];
-      }
+    /** Twice the room for flagged rows. */
+    void moreRows() {
+      rowHits = Arrays.copyOf(rowHits, 2 * rowHits.length);
+      rowCodes = Arrays.copyOf(rowCodes, 2 * rowCodes.length);
     }
 
     long[] longs(int n) {

@@ -62,9 +62,20 @@ final class TopK {
   /** Counted mode: the first {@code tallied} entries of the list per distance (top + 1 bins). */
   private int[] counts;
   private int tallied;
+  /**
+   * Counted mode: the entries within thr when n was {@code nSync} (every append adds the same to n
+   * and to le, so le is brought up to date only where it is read: le + n - nSync).
+   */
   private int le;
+  private int nSync;
   /** Counted mode: settle when le exceeds it (k; no limit once thr is 0 with more than k within). */
   private int leLimit;
+  /**
+   * Counted mode: put's one test: at n = stop, le has passed leLimit or the buffer is full (a test
+   * and a counter fewer per append than keeping le itself: a k = 1000 search 1.4-1.6% quicker,
+   * both builds in one JVM, paired).
+   */
+  private int stop;
   /** Counted mode: no entry of buf lies above it. */
   private int top;
 
@@ -98,6 +109,7 @@ final class TopK {
     this.counts = counted ? new int[bound + 2] : null;
     this.leLimit = k;
     this.top = bound;
+    setStop();
   }
 
   /**
@@ -137,6 +149,15 @@ final class TopK {
    * and counted only when within thr.
    */
   void put(int d, int row) {
+    if (counted) {
+      // room for it: a full buffer was dealt with by the put that filled it
+      buf[off + n] = (long) d << 32 | row;
+      n += (thr - d) >>> 31 ^ 1;
+      if (n >= stop) {
+        countedFull();
+      }
+      return;
+    }
     if (n == room) {
       if (d <= thr) {
         add(d, row);
@@ -154,9 +175,8 @@ final class TopK {
     buf[off + n] = (long) d << 32 | row;
     n += in;
     if (counted) {
-      le += in;
-      if (le > leLimit) {
-        settle();
+      if (n >= stop) {
+        countedFull();
       }
     } else if ((in & (d - thr) >>> 31) != 0 && ++below >= k) {
       compact();
@@ -171,6 +191,8 @@ final class TopK {
    * exactly k, lowering would hide whether a later row qualifies.)
    */
   private void settle() {
+    le += n - nSync;
+    nSync = n;
     if (n >= cap) {
       if (n > k) {
         cut(false, top);
@@ -197,6 +219,29 @@ final class TopK {
     }
     // at thr 0 with more than k within it nothing can drop further: only a full buffer calls back
     leLimit = le > k ? Integer.MAX_VALUE : k;
+    nSync = n;
+    setStop();
+  }
+
+  /**
+   * Counted mode, n at stop: a settle where le has passed leLimit or the buffer is at its cap;
+   * otherwise (or still full after it) a buffer twice the size.
+   */
+  private void countedFull() {
+    if (le + n - nSync > leLimit || n >= cap) {
+      settle();
+    }
+    if (n == room) {
+      room = (int) Math.min(cap, 2L * room);
+      buf = Arrays.copyOfRange(buf, off, off + room);
+      off = 0;
+    }
+    setStop();
+  }
+
+  /** The n at which countedFull must run: the buffer full, or le past leLimit. */
+  private void setStop() {
+    stop = (int) Math.min(room, (long) leLimit - le + nSync + 1);
   }
 
   /** Counted mode: counts the entries appended since the last tally. */
@@ -223,8 +268,10 @@ final class TopK {
       counts = new int[bound + 2];
       tallied = 0;
       le = 0;
+      nSync = 0;
       leLimit = k;
       top = bound;
+      setStop();
     }
   }
 

@@ -259,21 +259,21 @@ final class VectorKernels implements Kernels {
    * As scan4Codes with 8 queries per loaded vector of rows (512-bit vectors: 8 queries' bias and
    * query vectors fit the 32 registers): one load and one flag byte serve twice the queries (single
    * processes, alternating: k = 10 21.1-21.3 ms against 23.0-23.7 with blocks of 4, k = 1000
-   * unchanged). After a chunk's threshold test, its push pass runs in two loops. The first lists
-   * the flagged rows with their hit masks: each row against the block's 8 queries in one vector
-   * (query j in lane j), against the chunk's thresholds; no iteration there waits for another, so
-   * the loads, tests and mask moves of successive rows overlap. The second pushes each listed
-   * row to its passing queries (tested again: a push may have lowered a threshold since). One
-   * loop doing both, each row's push waiting on its test, took about 37 cycles a flagged row
-   * (isolated: 64 queries over 1M rows at a fixed threshold), about 29 so; a search of 64 queries
-   * at k = 1000 on one thread 3.43-3.58 ms against 3.56-3.76, k = 10 within 2%. {@code thr}:
+   * unchanged). After a chunk's threshold test, its push pass runs in three loops. The first lists
+   * the flagged rows and their codes; the second tests each against the block's 8 queries in one
+   * vector (query j in lane j) at the chunk's thresholds, a hit mask per row; the third pushes each
+   * listed row to its passing queries (tested again: a push may have lowered a threshold since).
+   * No iteration of the first two waits for another. One loop doing all three, each row's push
+   * waiting on its test, took about 37 cycles a flagged row (isolated: 64 queries over 1M rows at
+   * a fixed threshold), about 29 with the test in the listing loop; taking the test out of that
+   * loop (with its data-dependent exit) made listing and testing a row 3.5-3.8 ns against 5.8-6.1
+   * (isolated), a k = 1000 search 2-3% quicker (both builds in one JVM, paired). {@code thr}:
    * scratch for the block's thresholds, 8 longs; {@code bits}: the code width (B).
    */
   private static void scan8Codes(MemorySegment codes, long[] qw, int j, TopK[] st, int r0, int r1, Scratch scratch,
       long[] thr, int bits) {
     int lanes = LONGS.length();
     byte[] flags = scratch.flags;
-    int[] groupList = scratch.flaggedGroups;
     long[] rowHits = scratch.rowHits;
     long[] rowCodes = scratch.rowCodes;
     long[] t = new long[8];
@@ -298,33 +298,28 @@ final class VectorKernels implements Kernels {
       int groups = (c1 - c0) / lanes;
       flag8Bytes(codes, qw, j, t, c0, c1, flags);
       LongVector tv = LongVector.fromArray(QUERIES8, thr, 0);
-      int listed = 0;
-      int flaggedRows = 0;
+      int n = 0;
       for (int g0 = 0; g0 < groups; g0 += FLAG_LANES) {
         for (long word = flagged(flags, g0, groups); word != 0; word &= word - 1) {
           int g = g0 + Long.numberOfTrailingZeros(word);
-          groupList[listed++] = g;
-          flaggedRows += Integer.bitCount(flags[g] & 0xff);
+          if (n + lanes > rowHits.length) {
+            scratch.moreRows();
+            rowHits = scratch.rowHits;
+            rowCodes = scratch.rowCodes;
+          }
+          int rows = flags[g] & 0xff;
+          do {
+            int row = c0 + g * lanes + Integer.numberOfTrailingZeros(rows);
+            rows &= rows - 1;
+            rowHits[n] = row;
+            rowCodes[n++] = codes.get(CODE_WORD, (long) row * 8);
+          } while (rows != 0);
         }
       }
-      if (flaggedRows > rowHits.length) {
-        scratch.flaggedRows(flaggedRows);
-        rowHits = scratch.rowHits;
-        rowCodes = scratch.rowCodes;
-      }
-      int n = 0;
-      for (int e = 0; e < listed; e++) {
-        int g = groupList[e];
-        int rows = flags[g] & 0xff;
-        do {
-          int row = c0 + g * lanes + Integer.numberOfTrailingZeros(rows);
-          rows &= rows - 1;
-          long code = codes.get(CODE_WORD, (long) row * 8);
-          long hit = q.lanewise(VectorOperators.XOR, code).lanewise(VectorOperators.BIT_COUNT)
-              .compare(VectorOperators.LE, tv).toLong();
-          rowHits[n] = hit << 32 | row;
-          rowCodes[n++] = code;
-        } while (rows != 0);
+      for (int e = 0; e < n; e++) {
+        long hit = q.lanewise(VectorOperators.XOR, rowCodes[e]).lanewise(VectorOperators.BIT_COUNT)
+            .compare(VectorOperators.LE, tv).toLong();
+        rowHits[e] |= hit << 32;
       }
       for (int e = 0; e < n; e++) {
         long hit = rowHits[e] >>> 32;
@@ -337,6 +332,101 @@ final class VectorKernels implements Kernels {
         }
       }
     }
+  }
+
+  /** kthDistances's distance bytes, 64 at a time. */
+  private static final VectorSpecies<Byte> DIST_BYTES = ByteVector.SPECIES_512;
+
+  /** Whether kthDistances computes (8 lanes: 512-bit vectors), rather than leaving it to a search. */
+  static boolean kthInBytes() {
+    return LONGS.length() == 8;
+  }
+
+  /**
+   * 64-bit codes with 8 lanes, n a multiple of 64: each query's distances to the rows as bytes
+   * (XOR, VPOPCNTQ; 8 vectors of them packed into one by shifts), then the smallest T with at
+   * least m of them {@code <= T}, each count 64 bytes a compare (see kth). The top-m search it
+   * replaces (and the sample of the sample that started it) spent most of its time pushing
+   * candidates: a threshold starting at B falls through about m (1 + ln(n / m)) of them, each
+   * listed, tested and appended. n = 32768, m = 46, one thread: distances 2.6 us a query, counts
+   * 1.8 us by plain bisection; a batch's sampled thresholds at k = 1000 took 3.7 ms of CPU against
+   * 6.0 (100 batches, timers in scanSplit).
+   */
+  @Override
+  public boolean kthDistances(MemorySegment codes, int cb, int n, MemorySegment qc, int q0, int qn, int m,
+      int[] out, Scratch scratch) {
+    if (cb != 8 || !kthInBytes() || n % DIST_BYTES.length() != 0 || m > n) {
+      return false;
+    }
+    if (scratch.distances.length < n) {
+      scratch.distances = new byte[n];
+    }
+    byte[] d = scratch.distances;
+    for (int j = 0; j < qn; j++) {
+      LongVector q = LongVector.broadcast(LONGS, qc.get(CODE_WORD, (long) (q0 + j) * 8));
+      for (int r = 0; r < n; r += 64) {
+        // 8 groups' distances (each < 256) in the 8 bytes of each lane: their order is not needed
+        long at = (long) r * 8;
+        LongVector v = popc(LongVector.fromMemorySegment(LONGS, codes, at, LE), q);
+        for (int b = 1; b < 8; b++) {
+          v = v.or(popc(LongVector.fromMemorySegment(LONGS, codes, at + 64L * b, LE), q)
+              .lanewise(VectorOperators.LSHL, 8 * b));
+        }
+        v.reinterpretAsBytes().intoArray(d, r);
+      }
+      out[j] = kth(d, n, m, j == 0 ? -1 : out[j - 1]);
+    }
+    return true;
+  }
+
+  /**
+   * The smallest T in 0..64 with at least m of d[0, n) {@code <= T}: outward from a guess (the
+   * previous query's, often the same or next to it: two counts instead of seven), then bisection.
+   */
+  private static int kth(byte[] d, int n, int m, int guess) {
+    int lo = 0;
+    int hi = 64; // every distance is <= 64: at least m are within it
+    if (guess >= 0) {
+      if (atMost(d, n, (byte) guess) >= m) {
+        hi = guess;
+        for (int step = 1; lo < hi; step *= 2) {
+          int c = Math.max(0, hi - step);
+          if (atMost(d, n, (byte) c) < m) {
+            lo = c + 1;
+            break;
+          }
+          hi = c;
+        }
+      } else {
+        lo = guess + 1;
+        for (int step = 1; lo < hi; step *= 2) {
+          int c = Math.min(hi, lo + step - 1);
+          if (atMost(d, n, (byte) c) >= m) {
+            hi = c;
+            break;
+          }
+          lo = c + 1;
+        }
+      }
+    }
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (atMost(d, n, (byte) mid) >= m) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
+
+  /** How many of d[0, n) are {@code <= t} (n a multiple of 64). */
+  private static int atMost(byte[] d, int n, byte t) {
+    int c = 0;
+    for (int i = 0; i < n; i += DIST_BYTES.length()) {
+      c += ByteVector.fromArray(DIST_BYTES, d, i).compare(VectorOperators.LE, t).trueCount();
+    }
+    return c;
   }
 
   /** The 8 queries of scan8Codes's block in one vector (lane i = query i). */

@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -144,6 +147,64 @@ class JavaBackendTest {
         }
       }
     });
+  }
+
+  /**
+   * The sampled threshold's m-th smallest distance (VectorKernels.kthDistances) against a sort of
+   * every distance: rows in clusters (a few bits from one of 5 centres) and at random, queries far
+   * apart in turn (each starts its search from the one before: a guess too low, too high, equal),
+   * m from 1 to n; and the cases it leaves to a top-m search (false, nothing written).
+   */
+  @Test
+  void kthDistancesMatchASortOfEveryDistance() {
+    SplittableRandom r = new SplittableRandom(SEED);
+    int n = 4096;
+    long[] centres = {r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong()};
+    MemorySegment codes = Arena.ofAuto().allocate(8L * n, 8);
+    for (int i = 0; i < n; i++) {
+      long c = r.nextInt(3) == 0 ? r.nextLong() : centres[r.nextInt(5)];
+      for (int f = r.nextInt(6); f > 0; f--) {
+        c ^= 1L << r.nextInt(64);
+      }
+      codes.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, c);
+    }
+    long[] qs = {centres[0], ~centres[0], r.nextLong(), centres[3], ~centres[3] ^ 5, centres[3] ^ 1, 0L, -1L,
+        r.nextLong(), centres[1]};
+    MemorySegment qc = Arena.ofAuto().allocate(8L * qs.length, 8);
+    for (int j = 0; j < qs.length; j++) {
+      qc.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, j, qs[j]);
+    }
+    VectorKernels kernels = new VectorKernels();
+    if (!VectorKernels.kthInBytes()) { // 256-bit vectors: the top-m search does it
+      assertTrue(!kernels.kthDistances(codes, 8, n, qc, 0, 1, 46, new int[1], new Kernels.Scratch()));
+      return;
+    }
+    for (int m : new int[] {1, 2, 46, 700, 1500, n - 1, n}) {
+      int[] got = new int[qs.length];
+      assertTrue(kernels.kthDistances(codes, 8, n, qc, 0, qs.length, m, got, new Kernels.Scratch()));
+      for (int j = 0; j < qs.length; j++) {
+        int[] d = new int[n];
+        for (int i = 0; i < n; i++) {
+          d[i] = Long.bitCount(qs[j] ^ codes.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i));
+        }
+        Arrays.sort(d);
+        assertEquals(d[m - 1], got[j], "query " + j + " m=" + m);
+      }
+    }
+    // a query range from the middle of the list: its first guess is not the one before it
+    int[] two = new int[2];
+    assertTrue(kernels.kthDistances(codes, 8, n, qc, 3, 2, 46, two, new Kernels.Scratch()));
+    int[] all = new int[qs.length];
+    kernels.kthDistances(codes, 8, n, qc, 0, qs.length, 46, all, new Kernels.Scratch());
+    assertEquals(all[3], two[0]);
+    assertEquals(all[4], two[1]);
+    int[] untouched = {-7, -7};
+    assertTrue(!kernels.kthDistances(codes, 8, n - 8, qc, 0, 2, 46, untouched, new Kernels.Scratch())
+        && !kernels.kthDistances(codes, 16, n / 2, qc, 0, 2, 46, untouched, new Kernels.Scratch())
+        && !kernels.kthDistances(codes, 8, n, qc, 0, 2, n + 1, untouched, new Kernels.Scratch())
+        && !new ScalarKernels().kthDistances(codes, 8, n, qc, 0, 2, 46, untouched, new Kernels.Scratch()));
+    assertEquals(-7, untouched[0]);
+    assertEquals(-7, untouched[1]);
   }
 
   /**
