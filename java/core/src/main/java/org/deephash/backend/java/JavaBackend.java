@@ -204,7 +204,8 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       return st;
     }
     // a top-k (bound = B) with a large k starts from a sampled threshold
-    int[] start = bound == t.bits() ? sampleBounds(t, qs, s, keff) : null;
+    Kernels.Scratch scratch = new Kernels.Scratch();
+    int[] start = bound == t.bits() ? sampleBounds(t, qs, s, keff, scratch) : null;
     boolean byRow = t.idsAreRows();
     int room = TopK.room(keff);
     long[] slab = slab(qn, room);
@@ -212,7 +213,6 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       st[j] = new TopK(keff, start == null ? bound : start[j], t.ids(), t.tombstones(), t.idsAscending(), byRow,
           slab, j * room);
     }
-    Kernels.Scratch scratch = new Kernels.Scratch();
     scanRows(t, qs, s.q0, st, s.r0, s.r1, scratch);
     if (start != null) {
       for (int j = 0; j < qn; j++) {
@@ -282,10 +282,11 @@ final class JavaBackend implements SearchBackend, TimedBackend {
    * sample_bounds): the distances to S rows spread over the split (every (rows / S)-th) estimate
    * the k-th distance with a margin, T being the m-th smallest sample distance, m = floor(lambda +
    * 2 sqrt(lambda) + 1) + 1 with lambda = S k / rows; a query whose estimate proves too low is
-   * searched again. The sample is searched by the same kernels (a top-m over a table of S rows).
-   * Null when k is too small for the sample to tell anything.
+   * searched again. T is counted by the kernels where they can (Kernels.kthDistances), otherwise
+   * the sample is searched by them (a top-m over a table of S rows). Null when k is too small for
+   * the sample to tell anything.
    */
-  private int[] sampleBounds(TableView t, Queries qs, Split s, int k) {
+  private int[] sampleBounds(TableView t, Queries qs, Split s, int k, Kernels.Scratch scratch) {
     long rows = s.r1 - s.r0;
     int qn = s.q1 - s.q0;
     int n = qn >= SAMPLE_BATCH_QUERIES && rows >= 8L * SAMPLE_ROWS_BATCH ? SAMPLE_ROWS_BATCH : SAMPLE_ROWS;
@@ -302,7 +303,7 @@ final class JavaBackend implements SearchBackend, TimedBackend {
       Arrays.fill(out, t.bits());
       return out;
     }
-    if (kernels.kthDistances(sample.codes(), cb, n, qs.codes(), s.q0, qn, m, out, new Kernels.Scratch())) {
+    if (kernels.kthDistances(sample.codes(), cb, n, qs.codes(), s.q0, qn, m, out, scratch)) {
       return out;
     }
     // searched as any split is, so a large sample starts from a sample of its own (8 times smaller):

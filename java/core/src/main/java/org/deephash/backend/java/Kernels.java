@@ -73,9 +73,9 @@ interface Kernels {
     /** One flag byte per group of a chunk, and a vector's worth to spare for the last read. */
     final byte[] flags = new byte[VectorKernels.CHUNK + 64];
     /**
-     * scan8Codes's flagged rows of a chunk (hit mask << 32 | row) and their codes; grown to a
-     * chunk's flagged rows (a chunk's whole 8 CHUNK rows only while a threshold is still far above
-     * the k-th distance).
+     * scan8Codes's flagged rows of a chunk (hit mask << 32 | row) and their codes; doubled when a
+     * chunk has more (up to its whole 8 CHUNK rows, while a threshold is still far above the k-th
+     * distance).
      */
     long[] rowHits = new long[256];
     long[] rowCodes = new long[256];
