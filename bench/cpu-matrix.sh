@@ -10,7 +10,10 @@
 #
 # Environment: N (rows, 1000000), RUNS (5), SINGLE_RUNS (21, for one query), THREADS (2),
 # MAX_LOAD (0.5: waits, up to WAIT seconds (900), for the 1-minute load average to fall below it
-# before starting, and reports the load it ran under), ENGINES ("native native-avx2 java"),
+# before starting, and reports the load it ran under), RETRIES (2: a batch cell, engine or FAISS,
+# whose threads ran for under 80% of the wall time is measured again once the load settles, up to
+# this many more times; the table shows the attempt busiest on its cores and marks it, the JSON
+# keeps the other attempts' medians), ENGINES ("native native-avx2 java"),
 # FAISS_PY (/usr/bin/python3: the AVX2 FAISS of bench/setup-faiss.sh when built, else Debian's
 # python3-faiss), CLI (the engine-cli to
 # measure, this checkout's by default).
@@ -29,12 +32,13 @@ SINGLE_RUNS=${SINGLE_RUNS:-21}
 THREADS=${THREADS:-2}
 MAX_LOAD=${MAX_LOAD:-0.5}
 WAIT=${WAIT:-900}
+RETRIES=${RETRIES:-2}
 ENGINES=${ENGINES:-"native native-avx2 java"}
 JSON=0
 for a in "$@"; do
   case "$a" in
     --json) JSON=1 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cpu-matrix: unknown argument $a (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +58,41 @@ mkdir -p "$ROOT/bench/results"
 RAW="$ROOT/bench/results/cpu-matrix-$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$RAW"
 emit() { echo "$1" >>"$RAW"; }
+
+# A cell whose threads were busy under 80% of the wall time waited for a core the whole time it
+# was timed (a shared VM: one vCPU here ran the same one-thread search 1.5 times slower than the
+# other for minutes at a time). best_of measures such a cell again once the load settles.
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }
+settle() {
+  local w=0
+  while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l > m) }' && (( w < 120 )); do
+    sleep 15
+    w=$((w + 15))
+  done
+}
+best_of() { # label who command...: the command prints one JSON line with median_ms and busy_median
+  local label=$1 who=$2 best="" best_busy=-1 n=0 line busy others=""
+  shift 2
+  while :; do
+    n=$((n + 1))
+    line=$("$@") || return 1
+    busy=$(field busy_median "$line")
+    busy=${busy:-1}
+    if awk -v b="$busy" -v c="$best_busy" 'BEGIN { exit !(b > c) }'; then
+      [[ -n "$best" ]] && others+="${others:+,}$(field median_ms "$best")"
+      best=$line
+      best_busy=$busy
+    else
+      others+="${others:+,}$(field median_ms "$line")"
+    fi
+    if awk -v b="$best_busy" 'BEGIN { exit !(b >= 0.8) }' || (( n > RETRIES )); then
+      break
+    fi
+    echo "cpu-matrix: $label: $who: threads busy $busy of the wall time; measuring again once the load settles" >&2
+    settle
+  done
+  echo "${best%\}},\"attempts\":$n,\"other_medians_ms\":[$others]}"
+}
 
 # The machine: CPU, the flags the kernels use, the clock while busy and the throughput of each
 # tier's scan instructions alone (C harness dh_bench bounds, built on demand).
@@ -98,7 +137,7 @@ run_engine() { # engine case args...
   [[ "$spec" == *" "* ]] && jvm=("${spec#* }")
   echo "cpu-matrix: $label: $engine ..." >&2
   local line
-  if line=$("$CLI" "${jvm[@]}" bench --backend "$backend" --threads "$THREADS" "$@" --json \
+  if line=$(best_of "$label" "$engine" "$CLI" "${jvm[@]}" bench --backend "$backend" --threads "$THREADS" "$@" --json \
       2> >(grep -v -e '^WARNING: Using incubator' -e "^WARNING: search backend 'cuda'" -e '^INFO: search backend' >&2)); then
     emit "${line%\}},\"engine\":\"$engine\",\"case\":\"$label\"}"
   else
@@ -117,14 +156,16 @@ CASES=(
 )
 for c in "${CASES[@]}"; do
   IFS='|' read -r label bits queries k runs <<<"$c"
+  # one query's threads wait for each other's hand-offs in any case: not measured again
+  again=$(( queries == 1 ? 0 : RETRIES ))
   if (( have_faiss )); then
     echo "cpu-matrix: $label: FAISS ..." >&2
-    line=$("$FAISS_PY" "$ROOT/bench/faiss_compare.py" time --n "$N" --bits "$bits" --queries "$queries" --k "$k" \
-      --runs "$runs" --threads "$THREADS" --case "$label")
+    line=$(RETRIES=$again best_of "$label" FAISS "$FAISS_PY" "$ROOT/bench/faiss_compare.py" time --n "$N" --bits "$bits" \
+      --queries "$queries" --k "$k" --runs "$runs" --threads "$THREADS" --case "$label")
     emit "$line"
   fi
   for e in $ENGINES; do
-    run_engine "$e" "$label" --n "$N" --bits "$bits" --queries "$queries" --k "$k" --dim 0 --runs "$runs" \
+    RETRIES=$again run_engine "$e" "$label" --n "$N" --bits "$bits" --queries "$queries" --k "$k" --dim 0 --runs "$runs" \
       --verify "$(( queries < 5 ? queries : 5 ))"
   done
 done

@@ -85,6 +85,19 @@ def main(path):
     sep += "---:|---|"
     print(head)
     print(sep)
+    again = []  # (cell name, the other attempts' medians) of cells measured more than once
+
+    def marks(r, name):
+        nonlocal waited
+        m = ""
+        if r is not None and r.get("busy_median", 1) < BUSY:
+            m += " *"
+            waited = True
+        if r is not None and r.get("attempts", 1) > 1:
+            m += " †"
+            again.append((name, r.get("other_medians_ms", [])))
+        return m
+
     for c in cases:
         f = cell(c, "faiss")
         line = "| %s |" % c
@@ -92,14 +105,11 @@ def main(path):
             r = cell(c, e)
             ms = r and r["median_ms"]
             mark = "" if r is None or r.get("verified") else " (NOT verified)"
-            if r is not None and r.get("busy_median", 1) < BUSY:
-                mark += " *"
-                waited = True
+            mark += marks(r, "%s, %s" % (ENGINE_NAMES.get(e, e), c))
             line += " %s%s |" % (fmt_ms(ms), mark)
             if faiss:
                 line += " %s |" % ("%.1fx" % (f["median_ms"] / ms) if f and ms else "-")
-        fmark = " *" if f and f.get("busy_median", 1) < BUSY else ""
-        waited |= bool(fmark)
+        fmark = marks(f, "FAISS, %s" % c)
         line += " %s%s | %s |" % (fmt_ms(f and f["median_ms"]), fmark, TARGETS.get(c, ""))
         print(line)
     if waited:
@@ -107,6 +117,11 @@ def main(path):
         print("\\* The search threads ran for under %.0f%% of the wall time (median of the runs, `busy_median`):"
               " they waited for each other (one query's hand-offs) or for a core (a shared VM), so the time"
               " overstates the work." % (100 * BUSY))
+    if again:
+        print()
+        print("† Measured again once the load had settled, an attempt's threads having run for under %.0f%% of"
+              " the wall time; the table shows the attempt busiest on its cores. The other attempts' medians: %s."
+              % (100 * BUSY, "; ".join("%s %s ms" % (n, ", ".join(fmt_ms(x) for x in o)) for n, o in again)))
     print()
     # k = 1000 against k = 10, and the scan against the instruction-set bound
     print("| engine | k=1000 / k=10 (target <= 1.5) | 64-bit scan, Gcodes/s | codes per cycle per core |"
@@ -152,6 +167,14 @@ def main(path):
             ENGINE_NAMES.get(e, e), fmt_ms(r["median_ms"]), fmt_ms(r["hds_median_ms"]),
             r["hds_median_ms"] / r["median_ms"], fmt_ms(r["es_median_ms"]), gf,
             "%.0f%% of %.0f" % (100 * gf / peak, peak) if peak else "-"))
+    redone = [(e, cell("main job", e)) for e in engines]
+    redone = [(e, r) for e, r in redone if r and r.get("attempts", 1) > 1]
+    if redone:
+        print()
+        print("Measured again once the load had settled (an attempt's threads ran for under %.0f%% of the wall"
+              " time; the attempt busiest on its cores is shown): %s." % (100 * BUSY, "; ".join(
+                  "%s, its other attempts' BCS %s ms" % (ENGINE_NAMES.get(e, e), ", ".join(
+                      fmt_ms(x) for x in r.get("other_medians_ms", []))) for e, r in redone)))
 
 
 if __name__ == "__main__":
