@@ -149,16 +149,8 @@ final class TopK {
    * and counted only when within thr.
    */
   void put(int d, int row) {
-    if (counted) {
-      // room for it: a full buffer was dealt with by the put that filled it
-      buf[off + n] = (long) d << 32 | row;
-      n += (thr - d) >>> 31 ^ 1;
-      if (n >= stop) {
-        countedFull();
-      }
-      return;
-    }
-    if (n == room) {
+    // in counted mode there is room: a full buffer was dealt with by the append that filled it
+    if (!counted && n == room) {
       if (d <= thr) {
         add(d, row);
       }
@@ -192,7 +184,6 @@ final class TopK {
    */
   private void settle() {
     le += n - nSync;
-    nSync = n;
     if (n >= cap) {
       if (n > k) {
         cut(false, top);
