@@ -47,12 +47,15 @@ done
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
-waited=0
-while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l > m) }' && (( waited < WAIT )); do
-  echo "cpu-matrix: load average $(load1) > $MAX_LOAD; waiting ($waited/$WAIT s)" >&2
-  sleep 30
-  waited=$((waited + 30))
-done
+wait_quiet() { # limit step: waits, up to limit seconds, for the load average to fall below MAX_LOAD
+  local waited=0
+  while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l > m) }' && (( waited < $1 )); do
+    echo "cpu-matrix: load average $(load1) > $MAX_LOAD; waiting ($waited/$1 s)" >&2
+    sleep "$2"
+    waited=$((waited + $2))
+  done
+}
+wait_quiet "$WAIT" 30
 
 mkdir -p "$ROOT/bench/results"
 RAW="$ROOT/bench/results/cpu-matrix-$(date +%Y%m%d-%H%M%S).jsonl"
@@ -62,14 +65,7 @@ emit() { echo "$1" >>"$RAW"; }
 # A cell whose threads were busy under 80% of the wall time waited for a core the whole time it
 # was timed (a shared VM: one vCPU here ran the same one-thread search 1.5 times slower than the
 # other for minutes at a time). best_of measures such a cell again once the load settles.
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }
-settle() {
-  local w=0
-  while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l > m) }' && (( w < 120 )); do
-    sleep 15
-    w=$((w + 15))
-  done
-}
+field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" <<<"$2"; }
 best_of() { # label who command...: the command prints one JSON line with median_ms and busy_median
   local label=$1 who=$2 best="" best_busy=-1 n=0 line busy others=""
   shift 2
@@ -89,7 +85,7 @@ best_of() { # label who command...: the command prints one JSON line with median
       break
     fi
     echo "cpu-matrix: $label: $who: threads busy $busy of the wall time; measuring again once the load settles" >&2
-    settle
+    wait_quiet 120 15
   done
   echo "${best%\}},\"attempts\":$n,\"other_medians_ms\":[$others]}"
 }
