@@ -81,6 +81,9 @@ interface Kernels {
     long[] rowCodes = new long[256];
     /** kthDistances's distances of one query to the rows, a byte each. */
     byte[] distances = new byte[0];
+    /** scan8Codes's direct appends: the block's 8 lists and where each list's next entry goes. */
+    final long[][] lists = new long[8][];
+    final int[] ends = new int[8];
 
     /** Twice the room for flagged rows. */
     void moreRows() {

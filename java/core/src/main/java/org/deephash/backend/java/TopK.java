@@ -160,6 +160,36 @@ final class TopK {
   }
 
   /**
+   * Counted mode with room for {@code more} entries: a kernel may write them itself at {@link
+   * #list()} from {@link #end()} on, each within thr, and then report them through {@link
+   * #appended} (the bookkeeping of {@link #put} once for all of them, thr unchanged in between).
+   */
+  boolean hasRoom(int more) {
+    return counted && room - n >= more;
+  }
+
+  /** The array holding the list (see {@link #hasRoom}). */
+  long[] list() {
+    return buf;
+  }
+
+  /** Where the list's next entry goes in {@link #list()}. */
+  int end() {
+    return off + n;
+  }
+
+  /**
+   * Counted mode: {@code added} entries {@code d << 32 | row} within thr, in ascending row order
+   * after those held, were written from {@link #end()} on (room for them checked by hasRoom).
+   */
+  void appended(int added) {
+    n += added;
+    if (n >= stop) {
+      countedFull();
+    }
+  }
+
+  /**
    * Writes (d, row) at the list's end (room for it checked by the caller) and counts it when
    * {@code in} is 1 (it lies within thr), with the bookkeeping that may then lower thr.
    */
@@ -579,21 +609,46 @@ final class TopK {
 
   /**
    * Counted mode's finish into the given arrays at {@code at} (ids, rows may be null); returns the
-   * count: the best k kept (keepBest), then a stable counting sort by distance with no test per
-   * entry.
+   * count: a stable counting sort by distance over the whole list in one pass, with no test per
+   * entry. The k-th distance t and how many entries at it are kept (the first ones: the smallest
+   * ids) come from the counts; positions past the k kept (the entries above t and the later ones
+   * at t) are clamped to the last slot, which is written again at the end with the entry that
+   * belongs there (the one whose position it is). Cutting the list first (keepBest) took a pass of
+   * its own, about 40% of this finish at k = 1000.
    */
   private int scatterCounted(int[] dist, long[] outIds, int[] outRows, int at) {
-    int kept = keepBest();
+    tally();
+    int kept = Math.min(n, k);
+    if (kept == 0) {
+      size = 0;
+      return 0;
+    }
+    int t = 0;
+    int less = 0;
+    while (less + counts[t] < kept) {
+      less += counts[t++];
+    }
+    if (n > kept) {
+      overflowed = true;
+      counts[t] = kept - less;
+      for (int d = t + 1; d <= top; d++) {
+        counts[d] = 0;
+      }
+    }
     int[] start = counts; // reused as the next position of each distance
     for (int d = 0, p = 0; d <= top; d++) {
       int m = start[d];
       start[d] = p;
       p += m;
     }
-    for (int i = off; i < off + kept; i++) {
+    int last = kept - 1;
+    long fix = 0;
+    for (int i = off; i < off + n; i++) {
       long e = buf[i];
       int d = (int) (e >>> 32);
-      int p = at + start[d]++;
+      int pos = start[d]++;
+      fix = pos == last ? e : fix;
+      int p = at + Math.min(pos, last);
       int row = (int) e;
       dist[p] = d;
       if (outIds != null) {
@@ -603,7 +658,17 @@ final class TopK {
         outRows[p] = row;
       }
     }
+    int p = at + last;
+    int row = (int) fix;
+    dist[p] = (int) (fix >>> 32);
+    if (outIds != null) {
+      outIds[p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
+    }
+    if (outRows != null) {
+      outRows[p] = row;
+    }
     size = kept;
     return kept;
   }
+
 }

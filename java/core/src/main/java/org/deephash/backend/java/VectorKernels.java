@@ -321,6 +321,16 @@ final class VectorKernels implements Kernels {
             .compare(VectorOperators.LE, tv).toLong();
         rowHits[e] |= hit << 32;
       }
+      // a few rows (a small k's chunks) go through put: the direct path's set-up per chunk, 8
+      // lists each way, made a k = 10 search 2.4% slower
+      boolean direct = n >= DIRECT_ROWS;
+      for (int i = 0; direct && i < 8; i++) {
+        direct = st[j + i].hasRoom(n);
+      }
+      if (direct) {
+        pushDirect(rowHits, rowCodes, n, qw, j, st, scratch.lists, scratch.ends);
+        continue;
+      }
       for (int e = 0; e < n; e++) {
         long hit = rowHits[e] >>> 32;
         int row = (int) rowHits[e];
@@ -331,6 +341,38 @@ final class VectorKernels implements Kernels {
           st[j + i].put(Long.bitCount(code ^ qw[j + i]), row);
         }
       }
+    }
+  }
+
+  /** The fewest listed rows of a chunk that scan8Codes pushes by pushDirect. */
+  private static final int DIRECT_ROWS = 32;
+
+  /**
+   * scan8Codes's pushes of a chunk's n listed rows where every list of the block has room for them
+   * (counted mode): each hit written straight into its query's list, and each list told once how
+   * many it got. The thresholds stay those the chunk was tested against until then (a settle
+   * within the chunk could only have lowered them for its last few rows). Through TopK.put, the
+   * list's fields were loaded and its limit tested at every push.
+   */
+  private static void pushDirect(long[] rowHits, long[] rowCodes, int n, long[] qw, int j, TopK[] st,
+      long[][] lists, int[] ends) {
+    for (int i = 0; i < 8; i++) {
+      lists[i] = st[j + i].list();
+      ends[i] = st[j + i].end();
+    }
+    for (int e = 0; e < n; e++) {
+      long hit = rowHits[e] >>> 32;
+      long row = (int) rowHits[e];
+      long code = rowCodes[e];
+      while (hit != 0) {
+        int i = Long.numberOfTrailingZeros(hit);
+        hit &= hit - 1;
+        lists[i][ends[i]++] = (long) Long.bitCount(code ^ qw[j + i]) << 32 | row;
+      }
+    }
+    for (int i = 0; i < 8; i++) {
+      st[j + i].appended(ends[i] - st[j + i].end());
+      lists[i] = null;
     }
   }
 
@@ -345,12 +387,15 @@ final class VectorKernels implements Kernels {
   /**
    * 64-bit codes with 8 lanes, n a multiple of 64: each query's distances to the rows as bytes
    * (XOR, VPOPCNTQ; 8 vectors of them packed into one by shifts), then the smallest T with at
-   * least m of them {@code <= T}, each count 64 bytes a compare (see kth). The top-m search it
-   * replaces (and the sample of the sample that started it) spent most of its time pushing
-   * candidates: a threshold starting at B falls through about m (1 + ln(n / m)) of them, each
-   * listed, tested and appended. n = 32768, m = 46, one thread: distances 2.6 us a query, counts
-   * 1.8 us by plain bisection; a batch's sampled thresholds at k = 1000 took 3.7 ms of CPU against
-   * 6.0 (100 batches, timers in scanSplit).
+   * least m of them {@code <= T}. While the bytes are made, they are counted at and around the
+   * previous query's answer g (often the same or next to it): the counts at g - 1, g and g + 1
+   * settle T = g or g + 1 at once, and otherwise bound a bisection over the stored bytes, each
+   * step a count of 64 bytes a compare. The top-m search this replaces (and the sample of the
+   * sample that started it) spent most of its time pushing candidates: a threshold starting at B
+   * falls through about m (1 + ln(n / m)) of them, each listed, tested and appended. n = 32768,
+   * m = 46, one thread: distances 2.6 us a query, counts 1.8 us by plain bisection; a batch's
+   * sampled thresholds at k = 1000 took 3.7 ms of CPU against 6.0 (100 batches, timers in
+   * scanSplit).
    */
   @Override
   public boolean kthDistances(MemorySegment codes, int cb, int n, MemorySegment qc, int q0, int qn, int m,
@@ -364,51 +409,41 @@ final class VectorKernels implements Kernels {
     byte[] d = scratch.distances;
     for (int j = 0; j < qn; j++) {
       LongVector q = LongVector.broadcast(LONGS, qc.get(CODE_WORD, (long) (q0 + j) * 8));
+      int g = j == 0 ? 32 : out[j - 1];
+      byte below = (byte) (g - 1); // g <= 64: no byte wraps (g - 1 = -1 counts nothing)
+      byte at = (byte) g;
+      byte above = (byte) (g + 1);
+      int cBelow = 0;
+      int cAt = 0;
+      int cAbove = 0;
       for (int r = 0; r < n; r += 64) {
         // 8 groups' distances (each < 256) in the 8 bytes of each lane: their order is not needed
-        long at = (long) r * 8;
-        LongVector v = popc(LongVector.fromMemorySegment(LONGS, codes, at, LE), q);
+        long off = (long) r * 8;
+        LongVector v = popc(LongVector.fromMemorySegment(LONGS, codes, off, LE), q);
         for (int b = 1; b < 8; b++) {
-          v = v.or(popc(LongVector.fromMemorySegment(LONGS, codes, at + 64L * b, LE), q)
+          v = v.or(popc(LongVector.fromMemorySegment(LONGS, codes, off + 64L * b, LE), q)
               .lanewise(VectorOperators.LSHL, 8 * b));
         }
-        v.reinterpretAsBytes().intoArray(d, r);
+        ByteVector bytes = v.reinterpretAsBytes();
+        bytes.intoArray(d, r);
+        cBelow += bytes.compare(VectorOperators.LE, below).trueCount();
+        cAt += bytes.compare(VectorOperators.LE, at).trueCount();
+        cAbove += bytes.compare(VectorOperators.LE, above).trueCount();
       }
-      out[j] = kth(d, n, m, j == 0 ? -1 : out[j - 1]);
+      if (cAt >= m) {
+        out[j] = cBelow < m ? g : kth(d, n, m, 0, g - 1);
+      } else {
+        out[j] = cAbove >= m ? g + 1 : kth(d, n, m, g + 2, 64);
+      }
     }
     return true;
   }
 
   /**
-   * The smallest T in 0..64 with at least m of d[0, n) {@code <= T}: outward from a guess (the
-   * previous query's, often the same or next to it: two counts instead of seven), then bisection.
+   * The smallest T in lo..hi with at least m of d[0, n) {@code <= T}, by bisection (at least m lie
+   * within hi).
    */
-  private static int kth(byte[] d, int n, int m, int guess) {
-    int lo = 0;
-    int hi = 64; // every distance is <= 64: at least m are within it
-    if (guess >= 0) {
-      if (atMost(d, n, (byte) guess) >= m) {
-        hi = guess;
-        for (int step = 1; lo < hi; step *= 2) {
-          int c = Math.max(0, hi - step);
-          if (atMost(d, n, (byte) c) < m) {
-            lo = c + 1;
-            break;
-          }
-          hi = c;
-        }
-      } else {
-        lo = guess + 1;
-        for (int step = 1; lo < hi; step *= 2) {
-          int c = Math.min(hi, lo + step - 1);
-          if (atMost(d, n, (byte) c) >= m) {
-            hi = c;
-            break;
-          }
-          lo = c + 1;
-        }
-      }
-    }
+  private static int kth(byte[] d, int n, int m, int lo, int hi) {
     while (lo < hi) {
       int mid = (lo + hi) >>> 1;
       if (atMost(d, n, (byte) mid) >= m) {

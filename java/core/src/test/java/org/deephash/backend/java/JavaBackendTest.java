@@ -152,8 +152,9 @@ class JavaBackendTest {
   /**
    * The sampled threshold's m-th smallest distance (VectorKernels.kthDistances) against a sort of
    * every distance: rows in clusters (a few bits from one of 5 centres) and at random, queries far
-   * apart in turn (each starts its search from the one before: a guess too low, too high, equal),
-   * m from 1 to n; and the cases it leaves to a top-m search (false, nothing written).
+   * apart in turn (each is counted around the one before's answer g: T = g, T = g + 1, T below g
+   * and T above g + 1, the last two by bisection), m from 1 to n; and the cases it leaves to a
+   * top-m search (false, nothing written).
    */
   @Test
   void kthDistancesMatchASortOfEveryDistance() {
