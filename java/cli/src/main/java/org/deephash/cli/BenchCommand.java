@@ -92,7 +92,8 @@ final class BenchCommand extends CliCommand {
   int runs = 5;
 
   @Option(names = "--warmup", paramLabel = "W",
-      description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 2 s of them).")
+      description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 2 s of them, then"
+          + " until the JIT has compiled nothing for 1 s, 30 s at most).")
   int warmup = 2;
 
   @Option(names = "--es-queries", paramLabel = "E",
@@ -188,6 +189,12 @@ final class BenchCommand extends CliCommand {
     private CodeTable table;
     /** Keeps the timed results observable so no run can be optimised away. */
     private long sink;
+    /** The last time()'s warm-up: runs and seconds. */
+    private int warmRuns;
+    private double warmSeconds;
+    /** BCS's warm-up, as reported. */
+    private int bcsWarmRuns;
+    private double bcsWarmSeconds;
 
     Run(BenchCommand c, Progress progress, PrintStream out, PrintStream err) {
       this.c = c;
@@ -253,6 +260,8 @@ final class BenchCommand extends CliCommand {
           Timed bcsRuns = time(c.radius >= 0 ? "Hamming radius " + c.radius + " (cap " + c.k + ")"
               : "BCS (Hamming top-" + c.k + ")", c.runs, c.warmup, () -> bcs(search, qCodes));
           double[] bcs = bcsRuns.ms();
+          bcsWarmRuns = warmRuns;
+          bcsWarmSeconds = warmSeconds;
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
@@ -376,6 +385,21 @@ final class BenchCommand extends CliCommand {
     }
 
     private static final long WARMUP_NANOS = 2_000_000_000L;
+    /**
+     * After the requested warm-up, runs continue until the JIT is about done: a window of at least
+     * JIT_WINDOW_NANOS (and two runs) in which it compiled for at most JIT_QUIET_MS, up to
+     * WARMUP_MAX_NANOS in all. On 2 cores the compiler threads take turns with the search's: a Java
+     * k = 1000 batch that ran 60-84 ms after 2 s of warm-up ran 38 ms once its kernels had been
+     * compiled. The JIT never quite stops (methods called once a batch reach their thresholds
+     * minutes later, a fraction of a millisecond each), so idle means those trickles alone.
+     */
+    private static final long JIT_WINDOW_NANOS = 1_000_000_000L;
+    private static final long JIT_QUIET_MS = 20;
+    private static final long WARMUP_MAX_NANOS = 30_000_000_000L;
+    /** The JIT's total compilation time so far (ms), where the JVM tells it; null where not. */
+    private static final java.lang.management.CompilationMXBean JIT =
+        java.lang.management.ManagementFactory.getCompilationMXBean() instanceof java.lang.management.CompilationMXBean j
+            && j.isCompilationTimeMonitoringSupported() ? j : null;
     /** Below this busy share (see Timed) the table notes that the threads waited. */
     private static final double BUSY_WARNING = 0.8;
 
@@ -405,16 +429,37 @@ final class BenchCommand extends CliCommand {
 
     /** Warm-up, then timed runs. */
     private Timed time(String what, int runs, int warmup, Supplier<SearchResult> op) {
+      warmRuns = 0;
+      warmSeconds = 0;
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
           // At least the requested runs, and then until two seconds have passed: a call that takes a
           // millisecond (one query) needs hundreds of calls before the JIT has compiled its loops,
           // and on 2 cores the compiler threads share them with the search (a k = 1000 batch of the
           // native backend ran 70 ms for its first 9 timed runs after half a second, 40 ms after)
-          long until = System.nanoTime() + WARMUP_NANOS;
-          for (int i = 0; i < warmup || System.nanoTime() < until; i++) {
+          long start = System.nanoTime();
+          long windowStart = start;
+          long windowJit = JIT == null ? 0 : JIT.getTotalCompilationTime();
+          int windowRuns = 0;
+          boolean jitQuiet = JIT == null;
+          for (int i = 0; ; i++) {
+            long now = System.nanoTime();
+            if (i >= warmup && now - start >= WARMUP_NANOS && (jitQuiet || now - start >= WARMUP_MAX_NANOS)) {
+              break;
+            }
             sink += op.get().totalCount();
+            warmRuns = i + 1;
+            windowRuns++;
+            now = System.nanoTime();
+            if (JIT != null && now - windowStart >= JIT_WINDOW_NANOS && windowRuns >= 2) {
+              long j = JIT.getTotalCompilationTime();
+              jitQuiet = j - windowJit <= JIT_QUIET_MS;
+              windowStart = now;
+              windowJit = j;
+              windowRuns = 0;
+            }
           }
+          warmSeconds = (System.nanoTime() - start) / 1e9;
         }
       }
       double[] ms = new double[runs];
@@ -609,6 +654,8 @@ final class BenchCommand extends CliCommand {
             .put("seed", c.seed)
             .put("runs", c.runs)
             .put("warmup", c.warmup)
+            .put("warmup_runs", bcsWarmRuns)
+            .put("warmup_s", Json.round(bcsWarmSeconds, 2))
             .put("median_ms", Json.round(median, 3))
             .put("min_ms", Json.round(min(bcs), 3))
             .put("max_ms", Json.round(max(bcs), 3));
@@ -674,8 +721,9 @@ final class BenchCommand extends CliCommand {
       out.printf(Locale.ROOT, "engine-cli bench: backend %s (%s), %s threads%n", search.backendName(),
           search.device(), c.resolvedThreads());
       out.printf(Locale.ROOT,
-          "  %,d codes of %d bits, %,d queries, k=%d, seed %d, median of %d runs after %d warm-up%n",
-          c.n, c.bits, c.queries, c.k, c.seed, c.runs, c.warmup);
+          "  %,d codes of %d bits, %,d queries, k=%d, seed %d, median of %d runs after %s%n",
+          c.n, c.bits, c.queries, c.k, c.seed, c.runs, bcsWarmRuns == 0 ? "no warm-up"
+              : String.format(Locale.ROOT, "%d warm-up (%.1f s, until the JIT was idle)", bcsWarmRuns, bcsWarmSeconds));
       out.printf(Locale.ROOT, "  table: %d bytes per code (%.2f GB)%n", table.bytesPerRow(),
           (double) table.bytesPerRow() * c.n / 1e9);
       out.printf(Locale.ROOT, "%n  %-44s %10s %10s %10s %12s %10s%n", "search", "median ms", "min ms", "max ms",

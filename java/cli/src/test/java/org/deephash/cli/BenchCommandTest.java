@@ -100,4 +100,20 @@ class BenchCommandTest {
     assertEquals(0, skipped.status(), skipped.toString());
     assertEquals(Boolean.FALSE, Json.object(skipped.out().strip()).get("verified"));
   }
+
+  @Test
+  void warmUpRunsWhatIsAskedAndTwoSecondsThenStopsOnceTheJitIsAboutIdle() {
+    CliRun r = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "3",
+        "--verify", "0", "--json");
+    assertEquals(0, r.status(), r.toString());
+    Map<String, Object> j = Json.object(r.out().strip());
+    double runs = ((Number) j.get("warmup_runs")).doubleValue();
+    double seconds = ((Number) j.get("warmup_s")).doubleValue();
+    assertTrue(runs >= 3, "warm-up runs " + runs);
+    assertTrue(seconds >= 2 && seconds < 31, "warm-up seconds " + seconds); // 2 s at least, 30 s at most
+    CliRun none = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
+        "--verify", "0");
+    assertEquals(0, none.status(), none.toString());
+    assertTrue(none.out().contains("median of 1 runs after no warm-up"), none.toString());
+  }
 }
