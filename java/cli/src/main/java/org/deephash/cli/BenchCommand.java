@@ -93,7 +93,7 @@ final class BenchCommand extends CliCommand {
 
   @Option(names = "--warmup", paramLabel = "W",
       description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 2 s of them, then"
-          + " until the JIT has compiled nothing for 1 s, 30 s at most).")
+          + " until the JIT is about idle: at most 20 ms of compiling in a 1-s window; 30 s at most).")
   int warmup = 2;
 
   @Option(names = "--es-queries", paramLabel = "E",
@@ -189,12 +189,14 @@ final class BenchCommand extends CliCommand {
     private CodeTable table;
     /** Keeps the timed results observable so no run can be optimised away. */
     private long sink;
-    /** The last time()'s warm-up: runs and seconds. */
+    /** The last time()'s warm-up: runs, seconds, and whether it ended at the cap with the JIT busy. */
     private int warmRuns;
     private double warmSeconds;
+    private boolean warmCapped;
     /** BCS's warm-up, as reported. */
     private int bcsWarmRuns;
     private double bcsWarmSeconds;
+    private boolean bcsWarmCapped;
 
     Run(BenchCommand c, Progress progress, PrintStream out, PrintStream err) {
       this.c = c;
@@ -262,6 +264,7 @@ final class BenchCommand extends CliCommand {
           double[] bcs = bcsRuns.ms();
           bcsWarmRuns = warmRuns;
           bcsWarmSeconds = warmSeconds;
+          bcsWarmCapped = warmCapped;
           // Where the backend's time went in its last call (upload, scan, download ...); empty when the
           // backend does not measure its phases.
           Map<String, Double> timings = search.lastTimingsMs();
@@ -431,12 +434,14 @@ final class BenchCommand extends CliCommand {
     private Timed time(String what, int runs, int warmup, Supplier<SearchResult> op) {
       warmRuns = 0;
       warmSeconds = 0;
+      warmCapped = false;
       if (warmup > 0) {
         try (var p = progress.phase(what + ": " + warmup + " warm-up run" + (warmup > 1 ? "s" : ""))) {
           // At least the requested runs, and then until two seconds have passed: a call that takes a
           // millisecond (one query) needs hundreds of calls before the JIT has compiled its loops,
           // and on 2 cores the compiler threads share them with the search (a k = 1000 batch of the
-          // native backend ran 70 ms for its first 9 timed runs after half a second, 40 ms after)
+          // native backend ran 70 ms for its first 9 timed runs after half a second, 40 ms after);
+          // then until the JIT is about idle (JIT_QUIET_MS)
           long start = System.nanoTime();
           long windowStart = start;
           long windowJit = JIT == null ? 0 : JIT.getTotalCompilationTime();
@@ -445,6 +450,7 @@ final class BenchCommand extends CliCommand {
           for (int i = 0; ; i++) {
             long now = System.nanoTime();
             if (i >= warmup && now - start >= WARMUP_NANOS && (jitQuiet || now - start >= WARMUP_MAX_NANOS)) {
+              warmCapped = !jitQuiet;
               break;
             }
             sink += op.get().totalCount();
@@ -656,6 +662,7 @@ final class BenchCommand extends CliCommand {
             .put("warmup", c.warmup)
             .put("warmup_runs", bcsWarmRuns)
             .put("warmup_s", Json.round(bcsWarmSeconds, 2))
+            .put("warmup_jit_idle", !bcsWarmCapped)
             .put("median_ms", Json.round(median, 3))
             .put("min_ms", Json.round(min(bcs), 3))
             .put("max_ms", Json.round(max(bcs), 3));
@@ -723,7 +730,9 @@ final class BenchCommand extends CliCommand {
       out.printf(Locale.ROOT,
           "  %,d codes of %d bits, %,d queries, k=%d, seed %d, median of %d runs after %s%n",
           c.n, c.bits, c.queries, c.k, c.seed, c.runs, bcsWarmRuns == 0 ? "no warm-up"
-              : String.format(Locale.ROOT, "%d warm-up (%.1f s, until the JIT was idle)", bcsWarmRuns, bcsWarmSeconds));
+              : String.format(Locale.ROOT, "%d warm-up (%.1f s, %s)", bcsWarmRuns, bcsWarmSeconds,
+                  bcsWarmCapped ? "the JIT still compiling at the cap" : JIT == null ? "2 s at least"
+                      : "until the JIT was idle"));
       out.printf(Locale.ROOT, "  table: %d bytes per code (%.2f GB)%n", table.bytesPerRow(),
           (double) table.bytesPerRow() * c.n / 1e9);
       out.printf(Locale.ROOT, "%n  %-44s %10s %10s %10s %12s %10s%n", "search", "median ms", "min ms", "max ms",

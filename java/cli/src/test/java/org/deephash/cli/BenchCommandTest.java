@@ -111,6 +111,8 @@ class BenchCommandTest {
     double seconds = ((Number) j.get("warmup_s")).doubleValue();
     assertTrue(runs >= 3, "warm-up runs " + runs);
     assertTrue(seconds >= 2 && seconds < 31, "warm-up seconds " + seconds); // 2 s at least, 30 s at most
+    // a search of 300 rows leaves the JIT idle well before the cap
+    assertEquals(Boolean.TRUE, j.get("warmup_jit_idle"), r.toString());
     CliRun none = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
         "--verify", "0");
     assertEquals(0, none.status(), none.toString());

@@ -670,5 +670,4 @@ final class TopK {
     size = kept;
     return kept;
   }
-
 }
