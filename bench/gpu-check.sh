@@ -29,6 +29,9 @@ HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 BUNDLE=""
 BUDGET=530
+# each bench phase warms up for its runs and 2 s, then while the JIT still compiles up to this many
+# seconds (engine-cli's default, 30, could take a quarter of the budget on a slow JIT)
+WARMUP_MAX=5
 QUICK=0
 REHEARSAL="${GPU_CHECK_REHEARSAL:-0}"
 
@@ -207,7 +210,7 @@ bench() { # bench LABEL LIMIT [JVM -D options] ARGS...: one JSON line, tagged wi
   while [[ "${1:-}" == -D* ]]; do d+=("$1"); shift; done
   say "bench $label: $*"
   local out rc line
-  out=$(step "$limit" "bench $label" "$CLI" "${d[@]}" bench --json "$@")
+  out=$(step "$limit" "bench $label" "$CLI" "${d[@]}" bench --json --warmup-max "$WARMUP_MAX" "$@")
   rc=$?
   (( rc == 0 )) || FAILED+=("bench $label (rc $rc)")
   line=$(tail -1 <<<"$out")

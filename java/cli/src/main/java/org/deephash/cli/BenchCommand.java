@@ -93,8 +93,13 @@ final class BenchCommand extends CliCommand {
 
   @Option(names = "--warmup", paramLabel = "W",
       description = "Untimed warm-up runs before timing (default: ${DEFAULT-VALUE}, and at least 2 s of them, then"
-          + " until the JIT is about idle: at most 20 ms of compiling in a 1-s window; 30 s at most).")
+          + " until the JIT is about idle: at most 20 ms of compiling in a 1-s window; --warmup-max at most).")
   int warmup = 2;
+
+  @Option(names = "--warmup-max", paramLabel = "S",
+      description = "The longest warm-up, in seconds, while the JIT is still compiling (default: ${DEFAULT-VALUE});"
+          + " --warmup's runs and 2 s are done in any case.")
+  int warmupMax = 30;
 
   @Option(names = "--es-queries", paramLabel = "E",
       description = {"Queries used to time ES (it scans every feature), the time scaled to Q; 0: all Q, no scaling",
@@ -152,6 +157,7 @@ final class BenchCommand extends CliCommand {
     }
     requireRange("--runs", runs, 1, 10_000);
     requireRange("--warmup", warmup, 0, 10_000);
+    requireRange("--warmup-max", warmupMax, 0, 3600);
     requireRange("--es-queries", esQueriesOption, 0, 10_000_000);
     requireRange("--verify", verifyOption, 0, 10_000_000);
     requireRange("--verify-l2", verifyL2Option, 0, 10_000_000);
@@ -391,14 +397,13 @@ final class BenchCommand extends CliCommand {
     /**
      * After the requested warm-up, runs continue until the JIT is about done: a window of at least
      * JIT_WINDOW_NANOS (and two runs) in which it compiled for at most JIT_QUIET_MS, up to
-     * WARMUP_MAX_NANOS in all. On 2 cores the compiler threads take turns with the search's: a Java
+     * --warmup-max seconds in all (30 by default). On 2 cores the compiler threads take turns with the search's: a Java
      * k = 1000 batch that ran 60-84 ms after 2 s of warm-up ran 38 ms once its kernels had been
      * compiled. The JIT never quite stops (methods called once a batch reach their thresholds
      * minutes later, a fraction of a millisecond each), so idle means those trickles alone.
      */
     private static final long JIT_WINDOW_NANOS = 1_000_000_000L;
     private static final long JIT_QUIET_MS = 20;
-    private static final long WARMUP_MAX_NANOS = 30_000_000_000L;
     /** The JIT's total compilation time so far (ms), where the JVM tells it; null where not. */
     private static final java.lang.management.CompilationMXBean JIT =
         java.lang.management.ManagementFactory.getCompilationMXBean() instanceof java.lang.management.CompilationMXBean j
@@ -449,7 +454,7 @@ final class BenchCommand extends CliCommand {
           boolean jitQuiet = JIT == null;
           for (int i = 0; ; i++) {
             long now = System.nanoTime();
-            if (i >= warmup && now - start >= WARMUP_NANOS && (jitQuiet || now - start >= WARMUP_MAX_NANOS)) {
+            if (i >= warmup && now - start >= WARMUP_NANOS && (jitQuiet || now - start >= c.warmupMax * 1_000_000_000L)) {
               warmCapped = !jitQuiet;
               break;
             }

@@ -113,6 +113,12 @@ class BenchCommandTest {
     assertTrue(seconds >= 2 && seconds < 31, "warm-up seconds " + seconds); // 2 s at least, 30 s at most
     // a search of 300 rows leaves the JIT idle well before the cap
     assertEquals(Boolean.TRUE, j.get("warmup_jit_idle"), r.toString());
+    // --warmup-max 0: the runs asked and 2 s, not a run more than it takes to pass them
+    CliRun capped = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "3",
+        "--warmup-max", "0", "--verify", "0", "--json");
+    assertEquals(0, capped.status(), capped.toString());
+    double cappedSeconds = ((Number) Json.object(capped.out().strip()).get("warmup_s")).doubleValue();
+    assertTrue(cappedSeconds >= 2 && cappedSeconds < 3, "capped warm-up seconds " + cappedSeconds);
     CliRun none = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
         "--verify", "0");
     assertEquals(0, none.status(), none.toString());
