@@ -72,12 +72,10 @@ class BenchCommandTest {
 
   @Test
   void withoutFeaturesOnlyTheHammingFiguresAreReported() {
-    CliRun r = CliRun.of("bench", "--n", "300", "--queries", "3", "--dim", "0", "--k", "400", "--pool", "400",
-        "--runs", "2", "--json");
-    assertEquals(0, r.status(), r.toString());
-    Map<String, Object> j = Json.object(r.out().strip());
+    Map<String, Object> j = benchJson("--n", "300", "--queries", "3", "--dim", "0", "--k", "400", "--pool", "400",
+        "--runs", "2");
     assertEquals(Boolean.TRUE, j.get("verified"));
-    assertTrue(!j.containsKey("es_median_ms") && !j.containsKey("hds_median_ms"), r.toString());
+    assertTrue(!j.containsKey("es_median_ms") && !j.containsKey("hds_median_ms"), j.toString());
   }
 
   @Test
@@ -91,37 +89,40 @@ class BenchCommandTest {
   @Test
   void verifiedIsReportedOnlyWhenQueriesWereChecked() {
     // ResultComparisonTest covers what a mismatch looks like; here, the verdict reaches the report.
-    CliRun ok = CliRun.of("bench", "--backend", "scalar", "--n", "300", "--queries", "4", "--dim", "4", "--runs", "1",
-        "--warmup", "0", "--verify", "4", "--verify-l2", "4", "--json");
-    assertEquals(0, ok.status(), ok.toString());
-    assertEquals(Boolean.TRUE, Json.object(ok.out().strip()).get("verified"));
-    CliRun skipped = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
-        "--verify", "0", "--json");
-    assertEquals(0, skipped.status(), skipped.toString());
-    assertEquals(Boolean.FALSE, Json.object(skipped.out().strip()).get("verified"));
+    assertEquals(Boolean.TRUE, benchJson("--backend", "scalar", "--n", "300", "--queries", "4", "--dim", "4", "--runs",
+        "1", "--warmup", "0", "--verify", "4", "--verify-l2", "4").get("verified"));
+    assertEquals(Boolean.FALSE, benchJson("--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
+        "--verify", "0").get("verified"));
   }
 
   @Test
   void warmUpRunsWhatIsAskedAndTwoSecondsThenStopsOnceTheJitIsAboutIdle() {
-    CliRun r = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "3",
-        "--verify", "0", "--json");
-    assertEquals(0, r.status(), r.toString());
-    Map<String, Object> j = Json.object(r.out().strip());
+    Map<String, Object> j = benchJson("--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "3",
+        "--verify", "0");
     double runs = ((Number) j.get("warmup_runs")).doubleValue();
     double seconds = ((Number) j.get("warmup_s")).doubleValue();
     assertTrue(runs >= 3, "warm-up runs " + runs);
     assertTrue(seconds >= 2 && seconds < 31, "warm-up seconds " + seconds); // 2 s at least, 30 s at most
     // a search of 300 rows leaves the JIT idle well before the cap
-    assertEquals(Boolean.TRUE, j.get("warmup_jit_idle"), r.toString());
+    assertEquals(Boolean.TRUE, j.get("warmup_jit_idle"), j.toString());
     // --warmup-max 0: the runs asked and 2 s, not a run more than it takes to pass them
-    CliRun capped = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "3",
-        "--warmup-max", "0", "--verify", "0", "--json");
-    assertEquals(0, capped.status(), capped.toString());
-    double cappedSeconds = ((Number) Json.object(capped.out().strip()).get("warmup_s")).doubleValue();
+    double cappedSeconds = ((Number) benchJson("--n", "300", "--queries", "4", "--dim", "0", "--runs", "1",
+        "--warmup", "3", "--warmup-max", "0", "--verify", "0").get("warmup_s")).doubleValue();
     assertTrue(cappedSeconds >= 2 && cappedSeconds < 3, "capped warm-up seconds " + cappedSeconds);
     CliRun none = CliRun.of("bench", "--n", "300", "--queries", "4", "--dim", "0", "--runs", "1", "--warmup", "0",
         "--verify", "0");
     assertEquals(0, none.status(), none.toString());
     assertTrue(none.out().contains("median of 1 runs after no warm-up"), none.toString());
+  }
+
+  /** {@code engine-cli bench ARGS --json}, which must succeed: its JSON line. */
+  private static Map<String, Object> benchJson(String... args) {
+    String[] all = new String[args.length + 2];
+    all[0] = "bench";
+    System.arraycopy(args, 0, all, 1, args.length);
+    all[all.length - 1] = "--json";
+    CliRun r = CliRun.of(all);
+    assertEquals(0, r.status(), r.toString());
+    return Json.object(r.out().strip());
   }
 }

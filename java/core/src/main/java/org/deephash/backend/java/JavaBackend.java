@@ -375,12 +375,12 @@ final class JavaBackend implements SearchBackend, TimedBackend {
     if (bound == t.bits() && kk <= t.liveRows() && (long) q * kk <= MAX_ARRAY
         && splits.stream().allMatch(sp -> sp.r0 == 0 && sp.r1 == t.rows())) {
       int n = q * kk;
-      Into into = new Into(ordered, wantIds);
+      Into into = new Into(ordered, n, buffers, wantIds, wantRows);
       List<Callable<TopK[]>> tasks = new ArrayList<>();
       for (Split sp : splits) {
         tasks.add(() -> scanSplit(t, qs, sp, kk, bound, into));
       }
-      List<TopK[]> parts = runAll(tasks, () -> into.allocate(n, buffers, wantIds, wantRows));
+      List<TopK[]> parts = runAll(tasks, into::allocate);
       int[] dist = into.dist();
       long[] ids = into.ids();
       int[] rows = into.rows();
@@ -413,25 +413,34 @@ final class JavaBackend implements SearchBackend, TimedBackend {
    */
   private static final class Into {
     private final boolean ordered;
+    private final int n;
+    private final BufferPool<int[]> buffers;
+    private final boolean wantIds;
+    private final boolean wantRows;
     private final CountDownLatch ready = new CountDownLatch(1);
     private int[] dist;
     private long[] ids;
     private int[] rows;
     private Throwable failed;
 
-    Into(boolean ordered, boolean wantIds) {
+    /** For n entries: distances, and ids and rows where wanted (distances, rows from buffers if given). */
+    Into(boolean ordered, int n, BufferPool<int[]> buffers, boolean wantIds, boolean wantRows) {
       if (!ordered && wantIds) {
         throw new IllegalArgumentException("lists in row order are written without ids");
       }
       this.ordered = ordered;
+      this.n = n;
+      this.buffers = buffers;
+      this.wantIds = wantIds;
+      this.wantRows = wantRows;
     }
 
     boolean ordered() {
       return ordered;
     }
 
-    /** Allocates the arrays for n entries (distances and rows from buffers where given). */
-    void allocate(int n, BufferPool<int[]> buffers, boolean wantIds, boolean wantRows) {
+    /** Allocates the arrays (on the calling thread, once). */
+    void allocate() {
       try {
         dist = buffers == null ? new int[n] : buffers.take(n);
         ids = wantIds ? new long[n] : null;

@@ -134,9 +134,7 @@ final class TopK {
           return;
         }
       } else {
-        room = (int) Math.min(cap, 2L * room);
-        buf = Arrays.copyOfRange(buf, off, off + room);
-        off = 0;
+        grow();
       }
     }
     append(d, row, 1);
@@ -253,11 +251,16 @@ final class TopK {
       settle();
     }
     if (n == room) {
-      room = (int) Math.min(cap, 2L * room);
-      buf = Arrays.copyOfRange(buf, off, off + room);
-      off = 0;
+      grow();
     }
     setStop();
+  }
+
+  /** A buffer of its own, twice the room (up to cap), holding the list. */
+  private void grow() {
+    room = (int) Math.min(cap, 2L * room);
+    buf = Arrays.copyOfRange(buf, off, off + room);
+    off = 0;
   }
 
   /** The n at which countedFull must run: the buffer full, or le past leLimit. */
@@ -580,16 +583,8 @@ final class TopK {
       return kept;
     }
     overflowed = true;
-    int t = 0;
-    int less = 0;
-    while (less + counts[t] < kept) {
-      less += counts[t++];
-    }
-    int need = kept - less; // entries at the k-th distance t to keep: the first ones (smallest ids)
-    counts[t] = need;
-    for (int d = t + 1; d <= top; d++) {
-      counts[d] = 0;
-    }
+    int t = cutCounts(kept);
+    int need = counts[t]; // entries at the k-th distance t to keep: the first ones (smallest ids)
     int w = off;
     int end = off + kept;
     for (int i = off; w < end; i++) { // w <= i: the kept entries move down in place
@@ -623,17 +618,9 @@ final class TopK {
       size = 0;
       return 0;
     }
-    int t = 0;
-    int less = 0;
-    while (less + counts[t] < kept) {
-      less += counts[t++];
-    }
     if (n > kept) {
       overflowed = true;
-      counts[t] = kept - less;
-      for (int d = t + 1; d <= top; d++) {
-        counts[d] = 0;
-      }
+      cutCounts(kept);
     }
     int[] start = counts; // reused as the next position of each distance
     for (int d = 0, p = 0; d <= top; d++) {
@@ -648,26 +635,39 @@ final class TopK {
       int d = (int) (e >>> 32);
       int pos = start[d]++;
       fix = pos == last ? e : fix;
-      int p = at + Math.min(pos, last);
-      int row = (int) e;
-      dist[p] = d;
-      if (outIds != null) {
-        outIds[p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
-      }
-      if (outRows != null) {
-        outRows[p] = row;
-      }
+      place(e, dist, outIds, outRows, at + Math.min(pos, last));
     }
-    int p = at + last;
-    int row = (int) fix;
-    dist[p] = (int) (fix >>> 32);
+    place(fix, dist, outIds, outRows, at + last);
+    size = kept;
+    return kept;
+  }
+
+  /** Writes entry e (d << 32 | row) at p of the result's arrays (ids, rows may be null). */
+  private void place(long e, int[] dist, long[] outIds, int[] outRows, int p) {
+    int row = (int) e;
+    dist[p] = (int) (e >>> 32);
     if (outIds != null) {
       outIds[p] = idsAreRows ? row : idSeg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, row);
     }
     if (outRows != null) {
       outRows[p] = row;
     }
-    size = kept;
-    return kept;
+  }
+
+  /**
+   * Counted mode, more than kept entries tallied: the k-th distance t of the list, with the counts
+   * cut to the kept entries (none above t, at t only the first ones); returns t.
+   */
+  private int cutCounts(int kept) {
+    int t = 0;
+    int less = 0;
+    while (less + counts[t] < kept) {
+      less += counts[t++];
+    }
+    counts[t] = kept - less;
+    for (int d = t + 1; d <= top; d++) {
+      counts[d] = 0;
+    }
+    return t;
   }
 }
